@@ -1,0 +1,279 @@
+"""The one header parser every mail source shares (Maildir, mbox, later IMAP).
+
+Why not ``email.parser``: building a full message object costs ~200 us per message, and
+keepwarm needs a dozen header fields of each sent message, never the body. This module finds
+the header block, picks only the wanted fields with one regex over bytes, and parses
+addresses with ``email.utils.getaddresses`` (behind an exact fast path for the plain forms
+that make up nearly all real headers). It never raises for one bad message: a message with
+nothing usable comes back as ``Skipped``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import BinaryIO
+
+from connectors.base import Address, SentMail, Skipped
+from connectors.text import clean_text
+
+log = logging.getLogger(__name__)
+
+# Only this much of a message is ever looked at; a longer header block is cut here.
+HEADER_CAP = 256 * 1024
+SUBJECT_CAP = 500
+VALUE_CAP = 998  # RFC 5322 line limit: caps list-id, list-unsubscribe and the like
+EARLIEST_DATE = datetime(1980, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=2)
+SYNTHETIC_ID_DOMAIN = "keepwarm.invalid"
+_READ_CHUNK = 16 * 1024
+
+_FIELD = re.compile(
+    rb"\n(from|to|cc|bcc|date|message-id|subject|list-id|list-unsubscribe|precedence"
+    rb"|auto-submitted|in-reply-to)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)",
+    re.IGNORECASE,
+)
+_ANY_FIELD = re.compile(rb"(?:^|\n)[!-9;-~]+[ \t]*:")
+_MULTI = frozenset((b"to", b"cc", b"bcc"))
+
+# Addresses: local@domain, no whitespace or specials, a domain of two or more labels
+# (so bare hosts like "localhost" and "x@y" are dropped), no address literals.
+_VALID_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+")
+
+# Exact fast path for the plain forms getaddresses would parse the same way:
+# `addr`, `Name <addr>`, `"Quoted, Name" <addr>`, separated by commas.
+_FAST_ITEM = re.compile(
+    r'\s*(?:(?:"([^"\\]*)"|([^",<>@()\\:;\[\]]*?))\s*<([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+)>'
+    r'|([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+))\s*(?:,|$)'
+)
+_MSG_ID = re.compile(r"<([^<>]*)>")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+
+
+
+def find_header_end(data: bytes, start: int = 0, stop: int | None = None) -> tuple[int, int]:
+    """(end, body): the header block is ``data[start:end]``, the body starts at ``body``.
+
+    (-1, -1) when no blank line ends the header block within ``data[start:stop]``. A block
+    that starts with a blank line is empty (end == start).
+    """
+    stop = len(data) if stop is None else min(stop, len(data))
+    if data.startswith(b"\n", start):
+        return start, start + 1
+    if data.startswith(b"\r\n", start):
+        return start, start + 2
+    lf = data.find(b"\n\n", start, stop)
+    crlf = data.find(b"\n\r\n", start, stop)
+    if crlf >= 0 and (lf < 0 or crlf < lf):
+        return crlf, crlf + 3
+    if lf >= 0:
+        return lf, lf + 2
+    return -1, -1
+
+
+def read_header_block(f: BinaryIO) -> bytes:
+    """The header block of the message in ``f``, read in small chunks up to the blank line.
+
+    Returns the block plus its terminating blank line, or the whole file when it has no
+    blank line; when the block runs past HEADER_CAP, the first HEADER_CAP + 1 bytes (so
+    parse_headers can tell it was cut). A 50 MB message costs one 16 KiB read.
+    """
+    buf = b""
+    while len(buf) <= HEADER_CAP:
+        chunk = f.read(_READ_CHUNK)
+        if not chunk:
+            return buf
+        buf += chunk
+        _, body = find_header_end(buf)
+        if body >= 0:
+            return buf[:body]
+    return buf[: HEADER_CAP + 1]
+
+
+def _word_bytes(encoding: str, payload: str) -> bytes | None:
+    data = payload.encode("ascii", "replace")
+    try:
+        if encoding in "qQ":
+            return binascii.a2b_qp(data, header=True)
+        return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _charset_decode(data: bytes, charset: str) -> str:
+    try:
+        return data.decode(charset.partition("*")[0], "replace")
+    except (LookupError, ValueError):  # unknown or strict-only charset: UTF-8 is likeliest
+        return data.decode("utf-8", "replace")
+
+
+def decode_words(s: str) -> str:
+    """Decode RFC 2047 encoded-words best-effort: unknown charsets and bad bytes never raise.
+
+    Adjacent words of one charset are joined before decoding (encoders split multi-byte
+    characters across words), whitespace between encoded-words is dropped as the RFC says.
+    """
+    if "=?" not in s:
+        return s
+    out: list[str] = []
+    run, run_charset, pos, after_word = b"", "", 0, False
+    for m in _ENCODED_WORD.finditer(s):
+        data = _word_bytes(m.group(2), m.group(3))
+        if data is None:  # undecodable payload: its raw text stays, as part of the next gap
+            continue
+        gap = s[pos : m.start()]
+        charset = m.group(1).lower()
+        joinable = after_word and (not gap or gap.isspace())
+        if not (joinable and charset == run_charset):
+            if run:
+                out.append(_charset_decode(run, run_charset))
+                run = b""
+            if not joinable:
+                out.append(gap)
+            run_charset = charset
+        run += data
+        pos, after_word = m.end(), True
+    if run:
+        out.append(_charset_decode(run, run_charset))
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def _pairs(value: str) -> list[tuple[str, str]]:
+    """(name, email) pairs exactly as getaddresses gives them, fast for the plain forms."""
+    out: list[tuple[str, str]] = []
+    pos, n = 0, len(value)
+    while pos < n:
+        m = _FAST_ITEM.match(value, pos)
+        if m is None or m.end() == pos:
+            if value[pos:].strip(" \t,"):
+                try:
+                    return list(getaddresses([value]))
+                except Exception:  # the stdlib parser on pathological input
+                    log.debug("unparseable address list of %d chars", len(value))
+                    return []
+            break
+        quoted, phrase, addr, bare = m.groups()
+        if bare is not None:
+            out.append(("", bare))
+        else:
+            out.append((quoted if quoted is not None else " ".join(phrase.split()), addr))
+        pos = m.end()
+    return out
+
+
+def parse_addresses(values: Iterable[str]) -> tuple[Address, ...]:
+    """Addresses of raw (still encoded) header values; invalid addresses are dropped.
+
+    Parsing comes before RFC 2047 decoding so that a decoded comma in a display name
+    (``=?utf-8?q?M=C3=BCller=2C_Hans?=``) cannot split one address into two.
+    """
+    out: list[Address] = []
+    for value in values:
+        for name, addr in _pairs(value):
+            email = addr.strip().lower()
+            if not _VALID_EMAIL.fullmatch(email):
+                continue
+            out.append(Address(email, clean_text(decode_words(name)) if name else ""))
+    return tuple(out)
+
+
+def _decode(value: bytes) -> str:
+    """Unfold one raw header value and decode it (UTF-8, else Latin-1 for raw 8-bit bytes)."""
+    value = value.replace(b"\r", b"").replace(b"\n", b"")
+    try:
+        return value.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return value.decode("latin-1").strip()
+
+
+def _msg_id(value: str) -> str:
+    m = _MSG_ID.search(value)
+    return "".join(clean_text(m.group(1) if m else value).split()).strip("<>")
+
+
+def _date(value: str, fallback: datetime) -> datetime:
+    if value:
+        try:
+            d = parsedate_to_datetime(value)
+        except Exception:  # garbage dates raise all sorts of errors
+            return fallback
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=UTC)
+        if EARLIEST_DATE <= d <= fallback + FUTURE_SLACK:
+            return d
+    return fallback
+
+
+def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMail | Skipped:
+    """The SentMail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
+
+    ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
+    far-future Date. Only the first HEADER_CAP bytes are looked at.
+    """
+    data = raw[:HEADER_CAP]
+    end, _ = find_header_end(data)
+    if end < 0:
+        if len(raw) > HEADER_CAP:
+            log.warning("%s: header block longer than %d bytes; cut there", location, HEADER_CAP)
+        end = len(data)
+    block = b"\n" + data[:end]
+    fields: dict[bytes, list[bytes]] = {}
+    for m in _FIELD.finditer(block):
+        name = m.group(1).lower()
+        seen = fields.get(name)
+        if seen is None:
+            fields[name] = [m.group(2)]
+        elif name in _MULTI:
+            seen.append(m.group(2))
+
+    def one(name: bytes) -> str:
+        values = fields.get(name)
+        return _decode(values[0]) if values else ""
+
+    def plain(name: bytes) -> str:
+        values = fields.get(name)
+        return clean_text(_decode(values[0]))[:VALUE_CAP] if values else ""
+
+    def many(name: bytes) -> list[str]:
+        return [_decode(v) for v in fields.get(name, ())]
+
+    from_raw = one(b"from")
+    to_raw, cc_raw, bcc_raw = many(b"to"), many(b"cc"), many(b"bcc")
+    senders = parse_addresses([from_raw]) if from_raw else ()
+    to, cc, bcc = parse_addresses(to_raw), parse_addresses(cc_raw), parse_addresses(bcc_raw)
+    if not (senders or to or cc or bcc):
+        if not fields and not _ANY_FIELD.search(block):
+            return Skipped(location, "no header block")
+        return Skipped(location, "no sender and no recipient addresses")
+
+    if fallback_date.tzinfo is None:
+        fallback_date = fallback_date.replace(tzinfo=UTC)
+    date_raw = one(b"date")
+    subject_raw = one(b"subject")
+    message_id = _msg_id(one(b"message-id"))
+    if not message_id:
+        key = "|".join((from_raw, ", ".join(to_raw), ", ".join(cc_raw), date_raw, subject_raw))
+        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
+        message_id = f"{digest}@{SYNTHETIC_ID_DOMAIN}"
+    in_reply_to = one(b"in-reply-to")
+    return SentMail(
+        message_id=message_id,
+        date=_date(date_raw, fallback_date),
+        sender=senders[0] if senders else None,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=clean_text(decode_words(subject_raw))[:SUBJECT_CAP],
+        list_id=plain(b"list-id"),
+        list_unsubscribe=plain(b"list-unsubscribe"),
+        precedence=plain(b"precedence").lower(),
+        auto_submitted=plain(b"auto-submitted").lower(),
+        in_reply_to=_msg_id(in_reply_to)[:VALUE_CAP] if in_reply_to else "",
+        location=location,
+    )

@@ -1,0 +1,127 @@
+"""The in-memory reference connector: the simplest correct implementation of the interface.
+
+It holds sent mail, meetings and a reminders calendar in process memory, keyed by the
+account's ``key`` option, so tests (and the conformance suites) can drive the whole pipeline
+and play the user: moving or deleting reminders, adding events of their own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
+
+from connectors.base import (
+    JSON,
+    AccountConfig,
+    Applied,
+    Batch,
+    Change,
+    Connector,
+    Create,
+    FetchContext,
+    Meeting,
+    Observation,
+    Option,
+    RemoteReminder,
+    Update,
+)
+from daemon.errors import CalendarError
+
+
+@dataclass
+class MemoryData:
+    mail: list[Observation] = field(default_factory=list)  # SentMail or Skipped, in order
+    meetings: dict[str, Meeting] = field(default_factory=dict)
+    meetings_version: int = 0
+    reminders: dict[str, RemoteReminder] = field(default_factory=dict)  # by remote id
+    user_events: dict[str, bytes] = field(default_factory=dict)  # uid -> opaque content
+    fail: Exception | None = None  # raised by every call, to play a broken account
+
+
+class MemoryConnector(Connector):
+    type = "memory"
+    reads_mail = True
+    reads_meetings = True
+    writes_reminders = True
+    user_editable = True
+    options: ClassVar[dict[str, Option]] = {
+        "key": Option(str, default="", help="which in-memory data set (default: the name)"),
+        "batch_size": Option(int, default=100, help="observations per batch"),
+    }
+
+    DATA: ClassVar[dict[str, MemoryData]] = {}
+    _etags = itertools.count(1)
+
+    def __init__(self, account: AccountConfig) -> None:
+        super().__init__(account)
+        self.data = self.DATA.setdefault(account.options.get("key") or account.name,
+                                         MemoryData())
+        self.batch_size = int(account.options.get("batch_size") or 100)
+
+    def _check(self) -> None:
+        if self.data.fail is not None:
+            raise self.data.fail
+
+    def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
+        self._check()
+        start = cursor["mail"] if cursor else 0
+        version = cursor["meetings"] if cursor else -1
+        mail = self.data.mail
+        for i in range(start, len(mail), self.batch_size):
+            end = min(i + self.batch_size, len(mail))
+            yield Batch(mail[i:end], {"mail": end, "meetings": version})
+        start = max(start, len(mail))
+        if version == self.data.meetings_version:
+            yield Batch([], {"mail": start, "meetings": version})
+            return
+        window = [m for m in self.data.meetings.values()
+                  if ctx.window_start <= m.start <= ctx.window_end]
+        chunks = [window[i:i + self.batch_size] for i in range(0, len(window), self.batch_size)]
+        chunks = chunks or [[]]
+        for n, chunk in enumerate(chunks):
+            done = n == len(chunks) - 1
+            yield Batch(chunk, {"mail": start,
+                                "meetings": self.data.meetings_version if done else version},
+                        snapshot=True, last=done)
+
+    def _list_reminders(self) -> list[RemoteReminder]:
+        self._check()
+        return list(self.data.reminders.values())
+
+    def _apply(self, changes: Sequence[Change]) -> list[Applied]:
+        self._check()
+        out = []
+        for change in changes:
+            if isinstance(change, Create):
+                r = change.reminder
+                remote = RemoteReminder(r.uid, r.contact, r.start, r.uid, str(next(self._etags)),
+                                        r.title, r.description, r.end)
+                self.data.reminders[remote.remote_id] = remote
+                out.append(Applied(change, remote.remote_id, remote.etag))
+            elif isinstance(change, Update):
+                current = self.data.reminders.get(change.remote.remote_id)
+                if current is None or current.etag != change.remote.etag:
+                    raise CalendarError(f"reminder {change.remote.uid} changed meanwhile")
+                r = change.reminder
+                remote = replace(current, start=r.start, end=r.end, title=r.title,
+                                 description=r.description, etag=str(next(self._etags)))
+                self.data.reminders[remote.remote_id] = remote
+                out.append(Applied(change, remote.remote_id, remote.etag))
+            else:
+                self.data.reminders.pop(change.remote.remote_id, None)
+                out.append(Applied(change))
+        return out
+
+    # -- playing the user (tests) ----------------------------------------------
+    def user_moves(self, remote_id: str, **fields: object) -> None:
+        current = self.data.reminders[remote_id]
+        self.data.reminders[remote_id] = replace(current, etag=str(next(self._etags)),
+                                                 **fields)  # type: ignore[arg-type]
+
+    def add_meeting(self, meeting: Meeting) -> None:
+        self.data.meetings[meeting.meeting_id] = meeting
+        self.data.meetings_version += 1
+
+

@@ -1,0 +1,32 @@
+"""The one place that maps an account ``type`` to its connector class.
+
+Adding a connector means adding one line here; the core looks types up only through
+this module and never imports a connector module itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from connectors.base import Connector
+
+# type name -> "module:Class"; imported lazily so one broken optional dependency
+# never stops accounts of other types.
+REGISTRY: dict[str, str] = {
+    "memory": "connectors.memory:MemoryConnector",
+    "maildir": "connectors.maildir:MaildirConnector",
+    "mbox": "connectors.mbox:MboxConnector",
+    "ics": "connectors.ics:IcsConnector",
+}
+
+
+def types() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def connector_class(type_name: str) -> type[Connector]:
+    """The class for ``type_name``; KeyError if no connector has that type."""
+    module_name, _, class_name = REGISTRY[type_name].partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, Connector)
+    return cls

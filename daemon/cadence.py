@@ -1,0 +1,110 @@
+"""How often to be in touch with each contact, when that is due, and who has lapsed.
+
+Pure: contact facts and settings in, a status per contact out. Dates are days in the user's
+timezone; a contact is lapsed when the as-of date is past its due date.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from daemon.config import CadenceRule, Settings
+
+ORDINALS = ("1st", "2nd", "3rd")
+
+
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """What the store knows about one person (one or more addresses)."""
+
+    key: str  # the contact's first address; stable, names the reminder
+    emails: tuple[str, ...]
+    name: str
+    touchpoints: int  # distinct messages and meetings
+    meetings: int
+    last_touch: datetime
+    last_channel: str  # email | meeting
+    tags: frozenset[str] = frozenset()
+    cadence_days: int | None = None  # set with `keepwarm cadence`
+    snooze_until: date | None = None
+    ignored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    facts: ContactFacts
+    tracked: bool
+    why: str  # why tracked or not, in words
+    interval_days: int
+    interval_source: str  # which setting chose the interval
+    last_date: date
+    due: date
+    overdue_days: int
+
+    @property
+    def lapsed(self) -> bool:
+        return self.tracked and self.overdue_days > 0
+
+
+def local_date(dt: datetime, tz: tzinfo) -> date:
+    return dt.astimezone(tz).date()
+
+
+def rule_matches(rule: CadenceRule, emails: Iterable[str], tags: frozenset[str]) -> bool:
+    """``tag:NAME`` matches a tag; a pattern with ``@`` globs the address; else the domain."""
+    if rule.match.startswith("tag:"):
+        return rule.match[4:] in tags
+    for email in emails:
+        target = email if "@" in rule.match else email.rpartition("@")[2]
+        if fnmatch.fnmatchcase(target, rule.match):
+            return True
+    return False
+
+
+def interval(facts: ContactFacts, settings: Settings) -> tuple[int, str]:
+    """The contact's interval in days and where it comes from."""
+    if facts.cadence_days is not None:
+        return facts.cadence_days, "set for this contact"
+    for rule in settings.rules:
+        if rule_matches(rule, facts.emails, facts.tags):
+            return rule.every_days, f"rule {rule.match}"
+    n = facts.touchpoints
+    if 1 <= n <= len(settings.new_relationship_days):
+        label = ORDINALS[n - 1] if n <= len(ORDINALS) else f"{n}th"
+        return settings.new_relationship_days[n - 1], f"new relationship ({label} touchpoint)"
+    return settings.default_days, "default"
+
+
+def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
+    """Tracked, interval, due date and how overdue one contact is on ``as_of``."""
+    days, source = interval(facts, settings)
+    last = local_date(facts.last_touch, settings.tz)
+    due = last + timedelta(days=days)
+    if facts.snooze_until is not None and facts.snooze_until > due:
+        due = facts.snooze_until
+    age = (as_of - last).days
+    if facts.ignored:
+        tracked, why = False, "ignored (keepwarm unignore to track again)"
+    elif age > settings.forget_after_days:
+        tracked, why = False, f"last touch {age} days ago, beyond forget_after"
+    elif facts.meetings > 0:
+        tracked, why = True, "met in a meeting"
+    elif facts.touchpoints >= settings.min_touchpoints:
+        tracked, why = True, f"{facts.touchpoints} touchpoints"
+    else:
+        tracked, why = False, (f"only {facts.touchpoints} touchpoint(s) and no meeting; "
+                               f"tracking starts at {settings.min_touchpoints}")
+    return Status(facts, tracked, why, days, source, last, due, (as_of - due).days)
+
+
+def statuses(contacts: Iterable[ContactFacts], settings: Settings, as_of: date) -> list[Status]:
+    return [status(c, settings, as_of) for c in contacts]
+
+
+def lapsed(all_statuses: Iterable[Status]) -> list[Status]:
+    """Lapsed contacts, most overdue first (then by name, for a stable order)."""
+    return sorted((s for s in all_statuses if s.lapsed),
+                  key=lambda s: (-s.overdue_days, s.facts.name.lower(), s.facts.key))

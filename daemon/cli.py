@@ -1,0 +1,289 @@
+"""The ``keepwarm`` command. Exit codes: 0 fine, 1 an account or calendar failed,
+2 bad config or usage, 130 interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from rich.console import Console
+
+from daemon import book, cadence, reminder_state, render, sync
+from daemon.config import Config, default_config_path, load
+from daemon.durations import duration_days, parse_duration
+from daemon.errors import ConfigError, KeepwarmError, UsageError
+from daemon.store import Store
+
+log = logging.getLogger("keepwarm")
+# Piped output keeps one row per line, so it can be grepped.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+def say(text: str, style: str | None = None) -> None:
+    """Print plain text: names and subjects from mail must never be read as markup."""
+    out.print(text, style=style, markup=False)
+
+
+def _as_of(args: argparse.Namespace, cfg: Config) -> datetime:
+    """``now`` for a command: the real time, or the end of the --as-of day."""
+    if getattr(args, "as_of", None):
+        try:
+            day = date.fromisoformat(args.as_of)
+        except ValueError:
+            raise UsageError(f"--as-of {args.as_of!r} is not a date like 2026-03-02") from None
+        return datetime.combine(day, time(23, 59, 59), tzinfo=cfg.settings.tz)
+    return datetime.now(cfg.settings.tz)
+
+
+def _open(args: argparse.Namespace) -> tuple[Config, Store]:
+    cfg = load(Path(args.config).expanduser() if args.config else default_config_path())
+    return cfg, Store(cfg.store_path)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.config).expanduser() if args.config else default_config_path()
+    if path.exists():
+        err.print(f"{path} already exists; keepwarm never overwrites a config. Edit it instead.")
+        return 1
+    from importlib.resources import files  # the starter config ships with the package
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    text = files("daemon").joinpath("starter.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    say(f"Wrote {path}. Add your accounts, then run `keepwarm sync`.")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    if args.account and cfg.account(args.account) is None:
+        raise UsageError(f"no account is named {args.account!r} in {cfg.path}")
+    now = datetime.now(cfg.settings.tz)
+    progress = None
+    if err.is_terminal:
+        totals: dict[str, int] = {}
+
+        def progress(account: str, result: sync.IngestResult) -> None:
+            totals[account] = totals.get(account, 0) + result.messages + result.meetings
+            err.print(f"  {account}: {totals[account]} items…", end="\r")
+
+    report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
+                       progress=progress)
+    render.sync_summary(out, report)
+    return 0 if report.ok else 1
+
+
+def _statuses(cfg: Config, store: Store, now: datetime) -> list[cadence.Status]:
+    return sync.compute(store, cfg.settings, now)
+
+
+def cmd_lapsed(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    now = _as_of(args, cfg)
+    items = cadence.lapsed(_statuses(cfg, store, now))
+    if args.json:
+        print(render.dump_json(items, cfg.settings.tz))
+    elif items:
+        out.print(render.lapsed_table(items, f"Lapsed as of {now.date()}"))
+    else:
+        say(f"Nobody has lapsed as of {now.date()}.")
+    return 0
+
+
+def cmd_contacts(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    items = sorted(_statuses(cfg, store, _as_of(args, cfg)),
+                   key=lambda s: (not s.tracked, s.due, s.facts.name.lower()))
+    if args.json:
+        print(render.dump_json(items, cfg.settings.tz))
+    else:
+        out.print(render.contacts_table(items))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    email = book.normalise(args.address)
+    now = _as_of(args, cfg)
+    if email in cfg.settings.own_addresses or email in store.aliases():
+        say(f"{email} is one of your own addresses (configured, or seen as From in your "
+                  "sent mail); keepwarm never tracks it.")
+    entries = book.timeline(store, email)
+    if not entries:
+        say(f"keepwarm has seen no message or meeting with {email}.")
+        return 0
+    match = [s for s in _statuses(cfg, store, now) if email in s.facts.emails]
+    if match:
+        s = match[0]
+        f = s.facts
+        say(f"{f.name} <{', '.join(f.emails)}>", style="bold")
+        say(f"  {f.touchpoints} touchpoints ({f.meetings} meetings), last "
+                  f"{s.last_date} by {f.last_channel}")
+        say(f"  cadence every {s.interval_days} days: {s.interval_source}")
+        state = ("LAPSED, " + f"{s.overdue_days} days overdue" if s.lapsed else
+                 f"due {s.due}" if s.tracked else "not tracked")
+        say(f"  {state}; {'tracked' if s.tracked else 'not tracked'} because {s.why}")
+        if f.snooze_until:
+            say(f"  snoozed until {f.snooze_until}")
+    else:
+        say(f"{email}: no touchpoint counted; see why below.")
+    out.print(render.timeline_table(entries, cfg.settings.tz))
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    account = sync.reminders_account(cfg)
+    if account is None:
+        raise UsageError(f"no reminders calendar: set [reminders] calendar in {cfg.path}")
+    now = _as_of(args, cfg)
+    if args.as_of:
+        now = datetime.combine(now.date(), time(0, 0), tzinfo=cfg.settings.tz)
+    statuses = sync.compute(store, cfg.settings, now.replace(hour=23, minute=59, second=59))
+    writer = sync.connector(account)
+    try:
+        p = sync.make_plan(cfg, store, statuses, now, writer)
+    finally:
+        writer.close()
+    if not p.changes:
+        say(f"Nothing to change: {len(p.reminders)} reminders are as they should be.")
+    else:
+        out.print(render.plan_table(p, cfg.settings.tz))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    states = store.account_states()
+    say(f"config {cfg.path}\nstore  {cfg.store_path}")
+    failing = 0
+    for acc in cfg.accounts:
+        st = states.get(acc.name)
+        if st is None:
+            say(f"  {acc.name} ({acc.type}): never synced — run `keepwarm sync`")
+            continue
+        line = f"  {acc.name} ({acc.type}): last success {st['last_success'] or 'never'}"
+        if st["skipped_total"]:
+            line += f", {st['skipped_total']} items skipped (see logs)"
+        say(line)
+        if st["last_error"]:
+            failing += 1
+            say(f"    last sync failed at {st['last_error_at']}: {st['last_error']}", style="red")
+    counts = store.counts()
+    say(", ".join(f"{v} {k}" for k, v in counts.items()))
+    today = datetime.now(cfg.settings.tz).date()
+    say(f"reminders written today: {reminder_state.written_on(store, today)}")
+    return 1 if failing else 0
+
+
+def _steer(args: argparse.Namespace) -> int:
+    cfg, store = _open(args)
+    addr = args.address
+    if args.cmd == "cadence":
+        days = None if args.every == "default" else _days(args.every)
+        key = book.set_cadence(store, addr, days)
+        what = "the default cadence" if days is None else f"every {days} days"
+    elif args.cmd in ("tag", "untag"):
+        key = book.set_tags(store, addr, args.tags, add=args.cmd == "tag")
+        what = f"{'tagged' if args.cmd == 'tag' else 'untagged'} {' '.join(args.tags)}"
+    elif args.cmd == "snooze":
+        until = None if args.duration == "off" else (
+            datetime.now(cfg.settings.tz).date() + timedelta(days=_days(args.duration)))
+        key = book.snooze(store, addr, until)
+        what = f"snoozed until {until}" if until else "no longer snoozed"
+    elif args.cmd in ("ignore", "unignore"):
+        key = book.set_ignored(store, addr, args.cmd == "ignore")
+        what = "ignored" if args.cmd == "ignore" else "tracked again"
+    else:
+        key = book.merge(store, addr, args.other)
+        what = f"now also owns {book.normalise(args.other)}"
+    say(f"{key}: {what}. Takes effect at the next `keepwarm sync`.")
+    return 0
+
+
+def _days(text: str) -> int:
+    try:
+        parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return duration_days(text)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import run_demo
+
+    return run_demo(out)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="keepwarm", description=__doc__)
+    p.add_argument("--config", help="config file (default: $KEEPWARM_CONFIG, else "
+                                    "~/.config/keepwarm/config.toml)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, func: object) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(func=func)
+        return sp
+
+    add("init", "write a starter config (never overwrites)", cmd_init)
+    s = add("sync", "pull all accounts, update touchpoints, write reminders", cmd_sync)
+    s.add_argument("--account", help="pull only this account")
+    s.add_argument("--no-write", action="store_true", help="do not touch the calendar")
+    for name, text, func in (("lapsed", "who is overdue, most overdue first", cmd_lapsed),
+                             ("contacts", "every contact and its cadence", cmd_contacts)):
+        sp = add(name, text, func)
+        sp.add_argument("--as-of", metavar="YYYY-MM-DD")
+        sp.add_argument("--json", action="store_true")
+    s = add("show", "one contact's timeline, and why it is (not) due", cmd_show)
+    s.add_argument("address")
+    s.add_argument("--as-of", metavar="YYYY-MM-DD")
+    s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
+    s.add_argument("--as-of", metavar="YYYY-MM-DD")
+    add("status", "accounts, last syncs, errors", cmd_status)
+    add("demo", "run the real pipeline on bundled sample data", cmd_demo)
+    s = add("cadence", "set a contact's interval (e.g. 30d), or 'default'", _steer)
+    s.add_argument("address")
+    s.add_argument("every")
+    for name in ("tag", "untag"):
+        s = add(name, f"{name} a contact (used by [[cadence.rules]] match='tag:NAME')", _steer)
+        s.add_argument("address")
+        s.add_argument("tags", nargs="+")
+    s = add("snooze", "no reminder for a while (e.g. 2w), or 'off'", _steer)
+    s.add_argument("address")
+    s.add_argument("duration")
+    for name, text in (("ignore", "never track this contact"), ("unignore", "track it again")):
+        add(name, text, _steer).add_argument("address")
+    s = add("merge", "one person, several addresses: OTHER joins ADDRESS's contact", _steer)
+    s.add_argument("address")
+    s.add_argument("other")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="keepwarm: %(levelname)s: %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for line in exc.problems:
+            err.print(line, markup=False)
+        return exc.exit_code
+    except KeepwarmError as exc:
+        err.print(f"keepwarm: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,340 @@
+"""Loading and checking the TOML config: every problem reported at once, one line each."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+from connectors import registry
+from connectors.base import AccountConfig
+from daemon.durations import duration_days, parse_duration
+from daemon.errors import ConfigError
+
+APP = "keepwarm"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# Automated senders and recipients that never count as people. Free-mail domains are
+# deliberately absent: real people use them.
+DEFAULT_IGNORE = (
+    "noreply@*", "no-reply@*", "no_reply@*", "donotreply@*", "do-not-reply@*",
+    "do_not_reply@*", "mailer-daemon@*", "postmaster@*", "bounce@*", "bounces@*",
+    "bounce-*@*", "bounces+*@*", "notification@*", "notifications@*", "*@notifications.*",
+    "*@bounce.*", "*@bounces.*", "*@reply.github.com", "*@resource.calendar.google.com",
+    "*@group.calendar.google.com", "*@import.calendar.google.com",
+    "calendar-notification@google.com", "*@docs.google.com",
+)
+
+
+@dataclass(frozen=True)
+class CadenceRule:
+    match: str  # glob on an address ("*@x.com"), a domain ("x.com") or "tag:NAME"
+    every_days: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pure core (inference, cadence, planner) needs; no paths, no accounts."""
+
+    own_addresses: frozenset[str] = frozenset()
+    tz: tzinfo = UTC
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    max_recipients: int = 15
+    max_meeting_attendees: int = 12
+    default_days: int = 90
+    new_relationship_days: tuple[int, ...] = (14, 30)
+    min_touchpoints: int = 2
+    forget_after_days: int = 3 * 365
+    rules: tuple[CadenceRule, ...] = ()
+    reminders_calendar: str = ""
+    reminder_time: time = time(9, 30)
+    reminder_duration: timedelta = timedelta(minutes=15)
+    max_per_day: int = 5
+    working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
+    horizon_days: int = 14
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    settings: Settings
+    store_path: Path
+    state_dir: Path
+    accounts: tuple[AccountConfig, ...] = field(default_factory=tuple)
+
+    def account(self, name: str) -> AccountConfig | None:
+        return next((a for a in self.accounts if a.name == name), None)
+
+
+def default_config_path() -> Path:
+    """--config wins, then $KEEPWARM_CONFIG, then the XDG config dir (resolved by the caller)."""
+    env = os.environ.get("KEEPWARM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_store_path() -> Path:
+    return Path(platformdirs.user_data_dir(APP)) / "keepwarm.db"
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir(APP))
+
+
+def system_timezone() -> tzinfo:
+    """$TZ, else /etc/localtime's zone name, else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(IndexError, OSError):
+        candidates.append(str(Path("/etc/localtime").resolve()).split("zoneinfo/", 1)[1])
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+class _Checker:
+    """Collects problems as ``file: key: problem`` lines while reading values."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[str] = []
+
+    def problem(self, key: str, text: str) -> None:
+        self.problems.append(f"{self.path}: {key}: {text}")
+
+    def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.problem(key, f"must be a table, not {type(value).__name__}")
+            return {}
+        for unknown in sorted(set(value) - allowed):
+            self.problem(f"{key}.{unknown}", "unknown key")
+        return value
+
+    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
+            default: Any, convert: Callable[[Any], Any] | None = None) -> Any:
+        if key not in table:
+            return convert(default) if convert and default is not None else default
+        value = table[key]
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            names = (kind.__name__ if isinstance(kind, type)
+                     else " or ".join(k.__name__ for k in kind))
+            self.problem(f"{prefix}.{key}",
+                         f"must be {names}, not {type(value).__name__} {value!r}")
+            return convert(default) if convert and default is not None else default
+        if convert is None:
+            return value
+        try:
+            return convert(value)
+        except (ValueError, TypeError, ZoneInfoNotFoundError) as exc:
+            self.problem(f"{prefix}.{key}", str(exc) or f"invalid value {value!r}")
+            return convert(default) if default is not None else None
+
+
+def _positive(value: int) -> int:
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _time_of_day(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time of day like '09:30'") from None
+
+
+def _timezone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a known time zone (e.g. 'Europe/Berlin')") from None
+
+
+def _weekdays(days: list[Any]) -> frozenset[int]:
+    bad = [d for d in days if not isinstance(d, str) or d.lower()[:3] not in WEEKDAYS]
+    if bad or not days:
+        raise ValueError(f"must be a non-empty list of {', '.join(WEEKDAYS)}; bad: {bad}")
+    return frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
+
+
+def _str_list(values: list[Any]) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in values):
+        raise ValueError("must be a list of strings")
+    return tuple(values)
+
+
+def _resolve(path_text: str, base: Path) -> str:
+    p = Path(path_text).expanduser()
+    return str(p if p.is_absolute() else (base / p))
+
+
+def load(path: Path) -> Config:
+    """Read and check ``path``; ConfigError lists every problem found."""
+    chk = _Checker(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found; create one with `keepwarm init`"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    return parse(data, path, chk)
+
+
+def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> Config:
+    """Check already-parsed TOML data (``path`` names the file in messages)."""
+    chk = chk or _Checker(path)
+    base = path.parent
+    for unknown in sorted(set(data) - {"identity", "store", "filters", "cadence", "reminders",
+                                       "accounts"}):
+        chk.problem(unknown, "unknown section")
+    ident = chk.table(data, "identity", {"addresses", "timezone"})
+    store = chk.table(data, "store", {"path", "state_dir"})
+    filt = chk.table(data, "filters", {"ignore", "max_recipients", "max_meeting_attendees"})
+    cad = chk.table(data, "cadence", {"default", "new_relationship", "min_touchpoints",
+                                      "forget_after", "rules"})
+    rem = chk.table(data, "reminders", {"calendar", "time", "duration", "max_per_day",
+                                        "working_days", "horizon"})
+
+    addresses = chk.get(ident, "identity", "addresses", list, [], _str_list)
+    tz = chk.get(ident, "identity", "timezone", str, None, _timezone) or system_timezone()
+    store_path = chk.get(store, "store", "path", str, None)
+    state_dir = chk.get(store, "store", "state_dir", str, None)
+
+    rules: list[CadenceRule] = []
+    raw_rules = cad.get("rules", [])
+    if not isinstance(raw_rules, list):
+        chk.problem("cadence.rules", "must be an array of tables ([[cadence.rules]])")
+        raw_rules = []
+    for i, rule in enumerate(raw_rules):
+        key = f"cadence.rules[{i}]"
+        if not isinstance(rule, dict):
+            chk.problem(key, "must be a table with 'match' and 'every'")
+            continue
+        for unknown in sorted(set(rule) - {"match", "every"}):
+            chk.problem(f"{key}.{unknown}", "unknown key")
+        match = chk.get(rule, key, "match", str, None)
+        every = chk.get(rule, key, "every", str, None, duration_days)
+        if match is None or every is None:
+            if "match" not in rule or "every" not in rule:
+                chk.problem(key, "needs both 'match' and 'every'")
+            continue
+        rules.append(CadenceRule(match.lower(), every))
+
+    calendar = chk.get(rem, "reminders", "calendar", str, "")
+    accounts = _accounts(data, chk, base, calendar)
+    settings = Settings(
+        own_addresses=frozenset(a.strip().lower() for a in addresses)
+        | frozenset(a.address for a in accounts if a.address),
+        tz=tz,
+        ignore=DEFAULT_IGNORE + tuple(p.lower() for p in
+                                      chk.get(filt, "filters", "ignore", list, [], _str_list)),
+        max_recipients=chk.get(filt, "filters", "max_recipients", int, 15, _positive),
+        max_meeting_attendees=chk.get(filt, "filters", "max_meeting_attendees", int, 12,
+                                      _positive),
+        default_days=chk.get(cad, "cadence", "default", str, "90d", duration_days),
+        new_relationship_days=tuple(duration_days(d) for d in chk.get(
+            cad, "cadence", "new_relationship", list, ["14d", "30d"], _duration_list)),
+        min_touchpoints=chk.get(cad, "cadence", "min_touchpoints", int, 2, _positive),
+        forget_after_days=chk.get(cad, "cadence", "forget_after", str, "3y", duration_days),
+        rules=tuple(rules),
+        reminders_calendar=calendar,
+        reminder_time=chk.get(rem, "reminders", "time", str, "09:30", _time_of_day),
+        reminder_duration=chk.get(rem, "reminders", "duration", str, "15min", parse_duration),
+        max_per_day=chk.get(rem, "reminders", "max_per_day", int, 5, _positive),
+        working_days=chk.get(rem, "reminders", "working_days", list,
+                             ["mon", "tue", "wed", "thu", "fri"], _weekdays),
+        horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", duration_days),
+    )
+    if calendar:
+        target = next((a for a in accounts if a.name == calendar), None)
+        if target is None:
+            chk.problem("reminders.calendar", f"no account is named {calendar!r}")
+        elif target.type in registry.REGISTRY and not registry.connector_class(
+                target.type).writes_reminders:
+            chk.problem("reminders.calendar",
+                        f"account {calendar!r} is of type {target.type!r}, which cannot hold "
+                        "reminders")
+    if chk.problems:
+        raise ConfigError(chk.problems)
+    return Config(
+        path=path,
+        settings=settings,
+        store_path=Path(_resolve(store_path, base)) if store_path else default_store_path(),
+        state_dir=Path(_resolve(state_dir, base)) if state_dir else default_state_dir(),
+        accounts=tuple(accounts),
+    )
+
+
+def _duration_list(values: list[Any]) -> list[str]:
+    for v in values:
+        parse_duration(v)
+    return values
+
+
+COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
+
+
+def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
+              calendar: str) -> list[AccountConfig]:
+    raw = data.get("accounts", [])
+    if not isinstance(raw, list):
+        chk.problem("accounts", "must be an array of tables ([[accounts]])")
+        return []
+    out: list[AccountConfig] = []
+    seen: set[str] = set()
+    for i, acc in enumerate(raw):
+        key = f"accounts[{i}]"
+        if not isinstance(acc, dict):
+            chk.problem(key, "must be a table")
+            continue
+        name = chk.get(acc, key, "name", str, None)
+        type_name = chk.get(acc, key, "type", str, None)
+        if not name:
+            chk.problem(f"{key}.name", "missing: every account needs a unique name")
+        elif name in seen:
+            chk.problem(f"{key}.name", f"{name!r} is used by another account")
+        else:
+            seen.add(name)
+        if not type_name:
+            chk.problem(f"{key}.type", f"missing: one of {', '.join(registry.types())}")
+            continue
+        if type_name not in registry.REGISTRY:
+            chk.problem(f"{key}.type",
+                        f"unknown account type {type_name!r}; known: {', '.join(registry.types())}")
+            continue
+        cls = registry.connector_class(type_name)
+        address = chk.get(acc, key, "address", str, "")
+        chk.get(acc, key, "poll_interval", str, None, parse_duration)
+        options: dict[str, Any] = {}
+        for unknown in sorted(set(acc) - COMMON_ACCOUNT_KEYS - set(cls.options)):
+            chk.problem(f"{key}.{unknown}", f"unknown key for type {type_name!r}")
+        for opt_name, opt in cls.options.items():
+            if opt_name not in acc:
+                if opt.required:
+                    chk.problem(f"{key}.{opt_name}", f"missing: required for type {type_name!r}")
+                options[opt_name] = opt.default
+                continue
+            value = chk.get(acc, key, opt_name, opt.type, opt.default)
+            if opt.is_path and isinstance(value, str):
+                value = _resolve(value, base)
+            options[opt_name] = value
+        if name:
+            out.append(AccountConfig(name=name, type=type_name,
+                                     address=address.strip().lower(), options=options,
+                                     holds_reminders=name == calendar))
+    return out

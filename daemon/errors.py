@@ -1,0 +1,45 @@
+"""Typed errors: each carries a message that tells the user what to do, and an exit code."""
+
+from __future__ import annotations
+
+
+class KeepwarmError(Exception):
+    """Base of every error keepwarm reports to a person instead of a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(KeepwarmError):
+    """The configuration is unusable; ``problems`` holds one line per problem."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class UsageError(KeepwarmError):
+    """A command was called with arguments that cannot work."""
+
+    exit_code = 2
+
+
+class AuthError(KeepwarmError):
+    """Credentials were refused; retrying will not help until the user signs in again."""
+
+
+class TransientError(KeepwarmError):
+    """A fault that may pass (network, server busy); the next sync retries."""
+
+
+class SourceError(KeepwarmError):
+    """A source cannot be read (missing folder, unreadable file)."""
+
+
+class CalendarError(KeepwarmError):
+    """The reminders calendar cannot be read or written."""
+
+
+class ReadOnlyError(CalendarError):
+    """A write was attempted through a connector that does not write reminders."""

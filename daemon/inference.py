@@ -1,0 +1,139 @@
+"""Which people a sent message or a meeting is a touchpoint with, and why others are not.
+
+Pure functions: observations and settings in, one verdict per participant out. A verdict
+with ``rule=None`` is a touchpoint; otherwise ``rule`` names the filter that dropped it, so
+``keepwarm show`` can tell a user why someone is missing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from connectors.base import Address, Meeting, SentMail
+
+BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    email: str
+    name: str
+    role: str  # to | cc | bcc | organizer | attendee
+    status: str  # an attendee's response; '' for mail
+    rule: str | None  # None: a touchpoint; else why it is not one
+
+
+class Patterns:
+    """Glob patterns for automated addresses, matched as one regex (tens of thousands of
+    recipients per second go through this)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = tuple(dict.fromkeys(p.lower() for p in patterns))
+        joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in self.patterns)
+        self._any = re.compile(joined) if joined else None
+
+    def match(self, email: str) -> str | None:
+        """The first pattern ``email`` matches, or None."""
+        if self._any is None or not self._any.match(email):
+            return None
+        return next(p for p in self.patterns if fnmatch.fnmatchcase(email, p))
+
+
+@lru_cache(maxsize=8)
+def compiled(patterns: tuple[str, ...]) -> Patterns:
+    return Patterns(patterns)
+
+
+def mail_rule(mail: SentMail, ignore: Patterns, max_recipients: int) -> str | None:
+    """A rule that drops the whole message, or None. Order: most specific reason first."""
+    if mail.sender is not None and (pattern := ignore.match(mail.sender.email)):
+        return f"automated sender ({pattern})"
+    if mail.list_id:
+        return "mailing list (List-Id)"
+    if mail.precedence in BULK_PRECEDENCE:
+        return f"bulk mail (Precedence: {mail.precedence})"
+    if mail.auto_submitted and mail.auto_submitted != "no":
+        return f"automated (Auto-Submitted: {mail.auto_submitted})"
+    if mail.list_unsubscribe:
+        return "bulk mail (List-Unsubscribe)"
+    count = len({a.email for a in mail.recipients})
+    if count > max_recipients:
+        return f"too many recipients ({count} > {max_recipients})"
+    return None
+
+
+def infer_mail(mail: SentMail, own: Collection[str], ignore: Patterns,
+               max_recipients: int) -> list[Verdict]:
+    """One verdict per distinct recipient of a sent message."""
+    whole = mail_rule(mail, ignore, max_recipients)
+    out: list[Verdict] = []
+    seen: set[str] = set()
+    for role, addresses in (("to", mail.to), ("cc", mail.cc), ("bcc", mail.bcc)):
+        for addr in addresses:
+            if addr.email in seen:
+                continue
+            seen.add(addr.email)
+            out.append(Verdict(addr.email, addr.name, role, "", _person_rule(addr, own, ignore)
+                               or whole))
+    return out
+
+
+def _person_rule(addr: Address, own: Collection[str], ignore: Patterns) -> str | None:
+    if addr.email in own:
+        return "own address"
+    if pattern := ignore.match(addr.email):
+        return f"automated address ({pattern})"
+    return None
+
+
+def meeting_rule(meeting: Meeting, own: Collection[str], max_attendees: int,
+                 now: datetime) -> str | None:
+    """A rule that drops the whole meeting at ``now``, or None."""
+    people = _participants(meeting)
+    if meeting.status == "cancelled":
+        return "cancelled"
+    if meeting.all_day:
+        return "all-day event"
+    if any(email in own and status == "declined" for email, (_, _, status) in people.items()):
+        return "you declined"
+    if len(people) > max_attendees:
+        return f"too many attendees ({len(people)} > {max_attendees})"
+    if meeting.end > now:
+        return "not ended yet"
+    return None
+
+
+def infer_meeting(meeting: Meeting, own: Collection[str], ignore: Patterns, max_attendees: int,
+                  now: datetime) -> list[Verdict]:
+    """One verdict per distinct participant (organizer and attendees) of a meeting."""
+    whole = meeting_rule(meeting, own, max_attendees, now)
+    out = []
+    for email, (name, role, status) in _participants(meeting).items():
+        rule = _person_rule(Address(email, name), own, ignore)
+        if rule is None and status == "declined":
+            rule = "declined"
+        out.append(Verdict(email, name, role, status, rule or whole))
+    return out
+
+
+def _participants(meeting: Meeting) -> dict[str, tuple[str, str, str]]:
+    """email -> (name, role, response); the organizer counts as accepted unless listed."""
+    people: dict[str, tuple[str, str, str]] = {}
+    for att in meeting.attendees:
+        if att.address.email not in people:
+            people[att.address.email] = (att.address.name, "attendee", att.status)
+    org = meeting.organizer
+    if org is not None:
+        name, _, status = people.get(org.email, (org.name, "organizer", "accepted"))
+        people[org.email] = (name or org.name, "organizer", status)
+    return people
+
+
+def learned_aliases(mails: Iterable[SentMail]) -> set[str]:
+    """Every From address of the user's own sent mail is one of the user's addresses."""
+    return {m.sender.email for m in mails if m.sender is not None and m.sender.email}

@@ -1,0 +1,108 @@
+"""The store's schema as an ordered list of migrations; ``PRAGMA user_version`` is the index."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: the first schema
+    """
+    CREATE TABLE messages (
+        message_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        at INTEGER NOT NULL,              -- unix seconds, UTC
+        sender TEXT NOT NULL DEFAULT '',
+        subject TEXT NOT NULL DEFAULT '',
+        list_id TEXT NOT NULL DEFAULT '',
+        list_unsubscribe TEXT NOT NULL DEFAULT '',
+        precedence TEXT NOT NULL DEFAULT '',
+        auto_submitted TEXT NOT NULL DEFAULT '',
+        in_reply_to TEXT NOT NULL DEFAULT '',
+        location TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE meetings (
+        meeting_id TEXT PRIMARY KEY,
+        account TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        all_day INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        summary TEXT NOT NULL DEFAULT '',
+        location TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX meetings_account ON meetings(account);
+    -- one row per (message or meeting, person): a touchpoint when rule IS NULL
+    CREATE TABLE participants (
+        channel TEXT NOT NULL,            -- email | meeting
+        source_id TEXT NOT NULL,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT '',
+        at INTEGER NOT NULL,
+        rule TEXT,
+        PRIMARY KEY (channel, source_id, email)
+    ) WITHOUT ROWID;
+    CREATE INDEX participants_email ON participants(email, at);
+    CREATE TABLE aliases (email TEXT PRIMARY KEY, first_seen TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE addresses (
+        email TEXT PRIMARY KEY,
+        contact TEXT NOT NULL,            -- the contact's key: its first address
+        name TEXT NOT NULL DEFAULT '',
+        name_at INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX addresses_contact ON addresses(contact);
+    CREATE TABLE contacts (
+        contact TEXT PRIMARY KEY,
+        cadence_days INTEGER,
+        snooze_until TEXT,
+        ignored INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE tags (contact TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (contact, tag))
+        WITHOUT ROWID;
+    CREATE TABLE cursors (account TEXT PRIMARY KEY, cursor TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE account_state (
+        account TEXT PRIMARY KEY,
+        last_attempt TEXT, last_success TEXT, last_error TEXT, last_error_at TEXT,
+        skipped_total INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE skipped (
+        account TEXT NOT NULL, location TEXT NOT NULL, reason TEXT NOT NULL, at TEXT NOT NULL,
+        PRIMARY KEY (account, location)
+    ) WITHOUT ROWID;
+    -- the reminder keepwarm keeps for a contact, confirmed=0 marks an intent not yet applied
+    CREATE TABLE reminders (
+        contact TEXT PRIMARY KEY,
+        uid TEXT NOT NULL,
+        start TEXT NOT NULL,
+        prev_start TEXT,
+        due TEXT NOT NULL,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        remote_id TEXT NOT NULL DEFAULT '',
+        etag TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    CREATE TABLE dismissals (contact TEXT PRIMARY KEY, due TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
+]
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring ``db`` to the newest schema, each step in its own transaction (no ";" in comments)."""
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"the store has schema version {version}, newer than this keepwarm "
+                           f"({len(MIGRATIONS)}); upgrade keepwarm")
+    for number in range(version, len(MIGRATIONS)):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

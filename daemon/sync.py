@@ -1,0 +1,181 @@
+"""One sync cycle: pull every account, infer, compute cadence, reconcile reminders.
+
+Backends never see each other or the store; this module moves data between them. A failing
+account is reported and the others go on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from connectors import registry
+from connectors.base import (
+    AccountConfig,
+    Connector,
+    Create,
+    Delete,
+    FetchContext,
+    Skipped,
+    Update,
+)
+from daemon import book, cadence, planner, reminder_state
+from daemon.cadence import Status
+from daemon.config import Config, Settings
+from daemon.errors import AuthError, KeepwarmError
+from daemon.store import IngestResult, Store
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, IngestResult], None]
+
+
+@dataclass
+class AccountReport:
+    name: str
+    messages: int = 0
+    duplicates: int = 0
+    meetings: int = 0
+    touchpoints: int = 0
+    skipped: int = 0
+    error: str | None = None
+    needs_signin: bool = False
+
+    def add(self, r: IngestResult) -> None:
+        self.messages += r.messages
+        self.duplicates += r.duplicates
+        self.meetings += r.meetings
+        self.touchpoints += r.touchpoints
+        self.skipped += r.skipped
+
+
+@dataclass
+class ReminderReport:
+    created: int = 0
+    moved: int = 0
+    deleted: int = 0
+    error: str | None = None
+
+
+@dataclass
+class SyncReport:
+    accounts: list[AccountReport] = field(default_factory=list)
+    reminders: ReminderReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(a.error is None for a in self.accounts) and not (
+            self.reminders and self.reminders.error)
+
+
+def fetch_context(settings: Settings, now: datetime) -> FetchContext:
+    return FetchContext(now=now, tz=settings.tz,
+                        window_start=now - timedelta(days=settings.forget_after_days),
+                        window_end=now + timedelta(days=settings.horizon_days))
+
+
+def connector(account: AccountConfig) -> Connector:
+    return registry.connector_class(account.type)(account)
+
+
+def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime,
+         progress: Progress | None = None) -> AccountReport:
+    """Read one account from its stored cursor; each batch commits with its cursor."""
+    report = AccountReport(account.name)
+    conn = connector(account)
+    seen: set[str] = set()
+    try:
+        for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
+            result = store.ingest(account.name, batch, settings, now, snapshot_seen=seen)
+            report.add(result)
+            for obs in batch.observations:
+                if isinstance(obs, Skipped):
+                    log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
+            if progress:
+                progress(account.name, result)
+    finally:
+        conn.close()
+    return report
+
+
+def pull_all(config: Config, store: Store, now: datetime, only: str | None = None,
+             progress: Progress | None = None) -> list[AccountReport]:
+    reports = []
+    for account in config.accounts:
+        if only and account.name != only:
+            continue
+        cls = registry.connector_class(account.type)
+        if not (cls.reads_mail or cls.reads_meetings):
+            continue
+        try:
+            report = pull(store, account, config.settings, now, progress)
+        except AuthError as exc:
+            report = AccountReport(account.name, error=str(exc), needs_signin=True)
+        except KeepwarmError as exc:
+            report = AccountReport(account.name, error=str(exc))
+        except Exception as exc:  # a bug in one connector must not stop the others
+            log.exception("account %s failed unexpectedly", account.name)
+            report = AccountReport(account.name, error=f"internal error: {exc!r}")
+        if report.error:
+            log.error("account %s: %s", account.name, report.error)
+        store.record_attempt(account.name, now, report.error)
+        reports.append(report)
+    return reports
+
+
+def compute(store: Store, settings: Settings, now: datetime) -> list[Status]:
+    """Every contact's cadence status as of ``now`` (touchpoints after ``now`` ignored)."""
+    as_of = now.astimezone(settings.tz).date()
+    return cadence.statuses(book.facts(store, until=now), settings, as_of)
+
+
+def reminders_account(config: Config) -> AccountConfig | None:
+    name = config.settings.reminders_calendar
+    return config.account(name) if name else None
+
+
+def make_plan(config: Config, store: Store, statuses: list[Status], now: datetime,
+              writer: Connector) -> planner.Plan:
+    return planner.plan(statuses, writer.list_reminders(), reminder_state.records(store),
+                        reminder_state.dismissals(store), config.settings, now,
+                        writer.user_editable)
+
+
+def reconcile(config: Config, store: Store, statuses: list[Status],
+              now: datetime) -> ReminderReport | None:
+    """Bring the reminders calendar to what the plan says; record intent before writing."""
+    account = reminders_account(config)
+    if account is None:
+        return None
+    report = ReminderReport()
+    writer = connector(account)
+    try:
+        p = make_plan(config, store, statuses, now, writer)
+        reminder_state.save_intent(store, p.records, p.dismissals)
+        applied = writer.apply(p.changes)
+        reminder_state.confirm(store, applied, now)
+        for a in applied:
+            if isinstance(a.change, Create):
+                report.created += 1
+            elif isinstance(a.change, Update):
+                report.moved += 1
+            elif isinstance(a.change, Delete):
+                report.deleted += 1
+    except KeepwarmError as exc:
+        report.error = str(exc)
+        log.error("reminders calendar %s: %s", account.name, exc)
+    finally:
+        writer.close()
+    return report
+
+
+def sync(config: Config, store: Store, now: datetime, only: str | None = None,
+         write: bool = True, progress: Progress | None = None) -> SyncReport:
+    """One full cycle: pull, infer, plan, write."""
+    report = SyncReport(pull_all(config, store, now, only, progress))
+    store.refresh(config.settings, now)
+    if write:
+        report.reminders = reconcile(config, store, compute(store, config.settings, now), now)
+    return report

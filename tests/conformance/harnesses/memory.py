@@ -1,0 +1,50 @@
+"""Harnesses for the in-memory reference connector."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connectors.base import AccountConfig, Meeting
+from connectors.mailparse import parse_headers
+from connectors.memory import MemoryConnector, MemoryData
+
+_keys = itertools.count()
+
+
+class MemorySourceHarness:
+    type = "memory"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.key = f"source-{next(_keys)}"
+        self.data = MemoryConnector.DATA.setdefault(self.key, MemoryData())
+
+    def account(self) -> AccountConfig:
+        return AccountConfig(name="mem", type="memory", options={"key": self.key,
+                                                                 "batch_size": 3})
+
+    def add_mail(self, raw: bytes) -> None:
+        n = len(self.data.mail)
+        self.data.mail.append(parse_headers(raw, f"memory:{n}", datetime.now(UTC)))
+
+    def add_meeting(self, meeting: Meeting) -> None:
+        self.data.meetings[meeting.meeting_id] = meeting
+        self.data.meetings_version += 1
+
+
+class MemoryCalendarHarness:
+    type = "memory"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.key = f"calendar-{next(_keys)}"
+        self.data = MemoryConnector.DATA.setdefault(self.key, MemoryData())
+
+    def account(self) -> AccountConfig:
+        return AccountConfig(name="memcal", type="memory", options={"key": self.key})
+
+    def add_user_event(self, uid: str, summary: str) -> None:
+        self.data.user_events[uid] = f"{uid}:{summary}".encode()
+
+    def user_events(self) -> dict[str, bytes]:
+        return dict(self.data.user_events)

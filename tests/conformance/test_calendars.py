@@ -1,0 +1,108 @@
+"""The contract every reminders calendar keeps (run for each harness in conftest.py)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connectors import registry
+from connectors.base import (
+    AccountConfig,
+    Connector,
+    Create,
+    Delete,
+    Reminder,
+    RemoteReminder,
+    Update,
+)
+from daemon.errors import ReadOnlyError
+
+T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
+
+
+def writer(h: Any) -> Connector:
+    return registry.connector_class(h.type)(h.account())
+
+
+def reminder(n: int, day: int = 0, title: str = "") -> Reminder:
+    start = T0 + timedelta(days=day)
+    return Reminder(f"keepwarm-test-{n}", f"p{n}@example.org", title or f"Follow up: P{n}",
+                    f"Last touch: 2025-01-0{n % 9 + 1}\nCadence: every 90 days",
+                    start, start + timedelta(minutes=15))
+
+
+def by_contact(w: Connector) -> dict[str, RemoteReminder]:
+    return {r.contact: r for r in w.list_reminders()}
+
+
+def test_create_list_move_delete(calendar_harness: Any) -> None:
+    w = writer(calendar_harness)
+    assert w.list_reminders() == []
+    applied = w.apply([Create(reminder(n)) for n in range(3)])
+    assert [a.remote_id != "" for a in applied] == [True] * 3
+    got = by_contact(w)
+    assert sorted(got) == ["p0@example.org", "p1@example.org", "p2@example.org"]
+    r1 = got["p1@example.org"]
+    want = reminder(1)
+    assert (r1.uid, r1.start, r1.end, r1.title, r1.description) == (
+        want.uid, want.start, want.end, want.title, want.description)
+    w.apply([Update(r1, reminder(1, day=2)), Delete(got["p2@example.org"])])
+    got = by_contact(w)
+    assert sorted(got) == ["p0@example.org", "p1@example.org"]
+    assert got["p1@example.org"].start == T0 + timedelta(days=2)
+    assert got["p1@example.org"].etag != r1.etag or not r1.etag
+
+
+def test_empty_change_list_changes_nothing(calendar_harness: Any) -> None:
+    calendar_harness.add_user_event("user-1", "Dentist")
+    w = writer(calendar_harness)
+    w.apply([Create(reminder(1))])
+    before = (calendar_harness.user_events(), by_contact(w))
+    assert w.apply([]) == []
+    assert (calendar_harness.user_events(), by_contact(w)) == before
+
+
+def test_user_events_are_never_touched(calendar_harness: Any) -> None:
+    for n in range(4):
+        calendar_harness.add_user_event(f"user-{n}", f"Lunch {n} ü")
+    original = calendar_harness.user_events()
+    assert len(original) == 4
+    w = writer(calendar_harness)
+    rng = random.Random(7)
+    for _ in range(25):
+        current = by_contact(w)
+        changes: list[Any] = []
+        for n in range(6):
+            r = current.get(f"p{n}@example.org")
+            roll = rng.random()
+            if r is None and roll < 0.5:
+                changes.append(Create(reminder(n, rng.randrange(10))))
+            elif r is not None and roll < 0.3:
+                changes.append(Delete(r))
+            elif r is not None and roll < 0.6:
+                changes.append(Update(r, reminder(n, rng.randrange(10), title="Moved")))
+        w.apply(changes)
+        assert {r.uid for r in w.list_reminders()}.isdisjoint(original)
+    assert calendar_harness.user_events() == original
+
+
+def test_reminders_are_listed_only_from_keepwarm_events(calendar_harness: Any) -> None:
+    calendar_harness.add_user_event("user-x", "Follow up: somebody")
+    w = writer(calendar_harness)
+    assert w.list_reminders() == []
+
+
+def test_read_only_connectors_refuse_writes(tmp_path: Any) -> None:
+    ro = [t for t in registry.types() if not registry.connector_class(t).writes_reminders]
+    assert ro, "at least one source-only connector exists"
+    for type_name in ro:
+        cls = registry.connector_class(type_name)
+        conn = cls.__new__(cls)
+        Connector.__init__(conn, AccountConfig(name="ro", type=type_name))
+        with pytest.raises(ReadOnlyError):
+            conn.apply([Create(reminder(1))])
+        with pytest.raises(ReadOnlyError):
+            conn.list_reminders()

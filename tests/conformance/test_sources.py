@@ -1,0 +1,151 @@
+"""The contract every source connector keeps (run for each harness in conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from connectors import registry
+from connectors.base import Address, Attendee, Batch, FetchContext, Meeting, SentMail, Skipped
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+CTX = FetchContext(now=NOW, tz=ZoneInfo("Europe/Berlin"), window_start=NOW - timedelta(days=1095),
+                   window_end=NOW + timedelta(days=14))
+
+
+def message(n: int, **extra: str) -> bytes:
+    date = (NOW - timedelta(days=30 - n)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    headers = {
+        "From": "Me <me@example.com>",
+        "To": f"Person {n} <p{n}@example.org>",
+        "Date": date,
+        "Message-ID": f"<m{n}@example.com>",
+        "Subject": f"hello {n}",
+        **extra,
+    }
+    head = "".join(f"{k}: {v}\n" for k, v in headers.items())
+    return (head + "\nbody\n").encode()
+
+
+def fetch(harness: Any, cursor: Any = None) -> tuple[list[Batch], Any]:
+    conn = registry.connector_class(harness.type)(harness.account())
+    try:
+        batches = list(conn.fetch(cursor, CTX))
+    finally:
+        conn.close()
+    assert batches, "a fetch yields at least one batch (with the cursor)"
+    return batches, batches[-1].cursor
+
+
+def mails(batches: list[Batch]) -> list[SentMail]:
+    return [o for b in batches for o in b.observations if isinstance(o, SentMail)]
+
+
+def meetings(batches: list[Batch]) -> list[Meeting]:
+    return [o for b in batches for o in b.observations if isinstance(o, Meeting)]
+
+
+# -- mail sources ----------------------------------------------------------------
+def test_empty_source_yields_a_json_cursor(mail_harness: Any) -> None:
+    batches, cursor = fetch(mail_harness)
+    assert mails(batches) == []
+    assert json.loads(json.dumps(cursor)) == cursor
+
+
+def test_reads_everything_once_then_only_what_is_new(mail_harness: Any) -> None:
+    for n in range(5):
+        mail_harness.add_mail(message(n))
+    batches, cursor = fetch(mail_harness)
+    assert sorted(m.message_id for m in mails(batches)) == [f"m{n}@example.com" for n in range(5)]
+    again, cursor2 = fetch(mail_harness, json.loads(json.dumps(cursor)))
+    assert mails(again) == []
+    mail_harness.add_mail(message(7))
+    newer, _ = fetch(mail_harness, cursor2)
+    assert [m.message_id for m in mails(newer)] == ["m7@example.com"]
+
+
+def test_resuming_from_any_batch_cursor_loses_nothing(mail_harness: Any) -> None:
+    for n in range(8):
+        mail_harness.add_mail(message(n))
+    batches, _ = fetch(mail_harness)
+    want = {f"m{n}@example.com" for n in range(8)}
+    for i, batch in enumerate(batches):
+        before = {m.message_id for m in mails(batches[: i + 1])}
+        after, _ = fetch(mail_harness, batch.cursor)
+        assert before | {m.message_id for m in mails(after)} == want
+
+
+def test_headers_reach_inference(mail_harness: Any) -> None:
+    mail_harness.add_mail(message(
+        1, Cc='"Doe, Jane" <Jane@Example.org>, =?utf-8?q?J=C3=BCrgen?= <j@example.org>',
+        **{"List-Id": "<news.example.com>", "Precedence": "Bulk", "Auto-Submitted": "auto-replied",
+           "In-Reply-To": "<prev@example.org>", "List-Unsubscribe": "<mailto:u@example.com>"}))
+    (m,) = mails(fetch(mail_harness)[0])
+    assert m.sender == Address("me@example.com", "Me")
+    assert m.to == (Address("p1@example.org", "Person 1"),)
+    assert m.cc == (Address("jane@example.org", "Doe, Jane"), Address("j@example.org", "Jürgen"))
+    assert m.date == NOW - timedelta(days=29)
+    assert (m.list_id, m.precedence, m.auto_submitted) == (
+        "<news.example.com>", "bulk", "auto-replied")
+    assert m.in_reply_to == "prev@example.org"  # normalised like Message-ID
+    assert m.list_unsubscribe == "<mailto:u@example.com>"
+    assert m.subject == "hello 1"
+    assert m.location
+
+
+def test_a_malformed_message_is_skipped_and_the_rest_read(mail_harness: Any) -> None:
+    mail_harness.add_mail(message(1))
+    mail_harness.add_mail(b"\x00\x01\x02\xff no header here at all\n\n")
+    mail_harness.add_mail(message(2))
+    batches, _ = fetch(mail_harness)
+    assert sorted(m.message_id for m in mails(batches)) == ["m1@example.com", "m2@example.com"]
+    skipped = [o for b in batches for o in b.observations if isinstance(o, Skipped)]
+    assert len(skipped) == 1 and skipped[0].reason and skipped[0].location
+
+
+# -- meeting sources ---------------------------------------------------------------
+def meeting(uid: str, days_ago: int, **kw: Any) -> Meeting:
+    start = NOW.replace(minute=0, second=0) - timedelta(days=days_ago)
+    return Meeting(uid, start, start + timedelta(hours=1), **kw)
+
+
+def test_meetings_come_back_as_stored(meeting_harness: Any) -> None:
+    m = meeting("a1@example.com", 3, organizer=Address("boss@example.org", "Boss"),
+                attendees=(Attendee(Address("me@example.com", "Me"), "accepted"),
+                           Attendee(Address("x@example.org", "X"), "declined"),
+                           Attendee(Address("y@example.org", "Y"), "tentative")),
+                summary="Review")
+    meeting_harness.add_meeting(m)
+    meeting_harness.add_meeting(meeting("c1@example.com", 2, status="cancelled"))
+    (got_a, got_c) = sorted(meetings(fetch(meeting_harness)[0]), key=lambda x: x.meeting_id)
+    assert (got_a.meeting_id, got_a.start, got_a.end) == (m.meeting_id, m.start, m.end)
+    assert got_a.organizer is not None and got_a.organizer.email == "boss@example.org"
+    assert {(a.address.email, a.status) for a in got_a.attendees} == {
+        ("me@example.com", "accepted"), ("x@example.org", "declined"),
+        ("y@example.org", "tentative")}
+    assert not got_a.all_day and got_a.status == "confirmed"
+    assert got_c.status == "cancelled"
+
+
+def test_unchanged_meetings_are_not_read_again(meeting_harness: Any) -> None:
+    meeting_harness.add_meeting(meeting("b1@example.com", 3))
+    _, cursor = fetch(meeting_harness)
+    again, _ = fetch(meeting_harness, cursor)
+    assert meetings(again) == []
+
+
+def test_meetings_outside_the_window_are_not_read(meeting_harness: Any) -> None:
+    meeting_harness.add_meeting(meeting("old@example.com", 2000))
+    meeting_harness.add_meeting(meeting("far@example.com", -60))
+    meeting_harness.add_meeting(meeting("in@example.com", 10))
+    got = meetings(fetch(meeting_harness)[0])
+    assert [m.meeting_id for m in got] == ["in@example.com"]
+
+
+def test_a_changed_snapshot_ends_with_a_last_batch(meeting_harness: Any) -> None:
+    meeting_harness.add_meeting(meeting("s1@example.com", 3))
+    batches, _ = fetch(meeting_harness)
+    snap = [b for b in batches if b.snapshot]
+    assert snap and snap[-1].last and not any(b.last for b in snap[:-1])

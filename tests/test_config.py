@@ -1,0 +1,117 @@
+"""Config loading: defaults, every problem reported at once, the example config is valid."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from pathlib import Path
+
+import pytest
+
+from daemon.config import load, parse
+from daemon.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    return p
+
+
+def test_example_config_is_valid_and_documents_every_key(tmp_path: Path) -> None:
+    cfg = load(ROOT / "config.example.toml")
+    s = cfg.settings
+    assert (s.default_days, s.new_relationship_days, s.min_touchpoints, s.forget_after_days) == (
+        90, (14, 30), 2, 1095)
+    assert (s.reminder_time, s.reminder_duration, s.max_per_day, s.horizon_days) == (
+        time(9, 30), timedelta(minutes=15), 5, 14)
+    assert s.working_days == frozenset(range(5))
+    text = (ROOT / "config.example.toml").read_text()
+    for key in ("addresses", "timezone", "path", "state_dir", "ignore", "max_recipients",
+                "max_meeting_attendees", "default", "new_relationship", "min_touchpoints",
+                "forget_after", "[[cadence.rules]]", "match", "every", "calendar", "time",
+                "duration", "max_per_day", "working_days", "horizon", "poll_interval"):
+        assert key in text, key
+
+
+def test_defaults_with_an_empty_file(tmp_path: Path) -> None:
+    cfg = load(write(tmp_path, ""))
+    assert cfg.accounts == () and cfg.settings.max_recipients == 15
+    assert cfg.store_path.name == "keepwarm.db"
+
+
+def test_every_problem_is_listed_with_file_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, """
+[identity]
+timezone = "Mars/Olympus"
+colour = "blue"
+[filters]
+max_recipients = "many"
+[cadence]
+default = "ninety days"
+[[cadence.rules]]
+match = "*@x.com"
+[reminders]
+calendar = "nope"
+time = "25:99"
+working_days = ["monday", "funday"]
+[[accounts]]
+name = "a"
+type = "carrier-pigeon"
+[[accounts]]
+name = "a"
+type = "maildir"
+pth = "~/Mail"
+""")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    lines = info.value.problems
+    expected = [
+        "identity.colour: unknown key",
+        "identity.timezone: 'Mars/Olympus' is not a known time zone",
+        "filters.max_recipients: must be int, not str 'many'",
+        "cadence.default: 'ninety days' is not a duration",
+        "cadence.rules[0]: needs both 'match' and 'every'",
+        "reminders.time: '25:99' is not a time of day",
+        "reminders.working_days: must be a non-empty list",
+        "accounts[0].type: unknown account type 'carrier-pigeon'",
+        "accounts[1].name: 'a' is used by another account",
+        "accounts[1].pth: unknown key for type 'maildir'",
+        "accounts[1].path: missing: required for type 'maildir'",
+        "reminders.calendar: no account is named 'nope'",
+    ]
+    for want in expected:
+        assert any(line.startswith(f"{path}: ") and want in line for line in lines), want
+    assert len(lines) == len(expected)
+
+
+def test_reminders_calendar_must_be_able_to_hold_reminders(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot hold reminders"):
+        parse({"reminders": {"calendar": "m"},
+               "accounts": [{"name": "m", "type": "maildir", "path": "x"}]}, tmp_path / "c.toml")
+
+
+def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
+    cfg = parse({"store": {"path": "db/k.db"},
+                 "accounts": [{"name": "m", "type": "maildir", "path": "Sent"}]},
+                tmp_path / "c.toml")
+    assert cfg.store_path == tmp_path / "db" / "k.db"
+    assert cfg.accounts[0].options["path"] == str(tmp_path / "Sent")
+
+
+def test_own_addresses_include_account_addresses(tmp_path: Path) -> None:
+    cfg = parse({"identity": {"addresses": ["Me@X.com"]},
+                 "accounts": [{"name": "m", "type": "maildir", "path": "S",
+                               "address": "work@y.com"}]}, tmp_path / "c.toml")
+    assert cfg.settings.own_addresses == {"me@x.com", "work@y.com"}
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("[store\n", "not valid TOML"),
+])
+def test_unreadable_files(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=problem):
+        load(write(tmp_path, text))
+    with pytest.raises(ConfigError, match="keepwarm init"):
+        load(tmp_path / "missing.toml")

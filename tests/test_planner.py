@@ -1,0 +1,224 @@
+"""Reminder planning: literal placements, idempotence, and what the user did."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from connectors.base import Create, Delete, RemoteReminder, Update
+from daemon.cadence import ContactFacts, Status
+from daemon.config import Settings
+from daemon.planner import Plan, describe, plan, reminder_uid
+from daemon.store import ReminderRecord
+
+BERLIN = ZoneInfo("Europe/Berlin")
+S = Settings(tz=BERLIN)
+MON_8 = datetime(2026, 3, 2, 8, 0, tzinfo=BERLIN)  # a Monday, before 09:30
+
+
+def st(key: str, due: date, tracked: bool = True, name: str = "") -> Status:
+    f = ContactFacts(key=key, emails=(key,), name=name or key.split("@")[0].title(),
+                     touchpoints=3, meetings=0, last_touch=datetime(2025, 11, 1, tzinfo=UTC),
+                     last_channel="email")
+    return Status(f, tracked, "", 90, "default", date(2025, 11, 1), due, (MON_8.date() - due).days)
+
+
+def at(d: date, hh: int = 9, mm: int = 30) -> datetime:
+    return datetime(d.year, d.month, d.day, hh, mm, tzinfo=BERLIN)
+
+
+class Calendar:
+    """Applies plans like a calendar would, and keeps the records like the store would."""
+
+    def __init__(self, editable: bool = True) -> None:
+        self.events: dict[str, RemoteReminder] = {}
+        self.records: dict[str, ReminderRecord] = {}
+        self.dismissals: dict[str, date] = {}
+        self.editable = editable
+
+    def run(self, statuses: list[Status], now: datetime = MON_8, settings: Settings = S) -> Plan:
+        p = plan(statuses, list(self.events.values()), self.records, self.dismissals, settings,
+                 now, self.editable)
+        for c in p.changes:
+            if isinstance(c, Create | Update):
+                r = c.reminder
+                self.events[r.uid] = RemoteReminder(r.uid, r.contact, r.start, r.uid, "e",
+                                                    r.title, r.description, r.end)
+                if isinstance(c, Update) and c.remote.uid != r.uid:
+                    del self.events[c.remote.uid]
+            else:
+                self.events.pop(c.remote.uid, None)
+        self.records = {k: replace(r, confirmed=True) for k, r in p.records.items()}
+        self.dismissals = p.dismissals
+        return p
+
+    def starts(self) -> dict[str, datetime]:
+        return {e.contact: e.start for e in self.events.values()}
+
+
+def kinds(p: Plan) -> list[str]:
+    return [type(c).__name__ for c in p.changes]
+
+
+def test_overdue_contact_gets_a_reminder_today_at_the_set_time() -> None:
+    cal = Calendar()
+    p = cal.run([st("a@x.org", date(2026, 2, 1))])
+    assert kinds(p) == ["Create"]
+    r = p.changes[0].reminder  # type: ignore[union-attr]
+    assert (r.start, r.end) == (at(date(2026, 3, 2)), at(date(2026, 3, 2), 9, 45))
+    assert r.uid == reminder_uid("a@x.org", date(2026, 2, 1))
+    assert r.title == "Follow up: A"
+
+
+def test_after_the_reminder_time_it_goes_to_the_next_working_day() -> None:
+    p = Calendar().run([st("a@x.org", date(2026, 2, 1))], now=MON_8.replace(hour=10))
+    assert p.changes[0].reminder.start == at(date(2026, 3, 3))  # type: ignore[union-attr]
+
+
+def test_weekend_and_horizon() -> None:
+    cal = Calendar()
+    cal.run([st("sat@x.org", date(2026, 3, 7)), st("in14@x.org", date(2026, 3, 16)),
+             st("in15@x.org", date(2026, 3, 17)), st("untracked@x.org", date(2026, 1, 1), False)])
+    assert cal.starts() == {"sat@x.org": at(date(2026, 3, 9)),
+                            "in14@x.org": at(date(2026, 3, 16))}
+
+
+def test_max_per_day_spills_most_overdue_first() -> None:
+    cal = Calendar()
+    cal.run([st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=i)) for i in range(7)])
+    starts = cal.starts()
+    assert sorted(k for k, v in starts.items() if v == at(date(2026, 3, 2))) == [
+        f"p{i}@x.org" for i in range(5)]
+    assert starts["p5@x.org"] == starts["p6@x.org"] == at(date(2026, 3, 3))
+
+
+def test_re_running_changes_nothing() -> None:
+    cal = Calendar()
+    statuses = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=3 * i)) for i in range(12)]
+    cal.run(statuses)
+    assert cal.run(statuses).changes == []
+    assert cal.run(statuses, now=MON_8 + timedelta(hours=3)).changes == []
+
+
+def test_getting_in_touch_removes_the_reminder() -> None:
+    cal = Calendar()
+    cal.run([st("a@x.org", date(2026, 2, 1)), st("b@x.org", date(2026, 2, 2))])
+    p = cal.run([st("a@x.org", date(2026, 5, 30)), st("b@x.org", date(2026, 2, 2))])
+    assert kinds(p) == ["Delete"] and p.changes[0].remote.contact == "a@x.org"  # type: ignore[union-attr]
+    assert list(cal.starts()) == ["b@x.org"]
+
+
+def test_a_due_date_moving_within_the_horizon_moves_the_same_event() -> None:
+    cal = Calendar()
+    cal.run([st("a@x.org", date(2026, 3, 4))])
+    uid = next(iter(cal.events))
+    p = cal.run([st("a@x.org", date(2026, 3, 12))])
+    assert kinds(p) == ["Update"]
+    assert p.changes[0].reminder.uid == uid  # type: ignore[union-attr]
+    assert cal.starts() == {"a@x.org": at(date(2026, 3, 12))}
+
+
+def test_a_passed_reminder_rolls_forward() -> None:
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    p = cal.run(s, now=MON_8 + timedelta(days=2))
+    assert kinds(p) == ["Update"]
+    assert cal.starts() == {"a@x.org": at(date(2026, 3, 4))}
+
+
+def test_placed_reminders_stay_put_when_room_opens_up() -> None:
+    cal = Calendar()
+    s = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=i)) for i in range(6)]
+    cal.run(s)
+    assert cal.starts()["p5@x.org"] == at(date(2026, 3, 3))
+    p = cal.run([st("p0@x.org", date(2026, 6, 1)), *s[1:]])  # p0 got in touch
+    assert kinds(p) == ["Delete"]
+    assert cal.starts()["p5@x.org"] == at(date(2026, 3, 3))
+
+
+def test_a_reminder_the_user_moved_keeps_the_users_time() -> None:
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    uid = next(iter(cal.events))
+    cal.events[uid] = replace(cal.events[uid], start=at(date(2026, 3, 5), 14, 0),
+                              end=at(date(2026, 3, 5), 15, 0))
+    assert cal.run(s).changes == []
+    assert cal.run(s, now=MON_8 + timedelta(days=1)).changes == []
+    assert cal.records["a@x.org"].pinned
+    # a new due date (the user got in touch, then lapsed again) releases the pin
+    p = cal.run([st("a@x.org", date(2026, 3, 10))])
+    assert kinds(p) == ["Update"] and cal.starts() == {"a@x.org": at(date(2026, 3, 10))}
+
+
+def test_a_reminder_the_user_deleted_is_dismissed_until_the_next_due_date() -> None:
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    cal.events.clear()
+    assert cal.run(s).changes == []
+    assert cal.dismissals == {"a@x.org": date(2026, 2, 1)}
+    assert cal.run(s, now=MON_8 + timedelta(days=3)).changes == []
+    p = cal.run([st("a@x.org", date(2026, 3, 6))])
+    assert kinds(p) == ["Create"] and cal.dismissals == {}
+
+
+def test_a_calendar_keepwarm_owns_gets_missing_reminders_back() -> None:
+    cal = Calendar(editable=False)
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    uid = next(iter(cal.events))
+    cal.events[uid] = replace(cal.events[uid], start=at(date(2026, 3, 5)))
+    assert kinds(cal.run(s)) == ["Update"]
+    cal.events.clear()
+    assert kinds(cal.run(s)) == ["Create"] and cal.dismissals == {}
+
+
+def test_an_unconfirmed_create_is_not_a_dismissal() -> None:
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    p = plan(s, [], {}, {}, S, MON_8, True)  # planned, then crashed before writing
+    cal.records = p.records
+    assert not p.records["a@x.org"].confirmed
+    assert kinds(cal.run(s)) == ["Create"]
+
+
+def test_duplicate_events_for_one_contact_are_collapsed() -> None:
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    (e,) = cal.events.values()
+    cal.events["dup"] = replace(e, uid="dup", remote_id="dup")
+    p = cal.run(s)
+    assert kinds(p) == ["Delete"] and p.changes[0].remote.uid == "dup"  # type: ignore[union-attr]
+    assert list(cal.events) == [e.uid]
+
+
+def test_orphans_of_unknown_contacts_are_removed() -> None:
+    cal = Calendar()
+    cal.events["x"] = RemoteReminder("x", "gone@x.org", at(date(2026, 3, 2)), "x")
+    assert kinds(cal.run([])) == ["Delete"]
+    assert cal.events == {}
+
+
+def test_description_has_no_relative_dates() -> None:
+    title, text = describe(st("a@x.org", date(2026, 2, 1), name="Ann Lee"))
+    assert title == "Follow up: Ann Lee"
+    assert text.splitlines()[:4] == ["Last touch: 2025-11-01 by e-mail",
+                                     "Cadence: every 90 days (default)", "Due: 2026-02-01",
+                                     "Addresses: a@x.org"]
+    assert "overdue" not in text and "ago" not in text
+
+
+def test_settings_change_moves_reminders_to_the_new_time() -> None:
+    from datetime import time
+
+    cal = Calendar()
+    s = [st("a@x.org", date(2026, 2, 1))]
+    cal.run(s)
+    later = replace(S, reminder_time=time(8, 15))
+    p = cal.run(s, now=MON_8.replace(hour=7), settings=later)
+    assert kinds(p) == ["Update"] and cal.starts() == {"a@x.org": at(date(2026, 3, 2), 8, 15)}
+    assert isinstance(p.changes[0], Update) and not isinstance(p.changes[0], Delete)
