@@ -65,16 +65,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if args.account and cfg.account(args.account) is None:
         raise UsageError(f"no account is named {args.account!r} in {cfg.path}")
     now = datetime.now(cfg.settings.tz)
-    progress = None
-    if err.is_terminal:
-        totals: dict[str, int] = {}
-
-        def progress(account: str, result: sync.IngestResult) -> None:
-            totals[account] = totals.get(account, 0) + result.messages + result.meetings
-            err.print(f"  {account}: {totals[account]} items…", end="\r")
-
-    report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
-                       progress=progress)
+    with render.SyncProgress(err) as progress:
+        report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
+                           progress=progress.update if err.is_terminal else None)
     render.sync_summary(out, report)
     return 0 if report.ok else 1
 

@@ -9,12 +9,19 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from connectors.base import Create, Delete, Update
 from daemon.cadence import Status
 from daemon.planner import Plan
-from daemon.store import TimelineEntry
+from daemon.store import IngestResult, TimelineEntry
 from daemon.sync import SyncReport
 
 
@@ -113,3 +120,33 @@ def timeline_table(entries: Sequence[TimelineEntry], tz: tzinfo) -> Table:
                   "[green]yes[/green]" if e.rule is None else
                   f"[yellow]no: {escape(e.rule)}[/yellow]")
     return t
+
+
+class SyncProgress:
+    """A live line per account while a sync reads (a terminal only: sources rarely know a
+    total, so it shows the count, the rate and the time spent)."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                 TextColumn("{task.completed:>8.0f} items"),
+                                 TextColumn("{task.fields[rate]}"),
+                                 TimeElapsedColumn(), console=console, transient=True,
+                                 disable=not console.is_terminal)
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> SyncProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, account: str, result: IngestResult) -> None:
+        if account not in self.tasks:
+            self.tasks[account] = self.progress.add_task(account, total=None, rate="")
+        task_id = self.tasks[account]
+        self.progress.advance(task_id, result.messages + result.duplicates + result.meetings
+                              + result.skipped)
+        task = self.progress.tasks[task_id]
+        if task.elapsed:
+            self.progress.update(task_id, rate=f"{task.completed / task.elapsed:,.0f}/s")
