@@ -224,7 +224,11 @@ class Connector(abc.ABC):
         return self._list_reminders()
 
     def apply(self, changes: Sequence[Change]) -> list[Applied]:
-        """Apply reminder changes; never touches an event keepwarm did not create."""
+        """Apply reminder changes; never touches an event keepwarm did not create.
+
+        Returns the changes that took effect. A change refused because the event changed
+        meanwhile (ETag mismatch: the user edited it) is left out, and the next sync plans
+        again from what the user did. A fault that stops the whole batch raises."""
         if not self.writes_reminders:
             raise ReadOnlyError(f"account {self.name!r} ({self.type}) cannot hold reminders")
         if not changes:

@@ -27,7 +27,6 @@ from connectors.base import (
     RemoteReminder,
     Update,
 )
-from daemon.errors import CalendarError
 
 
 @dataclass
@@ -103,13 +102,16 @@ class MemoryConnector(Connector):
             elif isinstance(change, Update):
                 current = self.data.reminders.get(change.remote.remote_id)
                 if current is None or current.etag != change.remote.etag:
-                    raise CalendarError(f"reminder {change.remote.uid} changed meanwhile")
+                    continue  # the user changed it meanwhile: the next sync sees what they did
                 r = change.reminder
                 remote = replace(current, start=r.start, end=r.end, title=r.title,
                                  description=r.description, etag=str(next(self._etags)))
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))
             else:
+                current = self.data.reminders.get(change.remote.remote_id)
+                if current is not None and current.etag != change.remote.etag:
+                    continue
                 self.data.reminders.pop(change.remote.remote_id, None)
                 out.append(Applied(change))
         return out

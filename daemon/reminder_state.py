@@ -3,10 +3,11 @@ confirmations after it, so a crash in between never doubles or loses a reminder.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
-from connectors.base import Applied, Create, Delete, Update
+from connectors.base import Applied, Change, Create, Delete, Update
 from daemon.store import ReminderRecord, Store
 
 
@@ -33,19 +34,30 @@ def save_intent(store: Store, recs: Mapping[str, ReminderRecord],
     """Replace all records and dismissals with the plan's, before touching the calendar."""
     with store.transaction() as db:
         db.execute("DELETE FROM reminders")
-        db.executemany(
-            "INSERT INTO reminders VALUES (?,?,?,?,?,?,?,?,?)",
-            [(r.contact, r.uid, r.start.isoformat(),
-              r.prev_start.isoformat() if r.prev_start else None, r.due.isoformat(),
-              int(r.pinned), int(r.confirmed), r.remote_id, r.etag) for r in recs.values()])
+        for r in recs.values():
+            _insert(db, r)
         db.execute("DELETE FROM dismissals")
         db.executemany("INSERT INTO dismissals VALUES (?, ?)",
                        [(c, d.isoformat()) for c, d in dismissed.items()])
 
 
-def confirm(store: Store, applied: Sequence[Applied], now: datetime) -> None:
-    """Mark applied creates/updates as what the calendar now holds."""
+def confirm(store: Store, applied: Sequence[Applied], now: datetime,
+            previous: Mapping[str, ReminderRecord] | None = None,
+            planned: Sequence[Change] = ()) -> None:
+    """Mark applied creates/updates as what the calendar now holds; a planned change the
+    calendar refused (the user edited the event meanwhile) gets its old record back, so the
+    next plan sees what the user did."""
+    done = {id(a.change) for a in applied}
     with store.transaction() as db:
+        for change in planned:
+            if id(change) in done:
+                continue
+            contact = (change.reminder.contact if isinstance(change, Create | Update)
+                       else change.remote.contact)
+            db.execute("DELETE FROM reminders WHERE contact=?", (contact,))
+            old = (previous or {}).get(contact)
+            if old is not None:
+                _insert(db, old)
         for a in applied:
             if isinstance(a.change, Create | Update):
                 db.execute("UPDATE reminders SET confirmed=1, prev_start=NULL, remote_id=?, "
@@ -55,6 +67,13 @@ def confirm(store: Store, applied: Sequence[Applied], now: datetime) -> None:
         writes = sum(1 for a in applied if not isinstance(a.change, Delete))
         db.execute("INSERT INTO meta VALUES ('written:' || ?, ?) ON CONFLICT(key) DO UPDATE SET "
                    "value = CAST(value AS INTEGER) + excluded.value", (day, str(writes)))
+
+
+def _insert(db: sqlite3.Connection, r: ReminderRecord) -> None:
+    db.execute("INSERT INTO reminders VALUES (?,?,?,?,?,?,?,?,?)",
+               (r.contact, r.uid, r.start.isoformat(),
+                r.prev_start.isoformat() if r.prev_start else None, r.due.isoformat(),
+                int(r.pinned), int(r.confirmed), r.remote_id, r.etag))
 
 
 def written_on(store: Store, day: date) -> int:

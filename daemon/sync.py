@@ -152,10 +152,11 @@ def reconcile(config: Config, store: Store, statuses: list[Status],
     report = ReminderReport()
     writer = connector(account)
     try:
+        previous = reminder_state.records(store)
         p = make_plan(config, store, statuses, now, writer)
         reminder_state.save_intent(store, p.records, p.dismissals)
         applied = writer.apply(p.changes)
-        reminder_state.confirm(store, applied, now)
+        reminder_state.confirm(store, applied, now, previous, p.changes)
         for a in applied:
             if isinstance(a.change, Create):
                 report.created += 1

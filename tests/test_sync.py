@@ -11,7 +11,7 @@ import pytest
 
 from connectors.base import Address, Attendee, Meeting, SentMail
 from connectors.memory import MemoryConnector, MemoryData
-from daemon import book, cadence, sync
+from daemon import book, cadence, reminder_state, sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
 from daemon.store import Store
@@ -195,3 +195,24 @@ def test_show_lists_what_the_filters_dropped(world: World) -> None:
     world.sync()
     rules = [(e.title, e.rule) for e in book.timeline(world.store, "dee@x.org")]
     assert [r for _, r in rules] == [None, "mailing list (List-Id)"]
+
+
+def test_a_reminder_edited_while_keepwarm_writes_keeps_the_users_edit(world: World) -> None:
+    world.send("work", "b0", 60, "bo@x.org")
+    world.send("work", "b1", 40, "bo@x.org")
+    world.sync()
+    (remote_id,) = world.data["cal"].reminders
+    cal = MemoryConnector(world.config.accounts[2])
+    statuses = sync.compute(world.store, world.config.settings, NOW + timedelta(days=2))
+    previous = reminder_state.records(world.store)
+    p = sync.make_plan(world.config, world.store, statuses, NOW + timedelta(days=2), cal)
+    assert [type(c).__name__ for c in p.changes] == ["Update"]  # rolls the passed reminder
+    reminder_state.save_intent(world.store, p.records, p.dismissals)
+    # the user drags the event just before keepwarm's update reaches the server
+    cal.user_moves(remote_id, start=NOW + timedelta(days=3, hours=5))
+    applied = cal.apply(p.changes)
+    assert applied == []
+    reminder_state.confirm(world.store, applied, NOW, previous, p.changes)
+    assert reminder_state.records(world.store) == previous
+    world.sync(NOW + timedelta(days=2))
+    assert world.reminders() == {"bo@x.org": NOW + timedelta(days=3, hours=5)}
