@@ -7,12 +7,12 @@ attributes and enforced here once, a small set of plain data types in and out.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any, ClassVar, Literal
 
-from daemon.errors import ReadOnlyError
+from daemon.errors import ReadOnlyError, UsageError
 
 JSON = Any  # a value json.dumps accepts; cursors are opaque JSON to the core
 
@@ -184,6 +184,7 @@ class AccountConfig:
     address: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
     holds_reminders: bool = False  # [reminders] calendar names this account
+    state_dir: str = ""  # keepwarm's private state folder (0700): default home of token files
 
 
 class Connector(abc.ABC):
@@ -200,6 +201,9 @@ class Connector(abc.ABC):
     # True when the user edits events in this calendar directly (a server calendar):
     # then a reminder the user deleted counts as dismissed, and a moved one keeps its time.
     user_editable: ClassVar[bool] = True
+    # True for OAuth accounts: `keepwarm auth NAME` signs in, and an AuthError from them means
+    # "needs sign-in" rather than a wrong password.
+    needs_signin: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Option]] = {}
 
     def __init__(self, account: AccountConfig) -> None:
@@ -240,6 +244,15 @@ class Connector(abc.ABC):
 
     def _apply(self, changes: Sequence[Change]) -> list[Applied]:
         raise NotImplementedError
+
+    # -- sign-in -----------------------------------------------------------------
+    def authenticate(self, open_browser: bool, say: Callable[[str], None]) -> None:
+        """Run the provider's sign-in flow and store the token (OAuth accounts only).
+
+        ``say`` shows a line to the person (a URL, a device code); with ``open_browser`` False
+        the URL is only shown, for machines without a browser."""
+        raise UsageError(f"account {self.name!r} ({self.type}) has no sign-in; its password "
+                         "comes from password_command or the keyring")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
         """Release connections; the default has none."""

@@ -175,6 +175,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def cmd_auth(args: argparse.Namespace) -> int:
+    cfg = load(Path(args.config).expanduser() if args.config else default_config_path())
+    account = cfg.account(args.name)
+    if account is None:
+        raise UsageError(f"no account is named {args.name!r} in {cfg.path}")
+    cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = sync.connector(account)
+    try:
+        conn.authenticate(open_browser=not args.no_browser, say=say)
+    finally:
+        conn.close()
+    say(f"Signed in to {account.name}. The next `keepwarm sync` uses it.")
+    return 0
+
+
 def _steer(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
     addr = args.address
@@ -242,6 +257,10 @@ def parser() -> argparse.ArgumentParser:
     s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
     s.add_argument("--as-of", metavar="YYYY-MM-DD")
     add("status", "accounts, last syncs, errors", cmd_status)
+    s = add("auth", "sign in to an account (Google, Microsoft)", cmd_auth)
+    s.add_argument("name", help="the account's name in the config")
+    s.add_argument("--no-browser", action="store_true",
+                   help="print the sign-in URL instead of opening a browser")
     add("demo", "run the real pipeline on bundled sample data", cmd_demo)
     s = add("cadence", "set a contact's interval (e.g. 30d), or 'default'", _steer)
     s.add_argument("address")

@@ -236,7 +236,8 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
         rules.append(CadenceRule(match.lower(), every))
 
     calendar = chk.get(rem, "reminders", "calendar", str, "")
-    accounts = _accounts(data, chk, base, calendar)
+    state_path = Path(_resolve(state_dir, base)) if state_dir else default_state_dir()
+    accounts = _accounts(data, chk, base, calendar, state_path)
     settings = Settings(
         own_addresses=frozenset(a.strip().lower() for a in addresses)
         | frozenset(a.address for a in accounts if a.address),
@@ -275,7 +276,7 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
         path=path,
         settings=settings,
         store_path=Path(_resolve(store_path, base)) if store_path else default_store_path(),
-        state_dir=Path(_resolve(state_dir, base)) if state_dir else default_state_dir(),
+        state_dir=state_path,
         accounts=tuple(accounts),
     )
 
@@ -290,7 +291,7 @@ COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
 
 
 def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
-              calendar: str) -> list[AccountConfig]:
+              calendar: str, state_dir: Path) -> list[AccountConfig]:
     raw = data.get("accounts", [])
     if not isinstance(raw, list):
         chk.problem("accounts", "must be an array of tables ([[accounts]])")
@@ -336,5 +337,6 @@ def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
         if name:
             out.append(AccountConfig(name=name, type=type_name,
                                      address=address.strip().lower(), options=options,
-                                     holds_reminders=name == calendar))
+                                     holds_reminders=name == calendar,
+                                     state_dir=str(state_dir)))
     return out

@@ -241,3 +241,10 @@ def test_state_files_are_private(home: Home) -> None:
     assert home.run("sync") == 0
     assert oct((home.root / "kw.db").stat().st_mode & 0o777) == "0o600"
     assert os.access(home.root / "kw.db", os.R_OK)
+
+
+def test_auth_of_an_account_without_sign_in_says_so(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    assert home.run("auth", "sent") == 2
+    assert "has no sign-in" in capsys.readouterr().err
+    assert home.run("auth", "nope") == 2
