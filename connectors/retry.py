@@ -34,9 +34,16 @@ def call(account: AccountConfig, what: str, fn: Callable[[], T], initial: float 
         log.warning("%s: %s failed (%s); retry %d of %d", account.name, what, exc,
                     state.attempt_number, retries)
 
+    backoff = tenacity.wait_exponential_jitter(initial=initial, max=maximum)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        told = getattr(exc, "retry_after", None)
+        return float(told) if told is not None else backoff(state)
+
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
-        wait=tenacity.wait_exponential_jitter(initial=initial, max=maximum),
+        wait=wait,
         stop=tenacity.stop_after_attempt(retries + 1),
         before_sleep=note,
         reraise=True,

@@ -30,7 +30,13 @@ class AuthError(KeepwarmError):
 
 
 class TransientError(KeepwarmError):
-    """A fault that may pass (network, server busy); the next sync retries."""
+    """A fault that may pass (network, server busy); retried with backoff, then next sync.
+
+    ``retry_after`` is the server's own wait in seconds (HTTP Retry-After), honoured exactly."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SourceError(KeepwarmError):

@@ -1,0 +1,52 @@
+"""The shared retry policy: transient faults retried with backoff, Retry-After honoured,
+authentication failures never retried."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from connectors.base import AccountConfig
+from connectors.retry import call
+from daemon.errors import AuthError, TransientError
+
+
+def flaky(failures: list[Exception]) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def fn() -> str:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return "ok"
+
+    return calls, fn
+
+
+def test_transient_faults_are_retried_then_succeed() -> None:
+    calls, fn = flaky([TransientError("reset"), TransientError("reset")])
+    acc = AccountConfig("a", "imap", options={"retries": 3})
+    assert call(acc, "fetch", fn, initial=0.01, maximum=0.02) == "ok"  # type: ignore[arg-type]
+    assert len(calls) == 3
+
+
+def test_retry_after_is_honoured_exactly() -> None:
+    calls, fn = flaky([TransientError("429", retry_after=0.3)])
+    started = time.monotonic()
+    call(AccountConfig("a", "x", options={"retries": 1}), "get", fn, initial=5)  # type: ignore[arg-type]
+    assert 0.3 <= time.monotonic() - started < 1.5 and len(calls) == 2
+
+
+def test_auth_errors_are_never_retried() -> None:
+    calls, fn = flaky([AuthError("no")])
+    with pytest.raises(AuthError):
+        call(AccountConfig("a", "x", options={"retries": 5}), "login", fn)  # type: ignore[arg-type]
+    assert len(calls) == 1
+
+
+def test_the_last_transient_error_is_raised() -> None:
+    calls, fn = flaky([TransientError(f"fail {i}") for i in range(5)])
+    with pytest.raises(TransientError, match="fail 2"):
+        call(AccountConfig("a", "x", options={"retries": 2}), "x", fn, initial=0.001)  # type: ignore[arg-type]
+    assert len(calls) == 3
