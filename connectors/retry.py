@@ -34,7 +34,7 @@ def call(account: AccountConfig, what: str, fn: Callable[[], T], initial: float 
         log.warning("%s: %s failed (%s); retry %d of %d", account.name, what, exc,
                     state.attempt_number, retries)
 
-    backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum)
+    backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
     def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
