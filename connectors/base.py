@@ -81,7 +81,15 @@ class Skipped:
     reason: str
 
 
-Observation = SentMail | Meeting | Skipped
+@dataclass(frozen=True, slots=True)
+class OwnAddress:
+    """An address the provider says is the user's (e.g. a mailbox's proxy addresses): never
+    counted as a contact."""
+
+    email: str
+
+
+Observation = SentMail | Meeting | Skipped | OwnAddress
 
 
 @dataclass(frozen=True, slots=True)

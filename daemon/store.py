@@ -24,6 +24,7 @@ from connectors.base import (
     Batch,
     Meeting,
     MeetingStatus,
+    OwnAddress,
     PartStat,
     SentMail,
     Skipped,
@@ -153,7 +154,8 @@ class Store:
         meetings = [o for o in batch.observations if isinstance(o, Meeting)]
         skipped = [o for o in batch.observations if isinstance(o, Skipped)]
         with self.transaction() as db:
-            new_aliases = learned_aliases(mails) - self._aliases - settings.own_addresses
+            told = {o.email for o in batch.observations if isinstance(o, OwnAddress)}
+            new_aliases = (learned_aliases(mails) | told) - self._aliases - settings.own_addresses
             if new_aliases:
                 db.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
                                [(a, now.isoformat()) for a in sorted(new_aliases)])

@@ -216,3 +216,14 @@ def test_a_reminder_edited_while_keepwarm_writes_keeps_the_users_edit(world: Wor
     assert reminder_state.records(world.store) == previous
     world.sync(NOW + timedelta(days=2))
     assert world.reminders() == {"bo@x.org": NOW + timedelta(days=3, hours=5)}
+
+
+def test_a_source_can_name_the_users_own_addresses(world: World) -> None:
+    from connectors.base import OwnAddress
+
+    world.send("work", "m1", 30, "me.proxy@work.example", "ann@x.org")
+    world.sync()
+    assert "me.proxy@work.example" in world.statuses()
+    world.data["home"].mail.append(OwnAddress("me.proxy@work.example"))
+    world.sync()
+    assert "me.proxy@work.example" not in world.statuses()
