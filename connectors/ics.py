@@ -22,53 +22,33 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
 import icalendar
-import recurring_ical_events
 
-from connectors import icsfile
+from connectors import icalmap, icsfile
 from connectors.atomic import write_atomic
 from connectors.base import (
     JSON,
-    KEEPWARM_PROPERTY,
     AccountConfig,
-    Address,
     Applied,
-    Attendee,
     Batch,
     Change,
     Connector,
     Delete,
     FetchContext,
-    Meeting,
     Observation,
     Option,
-    PartStat,
-    Reminder,
     RemoteReminder,
-    Skipped,
     Update,
-    day_start,
 )
+from connectors.icalmap import render_event
 from connectors.text import clean_text
 from daemon.errors import CalendarError, ConfigError, SourceError
 
 log = logging.getLogger(__name__)
-
-BATCH_SIZE = 500
-_STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
-    "CANCELLED": "cancelled",
-    "TENTATIVE": "tentative",
-}
-_PARTSTAT: dict[str, PartStat] = {
-    "ACCEPTED": "accepted",
-    "DECLINED": "declined",
-    "TENTATIVE": "tentative",
-    "DELEGATED": "delegated",
-}
 
 
 class IcsConnector(Connector):
@@ -100,16 +80,7 @@ class IcsConnector(Connector):
             yield Batch([], cursor)
             return
         observations = list(read_meetings(data, self.path.name, ctx))
-        # Earlier batches carry the old cursor: a crash mid-snapshot must redo the snapshot.
-        starts = range(0, max(len(observations), 1), BATCH_SIZE)
-        for start in starts:
-            last = start == starts[-1]
-            yield Batch(
-                observations[start : start + BATCH_SIZE],
-                new_cursor if last else cursor,
-                snapshot=True,
-                last=last,
-            )
+        yield from icalmap.snapshot_batches(observations, cursor, new_cursor)
 
     def _read_source(self) -> bytes:
         try:
@@ -209,172 +180,16 @@ def read_meetings(data: bytes, file_name: str, ctx: FetchContext) -> Iterator[Ob
         calendar = icalendar.Calendar.from_ical(text)
     except ValueError as exc:
         raise SourceError(f"{file_name} is not a readable iCalendar file: {exc}") from None
-    timezones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
-    groups: dict[str, list[icalendar.Component]] = {}
-    for index, event in enumerate(c for c in calendar.subcomponents if c.name == "VEVENT"):
-        if KEEPWARM_PROPERTY in event:
-            continue
-        uid = clean_text(str(event.get("UID", ""))).strip()
-        problem = _problem(event)
-        if problem or not uid:
-            location = f"ics:{file_name}#{uid or f'event-{index}'}"
-            yield Skipped(location, problem or "event has no UID")
-            continue
-        groups.setdefault(uid, []).append(event)
-    for uid, events in groups.items():
-        yield from _expand(uid, events, timezones, file_name, ctx)
-
-
-def _problem(event: icalendar.Component) -> str:
-    """Why this VEVENT cannot be used, or ''."""
-    if event.errors:
-        prop, message = event.errors[0]
-        return f"unparseable {prop}: {message}"
-    if "DTSTART" not in event:
-        return "event has no DTSTART"
-    start = event.decoded("DTSTART")
-    if not isinstance(start, date):
-        return "DTSTART is not a date or date-time"
-    if "DTEND" in event:
-        end = event.decoded("DTEND")
-        if not isinstance(end, date) or isinstance(end, datetime) != isinstance(start, datetime):
-            return "DTEND is not of the same kind as DTSTART"
-    return ""
-
-
-def _expand(
-    uid: str,
-    events: list[icalendar.Component],
-    timezones: list[icalendar.Component],
-    file_name: str,
-    ctx: FetchContext,
-) -> Iterator[Observation]:
-    location = f"ics:{file_name}#{uid}"
-    recurring = len(events) > 1 or any(
-        key in event for event in events for key in ("RRULE", "RDATE", "RECURRENCE-ID")
-    )
-    calendar = icalendar.Calendar()
-    for component in (*timezones, *events):
-        calendar.add_component(component)
-    try:
-        # Floating times are compared in the user's zone, so pass the window in it.
-        occurrences = list(
-            recurring_ical_events.of(calendar).between(
-                ctx.window_start.astimezone(ctx.tz), ctx.window_end.astimezone(ctx.tz)
-            )
-        )
-    except Exception as exc:  # third-party recurrence code on user data: any failure is one item
-        yield Skipped(location, f"cannot expand recurrence: {exc}")
-        return
-    for occurrence in occurrences:
-        try:
-            yield _meeting(occurrence, uid, recurring, location, ctx.tz)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            yield Skipped(location, f"unusable occurrence: {exc}")
-
-
-def _meeting(
-    event: icalendar.Component, uid: str, recurring: bool, location: str, tz: tzinfo
-) -> Meeting | Skipped:
-    raw_start = event.decoded("DTSTART")
-    all_day = not isinstance(raw_start, datetime)
-    start = _aware(raw_start, tz)
-    if "DTEND" in event:
-        end = _aware(event.decoded("DTEND"), tz)
-    elif "DURATION" in event:
-        end = _aware(raw_start + event.decoded("DURATION"), tz)
-    else:
-        end = _aware(raw_start + timedelta(days=1), tz) if all_day else start
-    if end < start:
-        return Skipped(location, "event ends before it starts")
-    meeting_id = uid
-    if recurring:
-        original = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else raw_start
-        meeting_id = f"{uid}/{_stamp(original, tz)}"
-    status = str(event.get("STATUS", "")).strip().upper()
-    return Meeting(
-        meeting_id=meeting_id,
-        start=start,
-        end=end,
-        organizer=_address(event.get("ORGANIZER")),
-        attendees=tuple(_attendees(event.get("ATTENDEE"))),
-        status=_STATUS.get(status, "confirmed"),
-        all_day=all_day,
-        summary=clean_text(str(event.get("SUMMARY", ""))).strip(),
-        location=location,
-    )
-
-
-def _aware(value: date, tz: tzinfo) -> datetime:
-    """DATE -> midnight in ``tz``; floating date-time -> in ``tz``; zoned stays as it is."""
-    if not isinstance(value, datetime):
-        return day_start(value, tz)
-    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-
-
-def _stamp(value: date, tz: tzinfo) -> str:
-    """The occurrence part of a meeting id: UTC basic format, or the bare date for all-day."""
-    if not isinstance(value, datetime):
-        return value.strftime("%Y%m%d")
-    return _aware(value, tz).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _address(value: Any) -> Address | None:
-    if value is None:
-        return None
-    email = clean_text(str(value)).strip()
-    if email.lower().startswith("mailto:"):
-        email = email[len("mailto:") :]
-    email = email.strip().lower()
-    if not email:
-        return None
-    params = getattr(value, "params", {})
-    return Address(email, clean_text(str(params.get("CN", ""))).strip())
-
-
-def _attendees(value: Any) -> Iterator[Attendee]:
-    for item in value if isinstance(value, list) else [value] if value is not None else []:
-        address = _address(item)
-        if address is not None:
-            partstat = str(getattr(item, "params", {}).get("PARTSTAT", "")).upper()
-            yield Attendee(address, _PARTSTAT.get(partstat, "needs-action"))
-
-
+    yield from icalmap.meetings(calendar, f"ics:{file_name}", ctx)
 
 
 # -- writing reminders -----------------------------------------------------------
-def render_event(reminder: Reminder, now: datetime) -> bytes:
-    """keepwarm's VEVENT for ``reminder``: UTC times, shown as free, never an attendee,
-    organizer or alarm, so no calendar ever sends an invitation or rings for it."""
-    event = icalendar.Event()
-    event.add("UID", clean_text(reminder.uid))
-    event.add("DTSTAMP", now.astimezone(UTC))
-    event.add("DTSTART", reminder.start.astimezone(UTC))
-    event.add("DTEND", reminder.end.astimezone(UTC))
-    event.add("SUMMARY", clean_text(reminder.title))
-    event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
-    event.add("TRANSP", "TRANSPARENT")
-    event.add(KEEPWARM_PROPERTY, clean_text(reminder.contact))
-    return bytes(event.to_ical())
-
-
 def _remote(block: icsfile.Block) -> RemoteReminder | None:
     """One of keepwarm's events as stored; None (logged) when it cannot be parsed, so the
     core recreates it."""
     try:
         event = icalendar.Event.from_ical(icsfile.unfold(block.raw).decode("utf-8", "replace"))
-        start = _aware(event.decoded("DTSTART"), UTC)
-        end = _aware(event.decoded("DTEND"), UTC) if "DTEND" in event else None
+        return icalmap.remote_reminder(event, block.uid, block.uid, icsfile.etag(block.raw))
     except (ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable keepwarm event %s: %s", block.uid, exc)
         return None
-    return RemoteReminder(
-        uid=block.uid,
-        contact=str(event.get(KEEPWARM_PROPERTY, "")),
-        start=start,
-        remote_id=block.uid,
-        etag=icsfile.etag(block.raw),
-        title=str(event.get("SUMMARY", "")),
-        description=str(event.get("DESCRIPTION", "")),
-        end=end,
-    )

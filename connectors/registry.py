@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "maildir": "connectors.maildir:MaildirConnector",
     "mbox": "connectors.mbox:MboxConnector",
     "ics": "connectors.ics:IcsConnector",
+    "caldav": "connectors.caldav:CaldavConnector",
 }
 
 

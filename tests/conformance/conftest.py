@@ -15,10 +15,12 @@ SOURCE_HARNESSES = [
     "maildir:MaildirHarness",
     "mbox:MboxHarness",
     "ics:IcsSourceHarness",
+    "caldav:CaldavSourceHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
     "ics:IcsCalendarHarness",
+    "caldav:CaldavCalendarHarness",
 ]
 
 

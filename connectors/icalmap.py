@@ -1,0 +1,233 @@
+"""iCalendar components to and from keepwarm's types, shared by every connector that speaks
+iCalendar (a local .ics file, a CalDAV server).
+
+One mapping, so the same event gives the same meeting ids, statuses and attendees however
+it was read, and keepwarm's reminder events are built and read back one way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Literal
+
+import icalendar
+import recurring_ical_events
+
+from connectors.base import (
+    JSON,
+    KEEPWARM_PROPERTY,
+    Address,
+    Attendee,
+    Batch,
+    FetchContext,
+    Meeting,
+    Observation,
+    PartStat,
+    Reminder,
+    RemoteReminder,
+    Skipped,
+    day_start,
+)
+from connectors.text import clean_text
+
+BATCH_SIZE = 500
+_STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
+    "CANCELLED": "cancelled",
+    "TENTATIVE": "tentative",
+}
+_PARTSTAT: dict[str, PartStat] = {
+    "ACCEPTED": "accepted",
+    "DECLINED": "declined",
+    "TENTATIVE": "tentative",
+    "DELEGATED": "delegated",
+}
+
+
+# -- reading meetings ------------------------------------------------------------
+def meetings(calendar: icalendar.Component, where: str, ctx: FetchContext
+             ) -> Iterator[Observation]:
+    """Every occurrence in the window of every foreign VEVENT of ``calendar``, or Skipped for
+    broken ones. ``where`` prefixes each location (``ics:file.ics``, ``caldav:acct/Work``)."""
+    timezones = [c for c in calendar.subcomponents if c.name == "VTIMEZONE"]
+    groups: dict[str, list[icalendar.Component]] = {}
+    for index, event in enumerate(c for c in calendar.subcomponents if c.name == "VEVENT"):
+        if KEEPWARM_PROPERTY in event:
+            continue
+        uid = clean_text(str(event.get("UID", ""))).strip()
+        problem = _problem(event)
+        if problem or not uid:
+            location = f"{where}#{uid or f'event-{index}'}"
+            yield Skipped(location, problem or "event has no UID")
+            continue
+        groups.setdefault(uid, []).append(event)
+    for uid, events in groups.items():
+        yield from _expand(uid, events, timezones, f"{where}#{uid}", ctx)
+
+
+def snapshot_batches(observations: Sequence[Observation], old_cursor: JSON | None,
+                     new_cursor: JSON) -> Iterator[Batch]:
+    """A full snapshot of an account's meetings in batches. Earlier batches carry the old
+    cursor: a crash mid-snapshot must redo the snapshot."""
+    starts = range(0, max(len(observations), 1), BATCH_SIZE)
+    for start in starts:
+        last = start == starts[-1]
+        yield Batch(
+            observations[start : start + BATCH_SIZE],
+            new_cursor if last else old_cursor,
+            snapshot=True,
+            last=last,
+        )
+
+
+def _problem(event: icalendar.Component) -> str:
+    """Why this VEVENT cannot be used, or ''."""
+    if event.errors:
+        prop, message = event.errors[0]
+        return f"unparseable {prop}: {message}"
+    if "DTSTART" not in event:
+        return "event has no DTSTART"
+    start = event.decoded("DTSTART")
+    if not isinstance(start, date):
+        return "DTSTART is not a date or date-time"
+    if "DTEND" in event:
+        end = event.decoded("DTEND")
+        if not isinstance(end, date) or isinstance(end, datetime) != isinstance(start, datetime):
+            return "DTEND is not of the same kind as DTSTART"
+    return ""
+
+
+def _expand(
+    uid: str,
+    events: list[icalendar.Component],
+    timezones: list[icalendar.Component],
+    location: str,
+    ctx: FetchContext,
+) -> Iterator[Observation]:
+    recurring = len(events) > 1 or any(
+        key in event for event in events for key in ("RRULE", "RDATE", "RECURRENCE-ID")
+    )
+    calendar = icalendar.Calendar()
+    for component in (*timezones, *events):
+        calendar.add_component(component)
+    try:
+        # Floating times are compared in the user's zone, so pass the window in it.
+        occurrences = list(
+            recurring_ical_events.of(calendar).between(
+                ctx.window_start.astimezone(ctx.tz), ctx.window_end.astimezone(ctx.tz)
+            )
+        )
+    except Exception as exc:  # third-party recurrence code on user data: any failure is one item
+        yield Skipped(location, f"cannot expand recurrence: {exc}")
+        return
+    for occurrence in occurrences:
+        try:
+            yield _meeting(occurrence, uid, recurring, location, ctx.tz)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            yield Skipped(location, f"unusable occurrence: {exc}")
+
+
+def _meeting(
+    event: icalendar.Component, uid: str, recurring: bool, location: str, tz: tzinfo
+) -> Meeting | Skipped:
+    raw_start = event.decoded("DTSTART")
+    all_day = not isinstance(raw_start, datetime)
+    start = aware(raw_start, tz)
+    if "DTEND" in event:
+        end = aware(event.decoded("DTEND"), tz)
+    elif "DURATION" in event:
+        end = aware(raw_start + event.decoded("DURATION"), tz)
+    else:
+        end = aware(raw_start + timedelta(days=1), tz) if all_day else start
+    if end < start:
+        return Skipped(location, "event ends before it starts")
+    meeting_id = uid
+    if recurring:
+        original = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else raw_start
+        meeting_id = f"{uid}/{_stamp(original, tz)}"
+    status = str(event.get("STATUS", "")).strip().upper()
+    return Meeting(
+        meeting_id=meeting_id,
+        start=start,
+        end=end,
+        organizer=_address(event.get("ORGANIZER")),
+        attendees=tuple(_attendees(event.get("ATTENDEE"))),
+        status=_STATUS.get(status, "confirmed"),
+        all_day=all_day,
+        summary=clean_text(str(event.get("SUMMARY", ""))).strip(),
+        location=location,
+    )
+
+
+def aware(value: date, tz: tzinfo) -> datetime:
+    """DATE -> midnight in ``tz``; floating date-time -> in ``tz``; zoned stays as it is."""
+    if not isinstance(value, datetime):
+        return day_start(value, tz)
+    return value if value.tzinfo is not None else value.replace(tzinfo=tz)
+
+
+def _stamp(value: date, tz: tzinfo) -> str:
+    """The occurrence part of a meeting id: UTC basic format, or the bare date for all-day."""
+    if not isinstance(value, datetime):
+        return value.strftime("%Y%m%d")
+    return aware(value, tz).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _address(value: Any) -> Address | None:
+    if value is None:
+        return None
+    email = clean_text(str(value)).strip()
+    if email.lower().startswith("mailto:"):
+        email = email[len("mailto:") :]
+    email = email.strip().lower()
+    if not email:
+        return None
+    params = getattr(value, "params", {})
+    return Address(email, clean_text(str(params.get("CN", ""))).strip())
+
+
+def _attendees(value: Any) -> Iterator[Attendee]:
+    for item in value if isinstance(value, list) else [value] if value is not None else []:
+        address = _address(item)
+        if address is not None:
+            partstat = str(getattr(item, "params", {}).get("PARTSTAT", "")).upper()
+            yield Attendee(address, _PARTSTAT.get(partstat, "needs-action"))
+
+
+# -- keepwarm's reminder events ----------------------------------------------------
+def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
+    """keepwarm's VEVENT for ``reminder``: UTC times, shown as free, never an attendee,
+    organizer or alarm, so no calendar ever sends an invitation or rings for it."""
+    event = icalendar.Event()
+    event.add("UID", clean_text(reminder.uid))
+    event.add("DTSTAMP", now.astimezone(UTC))
+    event.add("DTSTART", reminder.start.astimezone(UTC))
+    event.add("DTEND", reminder.end.astimezone(UTC))
+    event.add("SUMMARY", clean_text(reminder.title))
+    event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
+    event.add("TRANSP", "TRANSPARENT")
+    event.add(KEEPWARM_PROPERTY, clean_text(reminder.contact))
+    return event
+
+
+def render_event(reminder: Reminder, now: datetime) -> bytes:
+    """The serialised VEVENT (see ``reminder_event``)."""
+    return bytes(reminder_event(reminder, now).to_ical())
+
+
+def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: str
+                    ) -> RemoteReminder:
+    """One of keepwarm's events as stored; ValueError, KeyError or TypeError when its times
+    cannot be read (the caller logs it and the core recreates the reminder)."""
+    start = aware(event.decoded("DTSTART"), UTC)
+    end = aware(event.decoded("DTEND"), UTC) if "DTEND" in event else None
+    return RemoteReminder(
+        uid=uid,
+        contact=str(event.get(KEEPWARM_PROPERTY, "")),
+        start=start,
+        remote_id=remote_id,
+        etag=etag,
+        title=str(event.get("SUMMARY", "")),
+        description=str(event.get("DESCRIPTION", "")),
+        end=end,
+    )

@@ -1,0 +1,1 @@
+"""Throw-away real servers (Dovecot, Radicale) that tests and benchmarks start on loopback."""
