@@ -193,6 +193,7 @@ class AccountConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     holds_reminders: bool = False  # [reminders] calendar names this account
     state_dir: str = ""  # keepwarm's private state folder (0700): default home of token files
+    poll_interval: float | None = None  # seconds between polls by `keepwarm run` (None: default)
 
 
 class Connector(abc.ABC):

@@ -4,18 +4,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from daemon import book, cadence, reminder_state, render, sync
+from daemon import book, cadence, logsetup, reminder_state, render, runtime, service, sync
 from daemon.config import Config, default_config_path, load
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
+from daemon.lock import InstanceLock
 from daemon.store import Store
 
 log = logging.getLogger("keepwarm")
@@ -64,8 +70,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
     if args.account and cfg.account(args.account) is None:
         raise UsageError(f"no account is named {args.account!r} in {cfg.path}")
-    now = datetime.now(cfg.settings.tz)
-    with render.SyncProgress(err) as progress:
+    lock = InstanceLock(cfg.state_dir, "cycle.lock", what="another keepwarm sync is running")
+    if lock.holder():
+        err.print(f"waiting for the running keepwarm (process {lock.holder()}) to finish "
+                  "its cycle…", markup=False)
+    lock.wait = 600
+    with lock, render.SyncProgress(err) as progress:
+        now = datetime.now(cfg.settings.tz)
         report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
                            progress=progress.update if err.is_terminal else None)
     render.sync_summary(out, report)
@@ -151,10 +162,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _daemon(cfg: Config, store: Store) -> dict[str, Any] | None:
+    """The running daemon's published view, or None when no daemon runs."""
+    pid = InstanceLock(cfg.state_dir).holder()
+    row = store.db.execute("SELECT value FROM meta WHERE key='daemon'").fetchone()
+    if pid is None or row is None:
+        return None
+    state: dict[str, Any] = json.loads(row[0])
+    return state if state.get("pid") == pid else None
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
     states = store.account_states()
     say(f"config {cfg.path}\nstore  {cfg.store_path}")
+    daemon = _daemon(cfg, store)
+    if daemon:
+        say(f"keepwarm run: process {daemon['pid']}, up since {daemon['started']}")
+    else:
+        say("keepwarm run: not running (start it with `keepwarm run` or the systemd service)")
+    live = daemon["accounts"] if daemon else {}
     failing = 0
     for acc in cfg.accounts:
         st = states.get(acc.name)
@@ -164,8 +191,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         line = f"  {acc.name} ({acc.type}): last success {st['last_success'] or 'never'}"
         if st["skipped_total"]:
             line += f", {st['skipped_total']} items skipped (see logs)"
+        info = live.get(acc.name, {})
+        if info.get("next_poll"):
+            line += f", next poll {info['next_poll']}"
+        if info.get("backlog"):
+            line += ", still catching up"
         say(line)
-        if st["last_error"]:
+        if info.get("needs_signin"):
+            failing += 1
+            say(f"    needs sign-in: run `keepwarm auth {acc.name}`", style="red")
+        elif st["last_error"]:
             failing += 1
             say(f"    last sync failed at {st['last_error_at']}: {st['last_error']}", style="red")
     counts = store.counts()
@@ -186,7 +221,24 @@ def cmd_auth(args: argparse.Namespace) -> int:
         conn.authenticate(open_browser=not args.no_browser, say=say)
     finally:
         conn.close()
-    say(f"Signed in to {account.name}. The next `keepwarm sync` uses it.")
+    say(f"Signed in to {account.name}.")
+    pid = InstanceLock(cfg.state_dir).holder()
+    if pid:  # wake the daemon: it un-parks the account and polls it now
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGHUP)
+            say(f"Told the running keepwarm (process {pid}) to use it now.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    path = Path(args.config).expanduser() if args.config else default_config_path()
+    return runtime.run(path, load(path))
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    unit = service.install(Path(args.config).expanduser() if args.config else None)
+    say(f"Wrote {unit}. Start it now and at every login with:\n"
+        "  systemctl --user daemon-reload && systemctl --user enable --now keepwarm")
     return 0
 
 
@@ -257,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
     s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
     s.add_argument("--as-of", metavar="YYYY-MM-DD")
     add("status", "accounts, last syncs, errors", cmd_status)
+    s = add("run", "keep polling and keep reminders right, until stopped", cmd_run)
+    s = add("service", "install keepwarm as a systemd user service", cmd_service)
+    s.add_argument("action", choices=["install"])
     s = add("auth", "sign in to an account (Google, Microsoft)", cmd_auth)
     s.add_argument("name", help="the account's name in the config")
     s.add_argument("--no-browser", action="store_true",
@@ -282,8 +337,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="keepwarm: %(levelname)s: %(name)s: %(message)s")
+    logsetup.setup(args.log_level)
     try:
         return int(args.func(args))
     except ConfigError as exc:

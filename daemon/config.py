@@ -69,6 +69,7 @@ class Config:
     store_path: Path
     state_dir: Path
     accounts: tuple[AccountConfig, ...] = field(default_factory=tuple)
+    max_backoff: float = 3600.0  # seconds: the longest wait before retrying a failing account
 
     def account(self, name: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.name == name), None)
@@ -200,7 +201,7 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
     chk = chk or _Checker(path)
     base = path.parent
     for unknown in sorted(set(data) - {"identity", "store", "filters", "cadence", "reminders",
-                                       "accounts"}):
+                                       "daemon", "accounts"}):
         chk.problem(unknown, "unknown section")
     ident = chk.table(data, "identity", {"addresses", "timezone"})
     store = chk.table(data, "store", {"path", "state_dir"})
@@ -209,6 +210,8 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
                                       "forget_after", "rules"})
     rem = chk.table(data, "reminders", {"calendar", "time", "duration", "max_per_day",
                                         "working_days", "horizon"})
+    dmn = chk.table(data, "daemon", {"max_backoff"})
+    max_backoff = chk.get(dmn, "daemon", "max_backoff", str, "1h", parse_duration)
 
     addresses = chk.get(ident, "identity", "addresses", list, [], _str_list)
     tz = chk.get(ident, "identity", "timezone", str, None, _timezone) or system_timezone()
@@ -278,6 +281,7 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
         store_path=Path(_resolve(store_path, base)) if store_path else default_store_path(),
         state_dir=state_path,
         accounts=tuple(accounts),
+        max_backoff=max_backoff.total_seconds(),
     )
 
 
@@ -320,7 +324,7 @@ def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
             continue
         cls = registry.connector_class(type_name)
         address = chk.get(acc, key, "address", str, "")
-        chk.get(acc, key, "poll_interval", str, None, parse_duration)
+        poll = chk.get(acc, key, "poll_interval", str, None, parse_duration)
         options: dict[str, Any] = {}
         for unknown in sorted(set(acc) - COMMON_ACCOUNT_KEYS - set(cls.options)):
             chk.problem(f"{key}.{unknown}", f"unknown key for type {type_name!r}")
@@ -338,5 +342,6 @@ def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
             out.append(AccountConfig(name=name, type=type_name,
                                      address=address.strip().lower(), options=options,
                                      holds_reminders=name == calendar,
-                                     state_dir=str(state_dir)))
+                                     state_dir=str(state_dir),
+                                     poll_interval=poll.total_seconds() if poll else None))
     return out

@@ -58,8 +58,12 @@ def next_working_day(day: date, working_days: frozenset[int]) -> date:
 
 def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
          records: Mapping[str, ReminderRecord], dismissals: Mapping[str, date],
-         settings: Settings, now: datetime, user_editable: bool) -> Plan:
-    """Compare what should be with what is; see the module docstring."""
+         settings: Settings, now: datetime, user_editable: bool,
+         notices: Mapping[str, tuple[str, str]] | None = None) -> Plan:
+    """Compare what should be with what is; see the module docstring. ``notices`` are
+    keepwarm's own messages to the user (key -> title, description), e.g. an account that
+    needs signing in again: placed on the next working day, removed when gone from the map."""
+    notices = notices or {}
     tz = settings.tz
     local_now = now.astimezone(tz)
     as_of = local_now.date()
@@ -121,13 +125,27 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
         placed[key] = slot(day)
         per_day[day] += 1
 
-    status_of = {s.facts.key: s for s in wanted}
+    # what each placed event says, and for which due date
+    texts: dict[str, tuple[date, str, str]] = {
+        s.facts.key: (s.due, *describe(s)) for s in wanted if s.facts.key in placed}
+    for key, (title, description) in sorted(notices.items()):
+        r, rec = by_contact.get(key), records.get(key)
+        due = rec.due if rec else as_of
+        if dismissed.get(key) == due:
+            continue  # the user deleted the notice: they have seen it
+        start = slot(next_working_day(first_day, settings.working_days))
+        if r is not None:
+            there = r.start.astimezone(tz).date()
+            if there >= as_of and (key in pinned or r.start == slot(there)):
+                start = r.start
+        placed[key] = start
+        texts[key] = (due, title, description)
+
     reminders: dict[str, Reminder] = {}
     new_records: dict[str, ReminderRecord] = {}
     for key, start in placed.items():
-        s, r, rec = status_of[key], by_contact.get(key), records.get(key)
-        uid = r.uid if r else rec.uid if rec and rec.due == s.due else reminder_uid(key, s.due)
-        title, description = describe(s)
+        (due, title, description), r, rec = texts[key], by_contact.get(key), records.get(key)
+        uid = r.uid if r else rec.uid if rec and rec.due == due else reminder_uid(key, due)
         end = start + (r.end - r.start if key in pinned and r and r.end else
                        settings.reminder_duration)
         want = Reminder(uid, key, title, description, start, end)
@@ -139,12 +157,13 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
         elif not unchanged:
             changes.append(Update(r, want))
         new_records[key] = ReminderRecord(
-            contact=key, uid=uid, start=start, due=s.due,
+            contact=key, uid=uid, start=start, due=due,
             pinned=key in pinned and pinned[key] == start,
             confirmed=unchanged, prev_start=r.start if r else None,
             remote_id=r.remote_id if r else "", etag=r.etag if r else "")
     changes += [Delete(e) for key, e in by_contact.items() if key not in placed]
 
     current_due = {s.facts.key: s.due for s in statuses}
+    current_due.update({k: records[k].due if k in records else as_of for k in notices})
     kept_dismissals = {k: d for k, d in dismissed.items() if current_due.get(k) == d}
     return Plan(changes, new_records, kept_dismissals, reminders)

@@ -7,7 +7,7 @@ account is reported and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,6 +42,7 @@ class AccountReport:
     skipped: int = 0
     error: str | None = None
     needs_signin: bool = False
+    complete: bool = True  # False: stopped early (shutdown or time budget); more to read
 
     def add(self, r: IngestResult) -> None:
         self.messages += r.messages
@@ -81,8 +82,10 @@ def connector(account: AccountConfig) -> Connector:
 
 
 def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime,
-         progress: Progress | None = None) -> AccountReport:
-    """Read one account from its stored cursor; each batch commits with its cursor."""
+         progress: Progress | None = None,
+         stop: Callable[[], bool] | None = None) -> AccountReport:
+    """Read one account from its stored cursor; each batch commits with its cursor, so
+    ``stop`` (checked between batches) can end a long backfill anywhere without loss."""
     report = AccountReport(account.name)
     conn = connector(account)
     seen: set[str] = set()
@@ -95,34 +98,43 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
                     log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
             if progress:
                 progress(account.name, result)
+            if stop is not None and stop():
+                report.complete = False
+                break
     finally:
         conn.close()
     return report
 
 
+def reads(account: AccountConfig) -> bool:
+    cls = registry.connector_class(account.type)
+    return cls.reads_mail or cls.reads_meetings
+
+
+def pull_one(store: Store, account: AccountConfig, settings: Settings, now: datetime,
+             progress: Progress | None = None,
+             stop: Callable[[], bool] | None = None) -> AccountReport:
+    """``pull`` with every failure turned into the report's error (never raised), recorded."""
+    try:
+        report = pull(store, account, settings, now, progress, stop)
+    except AuthError as exc:
+        report = AccountReport(account.name, error=str(exc), needs_signin=True)
+    except KeepwarmError as exc:
+        report = AccountReport(account.name, error=str(exc))
+    except Exception as exc:  # a bug in one connector must not stop the others
+        log.exception("account %s failed unexpectedly", account.name)
+        report = AccountReport(account.name, error=f"internal error: {exc!r}")
+    if report.error:
+        log.error("account %s: %s", account.name, report.error)
+    store.record_attempt(account.name, now, report.error)
+    return report
+
+
 def pull_all(config: Config, store: Store, now: datetime, only: str | None = None,
              progress: Progress | None = None) -> list[AccountReport]:
-    reports = []
-    for account in config.accounts:
-        if only and account.name != only:
-            continue
-        cls = registry.connector_class(account.type)
-        if not (cls.reads_mail or cls.reads_meetings):
-            continue
-        try:
-            report = pull(store, account, config.settings, now, progress)
-        except AuthError as exc:
-            report = AccountReport(account.name, error=str(exc), needs_signin=True)
-        except KeepwarmError as exc:
-            report = AccountReport(account.name, error=str(exc))
-        except Exception as exc:  # a bug in one connector must not stop the others
-            log.exception("account %s failed unexpectedly", account.name)
-            report = AccountReport(account.name, error=f"internal error: {exc!r}")
-        if report.error:
-            log.error("account %s: %s", account.name, report.error)
-        store.record_attempt(account.name, now, report.error)
-        reports.append(report)
-    return reports
+    return [pull_one(store, account, config.settings, now, progress)
+            for account in config.accounts
+            if (not only or account.name == only) and reads(account)]
 
 
 def compute(store: Store, settings: Settings, now: datetime) -> list[Status]:
@@ -137,14 +149,24 @@ def reminders_account(config: Config) -> AccountConfig | None:
 
 
 def make_plan(config: Config, store: Store, statuses: list[Status], now: datetime,
-              writer: Connector) -> planner.Plan:
+              writer: Connector, needs_signin: Sequence[str] = ()) -> planner.Plan:
     return planner.plan(statuses, writer.list_reminders(), reminder_state.records(store),
                         reminder_state.dismissals(store), config.settings, now,
-                        writer.user_editable)
+                        writer.user_editable, signin_notices(needs_signin))
 
 
-def reconcile(config: Config, store: Store, statuses: list[Status],
-              now: datetime) -> ReminderReport | None:
+def signin_notices(accounts: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """A calendar notice per account that needs signing in again: expired sign-ins are how
+    tools like this die silently, so keepwarm says it where the user looks every day."""
+    return {f"keepwarm:signin:{name}": (
+        f"keepwarm: sign in to {name} again",
+        f"keepwarm cannot read the account {name!r} until you sign in again.\n"
+        f"Run: keepwarm auth {name}\n\nkeepwarm removes this event once you have.")
+        for name in accounts}
+
+
+def reconcile(config: Config, store: Store, statuses: list[Status], now: datetime,
+              needs_signin: Sequence[str] = ()) -> ReminderReport | None:
     """Bring the reminders calendar to what the plan says; record intent before writing."""
     account = reminders_account(config)
     if account is None:
@@ -153,7 +175,7 @@ def reconcile(config: Config, store: Store, statuses: list[Status],
     writer = connector(account)
     try:
         previous = reminder_state.records(store)
-        p = make_plan(config, store, statuses, now, writer)
+        p = make_plan(config, store, statuses, now, writer, needs_signin)
         reminder_state.save_intent(store, p.records, p.dismissals)
         applied = writer.apply(p.changes)
         reminder_state.confirm(store, applied, now, previous, p.changes)

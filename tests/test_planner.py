@@ -222,3 +222,43 @@ def test_settings_change_moves_reminders_to_the_new_time() -> None:
     p = cal.run(s, now=MON_8.replace(hour=7), settings=later)
     assert kinds(p) == ["Update"] and cal.starts() == {"a@x.org": at(date(2026, 3, 2), 8, 15)}
     assert isinstance(p.changes[0], Update) and not isinstance(p.changes[0], Delete)
+
+
+NOTICE = {"keepwarm:signin:work": ("keepwarm: sign in to work again",
+                                   "Run `keepwarm auth work`.")}
+
+
+def test_a_notice_goes_on_the_next_working_day() -> None:
+    s = [st("a@x.org", date(2026, 2, 1))]
+    friday_noon = datetime(2026, 3, 6, 12, 0, tzinfo=BERLIN)
+    p = plan(s, [], {}, {}, S, friday_noon, True, NOTICE)
+    assert {c.reminder.contact: c.reminder.start for c in p.changes  # type: ignore[union-attr]
+            } == {"a@x.org": at(date(2026, 3, 9)), "keepwarm:signin:work": at(date(2026, 3, 9))}
+
+
+def test_a_notice_stays_put_is_dismissable_and_is_removed_after_sign_in() -> None:
+    cal = Calendar()
+
+    def run(now: datetime, notices: dict[str, tuple[str, str]]) -> Plan:
+        p = plan([], list(cal.events.values()), cal.records, cal.dismissals, S, now, True,
+                 notices)
+        for c in p.changes:
+            if isinstance(c, Create):
+                cal.events[c.reminder.uid] = RemoteReminder(
+                    c.reminder.uid, c.reminder.contact, c.reminder.start, c.reminder.uid, "e",
+                    c.reminder.title, c.reminder.description, c.reminder.end)
+            elif isinstance(c, Delete):
+                del cal.events[c.remote.uid]
+        cal.records = {k: replace(r, confirmed=True) for k, r in p.records.items()}
+        cal.dismissals = p.dismissals
+        return p
+
+    assert kinds(run(MON_8, NOTICE)) == ["Create"]
+    assert run(MON_8 + timedelta(hours=5), NOTICE).changes == []
+    assert kinds(run(MON_8 + timedelta(days=1), NOTICE)) == ["Update"]  # rolls forward daily
+    cal.events.clear()  # the user deleted it: seen, not shown again while still parked
+    assert run(MON_8 + timedelta(days=2), NOTICE).changes == []
+    cal.dismissals.clear()
+    cal.records.clear()
+    assert kinds(run(MON_8 + timedelta(days=2), NOTICE)) == ["Create"]
+    assert kinds(run(MON_8 + timedelta(days=2), {})) == ["Delete"]  # signed in again

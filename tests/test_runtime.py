@@ -1,0 +1,147 @@
+"""The daemon's schedule, backoff and sign-in parking, in-process with a controlled clock."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Address, SentMail
+from connectors.memory import MemoryConnector, MemoryData
+from daemon.config import load
+from daemon.errors import AuthError, TransientError
+from daemon.runtime import FIRST_BACKOFF, Runtime
+
+_keys = itertools.count()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class Daemon:
+    def __init__(self, tmp_path: Path) -> None:
+        n = next(_keys)
+        self.keys = {name: f"rt-{name}-{n}" for name in ("work", "home", "cal")}
+        self.data = {k: MemoryConnector.DATA.setdefault(v, MemoryData())
+                     for k, v in self.keys.items()}
+        text = ('[identity]\naddresses = ["me@x.example"]\n[store]\npath = "kw.db"\n'
+                'state_dir = "state"\n[reminders]\ncalendar = "cal"\n'
+                '[daemon]\nmax_backoff = "10min"\n')
+        text += "".join(f'[[accounts]]\nname = "{k}"\ntype = "memory"\nkey = "{v}"\n'
+                        'poll_interval = "5min"\n' for k, v in self.keys.items())
+        self.path = tmp_path / "config.toml"
+        self.path.write_text(text)
+        self.config = load(self.path)
+        self.clock = Clock()
+        self.rt = Runtime(self.path, self.config, clock=self.clock)
+
+    def send(self, account: str, mid: str, days_ago: int, to: str) -> None:
+        self.data[account].mail.append(SentMail(mid, datetime.now(UTC) - timedelta(days=days_ago),
+                                                Address("me@x.example"), to=(Address(to),)))
+
+    def polls(self) -> dict[str, str | None]:
+        states = self.rt.store.account_states()
+        return {k: v["last_attempt"] for k, v in states.items()}  # type: ignore[misc]
+
+    def notices(self) -> list[str]:
+        return sorted(r.title for r in self.data["cal"].reminders.values()
+                      if r.contact.startswith("keepwarm:"))
+
+
+@pytest.fixture
+def d(tmp_path: Path) -> Daemon:
+    return Daemon(tmp_path)
+
+
+def test_each_account_is_polled_on_its_own_schedule(d: Daemon) -> None:
+    d.rt.step()
+    first = d.polls()
+    assert set(first) == {"work", "home", "cal"}
+    d.clock.t += 60
+    d.rt.step()
+    assert d.polls() == first  # nothing due yet
+    d.clock.t += 5 * 60 * 1.1 + 1
+    d.rt.step()
+    assert all(d.polls()[k] != first[k] or first[k] is None for k in first)
+
+
+def test_a_failing_account_backs_off_without_holding_up_the_others(d: Daemon) -> None:
+    d.data["work"].fail = TransientError("connection refused")
+    waits = []
+    for _ in range(6):
+        d.rt.step()
+        slot = d.rt.slots["work"]
+        waits.append((slot.due - d.clock.t) / FIRST_BACKOFF)
+        d.clock.t = slot.due + 0.01
+    # 1, 2, 4, 8 minutes (±10% jitter), then capped at max_backoff = 10 min
+    for wait, want in zip(waits, [1, 2, 4, 8, 10, 10], strict=True):
+        assert 0.89 * want <= wait <= 1.11 * want
+    assert d.rt.slots["home"].failures == 0 and d.rt.slots["home"].last_success
+    d.data["work"].fail = None
+    d.rt.step()
+    assert d.rt.slots["work"].failures == 0 and "failing" not in d.rt.summary()
+
+
+def test_needs_sign_in_is_parked_loud_and_lifted_by_a_reload(
+        d: Daemon, caplog: pytest.LogCaptureFixture) -> None:
+    d.send("home", "m1", 200, "ann@y.example")
+    d.send("home", "m2", 100, "ann@y.example")
+    d.data["work"].fail = AuthError("token revoked; run `keepwarm auth work`")
+    d.rt.step()
+    assert d.rt.slots["work"].needs_signin
+    assert "needs sign-in: work" in d.rt.summary()
+    assert d.notices() == ["keepwarm: sign in to work again"]
+    assert sum("needs signing in again" in r.message for r in caplog.records) == 1
+    attempts = d.polls()["work"]
+    d.clock.t += 24 * 3600
+    d.rt.step()
+    assert d.polls()["work"] == attempts  # parked: not polled again
+    assert sum("needs signing in again" in r.message for r in caplog.records) == 2  # hourly
+    d.data["work"].fail = None
+    d.rt.reload_wanted = True  # what `keepwarm auth work` triggers with SIGHUP
+    d.rt.step()
+    assert not d.rt.slots["work"].needs_signin and d.notices() == []
+
+
+def test_a_bad_config_on_reload_keeps_the_running_one(d: Daemon,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    d.path.write_text('[[accounts]]\nname = "x"\ntype = "fax"\n')
+    d.rt.reload_wanted = True
+    d.rt.step()
+    assert set(d.rt.slots) == {"work", "home", "cal"}
+    assert any("config reload failed" in r.message for r in caplog.records)
+
+
+def test_reminders_are_reconciled_after_changes_and_hourly(d: Daemon) -> None:
+    d.rt.step()
+    assert not d.rt.dirty
+    d.send("work", "a1", 300, "bo@y.example")
+    d.send("work", "a2", 120, "bo@y.example")
+    d.clock.t += 400
+    d.rt.step()
+    assert [r.contact for r in d.data["cal"].reminders.values()] == ["bo@y.example"]
+    nxt = d.rt.next_reconcile
+    assert nxt - d.clock.t == pytest.approx(3600)
+
+
+def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(500):
+        d.send("work", f"b{i}", 300 - i // 2, f"p{i % 7}@y.example")
+    monkeypatch.setattr("daemon.runtime.POLL_BUDGET", -1.0)  # every batch ends the turn
+    d.rt.step()
+    slot = d.rt.slots["work"]
+    assert slot.backlog and slot.due <= d.clock.t
+    assert d.rt.store.counts()["messages"] == 100  # one batch of the memory connector
+    for _ in range(4):
+        d.rt.step()
+    assert d.rt.store.counts()["messages"] == 500
+    monkeypatch.undo()
+    d.rt.step()
+    assert not d.rt.slots["work"].backlog and d.rt.slots["work"].due > d.clock.t
