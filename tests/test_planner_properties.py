@@ -87,3 +87,31 @@ def test_converges_after_changes_and_user_actions(
     assert all(isinstance(c, Create | Update | Delete) for c in p.changes)
     assert len({e.contact for e in cal.events.values()}) == len(cal.events)
     assert cal.run(build(second), later).changes == []
+
+
+TRANSITIONS = [date(2026, 3, 29), date(2026, 10, 25), date(2027, 3, 28)]  # Europe/Berlin
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(TRANSITIONS), st.integers(-6, 2), contacts, st.integers(1, 4),
+       st.sampled_from([time(2, 30), time(9, 30), time(23, 30)]))
+def test_daylight_saving_never_shifts_or_doubles_reminders(
+        transition: date, offset: int, spec: dict[str, tuple[date, bool]], per_day: int,
+        at: time) -> None:
+    s = Settings(tz=BERLIN, max_per_day=per_day, reminder_time=at)
+    start = transition + timedelta(days=offset)
+    shifted = {k: (due - DAY0 + start, tracked) for k, (due, tracked) in spec.items()}
+    statuses = build(shifted)
+    cal = Calendar()
+    for day in range(10):  # a daily run across the transition
+        now = datetime.combine(start + timedelta(days=day), time(7, 0), tzinfo=BERLIN)
+        cal.run(statuses, now, s)
+        assert len({e.contact for e in cal.events.values()}) == len(cal.events)
+        local = [e.start.astimezone(BERLIN) for e in cal.events.values()]
+        # 02:30 does not exist on the spring-forward day: zoneinfo maps it to 03:30
+        assert all(t.time() == at or (at == time(2, 30) and t.time() == time(3, 30))
+                   for t in local)
+        assert all(t.weekday() < 5 for t in local)
+        days = [t.date() for t in local]
+        assert all(days.count(d) <= per_day for d in days)
+        assert cal.run(statuses, now, s).changes == []
