@@ -17,7 +17,9 @@ REGISTRY: dict[str, str] = {
     "maildir": "connectors.maildir:MaildirConnector",
     "mbox": "connectors.mbox:MboxConnector",
     "ics": "connectors.ics:IcsConnector",
+    "imap": "connectors.imap:ImapConnector",
     "caldav": "connectors.caldav:CaldavConnector",
+    "outlook": "connectors.outlook:OutlookConnector",
 }
 
 

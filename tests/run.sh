@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests run for real (never skipped): systemd-analyze checks the unit.
+# System packages the tests run for real (never skipped): systemd-analyze checks the unit,
+# Dovecot serves the IMAP tests (tests/servers/dovecot.py starts its own, no system service).
 need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
+[ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"

@@ -18,6 +18,9 @@ TODAY = datetime.now(TZ).date()
 
 
 def noon(days_ago: int) -> datetime:
+    """Noon of a past day; for today, a moment ago (noon may still be ahead)."""
+    if days_ago == 0:
+        return datetime.now(TZ) - timedelta(seconds=1)
     return datetime.combine(TODAY - timedelta(days=days_ago), time(12, 0), tzinfo=TZ)
 
 

@@ -16,11 +16,14 @@ SOURCE_HARNESSES = [
     "mbox:MboxHarness",
     "ics:IcsSourceHarness",
     "caldav:CaldavSourceHarness",
+    "imap:ImapHarness",
+    "outlook:OutlookSourceHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
     "ics:IcsCalendarHarness",
     "caldav:CaldavCalendarHarness",
+    "outlook:OutlookCalendarHarness",
 ]
 
 

@@ -1,0 +1,157 @@
+"""Sent mail from Outlook: Graph's delta query on the Sent Items folder.
+
+One round of the delta query walks the folder page by page (``@odata.nextLink``) and ends
+with an ``@odata.deltaLink``; the next round starts from that link and returns only what
+changed. Every link is a resume point, so each page becomes one batch whose cursor is the
+link to the page after it: a crash resumes exactly there. A stored link the server no longer
+takes (410 Gone or ``syncStateNotFound``; 400 or 404 for a garbled one) restarts the round
+from the beginning; the core's Message-ID dedup makes the second reading of a message a
+no-op. A fresh round refused at once is reported rather than restarted again, so a broken
+server cannot make keepwarm loop.
+
+Graph hands out a message's fields as JSON. They are rendered back into the header block
+they stand for and read by ``connectors.mailparse`` - the one header parser of every mail
+source - so addresses are cleaned, ids normalised and the list/bulk/auto-submitted headers
+(from ``internetMessageHeaders``, which Graph returns only when selected) feed the same
+filters as for any other source. A message without those headers still goes through the
+address and recipient-count filters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from connectors import mailparse
+from connectors.base import Address, FetchContext, Observation, SentMail, Skipped
+from connectors.graph import Graph, GraphError, stale_link
+from connectors.text import clean_text
+from daemon.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+DELTA_PATH = "/me/mailFolders/sentitems/messages/delta"
+PAGE_SIZE = 1000  # the most Graph returns per page of messages
+SELECT = ("toRecipients,ccRecipients,bccRecipients,from,sentDateTime,internetMessageId,"
+          "subject,internetMessageHeaders")
+PREFER = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+# The raw headers that matter once the structured fields are known.
+_FILTER_HEADERS = frozenset({"list-id", "list-unsubscribe", "precedence", "auto-submitted",
+                             "in-reply-to"})
+_RECIPIENTS = (("toRecipients", "To"), ("ccRecipients", "Cc"), ("bccRecipients", "Bcc"))
+
+
+def first_params(ctx: FetchContext) -> dict[str, str]:
+    """The query of a round's first request: the fields keepwarm reads, and nothing older
+    than the window (the only filter Graph's message delta supports)."""
+    since = ctx.window_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"$select": SELECT, "$filter": f"receivedDateTime ge {since}"}
+
+
+def read(graph: Graph, link: str | None, ctx: FetchContext) -> Iterator[tuple[list[Observation],
+                                                                              str]]:
+    """(observations, resume link) for each page from ``link`` (None: a new round). The last
+    link is the round's deltaLink."""
+    restarted = link is None
+    while True:
+        try:
+            yield from _pages(graph, link, ctx)
+            return
+        except GraphError as exc:
+            if not stale_link(exc):
+                raise
+            if restarted:
+                raise SourceError(f"Microsoft Graph refused a fresh sync of Sent Items at once "
+                                  f"({exc}); trying again next sync") from None
+            log.info("%s: %s; reading Sent Items again from the start", graph.account.name, exc)
+            link, restarted = None, True
+
+
+def _pages(graph: Graph, link: str | None, ctx: FetchContext
+           ) -> Iterator[tuple[list[Observation], str]]:
+    params = None if link else first_params(ctx)
+    for page in graph.pages(link or DELTA_PATH, params=params, headers=PREFER,
+                            what="reading Sent Items"):
+        resume = page.next_link or page.delta_link
+        if not resume:
+            raise SourceError("Microsoft Graph ended a delta page of Sent Items without a "
+                              "next or delta link")
+        yield [to_sent_mail(m) for m in page.items if "@removed" not in m], resume
+
+
+def to_sent_mail(message: dict[str, Any]) -> SentMail | Skipped:
+    """The SentMail in one Graph message, or Skipped when nothing in it is usable."""
+    location = f"outlook:{message.get('id', '?')}"
+    sent = graph_time(message.get("sentDateTime"))
+    if sent is None:
+        return Skipped(location, "message has no readable sentDateTime")
+    return mailparse.parse_headers(header_block(message, sent), location, sent)
+
+
+def header_block(message: dict[str, Any], sent: datetime) -> bytes:
+    """The RFC 5322 header block a Graph message stands for (UTF-8, one line per field)."""
+    fields: list[tuple[str, str]] = []
+    sender = _mailbox((message.get("from") or {}).get("emailAddress"))
+    if sender:
+        fields.append(("From", sender))
+    for key, name in _RECIPIENTS:
+        rendered = ", ".join(filter(None, (_mailbox(r.get("emailAddress"))
+                                           for r in message.get(key) or [] if isinstance(r, dict))))
+        if rendered:
+            fields.append((name, rendered))
+    message_id = str(message.get("internetMessageId") or "")
+    if message_id:
+        fields.append(("Message-ID", message_id))
+    else:  # mailparse synthesises an id from From, To, Cc, Date and Subject
+        fields.append(("Date", format_datetime(sent)))
+    fields.append(("Subject", str(message.get("subject") or "")))
+    for header in message.get("internetMessageHeaders") or []:
+        if isinstance(header, dict) and str(header.get("name", "")).lower() in _FILTER_HEADERS:
+            fields.append((str(header["name"]), str(header.get("value") or "")))
+    return "".join(f"{name}: {_one_line(value)}\n" for name, value in fields if value
+                   ).encode("utf-8", "replace")
+
+
+def graph_address(value: Any) -> Address | None:
+    """An Address from Graph's ``emailAddress`` object, cleaned like every mail address
+    (``mailparse.parse_addresses``); None when it holds no valid address."""
+    if not isinstance(value, dict):
+        return None
+    found = mailparse.parse_addresses([str(value.get("address") or "")])
+    if not found:
+        return None
+    return Address(found[0].email, clean_text(mailparse.decode_words(str(value.get("name")
+                                                                         or ""))))
+
+
+def graph_time(value: Any) -> datetime | None:
+    """An aware datetime from Graph's ISO 8601 instants (``2026-03-02T08:30:00Z``)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _mailbox(value: Any) -> str:
+    """``"Name" <address>`` (or the bare address) as it would stand in a header."""
+    if not isinstance(value, dict):
+        return ""
+    address = _one_line(str(value.get("address") or "")).strip()
+    if not address:
+        return ""
+    name = _one_line(str(value.get("name") or "")).strip()
+    if not name or name.lower() == address.lower():
+        return address
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>'
+
+
+def _one_line(value: str) -> str:
+    """A header value without line breaks (a break would end the field early)."""
+    return value.replace("\r", " ").replace("\n", " ") if "\n" in value or "\r" in value else value

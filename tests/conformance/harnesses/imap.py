@@ -1,0 +1,25 @@
+"""IMAP harness: a fresh user on the session's Dovecot; mail arrives by IMAP APPEND to Sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from connectors.base import AccountConfig, Meeting
+from tests.servers import dovecot
+
+
+class ImapHarness:
+    type = "imap"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.server = dovecot.shared()
+        self.user = self.server.add_user()
+
+    def account(self) -> AccountConfig:
+        return self.server.account(self.user, name="test")
+
+    def add_mail(self, raw: bytes) -> None:
+        self.server.append(self.user, [raw])
+
+    def add_meeting(self, meeting: Meeting) -> None:
+        raise NotImplementedError("an IMAP folder holds mail, not meetings")

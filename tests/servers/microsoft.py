@@ -1,0 +1,638 @@
+"""A local Microsoft identity platform and Microsoft Graph v1.0 for the tests, over HTTPS.
+
+It speaks the documented subset keepwarm uses: the authority's OpenID discovery, the
+device-code and token endpoints (a device code is approved after one pending poll; refresh
+tokens can be revoked), and Graph's ``/me``, Sent Items delta (paging, deltaLink, 410),
+calendarView delta, calendars and events CRUD with single-value extended properties and
+``$filter`` on them, ``transactionId`` dedup, etags and 412. Faults can be injected per
+request: 429 or 503 with ``Retry-After``, 500, slow answers, connections dropped before or
+after the request was carried out.
+
+MSAL insists on https, so the server has a throw-away self-signed certificate made at test
+time with ``cryptography`` (which msal depends on anyway), trusted through
+``REQUESTS_CA_BUNDLE`` pointing at certifi's bundle plus that certificate. Delta tokens hold
+their whole state (sequence numbers of a change log), like Graph's opaque ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import os
+import re
+import secrets
+import ssl
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
+from email.utils import getaddresses, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import certifi
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from connectors.base import AccountConfig, Address, Meeting
+from connectors.outlook import OutlookConnector
+
+CLIENT_ID = "6f1c2a7e-0000-4000-8000-00000000c11e"
+TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
+USER_OID = "00000000-0000-0000-66f3-3332eca7ea81"
+USER = "me@contoso.example"
+PROXIES = ["SMTP:me@contoso.example", "smtp:Me.Alias@Contoso.Example", "X500:/o=Contoso/cn=me",
+           "SIP:me@contoso.example"]
+_RESERVED = {"openid", "profile", "offline_access"}
+_lock = threading.Lock()
+_tls: dict[str, str] = {}
+
+
+def certificate() -> dict[str, str]:
+    """The session's throw-away certificate: paths of cert, key and the trust bundle."""
+    with _lock:
+        if not _tls:
+            folder = Path(tempfile.mkdtemp(prefix="kw-ms-tls-"))
+            key = ec.generate_private_key(ec.SECP256R1())
+            name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keepwarm test server")])
+            now = datetime.now(UTC)
+            ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+            cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                    .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                    .not_valid_before(now - timedelta(days=1))
+                    .not_valid_after(now + timedelta(days=7))
+                    .add_extension(x509.SubjectAlternativeName([
+                        x509.DNSName("localhost"),
+                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                    .add_extension(ski, critical=False)
+                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
+                        ski), critical=False)
+                    .sign(key, hashes.SHA256()))
+            pem = cert.public_bytes(serialization.Encoding.PEM)
+            (folder / "cert.pem").write_bytes(pem)
+            (folder / "key.pem").write_bytes(key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption()))
+            (folder / "bundle.pem").write_bytes(Path(certifi.where()).read_bytes() + b"\n" + pem)
+            _tls.update(cert=str(folder / "cert.pem"), key=str(folder / "key.pem"),
+                        bundle=str(folder / "bundle.pem"))
+        return dict(_tls)
+
+
+def trust() -> None:
+    """Make requests (and so MSAL) trust the test certificate, for the whole process; the
+    bundle keeps certifi's authorities, so nothing else loses trust."""
+    os.environ["REQUESTS_CA_BUNDLE"] = certificate()["bundle"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    status: int  # 0: the connection was dropped
+    start: float
+    end: float
+
+
+@dataclass
+class Fault:
+    kind: str  # 429 | 503 | 500 | slow | drop | drop_after
+    method: str | None
+    path: str | None  # a substring of the path
+    times: int
+    seconds: float
+
+
+@dataclass
+class Item:
+    """A message or event with its place in the change log; deleted ones stay as tombstones."""
+
+    data: dict[str, Any]
+    seq: int
+    calendar: str = ""
+    deleted: bool = False
+
+
+@dataclass
+class _State:
+    messages: dict[str, Item] = field(default_factory=dict)
+    events: dict[str, Item] = field(default_factory=dict)
+    calendars: dict[str, str] = field(default_factory=lambda: {"cal-default": "Calendar"})
+    seq: int = 0
+    epoch: int = 0
+    access: dict[str, float] = field(default_factory=dict)  # token -> expiry
+    refresh: set[str] = field(default_factory=set)
+    devices: dict[str, int] = field(default_factory=dict)  # device code -> polls
+    scopes: list[str] = field(default_factory=list)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _token(state: dict[str, Any]) -> str:
+    return _b64(json.dumps(state, sort_keys=True).encode())
+
+
+def _untoken(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _utc(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class MicrosoftServer:
+    """One tenant with one user's mailbox; ``start()`` serves it on a free loopback port."""
+
+    def __init__(self, max_page: int = 1000, token_lifetime: int = 3600) -> None:
+        self.max_page = max_page
+        self.token_lifetime = token_lifetime
+        self.state = _State()
+        self.faults: list[Fault] = []
+        self.log: list[Hit] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.RLock()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -- running ---------------------------------------------------------------------
+    def start(self) -> MicrosoftServer:
+        tls = certificate()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls["cert"], tls["key"])
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = 30
+
+            def handle_one(self) -> None:
+                app.handle(self)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = handle_one
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def url(self) -> str:
+        assert self._httpd is not None
+        return f"https://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def account(self, tmp_path: Path, name: str = "outlook", holds_reminders: bool = False,
+                **extra: Any) -> AccountConfig:
+        """An ``[[accounts]]`` table of this server (every option present, as config gives)."""
+        options = {key: opt.default for key, opt in OutlookConnector.options.items()}
+        options.update(client_id=CLIENT_ID, authority_host=self.url,
+                       graph_endpoint=f"{self.url}/v1.0", retries=3, timeout=10,
+                       token_cache=str(tmp_path / f"{name}.msal-cache.bin"))
+        options.update(extra)
+        return AccountConfig(name=name, type="outlook", options=options,
+                             holds_reminders=holds_reminders, state_dir=str(tmp_path))
+
+    def sign_in(self, account: AccountConfig) -> list[str]:
+        """Run keepwarm's device-code sign-in for ``account``; returns what it said."""
+        said: list[str] = []
+        conn = OutlookConnector(account)
+        conn.authenticate(open_browser=False, say=said.append)
+        conn.close()
+        return said
+
+    # -- playing the user and Exchange -------------------------------------------------
+    def _bump(self, item: Item) -> Item:
+        self.state.seq += 1
+        item.seq = self.state.seq
+        return item
+
+    def add_message(self, **data: Any) -> str:
+        """A message in Sent Items, Graph-shaped (``toRecipients`` ... ``sentDateTime``)."""
+        with self._lock:
+            mid = data.setdefault("id", "AAMkMsg" + secrets.token_hex(8))
+            data.setdefault("receivedDateTime", data.get("sentDateTime"))
+            self.state.messages[mid] = self._bump(Item(data, 0))
+            return str(mid)
+
+    def add_raw_message(self, raw: bytes) -> str:
+        """Deliver an RFC 5322 message the way Exchange would show it through Graph."""
+        head = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+
+        def people(name: str) -> list[dict[str, Any]]:
+            values = [str(v) for v in head.get_all(name) or []]
+            return [{"emailAddress": {"name": n, "address": a}}
+                    for n, a in getaddresses(values) if "@" in a]
+
+        try:
+            sent = parsedate_to_datetime(str(head["Date"])).astimezone(UTC)
+        except (TypeError, ValueError):
+            sent = datetime.now(UTC)
+        sender = people("From")
+        return self.add_message(
+            toRecipients=people("To"), ccRecipients=people("Cc"), bccRecipients=people("Bcc"),
+            **({"from": sender[0]} if sender else {}),
+            sentDateTime=sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            internetMessageId=str(head["Message-ID"] or "") or None,
+            subject=str(head["Subject"] or ""),
+            internetMessageHeaders=[{"name": k, "value": str(v)} for k, v in head.items()])
+
+    def delete_message(self, mid: str) -> None:
+        with self._lock:
+            self._bump(self.state.messages[mid]).deleted = True
+
+    def calendar_id(self, name: str) -> str | None:
+        return next((i for i, n in self.state.calendars.items() if n.lower() == name.lower()),
+                    None)
+
+    def add_calendar(self, name: str) -> str:
+        with self._lock:
+            cid = "cal-" + secrets.token_hex(6)
+            self.state.calendars[cid] = name
+            return cid
+
+    def add_event(self, calendar: str = "Calendar", **data: Any) -> str:
+        """An event as the user's calendar app or Exchange made it (``start``/``end`` as
+        Graph's dateTimeTimeZone, UTC)."""
+        with self._lock:
+            cid = self.calendar_id(calendar) or self.add_calendar(calendar)
+            eid = data.setdefault("id", "AAMkEvt" + secrets.token_hex(8))
+            data.setdefault("iCalUId", "040000008200E00074C5B7101A82E008" + secrets.token_hex(8))
+            data.setdefault("type", "singleInstance")
+            data["changeKey"] = secrets.token_hex(6)
+            self.state.events[eid] = self._bump(Item(data, 0, cid))
+            return str(eid)
+
+    def edit_event(self, eid: str, **fields: Any) -> None:
+        with self._lock:
+            item = self.state.events[eid]
+            item.data.update(fields, changeKey=secrets.token_hex(6))
+            self._bump(item)
+
+    def delete_event(self, eid: str) -> None:
+        with self._lock:
+            self._bump(self.state.events[eid]).deleted = True
+
+    def events(self, calendar: str) -> dict[str, dict[str, Any]]:
+        """id -> a copy of each live event in ``calendar`` (extended properties included)."""
+        cid = self.calendar_id(calendar)
+        with self._lock:
+            return {i: json.loads(json.dumps(it.data)) for i, it in self.state.events.items()
+                    if it.calendar == cid and not it.deleted}
+
+    def expire_delta_tokens(self) -> None:
+        self.state.epoch += 1
+
+    def expire_access_tokens(self) -> None:
+        self.state.access.clear()
+
+    def revoke_refresh_tokens(self) -> None:
+        self.state.refresh.clear()
+
+    def fault(self, kind: str, method: str | None = None, path: str | None = None,
+              times: int = 1, seconds: float = 0.0) -> None:
+        self.faults.append(Fault(kind, method, path, times, seconds))
+
+    def hits(self, method: str | None = None, path: str = "") -> list[Hit]:
+        return [h for h in list(self.log) if (method is None or h.method == method)
+                and path in h.path]
+
+    # -- serving ---------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        path = unquote(parts.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        start = time.monotonic()
+        graph = path.startswith("/v1.0/")
+        fault = self._take_fault(h.command, path) if graph else None
+        with self._lock:
+            self.in_flight += graph
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        status = 0
+        try:
+            if fault and fault.kind == "slow":
+                time.sleep(fault.seconds)
+            if fault and fault.kind == "drop":
+                h.close_connection = True
+                return
+            if fault and fault.kind in ("429", "503", "500"):
+                status, body = int(fault.kind), {"error": {"code": "TooManyRequests"
+                                                           if fault.kind == "429" else
+                                                           "ServiceUnavailable",
+                                                           "message": "injected fault"}}
+                extra = {"Retry-After": f"{fault.seconds:g}"} if fault.kind != "500" else {}
+            else:
+                try:
+                    status, body, extra = self._route(h.command, path, query, raw, h.headers)
+                except Exception as exc:  # a bug of this fake: say it in the answer
+                    status, body, extra = 500, {"error": {"code": "FakeServerBug",
+                                                          "message": repr(exc)}}, {}
+            if fault and fault.kind == "drop_after":
+                status, h.close_connection = 0, True
+                return
+            data = b"" if body is None else json.dumps(body).encode()
+            h.send_response(status)
+            for key, value in {"Content-Type": "application/json",
+                               "Content-Length": str(len(data)), **extra}.items():
+                h.send_header(key, value)
+            h.end_headers()
+            h.wfile.write(data)
+        finally:
+            with self._lock:
+                self.in_flight -= graph
+                self.log.append(Hit(h.command, path, query, status, start, time.monotonic()))
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.method in (None, method) and (
+                        fault.path is None or fault.path in path):
+                    fault.times -= 1
+                    return fault
+        return None
+
+    def _route(self, method: str, path: str, query: dict[str, str], raw: bytes,
+               headers: Any) -> tuple[int, Any, dict[str, str]]:
+        if not path.startswith("/v1.0/"):
+            return self._identity(method, path, raw)
+        token = str(headers.get("Authorization") or "").removeprefix("Bearer ")
+        with self._lock:
+            if self.state.access.get(token, 0) < time.time():
+                return 401, {"error": {"code": "InvalidAuthenticationToken",
+                                       "message": "Access token has expired."}}, {}
+            body = json.loads(raw) if raw else None
+            prefer = str(headers.get("Prefer") or "")
+            return self._graph(method, path[len("/v1.0"):], query, body, headers, prefer)
+
+    # -- identity --------------------------------------------------------------------
+    def _identity(self, method: str, path: str, raw: bytes) -> tuple[int, Any, dict[str, str]]:
+        form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        tenant = path.split("/")[1]
+        base = f"{self.url}/{tenant}/oauth2/v2.0"
+        if method == "GET" and path.endswith("/v2.0/.well-known/openid-configuration"):
+            return 200, {"issuer": f"{self.url}/{TENANT_ID}/v2.0",
+                         "authorization_endpoint": f"{base}/authorize",
+                         "token_endpoint": f"{base}/token",
+                         "device_authorization_endpoint": f"{base}/devicecode"}, {}
+        with self._lock:
+            if path.endswith("/devicecode"):
+                if form.get("client_id") != CLIENT_ID:
+                    return 400, {"error": "unauthorized_client", "error_description":
+                                 "AADSTS700016: Application not found in the directory."}, {}
+                self.state.scopes = form.get("scope", "").split()
+                code, user_code = secrets.token_urlsafe(16), secrets.token_hex(4).upper()
+                self.state.devices[code] = 0
+                return 200, {"device_code": code, "user_code": user_code,
+                             "verification_uri": f"{self.url}/devicelogin", "expires_in": 900,
+                             "interval": 0, "message": f"To sign in, use a web browser to open "
+                             f"the page {self.url}/devicelogin and enter the code {user_code} "
+                             "to authenticate."}, {}
+            grant = form.get("grant_type", "")
+            if grant.endswith("device_code") and form.get("device_code") in self.state.devices:
+                self.state.devices[form["device_code"]] += 1
+                if self.state.devices[form["device_code"]] == 1:
+                    return 400, {"error": "authorization_pending", "error_description":
+                                 "AADSTS70016: OAuth 2.0 device flow error."}, {}
+                return 200, self._issue({"scope": " ".join(self.state.scopes)}), {}
+            if grant == "refresh_token" and form.get("refresh_token") in self.state.refresh:
+                return 200, self._issue(form), {}
+        return 400, {"error": "invalid_grant", "suberror": "bad_token", "error_description":
+                     "AADSTS70008: The refresh token has expired or was revoked."}, {}
+
+    def _issue(self, form: dict[str, str]) -> dict[str, Any]:
+        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(32)
+        self.state.access[access] = time.time() + self.token_lifetime
+        self.state.refresh.add(refresh)
+        now = int(time.time())
+        claims = {"aud": CLIENT_ID, "iss": f"{self.url}/{TENANT_ID}/v2.0", "iat": now,
+                  "nbf": now, "exp": now + 3600, "name": "Me", "oid": USER_OID,
+                  "preferred_username": USER, "sub": "sub-" + USER_OID, "tid": TENANT_ID,
+                  "ver": "2.0"}
+        id_token = ".".join(_b64(json.dumps(part).encode()) for part in (
+            {"alg": "none", "typ": "JWT"}, claims)) + "."
+        scope = [s for s in form.get("scope", "").split() if s not in _RESERVED]
+        return {"token_type": "Bearer", "scope": " ".join(scope),
+                "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
+                "access_token": access, "refresh_token": refresh, "id_token": id_token,
+                "client_info": _b64(json.dumps({"uid": USER_OID, "utid": TENANT_ID}).encode())}
+
+    # -- Graph -------------------------------------------------------------------------
+    def _graph(self, method: str, path: str, query: dict[str, str], body: Any, headers: Any,
+               prefer: str) -> tuple[int, Any, dict[str, str]]:
+        lower = path.lower()
+        if method == "GET" and lower == "/me":
+            return 200, {"id": USER_OID, "displayName": "Me", "mail": USER,
+                         "userPrincipalName": USER, "proxyAddresses": PROXIES}, {}
+        if method == "GET" and lower == "/me/mailfolders/sentitems/messages/delta":
+            return self._delta("mail", self.state.messages, path, query, prefer)
+        if lower == "/me/calendars":
+            if method == "POST":
+                name = str(body.get("name", ""))
+                if self.calendar_id(name):
+                    return 409, {"error": {"code": "ErrorFolderExists",
+                                           "message": "A folder with the specified name "
+                                                      "already exists."}}, {}
+                return 201, {"id": self.add_calendar(name), "name": name}, {}
+            return 200, {"value": [{"id": i, "name": n, "isDefaultCalendar": i == "cal-default"}
+                                   for i, n in self.state.calendars.items()]}, {}
+        m = re.fullmatch(r"/me(?:/calendars/([^/]+))?/calendarview/delta", lower)
+        if method == "GET" and m:
+            cid = path.split("/")[3] if m.group(1) else "cal-default"
+            if cid not in self.state.calendars:
+                return 404, {"error": {"code": "ErrorItemNotFound"}}, {}
+            return self._delta(f"cal:{cid}", self.state.events, path, query, prefer)
+        m = re.fullmatch(r"/me/calendars/([^/]+)/events", path)
+        if m:
+            return self._events(method, m.group(1), query, body)
+        m = re.fullmatch(r"/me/events/([^/]+)", path)
+        if m:
+            return self._event(method, m.group(1), query, body, headers)
+        return 404, {"error": {"code": "BadRequest", "message": f"no route {path}"}}, {}
+
+    def _delta(self, kind: str, items: dict[str, Item], path: str, query: dict[str, str],
+               prefer: str) -> tuple[int, Any, dict[str, str]]:
+        m = re.search(r"odata\.maxpagesize=(\d+)", prefer)
+        size = min(self.max_page, int(m.group(1)) if m else 10)
+        if "$skiptoken" in query or "$deltatoken" in query:
+            st = _untoken(query.get("$skiptoken") or query.get("$deltatoken") or "")
+            if not st:
+                return 400, {"error": {"code": "BadRequest",
+                                       "message": "Invalid delta or skip token."}}, {}
+            if st.get("epoch") != self.state.epoch or st.get("kind") != kind:
+                return 410, {"error": {"code": "SyncStateNotFound",
+                                       "message": "The sync state was not found."}}, {}
+            if "$deltatoken" in query:
+                st.update(after=st["upto"], upto=self.state.seq, full=False)
+        else:
+            st = {"kind": kind, "epoch": self.state.epoch, "after": 0, "upto": self.state.seq,
+                  "full": True, "select": query.get("$select", ""),
+                  "since": (re.findall(r"receivedDateTime ge (\S+)", query.get("$filter", ""))
+                            or [""])[0],
+                  "start": query.get("startDateTime"), "end": query.get("endDateTime")}
+            if kind.startswith("cal:") and not (st["start"] and st["end"]):
+                return 400, {"error": {"code": "ErrorInvalidParameter",
+                                       "message": "startDateTime and endDateTime required"}}, {}
+        cid = kind.partition(":")[2]
+        changed = sorted((it for it in items.values() if st["after"] < it.seq <= st["upto"]
+                          and (not cid or it.calendar == cid)), key=lambda it: it.seq)
+        out: list[dict[str, Any]] = []
+        more = False
+        for it in changed:
+            entry = self._delta_entry(it, st)
+            if entry is None:
+                continue
+            if len(out) == size:
+                more = True
+                break
+            out.append(entry)
+            st["after"] = it.seq
+        root = f"{self.url}/v1.0{path}"
+        link = (f"{root}?$skiptoken={_token(st)}" if more else
+                f"{root}?$deltatoken={_token({**st, 'after': st['upto']})}")
+        return 200, {"value": out, ("@odata.nextLink" if more else "@odata.deltaLink"): link}, {}
+
+    def _delta_entry(self, it: Item, st: dict[str, Any]) -> dict[str, Any] | None:
+        if it.deleted:
+            return None if st["full"] else {"id": it.data["id"], "@removed": {"reason": "deleted"}}
+        if st["kind"] == "mail":
+            received = it.data.get("receivedDateTime")
+            if st["since"] and received and _utc(received) < _utc(st["since"]):
+                return None
+            wanted = [f for f in st["select"].split(",") if f] or [
+                k for k in it.data if k != "internetMessageHeaders"]
+            entry = {k: it.data[k] for k in wanted if k in it.data and it.data[k] is not None}
+            return {"id": it.data["id"], **entry}
+        start, end = _utc(it.data["start"]["dateTime"]), _utc(it.data["end"]["dateTime"])
+        if not (start < _utc(st["end"]) and end > _utc(st["start"])):
+            return None
+        return self._render(it, set())
+
+    def _render(self, it: Item, props: set[str]) -> dict[str, Any]:
+        out = {k: v for k, v in it.data.items()
+               if k not in ("singleValueExtendedProperties", "transactionId", "changeKey")}
+        out["@odata.etag"] = f'W/"{it.data["changeKey"]}"'
+        found = [p for p in it.data.get("singleValueExtendedProperties") or []
+                 if p["id"] in props]
+        if props:
+            out["singleValueExtendedProperties"] = found
+        return out
+
+    def _events(self, method: str, cid: str, query: dict[str, str],
+                body: Any) -> tuple[int, Any, dict[str, str]]:
+        if cid not in self.state.calendars:
+            return 404, {"error": {"code": "ErrorItemNotFound"}}, {}
+        if method == "POST":
+            tid = body.get("transactionId")
+            for it in self.state.events.values():
+                if tid and not it.deleted and it.data.get("transactionId") == tid:
+                    return 201, self._render(it, set()), {}
+            eid = self.add_event(self.state.calendars[cid], **{
+                **body, "organizer": {"emailAddress": {"name": "Me", "address": USER}},
+                "responseStatus": {"response": "organizer"}, "isCancelled": False})
+            return 201, self._render(self.state.events[eid], set()), {}
+        wanted = re.fullmatch(r"singleValueExtendedProperties/Any\(ep: ep/id eq '([^']*)' and "
+                              r"ep/value (eq|ne) '([^']*)'\)", query.get("$filter", ""))
+        props = set(re.findall(r"id eq '([^']*)'", query.get("$expand", "")))
+        out = []
+        for it in self.state.events.values():
+            if it.deleted or it.calendar != cid:
+                continue
+            if wanted:
+                values = [p.get("value", "") for p in it.data.get("singleValueExtendedProperties")
+                          or [] if p["id"] == wanted.group(1)]
+                if not any((v == wanted.group(3)) == (wanted.group(2) == "eq") for v in values):
+                    continue
+            out.append(self._render(it, props))
+        skip, top = int(query.get("$skip", 0)), int(query.get("$top", 10))
+        page: dict[str, Any] = {"value": out[skip:skip + top]}
+        if skip + top < len(out):
+            page["@odata.nextLink"] = (f"{self.url}/v1.0/me/calendars/{cid}/events?$skip="
+                                       f"{skip + top}&$top={top}&$filter={query.get('$filter', '')}"
+                                       f"&$expand={query.get('$expand', '')}")
+        return 200, page, {}
+
+    def _event(self, method: str, eid: str, query: dict[str, str], body: Any,
+               headers: Any) -> tuple[int, Any, dict[str, str]]:
+        it = self.state.events.get(eid)
+        if it is None or it.deleted:
+            return 404, {"error": {"code": "ErrorItemNotFound",
+                                   "message": "The specified object was not found."}}, {}
+        if method == "GET":
+            return 200, self._render(it, set(re.findall(r"id eq '([^']*)'",
+                                                        query.get("$expand", "")))), {}
+        match = headers.get("If-Match")
+        if match and match != f'W/"{it.data["changeKey"]}"':
+            return 412, {"error": {"code": "ErrorIrresolvableConflict", "message":
+                                   "The change key does not match the current change key."}}, {}
+        if method == "DELETE":
+            self.delete_event(eid)
+            return 204, None, {}
+        props = {p["id"]: p for p in it.data.get("singleValueExtendedProperties") or []}
+        props.update({p["id"]: p for p in body.pop("singleValueExtendedProperties", [])})
+        self.edit_event(eid, **body, singleValueExtendedProperties=list(props.values()))
+        return 200, self._render(it, set()), {}
+
+
+_RESPONSES = {"accepted": "accepted", "declined": "declined",
+              "tentative": "tentativelyAccepted", "needs-action": "none", "delegated": "none"}
+
+
+def graph_event(meeting: Meeting, response: str = "none") -> dict[str, Any]:
+    """The Graph event Exchange would show for ``meeting`` (times in UTC; ``response`` is the
+    user's own answer)."""
+    def when(t: datetime) -> dict[str, str]:
+        if meeting.all_day:
+            return {"dateTime": t.strftime("%Y-%m-%dT00:00:00.0000000"), "timeZone": "UTC"}
+        return {"dateTime": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                "timeZone": "UTC"}
+
+    def person(a: Address) -> dict[str, Any]:
+        return {"emailAddress": {"name": a.name, "address": a.email}}
+
+    return {"iCalUId": meeting.meeting_id, "subject": meeting.summary,
+            "start": when(meeting.start), "end": when(meeting.end),
+            "isAllDay": meeting.all_day, "isCancelled": meeting.status == "cancelled",
+            "organizer": person(meeting.organizer) if meeting.organizer else None,
+            "attendees": [{**person(a.address), "type": "required",
+                           "status": {"response": _RESPONSES[a.status], "time": None}}
+                          for a in meeting.attendees],
+            "responseStatus": {"response": response}}
+
+
+@pytest.fixture
+def microsoft() -> Iterator[MicrosoftServer]:
+    """A fresh Microsoft identity + Graph server on loopback, trusted by requests."""
+    trust()
+    server = MicrosoftServer().start()
+    yield server
+    server.stop()
