@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "imap": "connectors.imap:ImapConnector",
     "caldav": "connectors.caldav:CaldavConnector",
     "outlook": "connectors.outlook:OutlookConnector",
+    "gmail": "connectors.gmail:GmailConnector",
 }
 
 

@@ -32,7 +32,7 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 def say(text: str, style: str | None = None) -> None:
     """Print plain text: names and subjects from mail must never be read as markup."""
-    out.print(text, style=style, markup=False)
+    out.print(text, style=style, markup=False, soft_wrap=True)  # URLs must stay whole
 
 
 def _as_of(args: argparse.Namespace, cfg: Config) -> datetime:

@@ -95,26 +95,24 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
     wanted = sorted((s for s in statuses if s.tracked and s.due <= horizon
                      and dismissed.get(s.facts.key) != s.due),
                     key=lambda s: (s.due, s.facts.name.lower(), s.facts.key))
-    first_day = as_of if local_now.time() < settings.reminder_time else as_of + timedelta(days=1)
+    # Overdue reminders go on today's slot even once its time has passed: they stay in today's
+    # agenda, and roll to the next working day if the contact is still due tomorrow.
+    first_day = as_of
 
     def slot(day: date) -> datetime:
         return datetime.combine(day, settings.reminder_time, tzinfo=tz)
 
     per_day: Counter[date] = Counter()
     placed: dict[str, datetime] = {}
-    for s in wanted:  # keep what is already placed well, so reminders do not shuffle around
+    # Placement is canonical: the same inputs give the same calendar whatever happened
+    # before, so a sync interrupted halfway converges to what an uninterrupted one writes.
+    # Only a time the user chose stays where it is.
+    for s in wanted:
         key = s.facts.key
         r, rec = by_contact.get(key), records.get(key)
-        if r is None or rec is None or rec.due != s.due:
-            continue
-        day = r.start.astimezone(tz).date()
-        if key in pinned:
+        if r is not None and rec is not None and rec.due == s.due and key in pinned:
             placed[key] = pinned[key]
-            per_day[day] += 1
-        elif (r.start == slot(day) and day >= as_of and day.weekday() in settings.working_days
-              and per_day[day] < settings.max_per_day):
-            placed[key] = r.start
-            per_day[day] += 1
+            per_day[pinned[key].astimezone(tz).date()] += 1
     for s in wanted:  # the rest: earliest due first, on the first working day with room
         key = s.facts.key
         if key in placed:

@@ -177,6 +177,9 @@ class Store:
                            "WHERE account=?", (len(skipped), account))
             db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)",
                        (account, json.dumps(batch.cursor, sort_keys=True)))
+            # what was just inferred used these rules: the first refresh need not redo it
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('rules', ?)",
+                       (self.rules_fingerprint(settings),))
         self._aliases |= new_aliases
         return IngestResult(stored, dups, len(meetings), tps, len(skipped))
 

@@ -2,7 +2,8 @@
 (each server's code lives in tests/servers/)."""
 
 from tests.servers.dovecot import dovecot
+from tests.servers.google import google_user
 from tests.servers.microsoft import microsoft
 from tests.servers.radicale import radicale_server, radicale_user
 
-__all__ = ["dovecot", "microsoft", "radicale_server", "radicale_user"]
+__all__ = ["dovecot", "google_user", "microsoft", "radicale_server", "radicale_user"]

@@ -127,9 +127,10 @@ def old_maildir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Maildir
 
 
 def test_maildir_batches_resume_from_any_cursor(
-    old_maildir: tuple[Path, MaildirConnector],
+    old_maildir: tuple[Path, MaildirConnector], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, conn = old_maildir
+    monkeypatch.setattr("connectors.maildir.BATCH_SIZE", 1000)
     batches, _ = fetch(conn, None)
     assert [len(b.observations) for b in batches] == [1000, 1000, 500]
     all_ids = ids(batches)

@@ -71,9 +71,9 @@ def test_overdue_contact_gets_a_reminder_today_at_the_set_time() -> None:
     assert r.title == "Follow up: A"
 
 
-def test_after_the_reminder_time_it_goes_to_the_next_working_day() -> None:
-    p = Calendar().run([st("a@x.org", date(2026, 2, 1))], now=MON_8.replace(hour=10))
-    assert p.changes[0].reminder.start == at(date(2026, 3, 3))  # type: ignore[union-attr]
+def test_after_the_reminder_time_it_still_goes_on_today() -> None:
+    p = Calendar().run([st("a@x.org", date(2026, 2, 1))], now=MON_8.replace(hour=17))
+    assert p.changes[0].reminder.start == at(date(2026, 3, 2))  # type: ignore[union-attr]
 
 
 def test_weekend_and_horizon() -> None:
@@ -128,14 +128,32 @@ def test_a_passed_reminder_rolls_forward() -> None:
     assert cal.starts() == {"a@x.org": at(date(2026, 3, 4))}
 
 
-def test_placed_reminders_stay_put_when_room_opens_up() -> None:
+def test_reminders_fill_the_earliest_free_day_when_room_opens_up() -> None:
     cal = Calendar()
     s = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=i)) for i in range(6)]
     cal.run(s)
     assert cal.starts()["p5@x.org"] == at(date(2026, 3, 3))
     p = cal.run([st("p0@x.org", date(2026, 6, 1)), *s[1:]])  # p0 got in touch
-    assert kinds(p) == ["Delete"]
-    assert cal.starts()["p5@x.org"] == at(date(2026, 3, 3))
+    assert sorted(kinds(p)) == ["Delete", "Update"]
+    assert cal.starts()["p5@x.org"] == at(date(2026, 3, 2))
+
+
+def test_todays_reminders_stay_today_after_their_time_has_passed() -> None:
+    cal = Calendar()
+    s = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=i)) for i in range(3)]
+    cal.run(s)
+    assert cal.run(s, now=MON_8.replace(hour=17)).changes == []
+
+
+def test_the_same_inputs_give_the_same_calendar_whatever_happened_before() -> None:
+    s = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=2 * i)) for i in range(9)]
+    direct = Calendar()
+    direct.run(s, now=MON_8 + timedelta(days=3))
+    winding = Calendar()
+    winding.run(s[::2], now=MON_8)
+    winding.run(s[1:], now=MON_8 + timedelta(days=1))
+    winding.run(s, now=MON_8 + timedelta(days=3))
+    assert winding.starts() == direct.starts()
 
 
 def test_a_reminder_the_user_moved_keeps_the_users_time() -> None:
@@ -228,10 +246,10 @@ NOTICE = {"keepwarm:signin:work": ("keepwarm: sign in to work again",
                                    "Run `keepwarm auth work`.")}
 
 
-def test_a_notice_goes_on_the_next_working_day() -> None:
+def test_a_notice_goes_on_the_first_working_day_slot() -> None:
     s = [st("a@x.org", date(2026, 2, 1))]
-    friday_noon = datetime(2026, 3, 6, 12, 0, tzinfo=BERLIN)
-    p = plan(s, [], {}, {}, S, friday_noon, True, NOTICE)
+    saturday = datetime(2026, 3, 7, 12, 0, tzinfo=BERLIN)
+    p = plan(s, [], {}, {}, S, saturday, True, NOTICE)
     assert {c.reminder.contact: c.reminder.start for c in p.changes  # type: ignore[union-attr]
             } == {"a@x.org": at(date(2026, 3, 9)), "keepwarm:signin:work": at(date(2026, 3, 9))}
 

@@ -18,12 +18,14 @@ SOURCE_HARNESSES = [
     "caldav:CaldavSourceHarness",
     "imap:ImapHarness",
     "outlook:OutlookSourceHarness",
+    "gmail:GmailSourceHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
     "ics:IcsCalendarHarness",
     "caldav:CaldavCalendarHarness",
     "outlook:OutlookCalendarHarness",
+    "gmail:GmailCalendarHarness",
 ]
 
 

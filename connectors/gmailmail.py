@@ -1,0 +1,357 @@
+"""Gmail's sent mail as SentMail: a newest-first backfill, then history, within the quota.
+
+Backfill: ``users.getProfile`` gives the historyId to continue from later, then
+``messages.list(labelIds=SENT)`` pages of up to 500 ids, newest first, and the headers of
+each 50 (49 where that fits the quota better, see ``batch_size``) through one batch of
+``messages.get(format=metadata)``. Each batch is one Batch whose cursor (page token, last id
+read, that historyId) resumes exactly after it, so hours of backfill survive restarts (a
+page token Gmail no longer takes costs a few list calls, not a re-read); it stops once a
+whole batch is older than ``window_start``. Then
+``history.list(startHistoryId, labelId=SENT, historyTypes=messageAdded)``; a 404 (too old an
+id) re-lists newest first down to the newest message read before, so nothing is lost and
+little is read twice (the store drops re-read Message-IDs); once per fetch, never in a loop.
+
+Quota: every call spends its units in a QuotaBudget first. Items a batch answers with 429,
+a rate-limit 403 or 5xx are sent again (the library does not); a message that keeps failing
+fails the sync at that point, so it is read next time rather than skipped.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from googleapiclient.errors import HttpError
+
+from connectors.base import JSON, FetchContext, Observation, OwnAddress, Skipped
+from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
+from connectors.googleauth import retry_after as retry_after_of
+from connectors.mailparse import parse_headers
+from daemon.errors import AuthError, SourceError, TransientError
+
+log = logging.getLogger(__name__)
+
+HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject", "List-Id",
+           "List-Unsubscribe", "Precedence", "Auto-Submitted", "In-Reply-To"]
+BATCH = 50  # Google: at most 100 per batch, more than 50 not recommended
+PAGE = 500  # messages.list's largest page (used in whole batches: 490 for batches of 49)
+LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS = 5, 2, 1
+RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
+PROGRESS_EVERY = 30.0  # seconds between progress lines
+WINDOW = 60.0  # Gmail's quota period in seconds (bench/gmail.py shrinks it to scale time)
+
+
+class QuotaBudget:
+    """Gmail's per-user quota as a rolling minute of units, paced evenly.
+
+    A token bucket that holds one batch (1,000 units at 20 per get) could, after a pause,
+    spend that burst plus a full minute's refill inside one minute, so it would have to run
+    well below the ceiling; a log of what was spent in the last 60 s cannot overspend. A
+    call's units count from when its answer arrived (the server may have counted them
+    later than we sent them), and calls are spaced by their cost, so the rate is steady."""
+
+    def __init__(self, units_per_minute: int, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.limit = max(1, units_per_minute)
+        self.window = WINDOW
+        self.clock, self.sleep = clock, sleep
+        self.spent: collections.deque[list[float]] = collections.deque()
+        self.next_at = 0.0
+
+    @contextmanager
+    def spend(self, units: int) -> Iterator[None]:
+        units = min(units, self.limit)
+        while True:
+            now = self.clock()
+            while self.spent and self.spent[0][0] <= now - self.window:
+                self.spent.popleft()
+            room = self.limit - sum(u for _, u in self.spent)
+            if room >= units and now >= self.next_at:
+                break
+            wait = self.next_at - now
+            if room < units:  # until enough of the oldest spending leaves the minute
+                freed, until = room, now
+                for stamp, used in self.spent:
+                    freed, until = freed + used, stamp + self.window
+                    if freed >= units:
+                        break
+                wait = max(wait, until - now)
+            self.sleep(max(wait, 0.001))
+        entry = [float("inf"), float(units)]  # in flight: counts until it has an answer
+        self.spent.append(entry)
+        self.next_at = now + units * self.window / self.limit
+        try:
+            yield
+        finally:
+            entry[0] = self.clock()
+
+
+def batch_size(units_per_minute: int, get_units: int) -> int:
+    """The most messages per batch (at most BATCH) whose cost leaves room in the minute for
+    the list calls: with 50 gets at 20 units, 6,000 units hold exactly six batches, and
+    one 5-unit list call then keeps a whole batch waiting; 49 leave 120 units spare."""
+    units = max(1, get_units)
+    spare = units_per_minute // (100 * units) + 10  # the minute's list calls and a profile
+    largest = max(1, min(BATCH, (units_per_minute - spare) // units))
+    if units_per_minute >= 100 * BATCH * units:
+        return largest  # a hundred batches a minute: the rounding costs under 1 %
+    for size in range(largest, 0, -1):
+        if units_per_minute % (size * units) >= spare:
+            return size
+    return largest
+
+
+class SentMailReader:
+    def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int) -> None:
+        self.session = session
+        self.name = session.name
+        self.budget = budget
+        self.get_units = get_units
+        self.msg_per_s = budget.limit / budget.window / max(1, get_units)
+        self.batch = batch_size(budget.limit, get_units)
+        # pages in whole batches, so no part-batch goes out at each page's end
+        self.page = PAGE // self.batch * self.batch if self.batch <= PAGE else PAGE
+
+    def read(self, state: JSON | None, ctx: FetchContext) -> Iterator[tuple[list[Observation],
+                                                                               dict[str, Any]]]:
+        """(observations, cursor) pairs; each cursor is valid once its observations are in."""
+        st: dict[str, Any] = dict(state) if isinstance(state, dict) else {}
+        if st.get("phase") == "incremental":
+            try:
+                yield from self._incremental(st, ctx)
+                return
+            except _HistoryGone:
+                log.warning("%s: Gmail no longer has history since %s; reading sent mail "
+                            "again, newest first, down to the newest message read before",
+                            self.name, st.get("history_id"))
+                newest = int(st.get("newest") or 0)
+                st = {"phase": "backfill", "newest": newest,
+                      "stop_ms": max(_ms(ctx.window_start), newest - RELIST_SLACK_MS)}
+        final = yield from self._backfill(st, ctx)
+        try:
+            yield from self._incremental(final, ctx)
+        except _HistoryGone:
+            raise SourceError(f"Gmail refused the history id it had just given "
+                              f"{self.name}; try again later") from None
+
+    # -- backfill ------------------------------------------------------------------------
+    def _backfill(self, st: dict[str, Any], ctx: FetchContext
+                  ) -> Generator[tuple[list[Observation], dict[str, Any]], None, dict[str, Any]]:
+        st = {"phase": "backfill", "done": 0, "newest": 0, **st}
+        st.setdefault("stop_ms", _ms(ctx.window_start))
+        if "history_id" not in st:
+            profile = self._call("reading the Gmail profile", PROFILE_UNITS,
+                                 lambda: self._gmail().getProfile(userId="me").execute())
+            st["history_id"] = str(profile["historyId"])
+            own = str(profile.get("emailAddress") or "").strip().lower()
+            yield ([OwnAddress(own)] if own else []), dict(st)
+        progress = _Progress(self.name, self.msg_per_s)
+        while True:
+            token = st.get("page_token")
+            try:
+                page = self._call("listing sent mail", LIST_UNITS,
+                                  functools.partial(self._list_page, token),
+                                  (400,) if token else ())
+            except HttpStatus:  # a page token Gmail no longer takes: from the top again,
+                log.warning("%s: Gmail refused the stored page token; listing sent mail from "
+                            "the newest again to find where the backfill was", self.name)
+                st.update(page_token=None, seek=st.get("after"), after=None)  # skip what was read
+                continue
+            if token is None:
+                st["estimate"] = int(page.get("resultSizeEstimate") or 0)
+            ids = list(dict.fromkeys(m["id"] for m in page.get("messages") or []))
+            mark = st.get("seek") or st.get("after")
+            if mark in ids:
+                ids = ids[ids.index(mark) + 1:]
+                st["seek"] = None
+            elif st.get("seek"):
+                ids = []  # not there yet: the whole page was read before
+            finished = False
+            for start in range(0, len(ids), self.batch):
+                chunk = ids[start:start + self.batch]
+                observations, newest_ms = self._read_chunk(chunk, ctx)
+                st.update(after=chunk[-1], done=st["done"] + len(chunk),
+                          newest=max(st["newest"], newest_ms))
+                progress.note(st["done"], st.get("estimate", 0))
+                yield observations, dict(st)
+                if newest_ms and newest_ms < st["stop_ms"]:
+                    finished = True
+                    break
+            next_token = page.get("nextPageToken")
+            if not next_token and st.get("seek"):  # the last id read is gone: read them all
+                st.update(page_token=None, seek=None)
+                continue
+            if finished or not next_token:
+                break
+            st.update(page_token=next_token, after=None)
+        log.info("%s: sent-mail backfill done (%d messages)", self.name, st["done"])
+        return {"phase": "incremental", "history_id": st["history_id"], "newest": st["newest"]}
+
+    # -- incremental ---------------------------------------------------------------------
+    def _incremental(self, st: dict[str, Any], ctx: FetchContext
+                     ) -> Iterator[tuple[list[Observation], dict[str, Any]]]:
+        history_id = str(st["history_id"])
+        newest = int(st.get("newest") or 0)
+        pending = [str(i) for i in st.get("pending") or []]
+        if not pending:
+            pending, history_id = self._history(history_id)
+        yielded = False
+        while pending:
+            chunk, pending = pending[:self.batch], pending[self.batch:]
+            observations, newest_ms = self._read_chunk(chunk, ctx)
+            newest = max(newest, newest_ms)
+            yield observations, _incremental_state(history_id, newest, pending)
+            yielded = True
+        if not yielded:
+            yield [], _incremental_state(history_id, newest, [])
+
+    def _history(self, start: str) -> tuple[list[str], str]:
+        """Ids of sent messages added since ``start``, and the history id to go on from."""
+        ids: list[str] = []
+        token: str | None = None
+        latest = start
+        while True:
+            def page_of(token: str | None = token) -> Any:
+                return self._gmail().history().list(
+                    userId="me", startHistoryId=start, labelId="SENT",
+                    historyTypes=["messageAdded"], maxResults=PAGE, pageToken=token).execute()
+            try:
+                page = self._call("reading Gmail history", HISTORY_UNITS, page_of, (404,))
+            except HttpStatus:
+                raise _HistoryGone() from None
+            for record in page.get("history") or []:
+                for added in record.get("messagesAdded") or []:
+                    message = added.get("message") or {}
+                    if "SENT" in (message.get("labelIds") or ["SENT"]) and message.get("id"):
+                        ids.append(str(message["id"]))
+            latest = str(page.get("historyId") or latest)
+            token = page.get("nextPageToken")
+            if not token:
+                return list(dict.fromkeys(ids)), latest
+
+    # -- headers by batch ----------------------------------------------------------------
+    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext
+                    ) -> tuple[list[Observation], int]:
+        """SentMail (or Skipped) for each id, in order, and the newest internalDate seen."""
+        results: dict[str, Observation] = {}
+        dates: dict[str, int] = {}
+        pending = list(dict.fromkeys(ids))
+        now = ctx.now
+
+        def attempt() -> None:
+            nonlocal pending
+            refused: list[str] = []
+            waits: list[float | None] = []
+            problems: list[HttpError] = []
+
+            def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
+                if exc is None:
+                    results[request_id], dates[request_id] = to_sent_mail(response, now)
+                    return
+                status, reason = exc.resp.status, error_reason(exc)
+                if retryable(status, reason):
+                    refused.append(request_id)
+                    waits.append(retry_after_of(exc))
+                elif status == 404:
+                    results[request_id] = Skipped(f"gmail:{request_id}",
+                                                  "deleted before its headers were read")
+                elif status in (401, 403):
+                    problems.append(exc)
+                else:
+                    results[request_id] = Skipped(f"gmail:{request_id}",
+                                                  f"Gmail answered {status} {reason}")
+
+            batch = self.session.batch("gmail/v1")
+            messages = self._gmail().messages()
+            for mid in pending:
+                batch.add(messages.get(userId="me", id=mid, format="metadata",
+                                       metadataHeaders=HEADERS), callback=answer, request_id=mid)
+            with self.budget.spend(len(pending) * self.get_units):
+                batch.execute()
+            if problems:
+                raise self.session.translate(problems[0], "reading message headers", AuthError)
+            pending = refused
+            if refused:
+                told = [w for w in waits if w is not None]
+                raise TransientError(f"Gmail refused {len(refused)} of the header reads in a "
+                                     "batch", retry_after=max(told) if told else None)
+
+        self.session.call("reading message headers", attempt)
+        order = list(dict.fromkeys(ids))
+        return [results[i] for i in order], max((dates.get(i, 0) for i in order), default=0)
+
+    def _call(self, what: str, units: int, fn: Callable[[], Any],
+              passthrough: Sequence[int] = ()) -> Any:
+        def spent() -> Any:
+            with self.budget.spend(units):
+                return fn()
+        return self.session.call(what, spent, passthrough)
+
+    def _list_page(self, token: str | None) -> Any:
+        return self._gmail().messages().list(userId="me", labelIds=["SENT"],
+                                             maxResults=self.page, pageToken=token).execute()
+
+    def _gmail(self) -> Any:
+        return self.session.service("gmail").users()
+
+
+def to_sent_mail(message: dict[str, Any], now: datetime) -> tuple[Observation, int]:
+    """A ``format=metadata`` message through the shared header parser, and its internalDate
+    (the date when Date is missing or absurd)."""
+    mid = str(message.get("id", ""))
+    try:
+        internal_ms = int(message.get("internalDate") or 0)
+    except ValueError:
+        internal_ms = 0
+    fallback = datetime.fromtimestamp(internal_ms / 1000, UTC) if internal_ms else now
+    lines = [f"{h.get('name', '')}: {h.get('value', '')}".replace("\r", " ").replace("\n", " ")
+             for h in (message.get("payload") or {}).get("headers") or []
+             if isinstance(h, dict)]
+    raw = ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
+    return parse_headers(raw, f"gmail:{mid}", fallback), internal_ms
+
+
+def _incremental_state(history_id: str, newest: int, pending: list[str]) -> dict[str, Any]:
+    st: dict[str, Any] = {"phase": "incremental", "history_id": history_id, "newest": newest}
+    if pending:
+        st["pending"] = pending
+    return st
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+class _HistoryGone(Exception):
+    """history.list answered 404: the stored history id is too old."""
+
+
+class _Progress:
+    """A progress line with an ETA every PROGRESS_EVERY seconds (and one at the start)."""
+
+    def __init__(self, name: str, msg_per_s: float) -> None:
+        self.name, self.msg_per_s = name, msg_per_s
+        self.last = 0.0
+
+    def note(self, done: int, estimate: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY:
+            return
+        left = max(estimate - done, 0)
+        eta = left / self.msg_per_s if self.msg_per_s else 0.0
+        line = (f"{self.name}: sent-mail backfill {done:,} of about {estimate:,} read; "
+                f"at most {self.msg_per_s:.1f}/s under the quota, about {_span(eta)} left "
+                "(keepwarm answers from what it has read; a restart continues here)")
+        (log.warning if self.last == 0.0 and left > 1000 else log.info)(line)
+        self.last = now
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{max(minutes, 1)}m"

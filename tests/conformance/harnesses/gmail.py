@@ -1,0 +1,85 @@
+"""Conformance harnesses for the gmail connector, against the session's fake Google server.
+
+Each harness gets its own Google user, signed in already (client_secrets and token file in
+tmp_path). The user's side (sending mail, keeping a calendar) goes straight into the fake
+server's data, never through keepwarm's Google code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from connectors.base import AccountConfig, Meeting
+from tests.servers import google
+
+_RESPONSE = {"accepted": "accepted", "declined": "declined", "tentative": "tentative",
+             "needs-action": "needsAction", "delegated": "needsAction"}
+
+
+def event_of(meeting: Meeting) -> dict[str, Any]:
+    """A Meeting as the Calendar API holds it."""
+    def when(moment: Any) -> dict[str, str]:
+        return {"date": moment.date().isoformat()} if meeting.all_day else {
+            "dateTime": moment.isoformat()}
+
+    event: dict[str, Any] = {"iCalUID": meeting.meeting_id, "start": when(meeting.start),
+                             "end": when(meeting.end), "summary": meeting.summary,
+                             "status": meeting.status}
+    if meeting.organizer is not None:
+        event["organizer"] = {"email": meeting.organizer.email,
+                              "displayName": meeting.organizer.name}
+    event["attendees"] = [{"email": a.address.email, "displayName": a.address.name,
+                           "responseStatus": _RESPONSE[a.status]} for a in meeting.attendees]
+    return event
+
+
+class GmailSourceHarness:
+    """Sent mail in the user's Gmail, meetings in their primary calendar."""
+
+    type = "gmail"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.user = google.shared().add_user()
+
+    def account(self) -> AccountConfig:
+        return self.user.account(self.tmp_path)
+
+    def add_mail(self, raw: bytes) -> None:
+        self.user.add_mail(raw)
+
+    def add_meeting(self, meeting: Meeting) -> None:
+        self.user.calendar().put(event_of(meeting))
+
+
+class GmailCalendarHarness:
+    """keepwarm's own calendar ("keepwarm", made through the API by the same OAuth client),
+    which also holds events the user put there."""
+
+    type = "gmail"
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.user = google.shared().add_user()
+
+    def account(self) -> AccountConfig:
+        return self.user.account(self.tmp_path, name="reminders", holds_reminders=True,
+                                 mail=False, calendar=False)
+
+    def add_user_event(self, uid: str, summary: str) -> None:
+        calendars = [c for c in self.user.calendars.values() if c.summary == "keepwarm"]
+        calendar = calendars[0] if calendars else self.user.add_calendar("keepwarm", by_app=True)
+        calendar.put({"iCalUID": uid, "summary": summary,
+                      "start": {"dateTime": "2026-01-10T10:00:00Z"},
+                      "end": {"dateTime": "2026-01-10T11:00:00Z"}})
+
+    def user_events(self) -> dict[str, bytes]:
+        out = {}
+        for calendar in self.user.calendars.values():
+            for event in calendar.visible().values():
+                private = event.get("extendedProperties", {}).get("private", {})
+                if "keepwarm" not in private:
+                    out[event["iCalUID"]] = json.dumps(event, sort_keys=True).encode()
+        return out

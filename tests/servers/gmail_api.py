@@ -1,0 +1,103 @@
+"""The Gmail v1 half of the fake Google server (tests.servers.google): the profile, the
+SENT label's messages newest first with page tokens, metadata-format messages, and history
+with the 404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.servers.google import Answer, User
+
+AUTH = "https://www.googleapis.com/auth/"
+GMAIL_READ = {AUTH + s for s in ("gmail.metadata", "gmail.readonly", "gmail.modify")}
+
+
+def error(status: int, message: str, reason: str) -> Answer:
+    from tests.servers.google import error as google_error
+
+    return google_error(status, message, reason)
+
+
+def ok(data: Any) -> Answer:
+    return 200, {}, json.dumps(data).encode()
+
+
+def token_of(d: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(d).encode()).decode()
+
+
+def untoken(text: str) -> dict[str, Any]:
+    try:
+        return dict(json.loads(base64.urlsafe_b64decode(text.encode())))
+    except ValueError:
+        return {}
+
+
+def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[str]]
+          ) -> Answer:
+    if not scopes & GMAIL_READ:
+        return error(403, "Request had insufficient authentication scopes.",
+                     "insufficientPermissions")
+    q = {k: v[0] for k, v in query.items()}
+    metadata_only = scopes & GMAIL_READ == {AUTH + "gmail.metadata"}
+    if path == ["users", "me", "profile"]:
+        return ok({"emailAddress": user.email, "messagesTotal": len(user.messages),
+                   "threadsTotal": len(user.messages), "historyId": str(user.history_id)})
+    if path == ["users", "me", "messages"]:
+        if "q" in q and metadata_only:
+            return error(403, "Metadata scope does not support 'q' parameter",
+                         "forbidden")
+        order = sorted(user.messages.values(), key=lambda m: (m.internal_ms, m.id),
+                       reverse=True)
+        after = untoken(q.get("pageToken", "")).get("k")
+        if q.get("pageToken") and not after:
+            return error(400, "Invalid pageToken", "invalidArgument")
+        if after:
+            order = [m for m in order if [m.internal_ms, m.id] < after]
+        size = min(int(q.get("maxResults", 100)), 500)
+        page: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id}
+                                             for m in order[:size]],
+                                "resultSizeEstimate": len(user.messages)}
+        if len(order) > size:
+            last = order[size - 1]
+            page["nextPageToken"] = token_of({"k": [last.internal_ms, last.id]})
+        return ok(page)
+    if path[:3] == ["users", "me", "messages"] and len(path) == 4:
+        m = user.messages.get(path[3])
+        if m is None:
+            return error(404, "Requested entity was not found.", "notFound")
+        fmt = q.get("format", "full")
+        if metadata_only and fmt not in ("metadata", "minimal"):
+            return error(403, f"Metadata scope doesn't allow format {fmt.upper()}",
+                         "forbidden")
+        wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+        out: dict[str, Any] = {"id": m.id, "threadId": m.id, "labelIds": ["SENT"],
+                               "historyId": str(m.history_id),
+                               "internalDate": str(m.internal_ms), "sizeEstimate": 1000}
+        if fmt != "minimal":
+            out["payload"] = {"mimeType": "text/plain", "headers": [
+                {"name": k, "value": v} for k, v in m.headers
+                if not wanted or k.lower() in wanted]}
+        return ok(out)
+    if path == ["users", "me", "history"]:
+        start = int(q.get("startHistoryId", "0") or 0)
+        if start < user.history_floor:
+            return error(404, "Requested entity was not found.", "notFound")
+        after = int(untoken(q.get("pageToken", "")).get("h", start))
+        records = [(h, mid) for h, mid in user.history if h > after]
+        size = min(int(q.get("maxResults", 100)), 500)
+        page = {"historyId": str(user.history_id), "history": [
+            {"id": str(h), "messages": [{"id": mid, "threadId": mid}],
+             "messagesAdded": [{"message": {"id": mid, "threadId": mid,
+                                            "labelIds": ["SENT"]}}]}
+            for h, mid in records[:size]]}
+        if len(records) > size:
+            page["nextPageToken"] = token_of({"h": records[size - 1][0]})
+        if not page["history"]:
+            del page["history"]
+        return ok(page)
+    return error(404, "Not Found", "notFound")
