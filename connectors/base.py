@@ -181,6 +181,7 @@ class Option:
     required: bool = False
     help: str = ""
     is_path: bool = False  # the core expands ~ and resolves it against the config file's folder
+    secret: bool = False  # a file holding a secret: keepwarm warns if others can read it
 
 
 @dataclass(frozen=True)

@@ -46,10 +46,10 @@ class GmailConnector(Connector):
     writes_reminders: ClassVar[bool] = True
     needs_signin: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
-        "client_secrets": Option(str, required=True, is_path=True,
+        "client_secrets": Option(str, required=True, is_path=True, secret=True,
                                  help="the OAuth client JSON (type Desktop app) downloaded from "
                                       "your Google Cloud project"),
-        "token_file": Option(str, default="", is_path=True,
+        "token_file": Option(str, default="", is_path=True, secret=True,
                              help="where the sign-in is kept (default: "
                                   "<state_dir>/<name>.google-token.json, mode 0600)"),
         "mail": Option(bool, default=True, help="read sent mail from Gmail"),

@@ -62,7 +62,7 @@ class OutlookConnector(Connector):
                                  help="the sign-in service (national clouds differ)"),
         "graph_endpoint": Option(str, default="https://graph.microsoft.com/v1.0",
                                  help="Microsoft Graph's root (national clouds differ)"),
-        "token_cache": Option(str, is_path=True,
+        "token_cache": Option(str, is_path=True, secret=True,
                               help="MSAL token cache file (default: <state dir>/NAME.msal-cache"
                                    ".bin, keyring-encrypted where a keyring exists)"),
         "mail": Option(bool, default=True, help="read sent mail (Sent Items)"),

@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 
 from daemon import book, cadence, logsetup, reminder_state, render, runtime, service, sync
-from daemon.config import Config, default_config_path, load
+from daemon.config import Config, default_config_path, load, permission_warnings
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
@@ -48,6 +48,8 @@ def _as_of(args: argparse.Namespace, cfg: Config) -> datetime:
 
 def _open(args: argparse.Namespace) -> tuple[Config, Store]:
     cfg = load(Path(args.config).expanduser() if args.config else default_config_path())
+    for warning in permission_warnings(cfg):
+        log.warning("%s", warning)
     return cfg, Store(cfg.store_path)
 
 
@@ -127,8 +129,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         s = match[0]
         f = s.facts
         say(f"{f.name} <{', '.join(f.emails)}>", style="bold")
-        say(f"  {f.touchpoints} touchpoints ({f.meetings} meetings), last "
-                  f"{s.last_date} by {f.last_channel}")
+        say(f"  {f.touchpoints} touchpoint{'s' * (f.touchpoints != 1)} ({f.meetings} "
+            f"meeting{'s' * (f.meetings != 1)}), last {s.last_date} by {f.last_channel}")
         say(f"  cadence every {s.interval_days} days: {s.interval_source}")
         state = ("LAPSED, " + f"{s.overdue_days} days overdue" if s.lapsed else
                  f"due {s.due}" if s.tracked else "not tracked")
@@ -232,7 +234,10 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     path = Path(args.config).expanduser() if args.config else default_config_path()
-    return runtime.run(path, load(path))
+    cfg = load(path)
+    for warning in permission_warnings(cfg):
+        log.warning("%s", warning)
+    return runtime.run(path, cfg)
 
 
 def cmd_service(args: argparse.Namespace) -> int:

@@ -285,6 +285,28 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
     )
 
 
+def permission_warnings(cfg: Config) -> list[str]:
+    """Files with secrets that other users can read, and passwords written into the config."""
+    out = []
+    for account in cfg.accounts:
+        cls = registry.connector_class(account.type)
+        for name, opt in cls.options.items():
+            value = account.options.get(name)
+            if not (opt.secret and value):
+                continue
+            path = Path(str(value))
+            if path.exists() and path.stat().st_mode & 0o077:
+                out.append(f"{path} (accounts[{account.name}].{name}) holds a secret and other "
+                           f"users can read it: chmod 600 {path}")
+        command = str(account.options.get("password_command") or "")
+        if command.split(" ", 1)[0] in ("echo", "printf") and cfg.path.exists() and (
+                cfg.path.stat().st_mode & 0o044):
+            out.append(f"{cfg.path} holds the password of accounts[{account.name}] in "
+                       "password_command and other users can read it: chmod 600 "
+                       f"{cfg.path}, or better use `pass`, `secret-tool` or keyring = true")
+    return out
+
+
 def _duration_list(values: list[Any]) -> list[str]:
     for v in values:
         parse_duration(v)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import load, parse
+from daemon.config import load, parse, permission_warnings
 from daemon.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,3 +115,21 @@ def test_unreadable_files(tmp_path: Path, text: str, problem: str) -> None:
         load(write(tmp_path, text))
     with pytest.raises(ConfigError, match="keepwarm init"):
         load(tmp_path / "missing.toml")
+
+
+def test_secrets_readable_by_others_are_warned_about(tmp_path: Path) -> None:
+    secrets = tmp_path / "client.json"
+    secrets.write_text("{}")
+    secrets.chmod(0o644)
+    path = write(tmp_path, '[[accounts]]\nname = "g"\ntype = "gmail"\n'
+                           'client_secrets = "client.json"\n'
+                           '[[accounts]]\nname = "i"\ntype = "imap"\nhost = "h.example"\n'
+                           'username = "u"\npassword_command = "echo hunter2"\n')
+    path.chmod(0o644)
+    warnings = permission_warnings(load(path))
+    assert len(warnings) == 2
+    assert f"chmod 600 {secrets}" in warnings[0] and "accounts[g].client_secrets" in warnings[0]
+    assert "accounts[i]" in warnings[1] and "hunter2" not in warnings[1]
+    secrets.chmod(0o600)
+    path.chmod(0o600)
+    assert permission_warnings(load(path)) == []
