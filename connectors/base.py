@@ -106,6 +106,7 @@ class Batch:
     cursor: JSON
     snapshot: bool = False
     last: bool = False  # the final batch of a snapshot fetch; removal happens then
+    remaining: int | None = None  # an estimate of observations still to come (progress, ETA)
 
 
 @dataclass(frozen=True, slots=True)

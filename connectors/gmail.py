@@ -113,7 +113,9 @@ class GmailConnector(Connector):
                 reader = gmailmail.SentMailReader(self.session, self.budget, self.get_units)
                 for observations, mail_state in reader.read(state.get("mail"), ctx):
                     state = {**state, "mail": mail_state}
-                    yield Batch(observations, state)
+                    left = (max(int(mail_state["estimate"]) - int(mail_state.get("done", 0)), 0)
+                            if mail_state.get("estimate") else None)
+                    yield Batch(observations, state, remaining=left)
             if not (self.calendar or self.mail):
                 yield Batch([], state)
         finally:

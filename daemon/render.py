@@ -10,11 +10,13 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
+    BarColumn,
     Progress,
     SpinnerColumn,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -123,14 +125,16 @@ def timeline_table(entries: Sequence[TimelineEntry], tz: tzinfo) -> Table:
 
 
 class SyncProgress:
-    """A live line per account while a sync reads (a terminal only: sources rarely know a
-    total, so it shows the count, the rate and the time spent)."""
+    """A live line per account while a sync reads (a terminal only): the count, the rate, the
+    time spent, and a bar with the time left when the source can estimate what remains
+    (a Gmail backfill under its quota can take hours)."""
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                  TextColumn("{task.completed:>8.0f} items"),
-                                 TextColumn("{task.fields[rate]}"),
-                                 TimeElapsedColumn(), console=console, transient=True,
+                                 TextColumn("{task.fields[rate]}"), BarColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console, transient=True,
                                  disable=not console.is_terminal)
         self.tasks: dict[str, TaskID] = {}
 
@@ -141,12 +145,14 @@ class SyncProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def update(self, account: str, result: IngestResult) -> None:
+    def update(self, account: str, result: IngestResult, remaining: int | None = None) -> None:
         if account not in self.tasks:
             self.tasks[account] = self.progress.add_task(account, total=None, rate="")
         task_id = self.tasks[account]
         self.progress.advance(task_id, result.messages + result.duplicates + result.meetings
                               + result.skipped)
         task = self.progress.tasks[task_id]
+        if remaining is not None:
+            self.progress.update(task_id, total=task.completed + remaining)
         if task.elapsed:
             self.progress.update(task_id, rate=f"{task.completed / task.elapsed:,.0f}/s")

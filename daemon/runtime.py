@@ -135,7 +135,7 @@ class Runtime:
                 continue
             report = sync.pull_one(
                 self.store, slot.account, settings, datetime.now(settings.tz),
-                progress=lambda _a, _r: self.notifier.watchdog(),
+                progress=lambda *_: self.notifier.watchdog(),
                 stop=self._turn_over(self.clock() + POLL_BUDGET))
             self.record(slot, report)
 

@@ -29,7 +29,8 @@ from daemon.store import IngestResult, Store
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, IngestResult], None]
+# account, what the batch stored, the source's estimate of what is still to come
+Progress = Callable[[str, IngestResult, int | None], None]
 
 
 @dataclass
@@ -97,7 +98,7 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
                 if isinstance(obs, Skipped):
                     log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
             if progress:
-                progress(account.name, result)
+                progress(account.name, result, batch.remaining)
             if stop is not None and stop():
                 report.complete = False
                 break

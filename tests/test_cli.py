@@ -251,3 +251,22 @@ def test_auth_of_an_account_without_sign_in_says_so(
     assert home.run("auth", "sent") == 2
     assert "has no sign-in" in capsys.readouterr().err
     assert home.run("auth", "nope") == 2
+
+
+def test_the_progress_display_turns_an_estimate_into_a_bar() -> None:
+    import io
+
+    from rich.console import Console
+
+    from daemon.render import SyncProgress
+    from daemon.store import IngestResult
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with SyncProgress(console) as progress:
+        progress.update("gmail", IngestResult(messages=50), remaining=150)
+        (task,) = progress.progress.tasks
+        assert (task.completed, task.total) == (50, 200)
+        progress.update("gmail", IngestResult(messages=40, duplicates=10), remaining=100)
+        assert (task.completed, task.total) == (100, 200)
+        progress.update("maildir", IngestResult(messages=7))
+        assert progress.progress.tasks[1].total is None  # no estimate: a count and a rate

@@ -83,6 +83,9 @@ def test_backfill_is_newest_first_in_batches_never_one_request_per_message(
     assert google_user.count("batch:messages.get") == 130
     assert (google_user.count("batch"), google_user.count("messages.list")) == (4, 4)
     assert cursor["mail"]["phase"] == "incremental"
+    # each batch says how much is left, for the progress bar's time remaining
+    left = [b.remaining for b in batches if sent([b])]
+    assert left == [90, 50, 10, 0]
     (m,) = [m for m in sent(batches) if m.message_id == "m3@example.com"]
     assert m.location.startswith("gmail:") and m.to[0].email == "p3@example.org"
 
