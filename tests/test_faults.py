@@ -42,3 +42,45 @@ def test_caldav_through_resets_stalls_and_drops(tmp_path: Path) -> None:
         got = scenario(faulty, retry_until_ok=True)
     assert sum(n for kind, n in proxy.faults.items() if kind != "none") >= 5, proxy.faults
     assert got == want
+
+
+def test_imap_through_resets_stalls_and_drops(tmp_path: Path) -> None:
+    from dataclasses import replace
+    from datetime import UTC, datetime
+    from email.utils import format_datetime
+
+    from daemon.config import parse
+    from daemon.store import Store
+    from tests.servers.dovecot import shared as dovecot
+
+    server = dovecot()
+
+    def run(user: str, port: int, folder: Path, retry: bool) -> set[tuple[str, ...]]:
+        account = server.account(user, port=port, retries=1, timeout=1)
+        config = parse({"identity": {"addresses": [f"{user}@example.com"]},
+                        "store": {"path": str(folder / "kw.db")}}, folder / "c.toml")
+        config = replace(config, accounts=(account,))
+        store = Store(config.store_path)
+        for day in range(20):  # new mail every day, a sync each day, retried until it works
+            when = datetime.now(UTC) - timedelta(days=60 - day)
+            server.append(user, [(f"From: {user}@example.com\nTo: p{(day * 7 + n) % 13}"
+                                  f"@example.org\nDate: {format_datetime(when)}\n"
+                                  f"Message-ID: <f{day}-{n}@example.com>\n\nhi\n").encode()
+                                 for n in range(60)])
+            for _attempt in range(60):
+                report = sync.sync(config, store, datetime.now(UTC), write=False)
+                if report.ok or not retry:
+                    break
+            else:
+                raise AssertionError("never converged")
+        rows = {tuple(map(str, r)) for r in store.db.execute(
+            "SELECT source_id, email, coalesce(rule, '') FROM participants")}
+        store.close()
+        return rows
+
+    want = run(server.add_user(), server.port, tmp_path / "clean", retry=False)
+    assert len(want) == 20 * 60
+    with FaultProxy(server.port, fault_rate=0.2, seed=5) as proxy:
+        got = run(server.add_user(), proxy.port, tmp_path / "faulty", retry=True)
+    assert sum(n for kind, n in proxy.faults.items() if kind != "none") >= 3, proxy.faults
+    assert got == want

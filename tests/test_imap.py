@@ -396,7 +396,7 @@ def kill_after_first_batch(d: Dovecot, restart: bool, how: str = "kill",
                            user: str = "") -> sync.Progress:
     done: list[bool] = []
 
-    def progress(name: str, result: IngestResult) -> None:
+    def progress(name: str, result: IngestResult, remaining: int | None = None) -> None:
         if done:
             return
         done.append(True)
