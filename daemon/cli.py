@@ -72,11 +72,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
     if args.account and cfg.account(args.account) is None:
         raise UsageError(f"no account is named {args.account!r} in {cfg.path}")
-    lock = InstanceLock(cfg.state_dir, "cycle.lock", what="another keepwarm sync is running")
+    lock = InstanceLock(cfg.state_dir, "cycle.lock", wait=600,
+                        what="another keepwarm sync is running")
     if lock.holder():
         err.print(f"waiting for the running keepwarm (process {lock.holder()}) to finish "
                   "its cycle…", markup=False)
-    lock.wait = 600
     with lock, render.SyncProgress(err) as progress:
         now = datetime.now(cfg.settings.tz)
         report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
@@ -149,9 +149,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if account is None:
         raise UsageError(f"no reminders calendar: set [reminders] calendar in {cfg.path}")
     now = _as_of(args, cfg)
-    if args.as_of:
-        now = datetime.combine(now.date(), time(0, 0), tzinfo=cfg.settings.tz)
-    statuses = sync.compute(store, cfg.settings, now.replace(hour=23, minute=59, second=59))
+    statuses = sync.compute(store, cfg.settings, now)
     writer = sync.connector(account)
     try:
         p = sync.make_plan(cfg, store, statuses, now, writer)

@@ -65,8 +65,7 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
     needs signing in again: placed on the next working day, removed when gone from the map."""
     notices = notices or {}
     tz = settings.tz
-    local_now = now.astimezone(tz)
-    as_of = local_now.date()
+    as_of = now.astimezone(tz).date()
     changes: list[Change] = []
 
     # One event per contact: extra keepwarm events for a contact (a crash between writing
@@ -97,7 +96,6 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
                     key=lambda s: (s.due, s.facts.name.lower(), s.facts.key))
     # Overdue reminders go on today's slot even once its time has passed: they stay in today's
     # agenda, and roll to the next working day if the contact is still due tomorrow.
-    first_day = as_of
 
     def slot(day: date) -> datetime:
         return datetime.combine(day, settings.reminder_time, tzinfo=tz)
@@ -117,7 +115,7 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
         key = s.facts.key
         if key in placed:
             continue
-        day = next_working_day(max(s.due, first_day), settings.working_days)
+        day = next_working_day(max(s.due, as_of), settings.working_days)
         while per_day[day] >= settings.max_per_day:
             day = next_working_day(day + timedelta(days=1), settings.working_days)
         placed[key] = slot(day)
@@ -131,7 +129,7 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
         due = rec.due if rec else as_of
         if dismissed.get(key) == due:
             continue  # the user deleted the notice: they have seen it
-        start = slot(next_working_day(first_day, settings.working_days))
+        start = slot(next_working_day(as_of, settings.working_days))
         if r is not None:
             there = r.start.astimezone(tz).date()
             if there >= as_of and (key in pinned or r.start == slot(there)):

@@ -7,7 +7,7 @@ account is reported and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +25,7 @@ from daemon import book, cadence, planner, reminder_state
 from daemon.cadence import Status
 from daemon.config import Config, Settings
 from daemon.errors import AuthError, KeepwarmError
-from daemon.store import IngestResult, Store
+from daemon.store import IngestResult, ReminderRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,12 @@ def reminders_account(config: Config) -> AccountConfig | None:
 
 
 def make_plan(config: Config, store: Store, statuses: list[Status], now: datetime,
-              writer: Connector, needs_signin: Sequence[str] = ()) -> planner.Plan:
-    return planner.plan(statuses, writer.list_reminders(), reminder_state.records(store),
+              writer: Connector, needs_signin: Sequence[str] = (),
+              records: Mapping[str, ReminderRecord] | None = None) -> planner.Plan:
+    """The plan against what the calendar holds; ``records`` when the caller read them."""
+    if records is None:
+        records = reminder_state.records(store)
+    return planner.plan(statuses, writer.list_reminders(), records,
                         reminder_state.dismissals(store), config.settings, now,
                         writer.user_editable, signin_notices(needs_signin))
 
@@ -176,7 +180,7 @@ def reconcile(config: Config, store: Store, statuses: list[Status], now: datetim
     writer = connector(account)
     try:
         previous = reminder_state.records(store)
-        p = make_plan(config, store, statuses, now, writer, needs_signin)
+        p = make_plan(config, store, statuses, now, writer, needs_signin, previous)
         reminder_state.save_intent(store, p.records, p.dismissals)
         applied = writer.apply(p.changes)
         reminder_state.confirm(store, applied, now, previous, p.changes)

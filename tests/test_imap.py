@@ -25,7 +25,8 @@ from daemon import sync
 from daemon.config import Settings
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
 from daemon.store import IngestResult, Store
-from tests.servers.dovecot import PASSWORD, Dovecot, _free_port
+from tests.servers import free_port
+from tests.servers.dovecot import PASSWORD, Dovecot
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SETTINGS = Settings(own_addresses=frozenset({"me@example.com"}))
@@ -338,7 +339,7 @@ def test_wrong_password_is_an_auth_error_never_retried_nor_shown(
 
 def test_connection_refused_is_transient(store: Store) -> None:
     config = AccountConfig("imap", "imap", options={
-        "host": "127.0.0.1", "port": _free_port(), "tls": "none", "username": "u",
+        "host": "127.0.0.1", "port": free_port(), "tls": "none", "username": "u",
         "password_command": "echo x", "keyring": False, "folders": [], "retries": 0,
         "timeout": 5})  # nothing listens on that port
     with pytest.raises(TransientError, match="Connection refused"):

@@ -41,6 +41,7 @@ import pytest
 from imapclient import IMAPClient
 
 from connectors.base import AccountConfig
+from tests.servers import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
 DOVEADM = "/usr/bin/doveadm"
@@ -88,7 +89,7 @@ class Dovecot:
         self.log = self.folder / "dovecot.log"
         self.rawlog_dir = self.folder / "rawlog" if rawlog else None
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        self.port = free_port()
         self.sent = sent
         self.password = password
         self.conf = self.folder / "dovecot.conf"
@@ -305,12 +306,6 @@ def _mail_ids() -> tuple[int, int]:
         return os.getuid(), os.getgid()
     nobody = pwd.getpwnam("nobody")
     return nobody.pw_uid, nobody.pw_gid
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 _shared: Dovecot | None = None

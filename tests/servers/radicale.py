@@ -16,7 +16,6 @@ import os
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import pytest
 
 from connectors.base import AccountConfig
 from connectors.caldav import CaldavConnector
+from tests.servers import free_port
 
 _users = itertools.count(1)
 _C = "urn:ietf:params:xml:ns:caldav"
@@ -150,7 +150,7 @@ class RadicaleServer:
         self.storage = folder / "collections"
         self.htpasswd = folder / "users"
         self.htpasswd.write_text("")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.config = folder / "config"
         self.config.write_text(
@@ -226,12 +226,6 @@ class RadicaleServer:
         with self.htpasswd.open("a") as f:
             f.write(f"{name}:{password}\n")
         return User(name, password, self.url, self)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 _shared: RadicaleServer | None = None
