@@ -153,10 +153,11 @@ class ImapConnector(Connector):
             if p.skip:
                 continue
             last = p.after
-            for chunk_last, observations in self._messages(folder, st.uidvalidity, p.after):
+            for chunk_last, observations, left in self._messages(folder, st.uidvalidity,
+                                                                  p.after):
                 last = chunk_last
                 states[folder] = FolderState(p.state.uidvalidity, last, None, p.state.changes)
-                yield Batch(observations, imapfolders.dump_cursor(states))
+                yield Batch(observations, imapfolders.dump_cursor(states), remaining=left)
             states[folder] = imapfolders.finished(p, st, last)
         yield Batch((), imapfolders.dump_cursor(states))
         if problems:
@@ -182,8 +183,9 @@ class ImapConnector(Connector):
             f"(folders there: {imapfolders.describe(imapfolders.names(listing))})")
 
     def _messages(self, folder: str, uidvalidity: int,
-                  after: int) -> Iterator[tuple[int, list[Observation]]]:
-        """(last UID of the chunk, its observations) for every message above ``after``."""
+                  after: int) -> Iterator[tuple[int, list[Observation], int]]:
+        """(last UID of the chunk, its observations, messages left in the folder after it)
+        for every message above ``after``."""
 
         def search(c: IMAPClient) -> list[int]:
             self.session.select(c, folder, uidvalidity)
@@ -191,6 +193,7 @@ class ImapConnector(Connector):
 
         uids = self.session.call(f"SEARCH {folder}", search)
         log.debug("%s: %d new messages in %r", self.name, len(uids), folder)
+        done = 0
         for chunk, uid_set in uid_sets(uids, imapfolders.CHUNK, imapfolders.MAX_SET_CHARS):
 
             def fetch(c: IMAPClient, uid_set: str = uid_set) -> dict[int, Fetched]:
@@ -198,8 +201,10 @@ class ImapConnector(Connector):
                 return fetch_headers(c, uid_set)
 
             fetched = self.session.call(f"FETCH {folder}", fetch)
+            done += len(chunk)
             yield chunk[-1], [obs for uid in chunk
-                              if (obs := self._parse(folder, uid, fetched.get(uid))) is not None]
+                              if (obs := self._parse(folder, uid, fetched.get(uid))) is not None
+                              ], len(uids) - done
 
     def _parse(self, folder: str, uid: int, item: Fetched | None) -> Observation | None:
         location = f"imap:{folder}/{uid}"

@@ -207,7 +207,8 @@ class MaildirConnector(Connector):
                 else:
                     last = chunk[-1]
                     below = max(old.below_ns, min(ctimes[last], floor_ns))
-                    yield Batch(observations, cursor_after(last, below, False))
+                    yield Batch(observations, cursor_after(last, below, False),
+                                remaining=len(todo) - start - len(chunk))
         finally:
             opened.close()
 

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import BinaryIO
 
@@ -53,6 +53,13 @@ _FAST_ITEM = re.compile(
 )
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
+# The Date form nearly every mailer writes ("Mon, 2 Nov 2026 09:05:00 +0100"), read without
+# the stdlib's general parser (a fifth of the parse time); anything else goes to the stdlib.
+_PLAIN_DATE = re.compile(
+    r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2})(?::(\d{2}))?"
+    r" ([+-])(\d{2})(\d{2})(?: \([^()]*\))?")
+_MONTHS = {m: n for n, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
 
 
@@ -197,10 +204,24 @@ def _msg_id(value: str) -> str:
     return "".join(clean_text(m.group(1) if m else value).split()).strip("<>")
 
 
+def parse_date(value: str) -> datetime:
+    """``email.utils.parsedate_to_datetime``, with the same result, faster for plain dates."""
+    m = _PLAIN_DATE.fullmatch(value)
+    month = _MONTHS.get(m.group(2).lower(), 0) if m else 0
+    if m is None or not month:
+        return parsedate_to_datetime(value)
+    day, _, year, hour, minute, second, sign, zh, zm = m.groups()
+    offset = int(zh) * 3600 + int(zm) * 60
+    zone = None if sign == "-" and not offset else timezone(
+        timedelta(seconds=-offset if sign == "-" else offset))
+    return datetime(int(year), month, int(day), int(hour), int(minute), int(second or 0),
+                    tzinfo=zone)
+
+
 def _date(value: str, fallback: datetime) -> datetime:
     if value:
         try:
-            d = parsedate_to_datetime(value)
+            d = parse_date(value)
         except Exception:  # garbage dates raise all sorts of errors
             return fallback
         if d.tzinfo is None:

@@ -70,7 +70,8 @@ class MemoryConnector(Connector):
         mail = self.data.mail
         for i in range(start, len(mail), self.batch_size):
             end = min(i + self.batch_size, len(mail))
-            yield Batch(mail[i:end], {"mail": end, "meetings": version})
+            yield Batch(mail[i:end], {"mail": end, "meetings": version},
+                        remaining=len(mail) - end)
         start = max(start, len(mail))
         if version == self.data.meetings_version:
             yield Batch([], {"mail": start, "meetings": version})

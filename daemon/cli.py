@@ -195,7 +195,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if info.get("next_poll"):
             line += f", next poll {info['next_poll']}"
         if info.get("backlog"):
-            line += ", still catching up"
+            left = info.get("remaining")
+            line += ", still catching up" + (f" (about {left:,} left)" if left else "")
         say(line)
         if info.get("needs_signin"):
             failing += 1

@@ -53,6 +53,7 @@ class Slot:
     last_error: str | None = None
     last_success: str | None = None
     backlog: bool = False  # the last poll stopped early: more to read
+    remaining: int | None = None  # then, how much more (when the source can tell)
     warned: float = field(default=-WARN_EVERY)
 
 
@@ -160,6 +161,7 @@ class Runtime:
             slot.last_error = None
             slot.last_success = datetime.now(UTC).isoformat(timespec="seconds")
             slot.backlog = not report.complete
+            slot.remaining = report.remaining if slot.backlog else None
             slot.due = now if slot.backlog else now + jitter(slot.interval)
             if report.messages or report.meetings or report.touchpoints:
                 self.dirty = True
@@ -269,6 +271,7 @@ class Runtime:
                 "last_error": s.last_error,
                 "last_success": s.last_success,
                 "backlog": s.backlog,
+                "remaining": s.remaining,
             } for name, s in self.slots.items()},
         }
         with self.store.transaction() as db:

@@ -44,6 +44,7 @@ class AccountReport:
     error: str | None = None
     needs_signin: bool = False
     complete: bool = True  # False: stopped early (shutdown or time budget); more to read
+    remaining: int | None = None  # the source's estimate of what is left to read, if it has one
 
     def add(self, r: IngestResult) -> None:
         self.messages += r.messages
@@ -91,17 +92,19 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     conn = connector(account)
     seen: set[str] = set()
     try:
-        for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
-            result = store.ingest(account.name, batch, settings, now, snapshot_seen=seen)
-            report.add(result)
-            for obs in batch.observations:
-                if isinstance(obs, Skipped):
-                    log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
-            if progress:
-                progress(account.name, result, batch.remaining)
-            if stop is not None and stop():
-                report.complete = False
-                break
+        with store.bulk():
+            for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
+                result = store.ingest(account.name, batch, settings, now, snapshot_seen=seen)
+                report.add(result)
+                report.remaining = batch.remaining
+                for obs in batch.observations:
+                    if isinstance(obs, Skipped):
+                        log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
+                if progress:
+                    progress(account.name, result, batch.remaining)
+                if stop is not None and stop():
+                    report.complete = False
+                    break
     finally:
         conn.close()
     return report

@@ -435,8 +435,15 @@ def test_a_dropped_connection_is_retried_within_the_sync(
         user = d.add_user()
         d.append(user, [message(n) for n in range(10)])
         account = d.account(user, retries=1)
-        report = pull(store, account, progress=kill_after_first_batch(d, restart=True))
+        left: list[int | None] = []
+        kill = kill_after_first_batch(d, restart=True)
+
+        def progress(name: str, result: IngestResult, remaining: int | None = None) -> None:
+            left.append(remaining)
+            kill(name, result, remaining)
+        report = pull(store, account, progress=progress)
         assert (report.messages, report.duplicates) == (10, 0)
+        assert left == [6, 2, 0, None]  # chunks of 4, then the final cursor
         assert store.counts()["touchpoints"] == 10
 
 

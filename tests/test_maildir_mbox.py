@@ -133,6 +133,7 @@ def test_maildir_batches_resume_from_any_cursor(
     monkeypatch.setattr("connectors.maildir.BATCH_SIZE", 1000)
     batches, _ = fetch(conn, None)
     assert [len(b.observations) for b in batches] == [1000, 1000, 500]
+    assert [b.remaining for b in batches] == [1500, 500, None]  # for progress and status
     all_ids = ids(batches)
     assert len(set(all_ids)) == 2500
     for k in (0, 1):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import pathlib
 from datetime import UTC, datetime, timedelta
-from email.utils import formataddr, getaddresses
+from email.utils import formataddr, getaddresses, parsedate_to_datetime
 
 import pytest
 import test.test_email
@@ -18,6 +18,7 @@ from connectors.mailparse import (
     _pairs,
     clean_text,
     decode_words,
+    parse_date,
     parse_headers,
     read_header_block,
 )
@@ -428,3 +429,41 @@ _ITEM = st.one_of(
 def test_address_fast_path_agrees_on_plain_lists(items: list[tuple[str, str]]) -> None:
     value = ",".join(pad + item + pad for item, pad in items)
     assert _pairs(value) == [(n, a) for n, a in getaddresses([value]) if a]
+
+
+def _stdlib_date(value: str) -> datetime | str:
+    try:
+        return parsedate_to_datetime(value)
+    except Exception as exc:  # the outcome to compare, whatever it is
+        return type(exc).__name__
+
+
+_DATE_LIKE = st.builds(
+    lambda wd, d, mon, y, h, mi, sec, sign, zh, zm, tail: (
+        f"{wd}{d} {mon} {y} {h:02d}:{mi:02d}{sec} {sign}{zh:02d}{zm:02d}{tail}"),
+    st.sampled_from(["", "Mon, ", "Sun,  ", "Xyz,"]), st.integers(0, 32),
+    st.sampled_from(["Jan", "feb", "MAR", "Dec", "Foo"]), st.integers(1000, 9999),
+    st.integers(0, 25), st.integers(0, 61), st.sampled_from(["", ":00", ":59", ":60", ":7"]),
+    st.sampled_from(["+", "-"]), st.integers(0, 30), st.integers(0, 99),
+    st.sampled_from(["", " (CET)", " (x) y", "  "]))
+
+
+@settings(max_examples=400)
+@given(st.one_of(_DATE_LIKE, st.text(max_size=40)))
+def test_the_fast_date_path_agrees_with_the_stdlib(value: str) -> None:
+    try:
+        ours: datetime | str = parse_date(value)
+    except Exception as exc:
+        ours = type(exc).__name__
+    theirs = _stdlib_date(value)
+    if isinstance(theirs, str):
+        assert isinstance(ours, str)
+    else:
+        assert ours == theirs and ours.utcoffset() == theirs.utcoffset()
+
+
+def test_the_fast_date_path_reads_the_common_forms() -> None:
+    assert parse_date("Mon, 2 Nov 2026 09:05:00 +0100") == datetime(
+        2026, 11, 2, 8, 5, tzinfo=UTC)
+    assert parse_date("2 Nov 2026 09:05 -0000").tzinfo is None  # -0000: zone unknown
+    assert parse_date("Mon, 2 Nov 2026 09:05:00 GMT") == datetime(2026, 11, 2, 9, 5, tzinfo=UTC)

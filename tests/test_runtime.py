@@ -10,8 +10,10 @@ import pytest
 
 from connectors.base import Address, SentMail
 from connectors.memory import MemoryConnector, MemoryData
+from daemon.cli import main
 from daemon.config import load
 from daemon.errors import AuthError, TransientError
+from daemon.lock import InstanceLock
 from daemon.runtime import FIRST_BACKOFF, Runtime
 
 _keys = itertools.count()
@@ -131,7 +133,8 @@ def test_reminders_are_reconciled_after_changes_and_hourly(d: Daemon) -> None:
     assert nxt - d.clock.t == pytest.approx(3600)
 
 
-def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(500):
         d.send("work", f"b{i}", 300 - i // 2, f"p{i % 7}@y.example")
     monkeypatch.setattr("daemon.runtime.POLL_BUDGET", -1.0)  # every batch ends the turn
@@ -139,9 +142,17 @@ def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch)
     slot = d.rt.slots["work"]
     assert slot.backlog and slot.due <= d.clock.t
     assert d.rt.store.counts()["messages"] == 100  # one batch of the memory connector
+    assert slot.remaining == 400  # the source's estimate, for `keepwarm status`
+    d.rt.publish()
+    capsys.readouterr()
+    with InstanceLock(d.config.state_dir):  # `status` believes a daemon that holds it
+        main(["--config", str(d.path), "status"])
+    line = next(x for x in capsys.readouterr().out.splitlines() if "work (memory)" in x)
+    assert line.endswith(", still catching up (about 400 left)")
     for _ in range(4):
         d.rt.step()
     assert d.rt.store.counts()["messages"] == 500
     monkeypatch.undo()
     d.rt.step()
     assert not d.rt.slots["work"].backlog and d.rt.slots["work"].due > d.clock.t
+    assert d.rt.slots["work"].remaining is None

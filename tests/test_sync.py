@@ -14,7 +14,7 @@ from connectors.memory import MemoryConnector, MemoryData
 from daemon import book, cadence, reminder_state, sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
-from daemon.store import Store
+from daemon.store import BULK_CACHE_KIB, IngestResult, Store
 
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
 _keys = itertools.count()
@@ -97,6 +97,18 @@ def test_an_interrupted_fetch_resumes_without_loss_or_duplicates(world: World) -
     report = world.sync()
     assert report.accounts[0].messages == 50 and report.accounts[0].duplicates == 0
     assert world.store.counts()["touchpoints"] == 250
+
+
+def test_a_pull_writes_with_a_big_page_cache_and_gives_it_back(world: World) -> None:
+    for i in range(150):
+        world.send("work", f"m{i}", 10, "ann@x.org")
+    during: list[int] = []
+
+    def progress(name: str, result: IngestResult, remaining: int | None = None) -> None:
+        during.append(world.store.db.execute("PRAGMA cache_size").fetchone()[0])
+    sync.pull(world.store, world.config.accounts[0], world.config.settings, NOW, progress)
+    assert during and set(during) == {-BULK_CACHE_KIB}
+    assert world.store.db.execute("PRAGMA cache_size").fetchone()[0] == -2000
 
 
 def test_an_alias_learned_later_turns_earlier_touchpoints_off(world: World) -> None:
