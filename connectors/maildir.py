@@ -23,12 +23,11 @@ read again; the store deduplicates by Message-ID.
 from __future__ import annotations
 
 import bisect
-import collections
 import logging
 import os
 import stat
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,12 +44,12 @@ from connectors.base import (
     Skipped,
 )
 from connectors.mailparse import parse_headers, read_header_block
+from connectors.readahead import ReadAhead
 from daemon.errors import SourceError
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 5000  # one store transaction each: fewer, larger commits ingest ~30% faster
-READ_AHEAD = 64  # files whose header the kernel is asked to fetch before we get to them
 WINDOW_NS = 2_000_000_000  # timestamps are coarse and listing is not atomic: 2 s of slack
 _SUBDIRS = ("cur", "new")
 _MAX_DELIVERY_SECONDS = 10**11  # names with bigger leading numbers are not Maildir times
@@ -196,12 +195,16 @@ class MaildirConnector(Connector):
         if not todo:
             yield Batch((), final_cursor)
             return
-        opened = self._opened([entries[i] for i in todo])
+        warm = ReadAhead([os.path.join(self.root, entries[i].rel) for i in todo])
         try:
             for start in range(0, len(todo), BATCH_SIZE):
                 chunk = todo[start : start + BATCH_SIZE]
-                observations = [obs for i in chunk
-                                if (obs := self._read(entries[i], next(opened))) is not None]
+                observations: list[Observation] = []
+                for n, i in enumerate(chunk):
+                    if n % 64 == 0:
+                        warm.advance(start + n)
+                    if (obs := self._read(entries[i])) is not None:
+                        observations.append(obs)
                 if start + BATCH_SIZE >= len(todo):
                     yield Batch(observations, final_cursor)
                 else:
@@ -210,37 +213,12 @@ class MaildirConnector(Connector):
                     yield Batch(observations, cursor_after(last, below, False),
                                 remaining=len(todo) - start - len(chunk))
         finally:
-            opened.close()
+            warm.close()
 
-    def _opened(self, entries: list[_Entry]) -> Generator[int | OSError, None, None]:
-        """Each file opened READ_AHEAD files early with a read-ahead hint, so a cold disk
-        reads the next headers while this one is parsed (one file at a time, reading from
-        cold storage is 3x slower)."""
-        pending: collections.deque[int | OSError] = collections.deque()
-        try:
-            for n in range(len(entries) + READ_AHEAD):
-                if n < len(entries):
-                    try:
-                        fd = os.open(os.path.join(self.root, entries[n].rel), os.O_RDONLY)
-                        pending.append(fd)
-                        os.posix_fadvise(fd, 0, 65536, os.POSIX_FADV_WILLNEED)
-                    except OSError as e:
-                        pending.append(e)
-                if n >= READ_AHEAD:
-                    yield pending.popleft()
-        finally:  # a fetch ended early (shutdown, time budget): close what is still open
-            for item in pending:
-                if isinstance(item, int):
-                    os.close(item)
-
-    def _read(self, entry: _Entry, opened: int | OSError | None = None) -> Observation | None:
+    def _read(self, entry: _Entry) -> Observation | None:
         location = f"maildir:{entry.rel}"
         try:
-            if isinstance(opened, OSError):
-                raise opened
-            if opened is None:
-                opened = os.open(os.path.join(self.root, entry.rel), os.O_RDONLY)
-            with open(opened, "rb", buffering=0) as f:
+            with open(os.path.join(self.root, entry.rel), "rb", buffering=0) as f:
                 raw = read_header_block(f)
         except FileNotFoundError:
             log.debug("%s vanished before it was read", location)
