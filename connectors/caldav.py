@@ -1,15 +1,16 @@
 """A CalDAV account (Fastmail, iCloud, Nextcloud, Radicale ...): meetings from the user's
 calendars, and the calendar keepwarm writes its reminders into.
 
-Reading: one PROPFIND lists every calendar with its change marker (the RFC 6578 sync-token,
-else the CalendarServer getctag, else a hash of the events' ETags from a time-range REPORT).
-The cursor holds those markers plus today's date. When none moved, a sync costs that one
-PROPFIND (after discovery) and yields no meetings. When one moved, or the day changed (the
-window and the recurrences move with time), the chosen calendars are read again with one
-time-range REPORT each and all their meetings yielded as a snapshot, so deletions are seen.
-Recurrences are expanded here, the same way as for an .ics file (``connectors.icalmap``);
-the server-side expand is not used because servers disagree on it. There is no local copy
-of the events: a change anywhere re-reads the whole window, simple and always correct.
+Reading: one PROPFIND lists every calendar with its change markers (the RFC 6578 sync-token,
+the CalendarServer getctag). Each chosen calendar has a local copy of its objects
+(``connectors.davcache``) that is brought up to date incrementally: by sync-collection where
+the server has sync-tokens, else by a time-range listing of ETags, and in both cases only
+new or changed objects are downloaded (calendar-multiget). An idle sync costs the PROPFIND
+(plus, on a server with neither marker, one ETag listing per calendar) and yields nothing.
+When a copy changed, or the day changed (the window and the recurrences move with time),
+all meetings of the window are computed from the copies and yielded as a snapshot, so
+deletions are seen. Recurrences are expanded here, the same way as for an .ics file
+(``connectors.icalmap``); the server-side expand is not used because servers disagree on it.
 
 Writing: keepwarm's events live at ``{uid}.ics`` in the reminders calendar (created with
 MKCALENDAR when missing) and carry ``KEEPWARM_PROPERTY``. Every write is conditional:
@@ -22,7 +23,6 @@ plans again from what the user did.
 from __future__ import annotations
 
 import functools
-import hashlib
 import ipaddress
 import logging
 import re
@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 import icalendar
 
-from connectors import icalmap, retry, secrets
+from connectors import davcache, icalmap, retry, secrets
 from connectors.base import (
     JSON,
     KEEPWARM_PROPERTY,
@@ -53,7 +53,7 @@ from connectors.base import (
     Skipped,
     Update,
 )
-from connectors.dav import CalendarInfo, DavSession, Reply, Resource
+from connectors.dav import CalendarInfo, DavSession, Reply
 from connectors.retry import RETRY_OPTIONS
 from connectors.secrets import PASSWORD_OPTIONS
 from daemon.errors import CalendarError, ConfigError, SourceError
@@ -61,7 +61,7 @@ from daemon.errors import CalendarError, ConfigError, SourceError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_STAMP = "%Y%m%dT%H%M%SZ"
+_DAY = "%Y%m%dT000000Z"
 _PRODID = "-//keepwarm//keepwarm//EN"
 
 
@@ -105,12 +105,14 @@ class CaldavConnector(Connector):
         secrets.check(account)
         self.url = self.url if self.url.endswith("/") else self.url + "/"
         self._dav: DavSession | None = None
+        self._copies: davcache.CalendarCopies | None = None
         self._reminders: CalendarInfo | None = None
 
     def close(self) -> None:
         if self._dav is not None:
             self._dav.close()
             self._dav = None
+            self._copies = None
 
     def _session(self) -> DavSession:
         if self._dav is None:
@@ -124,21 +126,37 @@ class CaldavConnector(Connector):
 
     # -- source ----------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
+        """The window's meetings of the chosen calendars, as a snapshot when anything changed.
+
+        Why the store converges: every calendar's copy is updated and saved (atomically)
+        before anything is yielded, the cursor is the day plus a digest of each copy, and the
+        snapshot is computed from the copies alone. So a stored cursor only names copies
+        already on disk. A crash after a copy is saved but before the store commits the
+        snapshot (or between its batches, which carry the old cursor until the last) leaves
+        the old cursor: the next sync finds nothing new on the server, but the digests differ
+        from the cursor, so the snapshot comes again from the saved copies. A copy lost or
+        older than the store is rebuilt or caught up from the server: an equal digest means
+        the store already holds its meetings, else a snapshot replaces them all. A crash
+        while a copy is updated leaves the old file and token, and the changes are asked for
+        again. Either way one complete sync puts the store right.
+        """
         dav = self._session()
         chosen = self._chosen(self._call("listing calendars", dav.calendars))
-        start, end = _window(ctx)
-        versions = {cal.url: cal.version or self._etag_version(cal, start, end, ctx)
-                    for cal in chosen}
+        span = _window(ctx)
+        if self._copies is None:
+            self._copies = davcache.CalendarCopies(dav, self._call, self.account.state_dir,
+                                                   self.name, self.username)
+        copies = [(cal, self._copies.update(cal, span)) for cal in chosen]
+        self._copies.prune(cal.url for cal in chosen)
         new_cursor = {"day": ctx.now.astimezone(ctx.tz).date().isoformat(),
-                      "calendars": versions}
+                      "calendars": {cal.url: copy.digest() for cal, copy in copies}}
         if cursor == new_cursor:
             yield Batch([], cursor)
             return
         observations: list[Observation] = []
-        for cal in chosen:
-            resources = self._call(f"reading {cal.name}", dav.query, cal.url, start, end)
-            for resource in resources:
-                observations.extend(self._meetings(cal, resource, ctx))
+        for cal, copy in copies:
+            for href, (_, text) in sorted(copy.objects.items()):
+                observations.extend(self._meetings(cal, href, text, ctx))
         yield from icalmap.snapshot_batches(observations, cursor, new_cursor)
 
     def _chosen(self, calendars: list[CalendarInfo]) -> list[CalendarInfo]:
@@ -155,22 +173,13 @@ class CaldavConnector(Connector):
         return sorted((c for c in calendars if any(_same(c.name, n) for n in self.wanted)),
                       key=lambda c: c.url)
 
-    def _etag_version(self, cal: CalendarInfo, start: str, end: str, ctx: FetchContext) -> str:
-        """For servers without sync-token or ctag: a hash of the window's hrefs and ETags."""
-        found = self._call(f"listing {cal.name}", self._session().query, cal.url, start, end,
-                           False)
-        if any(not r.etag for r in found):
-            return f"unversioned:{ctx.now.isoformat()}"  # no ETags: always read again
-        pairs = "\n".join(sorted(f"{r.href} {r.etag}" for r in found))
-        return "etags:" + hashlib.sha256(pairs.encode()).hexdigest()
-
-    def _meetings(self, cal: CalendarInfo, resource: Resource,
+    def _meetings(self, cal: CalendarInfo, href: str, text: str,
                   ctx: FetchContext) -> Iterator[Observation]:
         where = f"caldav:{self.name}/{cal.name}"
         try:
-            calendar = icalendar.Calendar.from_ical(resource.data)
+            calendar = icalendar.Calendar.from_ical(text)
         except (ValueError, TypeError, KeyError, IndexError) as exc:
-            name = resource.href.rstrip("/").rsplit("/", 1)[-1]
+            name = href.rstrip("/").rsplit("/", 1)[-1]
             yield Skipped(f"{where}/{name}", f"unreadable iCalendar object: {exc}")
             return
         yield from icalmap.meetings(calendar, where, ctx)
@@ -333,11 +342,13 @@ def _same(a: str, b: str) -> bool:
 
 
 def _window(ctx: FetchContext) -> tuple[str, str]:
-    """The REPORT's time range: the fetch window widened by a day on both sides, so floating
-    times the server reads in another zone still come back (expansion trims exactly)."""
+    """The ETag listing's time range: the fetch window widened by a day on both sides, so
+    floating times the server reads in another zone still come back (expansion trims
+    exactly), then to whole UTC days, so it stays put all day and an unchanged getctag
+    spares the listing."""
     start = (ctx.window_start - timedelta(days=1)).astimezone(UTC)
-    end = (ctx.window_end + timedelta(days=1)).astimezone(UTC)
-    return start.strftime(_STAMP), end.strftime(_STAMP)
+    end = (ctx.window_end + timedelta(days=2)).astimezone(UTC)
+    return start.strftime(_DAY), end.strftime(_DAY)
 
 
 def _parse(text: str) -> icalendar.Component | None:

@@ -2,18 +2,32 @@
 failure turned into one of keepwarm's errors.
 
 Only DAVClient's transport (session, authentication, timeouts) and its multistatus parsers
-are used; the requests themselves are written out here. The library's high-level objects
-add compatibility guesses and extra round trips, while keepwarm needs a few exact requests:
+(``DAVResponse.parse_propfind``, ``parse_calendar_query``, ``parse_sync_collection``) are
+used; the request bodies are written out here. The library's high-level objects add
+compatibility guesses and extra round trips, while keepwarm needs a few exact requests:
 conditional PUT/DELETE (If-Match, If-None-Match) whose 412 it sees, one PROPFIND that lists
-every calendar with its change marker, and a time-range REPORT.
+every calendar with its change markers, a time-range REPORT, and the incremental pair below.
+
+Incremental reads (checked against caldav 3.6's source): ``Calendar.get_objects_by_sync_token``
+sends the sync-collection REPORT with ``Depth: 1``, while RFC 6578 section 3.2 defines it
+only for Depth 0 ("other values result in a 400"); with ``load_objects`` it GETs each changed object
+one by one instead of one multiget; and on an invalid token it silently re-downloads the
+whole calendar through ``search()`` unless ``disable_fallback``, which then raises a 403 as
+an AuthorizationError but a 409 as a ReportError. ``Calendar.multiget`` sends every href
+in one request and, with ``raise_notfound``, raises on the first 404. So keepwarm writes
+``sync_collection`` (Depth 0, sync-level 1, only getetag; a 403 naming DAV:valid-sync-token,
+or a 409 or 412, is ``InvalidSyncToken``, another refusal ``SyncUnsupported``; the RFC 6578
+section 3.6 truncation marker is reported) and ``multiget`` (the caller chunks; 404s come
+back as a list), and reads both answers with the library's parsers, as for the others.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
@@ -26,6 +40,7 @@ from lxml import etree
 from daemon.errors import AuthError, CalendarError, TransientError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CALDAV = "urn:ietf:params:xml:ns:caldav"
 _HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -35,7 +50,15 @@ _DISCOVER = (f"{_HEAD}<d:propfind {_NS}><d:prop><d:current-user-principal/>"
 _LIST = (f"{_HEAD}<d:propfind {_NS}><d:prop><d:resourcetype/><d:displayname/>"
          "<c:supported-calendar-component-set/><d:sync-token/><cs:getctag/>"
          "</d:prop></d:propfind>")
+_SYNC = (f"{_HEAD}<d:sync-collection {_NS}><d:sync-token>{{token}}</d:sync-token>"
+         "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>")
+_MULTIGET = (f"{_HEAD}<c:calendar-multiget {_NS}><d:prop><d:getetag/><c:calendar-data/>"
+             "</d:prop>{hrefs}</c:calendar-multiget>")
+_VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _ICS = "text/calendar; charset=utf-8"
+# Characters an href keeps unescaped when sent back (RFC 3986 pchar): servers disagree on
+# whether "@" is escaped, and every one of them decodes the path before the lookup.
+_PATH_SAFE = "/@:!$&'()*+,;="
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +68,8 @@ class CalendarInfo:
     url: str  # absolute, with a trailing slash
     name: str  # display name; the last path segment when the server has none
     events: bool  # may hold VEVENTs
-    version: str  # RFC 6578 sync-token, else the getctag; '' when the server has neither
+    sync_token: str = ""  # RFC 6578 DAV:sync-token; '' when the server has none
+    ctag: str = ""  # CalendarServer getctag; '' when the server has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +79,24 @@ class Resource:
     href: str  # the path as the server gave it
     etag: str
     data: str  # iCalendar text; '' when only ETags were asked for
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPage:
+    """One answer to a sync-collection REPORT: what changed since the token sent."""
+
+    token: str  # the token to send next time
+    changed: dict[str, str]  # href -> ETag ('' when the server sent none)
+    deleted: list[str]  # hrefs of removed members
+    truncated: bool  # RFC 6578 section 3.6: ask again from ``token`` for the rest
+
+
+class InvalidSyncToken(Exception):
+    """The server no longer knows the sync-token (RFC 6578 DAV:valid-sync-token)."""
+
+
+class SyncUnsupported(Exception):
+    """The server lists a sync-token but refuses the sync-collection REPORT."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +121,8 @@ class DavSession:
         self.client = DAVClient(url=url, username=username, password=password,
                                 timeout=timeout, enable_rfc6764=False)
         self._home: str | None = None
+        # requests by kind and objects downloaded: logged, and what tests count
+        self.counts: Counter[str] = Counter()
 
     def close(self) -> None:
         self.client.close()
@@ -117,14 +161,15 @@ class DavSession:
             if isinstance(components, str):
                 components = [components]
             name = props.get("{DAV:}displayname")
-            version = (props.get("{DAV:}sync-token")
-                       or props.get("{http://calendarserver.org/ns/}getctag") or "")
+            token = props.get("{DAV:}sync-token")
+            ctag = props.get("{http://calendarserver.org/ns/}getctag")
             out.append(CalendarInfo(
                 url=url,
                 name=name.strip() if isinstance(name, str) and name.strip()
                 else unquote(url.rstrip("/").rsplit("/", 1)[-1]),
                 events=not components or "VEVENT" in components,
-                version=version if isinstance(version, str) else ""))
+                sync_token=token.strip() if isinstance(token, str) else "",
+                ctag=ctag.strip() if isinstance(ctag, str) else ""))
         return out
 
     def make_calendar(self, name: str, slug: str) -> CalendarInfo | None:
@@ -139,7 +184,7 @@ class DavSession:
             return None
         self._expect(response, (200, 201), f"creating the calendar {name!r} at {url}")
         log.info("%s: created calendar %r at %s", self.account, name, url)
-        return CalendarInfo(url=url, name=name, events=True, version="")
+        return CalendarInfo(url=url, name=name, events=True)
 
     # -- objects -----------------------------------------------------------------------
     def query(self, calendar: str, start: str = "", end: str = "",
@@ -151,13 +196,60 @@ class DavSession:
                 f"{'<c:calendar-data/>' if data else ''}</d:prop><c:filter>"
                 f'<c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">{time_range}'
                 "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>")
+        self.counts["query"] += 1
         response = self._request("REPORT", calendar, body, {"Depth": "1"})
         self._expect(response, (207,), f"reading events of {calendar}")
-        return [Resource(r.href, r.etag or "", r.calendar_data or "")
-                for r in _parse(response.parse_calendar_query)
-                if r.status != 404 and not r.href.endswith("/")]
+        found = [Resource(r.href, r.etag or "", r.calendar_data or "")
+                 for r in _parse(response.parse_calendar_query)
+                 if r.status != 404 and not r.href.endswith("/")]
+        self.counts["objects"] += len(found) if data else 0
+        return found
+
+    def sync_collection(self, calendar: str, token: str) -> SyncPage:
+        """RFC 6578 sync-collection of ``calendar`` since ``token`` ('' for everything):
+        the members' hrefs and ETags only. InvalidSyncToken when the server forgot it."""
+        body = _SYNC.format(token=escape(token))
+        self.counts["sync-collection"] += 1
+        try:
+            response = self._request("REPORT", calendar, body, {"Depth": "0"})
+        except _Precondition as exc:  # e.g. DAV:supported-report: not for this collection
+            if _VALID_SYNC_TOKEN in exc.args[0]:
+                raise InvalidSyncToken(calendar) from None
+            raise SyncUnsupported(f"{calendar}: {', '.join(exc.args[0])}") from None
+        if response.status in (409, 412):  # the other answers servers give to a stale token
+            raise InvalidSyncToken(calendar)
+        if response.status in (400, 405, 415):
+            raise SyncUnsupported(f"{calendar}: HTTP {response.status}")
+        self._expect(response, (207,), f"listing the changes of {calendar}")
+        result = _parse(response.parse_sync_collection)
+        path = unquote(urlsplit(calendar).path).rstrip("/")
+        if result.truncated and (response.sync_truncated_href or "").rstrip("/") != path:
+            raise CalendarError(f"CalDAV server {self.shown_url} answered 507 for "
+                                f"{response.sync_truncated_href} when listing {calendar}")
+        # hrefs come decoded from the parser; some servers list the collection itself
+        members = [r for r in result.changed
+                   if r.href.rstrip("/") != path and not r.href.endswith("/")]
+        return SyncPage(token=result.sync_token or "",
+                        changed={r.href: r.etag or "" for r in members},
+                        deleted=[h for h in result.deleted if not h.endswith("/")],
+                        truncated=result.truncated)
+
+    def multiget(self, calendar: str, hrefs: Sequence[str]) -> tuple[list[Resource], list[str]]:
+        """calendar-multiget of ``hrefs`` (decoded paths, as every answer here gives them) in
+        one REPORT: the objects found, and the hrefs answered 404. The caller chunks."""
+        links = "".join(f"<d:href>{escape(quoted(h))}</d:href>" for h in hrefs)
+        self.counts["multiget"] += 1
+        # RFC 4791 section 7.9: no Depth header for a multiget
+        response = self._request("REPORT", calendar, _MULTIGET.format(hrefs=links), {})
+        self._expect(response, (207,), f"reading events of {calendar}")
+        results = _parse(response.parse_calendar_query)
+        found = [Resource(r.href, r.etag or "", r.calendar_data)
+                 for r in results if r.status != 404 and r.calendar_data is not None]
+        self.counts["objects"] += len(found)
+        return found, [r.href for r in results if r.status == 404]
 
     def get(self, url: str) -> Reply:
+        self.counts["get"] += 1
         response = self._request("GET", url, "", {"Accept": "text/calendar"})
         if response.status == 404:
             return Reply(404)
@@ -199,7 +291,7 @@ class DavSession:
             response = self.client.request(url, method, body, headers)
         except dav_error.AuthorizationError as exc:
             if exc.preconditions and exc.status == 403:  # a refused condition, not a login
-                raise _Precondition(exc.preconditions) from None
+                raise _Precondition(list(exc.preconditions)) from None
             raise AuthError(
                 f"CalDAV server refused {self.username} at {self.shown_url} "
                 f"(HTTP {exc.status or 401}); check the password (password_command or "
@@ -235,12 +327,17 @@ class _Precondition(Exception):
     login was fine."""
 
 
-def _parse(parser: Any) -> list[Any]:
-    """A multistatus parser's results; a malformed body is the server's fault."""
+def _parse(parser: Callable[[], T]) -> T:
+    """A multistatus parser's result; a malformed body is the server's fault."""
     try:
-        return list(parser())
+        return parser()
     except (dav_error.DAVError, etree.LxmlError, ValueError, AttributeError) as exc:
         raise CalendarError(f"CalDAV server sent an unreadable multistatus: {exc}") from None
+
+
+def quoted(href: str) -> str:
+    """A decoded href as it goes back into a request (a URL path or a DAV:href)."""
+    return quote(href, safe=_PATH_SAFE)
 
 
 def _etag(response: DAVResponse) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import shutil
+from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +42,7 @@ from daemon.config import Config, parse
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
 from daemon.store import Store
 from tests.servers.radicale import RadicaleServer, User
+from tests.servers.syncpager import SyncPager
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
@@ -256,28 +259,198 @@ def test_an_unchanged_account_yields_nothing_and_a_deletion_is_seen(
     assert len(meetings(later)) == 7
 
 
+# -- the local copy: only what changed is downloaded ---------------------------------------
+BRUNCH = DINNER.replace("dinner-1", "brunch-1").replace("SUMMARY:Dinner", "SUMMARY:Brunch")
+
+
+def synced(user: User, state: Path, cursor: Any = None, now: datetime = NOW,
+           cls: type[CaldavConnector] = CaldavConnector,
+           **options: Any) -> tuple[list[Batch], Any, Counter[str]]:
+    """One fetch with the copies in ``state``: batches, cursor, and the requests it made
+    (by kind, PROPFINDs aside) with the objects it downloaded."""
+    conn = cls(replace(user.account(name="cal", **options), state_dir=str(state)))
+    try:
+        batches = list(conn.fetch(cursor, ctx(now)))
+        assert conn._dav is not None
+        counts = +conn._dav.counts  # unary plus: without the zero counts
+    finally:
+        conn.close()
+    return batches, batches[-1].cursor, counts
+
+
+def nothing(batches: list[Batch]) -> bool:
+    return [(list(b.observations), b.snapshot) for b in batches] == [([], False)]
+
+
+def test_a_second_sync_downloads_only_what_changed(tmp_path: Path, radicale_user: User,
+                                                   calendars: dict[str, str]) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    batches, cursor, counts = synced(u, state)
+    assert len(meetings(batches)) == 8
+    assert counts == Counter({"sync-collection": 2, "multiget": 2, "objects": 6})
+    folder = state / "cal.caldav"
+    files = sorted(folder.glob("*.json"))
+    assert len(files) == 2 and {f.stat().st_mode & 0o777 for f in files} == {0o600}
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert b"standup-1" in b"".join(f.read_bytes() for f in files)
+
+    again, cursor2, counts = synced(u, state, cursor)
+    assert nothing(again) and cursor2 == cursor
+    assert counts == Counter()  # the PROPFIND's sync-tokens equal the copies'
+
+    u.put(f"{calendars['Family']}brunch.ics", ics(BRUNCH))
+    batches, cursor, counts = synced(u, state, cursor)
+    assert counts == Counter({"sync-collection": 1, "multiget": 1, "objects": 1})
+    got = meetings(batches)
+    assert len(got) == 9 and got["brunch-1"].summary == "Brunch"
+    assert batches[-1].snapshot and batches[-1].last
+
+    u.put(f"{calendars['Family']}dinner.ics",
+          ics(DINNER.replace("SUMMARY:Dinner", "SUMMARY:Supper")))
+    batches, cursor, counts = synced(u, state, cursor)
+    assert counts == Counter({"sync-collection": 1, "multiget": 1, "objects": 1})
+    assert meetings(batches)["dinner-1"].summary == "Supper" and len(meetings(batches)) == 9
+
+    # a recurring event changed: one object downloaded, still expanded (COUNT=4 ends 23 Feb)
+    u.put(f"{calendars['Work']}standup.ics", ics(STANDUP.replace("COUNT=6", "COUNT=4")))
+    batches, cursor, counts = synced(u, state, cursor)
+    assert counts == Counter({"sync-collection": 1, "multiget": 1, "objects": 1})
+    assert sorted(m for m in meetings(batches) if m.startswith("standup")) == [
+        "standup-1/20260202T090000Z", "standup-1/20260209T090000Z",
+        "standup-1/20260223T090000Z"]
+
+    u.delete(f"{calendars['Work']}standup.ics")
+    batches, cursor, counts = synced(u, state, cursor)
+    assert counts == Counter({"sync-collection": 1})
+    assert sorted(meetings(batches)) == ["brunch-1", "cancelled-1", "dinner-1", "offsite-1"]
+
+    later, _, counts = synced(u, state, cursor, now=NOW + timedelta(days=1))
+    assert counts == Counter() and len(meetings(later)) == 4  # a new day: from the copies
+
+
+def test_a_snapshot_lost_in_a_crash_comes_again_from_the_copies(
+        tmp_path: Path, radicale_user: User, calendars: dict[str, str]) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    _, cursor, _ = synced(u, state)
+    u.delete(f"{calendars['Family']}dinner.ics")
+    synced(u, state, cursor)  # copies saved, but the store never committed this snapshot
+    batches, cursor2, counts = synced(u, state, cursor)
+    assert counts == Counter()  # nothing new on the server ...
+    assert sorted(meetings(batches)) == sorted(  # ... yet the whole snapshot comes again
+        ["cancelled-1", "offsite-1", *(f"standup-1/2026{d}T090000Z"
+                                      for d in ("0202", "0209", "0223", "0302", "0309"))])
+    assert batches[-1].last and cursor2 != cursor
+    # copies lost (or unreadable) while the store is current: rebuilt, nothing to store
+    (state / "cal.caldav" / "junk.json").write_text("{}")
+    for path in (state / "cal.caldav").glob("*.json"):
+        path.write_text("not json")
+    again, cursor3, counts = synced(u, state, cursor2)
+    assert counts == Counter({"sync-collection": 2, "multiget": 1, "objects": 5})
+    assert nothing(again) and cursor3 == cursor2
+    assert len(list((state / "cal.caldav").glob("*.json"))) == 2  # and "junk" pruned
+
+
+def test_a_forgotten_sync_token_reads_the_calendar_once_from_scratch(
+        tmp_path: Path, radicale_user: User, calendars: dict[str, str],
+        caplog: pytest.LogCaptureFixture) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    _, cursor, _ = synced(u, state)
+    u.put(f"{calendars['Work']}brunch.ics", ics(BRUNCH))
+    forgotten = list((u.server.storage / "collection-root" / u.name).rglob("sync-token"))
+    assert len(forgotten) >= 2
+    for folder in forgotten:  # the server expires every token it handed out
+        shutil.rmtree(folder)
+    caplog.set_level(logging.INFO, logger="connectors.davcache")
+    batches, cursor, counts = synced(u, state, cursor)
+    # Work: refused (403 valid-sync-token), then listed from scratch, all 6 objects again;
+    # Family: its PROPFIND token is the copy's, so not even asked
+    assert counts == Counter({"sync-collection": 2, "multiget": 1, "objects": 6})
+    assert caplog.text.count("no longer knows the sync-token") == 1
+    assert sorted(meetings(batches)) == sorted(meetings(fetch(u)[0]))
+    assert len(meetings(batches)) == 9 and "brunch-1" in meetings(batches)
+    again, _, counts = synced(u, state, cursor)
+    assert nothing(again) and counts == Counter()
+
+
+def test_truncated_change_lists_are_followed_page_by_page(
+        tmp_path: Path, radicale_user: User, calendars: dict[str, str]) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    with SyncPager(u.url) as pager:
+        batches, cursor, counts = synced(u, state, url=pager.url)
+        assert pager.truncated == 4  # Work's five members came one per answer
+        assert counts == Counter({"sync-collection": 6, "multiget": 2, "objects": 6})
+        assert meetings(batches) == meetings(fetch(u)[0])
+        u.put(f"{calendars['Work']}brunch.ics", ics(BRUNCH))
+        u.delete(f"{calendars['Work']}cancelled.ics")
+        batches, _, counts = synced(u, state, cursor, url=pager.url)
+        assert pager.truncated == 5
+        assert counts == Counter({"sync-collection": 2, "multiget": 1, "objects": 1})
+        assert "brunch-1" in meetings(batches) and "cancelled-1" not in meetings(batches)
+
+
+def test_a_server_refusing_sync_collection_is_read_by_etags(
+        tmp_path: Path, radicale_user: User, calendars: dict[str, str]) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    with SyncPager(u.url, refuse=True) as refusing:
+        batches, cursor, counts = synced(u, state, url=refusing.url)
+        assert meetings(batches) == meetings(fetch(u)[0])
+        assert counts == Counter({"sync-collection": 2, "query": 2, "multiget": 2,
+                                  "objects": 5})
+        u.put(f"{calendars['Family']}brunch.ics", ics(BRUNCH))
+        batches, _, counts = synced(u, state, cursor, url=refusing.url)
+        # not asked again; Family's ctag moved: listed; Work's did not: not even listed
+        assert counts == Counter({"query": 1, "multiget": 1, "objects": 1})
+        assert len(meetings(batches)) == 9
+
+
 class NoSyncTokens(CaldavConnector):
-    """The same connector on a server without sync-token or ctag (the ETag fallback)."""
+    """The same connector on a server without sync-token or ctag (the ETag fallback).
+    Radicale always has both, so the test hides them from the connector."""
 
     def _chosen(self, calendars: list[Any]) -> list[Any]:
-        return [replace(c, version="") for c in super()._chosen(calendars)]
+        return [replace(c, sync_token="", ctag="") for c in super()._chosen(calendars)]
 
 
-def test_without_sync_tokens_etags_tell_what_changed(radicale_user: User,
+class CtagOnly(CaldavConnector):
+    """A server with getctag but no sync-token (older CalendarServer-style servers)."""
+
+    def _chosen(self, calendars: list[Any]) -> list[Any]:
+        return [replace(c, sync_token="") for c in super()._chosen(calendars)]
+
+
+def test_without_sync_tokens_etags_tell_what_changed(tmp_path: Path, radicale_user: User,
                                                      calendars: dict[str, str]) -> None:
-    def run(cursor: Any) -> tuple[dict[str, Meeting], Any]:
-        conn = NoSyncTokens(radicale_user.account(name="cal"))
-        batches = list(conn.fetch(cursor, ctx()))
-        conn.close()
-        return meetings(batches), batches[-1].cursor
+    u, state = radicale_user, tmp_path / "state"
+    first, cursor, counts = synced(u, state, cls=NoSyncTokens)
+    assert len(meetings(first)) == 8
+    # only the window's objects: "ancient" (2020) is neither listed nor downloaded
+    assert counts == Counter({"query": 2, "multiget": 2, "objects": 5})
+    again, cursor2, counts = synced(u, state, cursor, cls=NoSyncTokens)
+    assert nothing(again) and cursor2 == cursor
+    assert counts == Counter({"query": 2})  # ETags listed, nothing downloaded
+    u.put(f"{calendars['Family']}dinner.ics",
+          ics(DINNER.replace("SUMMARY:Dinner", "SUMMARY:Supper")))
+    u.delete(f"{calendars['Work']}cancelled.ics")
+    changed, cursor, counts = synced(u, state, cursor, cls=NoSyncTokens)
+    assert counts == Counter({"query": 2, "multiget": 1, "objects": 1})
+    assert meetings(changed)["dinner-1"].summary == "Supper"
+    assert "cancelled-1" not in meetings(changed) and len(meetings(changed)) == 7
+    assert "standup-1/20260302T090000Z" in meetings(changed)  # recurrences still expanded
 
-    first, cursor = run(None)
-    assert len(first) == 8
-    assert run(cursor) == ({}, cursor)
-    url = f"{calendars['Family']}dinner.ics"
-    radicale_user.put(url, ics(DINNER.replace("SUMMARY:Dinner", "SUMMARY:Supper")))
-    changed, _ = run(cursor)
-    assert changed["dinner-1"].summary == "Supper"
+
+def test_with_only_a_ctag_an_unchanged_calendar_is_not_listed(
+        tmp_path: Path, radicale_user: User, calendars: dict[str, str]) -> None:
+    u, state = radicale_user, tmp_path / "state"
+    _, cursor, counts = synced(u, state, cls=CtagOnly)
+    assert counts == Counter({"query": 2, "multiget": 2, "objects": 5})
+    again, _, counts = synced(u, state, cursor, cls=CtagOnly)
+    assert nothing(again) and counts == Counter()
+    u.put(f"{calendars['Family']}brunch.ics", ics(BRUNCH))
+    batches, cursor, counts = synced(u, state, cursor, cls=CtagOnly)
+    assert counts == Counter({"query": 1, "multiget": 1, "objects": 1})  # Family only
+    assert len(meetings(batches)) == 9
+    _, _, counts = synced(u, state, cursor, now=NOW + timedelta(days=1), cls=CtagOnly)
+    assert counts == Counter({"query": 2})  # a new day, a new range: listed again
 
 
 # -- reminders through daemon.sync ----------------------------------------------------
@@ -296,7 +469,7 @@ class World:
         self.mail: MemoryData = MemoryConnector.DATA.setdefault(key, MemoryData())
         raw: dict[str, Any] = {
             "identity": {"addresses": ["me@work.example"], "timezone": "Europe/Berlin"},
-            "store": {"path": str(tmp_path / "kw.db")},
+            "store": {"path": str(tmp_path / "kw.db"), "state_dir": str(tmp_path / "state")},
             "reminders": {"calendar": "cal"},
             "accounts": [{"name": "mail", "type": "memory", "key": key},
                          {"name": "cal", "type": "caldav", **user.options(**cal_options)}],
