@@ -5,14 +5,14 @@ Kept apart from the connection code so every rule below is a pure function of da
 server sent, tested without a server.
 
 UIDVALIDITY rule (RFC 3501 2.3.1.1 / RFC 9051 2.3.1.1: UIDs persist across sessions unless
-UIDVALIDITY changes, and a new value must be greater than the old one): *any* value other
-than the stored one means the stored UIDs no longer name the same messages, so the folder is
-read again from UID 1 and the store drops the duplicates by Message-ID. Equal means no change.
-A value that went DOWN is a server that broke the rule, not a server that kept its UIDs, so it
-counts as a change too: keeping the old ``last_uid`` there would skip every new message whose
-UID is below it, forever and silently, while reading again costs only bandwidth. For the
-same reason a UIDNEXT at or below the last UID read, under an unchanged UIDVALIDITY (UIDs
-were handed out again), is a change. A server that changes UIDVALIDITY on every sync would
+UIDVALIDITY changes, and a new value must be greater than the old one): a greater value means
+the stored UIDs no longer name the same messages, so the folder is read again from UID 1 and
+the store drops the duplicates by Message-ID. An equal value is no change, and so is a lower
+one: the RFC does not allow it, and it comes from a replica or proxy answering with stale
+state (switching back and forth must not re-read the folder each time); the stored, greater
+value is kept. What guards against a server that really renumbered (restored from a backup,
+moved) whatever its UIDVALIDITY says: a UIDNEXT at or below the last UID read means UIDs were
+handed out again, and that is a change. A server that changes UIDVALIDITY on every sync would
 make every sync a full read: after ``MAX_CHANGES`` changes in a row the folder is reported
 instead (``keeps_changing``), and read again once two syncs in a row see the same value.
 """
@@ -99,7 +99,7 @@ def plan(old: FolderState | None, st: Status) -> Plan:
             return Plan(FolderState(st.uidvalidity, st.uidnext - 1, st.highestmodseq), skip=True)
         return Plan(FolderState(st.uidvalidity), after=0)
     reused = st.uidnext is not None and st.uidnext <= old.last_uid
-    if old.uidvalidity != st.uidvalidity or reused:
+    if st.uidvalidity > old.uidvalidity or reused:
         changes = old.changes + 1
         fresh = FolderState(st.uidvalidity, 0, None, changes)
         return Plan(fresh, after=0, changed=True, keeps_changing=changes >= MAX_CHANGES,

@@ -198,16 +198,41 @@ def test_a_new_uidvalidity_rereads_the_folder_without_duplicate_touchpoints(
         assert folders_in(store, account)["Sent"]["changes"] == 0
 
 
-def test_a_lower_uidvalidity_is_a_change_too(store: Store) -> None:
-    """RFC 3501 requires a greater value: a lower one means the UIDs were not kept."""
+def test_a_lower_uidvalidity_is_not_a_change(store: Store) -> None:
+    """RFC 3501 requires a greater value: a lower one is a stale replica, not a renumbering;
+    the stored value stays, nothing is read again, and new mail still arrives."""
     with new_server() as d:
         user = d.add_user()
         d.append(user, [message(1), message(2)])
         account = d.account(user)
         pull(store, account)
+        old = folders_in(store, account)["Sent"]["uidvalidity"]
         set_uidvalidity(d, user, 1000)  # Dovecot's own values are Unix times, far above
         again = pull(store, account)
-        assert (again.messages, again.duplicates) == (0, 2)
+        assert (again.messages, again.duplicates) == (0, 0)
+        state = folders_in(store, account)["Sent"]
+        assert (state["uidvalidity"], state["last_uid"], state["changes"]) == (old, 2, 0)
+        d.append(user, [message(3)])
+        assert pull(store, account).messages == 1
+        set_uidvalidity(d, user, old)  # back and forth: still nothing read again
+        assert pull(store, account).duplicates == 0
+
+
+def test_a_renumbered_folder_is_read_again_whatever_its_uidvalidity(store: Store) -> None:
+    """A restore that hands out UIDs again (UIDNEXT at or below the last UID read) is a
+    change even when UIDVALIDITY went down."""
+    with new_server() as d:
+        user = d.add_user()
+        d.append(user, [message(n) for n in range(5)])
+        account = d.account(user)
+        pull(store, account)
+        d.doveadm("expunge", "-u", user, "mailbox", "Sent", "all")
+        d.doveadm("mailbox", "delete", "-u", user, "Sent")
+        d.doveadm("mailbox", "create", "-u", user, "Sent")
+        set_uidvalidity(d, user, 1000)
+        d.append(user, [message(n) for n in range(3)] + [message(9)])  # UIDs 1-4 again
+        again = pull(store, account)
+        assert (again.messages, again.duplicates) == (1, 3)
         assert folders_in(store, account)["Sent"]["uidvalidity"] == 1000
 
 
@@ -241,8 +266,11 @@ def test_plan_rules() -> None:
     assert plan(FolderState(5, 8, 40), st).skip  # same HIGHESTMODSEQ: nothing changed
     reused = plan(FolderState(5, 12, None), st)  # UIDNEXT at or below a UID already read
     assert reused.changed and reused.after == 0
-    down = plan(FolderState(6, 10, 40, changes=1), st)
-    assert down.changed and down.state == FolderState(5, 0, None, 2) and not down.skip
+    down = plan(FolderState(6, 10, 40), st)  # lower: a stale replica, no change
+    assert not down.changed and down.state == FolderState(6, 10, 40, 0) and down.skip
+    assert plan(FolderState(6, 8, None), st).after == 8
+    up = plan(FolderState(4, 10, 40, changes=1), st)
+    assert up.changed and up.state == FolderState(5, 0, None, 2) and not up.skip
     third = plan(FolderState(4, 10, 40, changes=2), st)
     assert third.keeps_changing and third.skip
 
