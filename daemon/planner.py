@@ -118,6 +118,11 @@ def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
         day = next_working_day(max(s.due, as_of), settings.working_days)
         while per_day[day] >= settings.max_per_day:
             day = next_working_day(day + timedelta(days=1), settings.working_days)
+        if day > horizon:
+            # No room within the horizon: this contact waits (`keepwarm lapsed` lists it)
+            # rather than a backlog filling the calendar for months, where every reminder
+            # written would move again each time one ahead of it is done.
+            continue
         placed[key] = slot(day)
         per_day[day] += 1
 

@@ -93,6 +93,24 @@ def test_max_per_day_spills_most_overdue_first() -> None:
     assert starts["p5@x.org"] == starts["p6@x.org"] == at(date(2026, 3, 3))
 
 
+def test_a_backlog_fills_the_horizon_and_waits_beyond_it() -> None:
+    # 100 overdue contacts, 5 a day, a 14-day horizon from Mon 2 Mar: 11 working days hold 55
+    cal = Calendar()
+    backlog = [st(f"p{i:03d}@x.org", date(2026, 1, 1) + timedelta(days=i % 50)) for i in range(100)]
+    cal.run(backlog)
+    starts = cal.starts()
+    assert len(starts) == 55
+    assert max(starts.values()) == at(date(2026, 3, 16))  # the horizon's last working day
+    waiting = {s.facts.key for s in backlog} - set(starts)
+    assert min(s.due for s in backlog if s.facts.key in waiting) >= max(
+        s.due for s in backlog if s.facts.key in starts)  # the most overdue go first
+    # one done: only the reminders within the horizon shift, and the first waiting one moves in
+    done = min(starts, key=lambda k: (starts[k], k))
+    p = cal.run([s for s in backlog if s.facts.key != done])
+    assert len(cal.starts()) == 55
+    assert (kinds(p).count("Create"), kinds(p).count("Delete")) == (1, 1)
+
+
 def test_re_running_changes_nothing() -> None:
     cal = Calendar()
     statuses = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=3 * i)) for i in range(12)]
