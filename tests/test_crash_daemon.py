@@ -31,7 +31,7 @@ from typing import Any
 import icalendar
 
 from connectors.base import KEEPWARM_PROPERTY
-from daemon import sync
+from daemon import planner, sync
 from daemon.config import load
 from daemon.store import Store
 from tests.servers.dovecot import Dovecot
@@ -257,7 +257,8 @@ def make_home(root: Path, imap: Dovecot, cal: User, zone: str, mail: dict[str, l
     home.config.write_text(
         "[identity]\n" + toml({"addresses": ["me@example.com"], "timezone": zone})
         + '[store]\npath = "kw.db"\nstate_dir = "state"\n'
-        + '[reminders]\ncalendar = "cal"\n[daemon]\nmax_backoff = "2s"\n'
+        + '[reminders]\ncalendar = "cal"\nmax_per_day = 15\nhorizon = "30d"\n'
+        + '[daemon]\nmax_backoff = "2s"\n'
         + '[[accounts]]\nname = "mail"\ntype = "imap"\npoll_interval = "1s"\n'
         + toml(imap_options)
         + '[[accounts]]\nname = "cal"\ntype = "caldav"\npoll_interval = "1s"\n'
@@ -363,14 +364,14 @@ def diff(a: Counter[Any], b: Counter[Any]) -> list[Any]:
 
 
 def due_contacts(home: Home) -> set[str]:
-    """The contacts that should have a reminder, as keepwarm's own cadence says."""
+    """The contacts that should have a reminder, as keepwarm's own cadence and planner say
+    (placement is canonical, so planning onto an empty calendar names the same contacts)."""
     config = load(home.config)
     store = Store(config.store_path)
     try:
         now = datetime.now(config.settings.tz)
-        horizon = now.date() + timedelta(days=config.settings.horizon_days)
-        return {s.facts.key for s in sync.compute(store, config.settings, now)
-                if s.tracked and s.due <= horizon}
+        statuses = sync.compute(store, config.settings, now)
+        return set(planner.plan(statuses, [], {}, {}, config.settings, now, True).reminders)
     finally:
         store.close()
 
@@ -405,7 +406,7 @@ def test_sigkill_daemon_at_random_moments_loses_and_doubles_nothing(tmp_path: Pa
 
     # the calendar: one reminder per due contact, where the uninterrupted run put it
     events, reference = crashy.events(), clean.events()
-    assert len(reference) > 80
+    assert len(reference) > 80  # many writes to cut: up to 15 a day over 30 days
     hrefs, uids, contacts = zip(*((e[0], e[1], e[2]) for e in events), strict=True)
     assert len(set(hrefs)) == len(set(uids)) == len(set(contacts)) == len(events)
     assert set(contacts) == due_contacts(crashy) == due_contacts(clean)
@@ -417,8 +418,8 @@ def test_sigkill_daemon_at_random_moments_loses_and_doubles_nothing(tmp_path: Pa
 
     # the kills cut the backfill and the reminder writes, before and after late mail
     assert sum(p.startswith("backfill") for p in phases) >= 2, phases
-    assert sum(p.startswith("writing") for p in phases) >= 5, phases
-    assert sum(p.startswith("writing (wave") for p in phases) >= 3, phases
+    assert sum(p.startswith("writing") for p in phases) >= 3, phases
+    assert sum(p.startswith("writing (wave") for p in phases) >= 1, phases
     assert at_first_wave, f"the first reminders were not all written in {LAST_WAVE} runs"
     final = crashy.etags()  # the late mail removed, moved and added reminders
     assert at_first_wave.keys() - final.keys(), "none removed"
