@@ -144,8 +144,7 @@ class CaldavConnector(Connector):
         chosen = self._chosen(self._call("listing calendars", dav.calendars))
         span = _window(ctx)
         if self._copies is None:
-            self._copies = davcache.CalendarCopies(dav, self._call, self.account.state_dir,
-                                                   self.name, self.username)
+            self._copies = davcache.CalendarCopies(dav, self._call, self.account.state_dir)
         copies = [(cal, self._copies.update(cal, span)) for cal in chosen]
         self._copies.prune(cal.url for cal in chosen)
         new_cursor = {"day": ctx.now.astimezone(ctx.tz).date().isoformat(),

@@ -71,13 +71,12 @@ class CalendarCopy:
 class CalendarCopies:
     """The copies of one account's calendars, kept up to date through one DavSession."""
 
-    def __init__(self, dav: DavSession, call: Call, state_dir: str, account: str,
-                 username: str) -> None:
+    def __init__(self, dav: DavSession, call: Call, state_dir: str) -> None:
         self.dav = dav
         self.call = call
-        self.account = account
-        self.username = username
-        self.folder = Path(state_dir) / f"{account}.caldav" if state_dir else None
+        self.account = dav.account
+        self.username = dav.username
+        self.folder = Path(state_dir) / f"{self.account}.caldav" if state_dir else None
         self._loaded: dict[str, CalendarCopy] = {}
 
     def update(self, cal: CalendarInfo, span: tuple[str, str]) -> CalendarCopy:

@@ -201,10 +201,10 @@ class ImapConnector(Connector):
                 return fetch_headers(c, uid_set)
 
             fetched = self.session.call(f"FETCH {folder}", fetch)
+            observations = [obs for uid in chunk
+                            if (obs := self._parse(folder, uid, fetched.get(uid))) is not None]
             done += len(chunk)
-            yield chunk[-1], [obs for uid in chunk
-                              if (obs := self._parse(folder, uid, fetched.get(uid))) is not None
-                              ], len(uids) - done
+            yield chunk[-1], observations, len(uids) - done
 
     def _parse(self, folder: str, uid: int, item: Fetched | None) -> Observation | None:
         location = f"imap:{folder}/{uid}"

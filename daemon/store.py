@@ -116,11 +116,12 @@ class Store:
         """A larger page cache while a backfill writes (its random-keyed inserts touch pages
         all over the tables: a fifth less CPU on a 100,000-message import), given back after
         so an idle daemon stays small."""
+        before = self.db.execute("PRAGMA cache_size").fetchone()[0]
         self.db.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
         try:
             yield
         finally:
-            self.db.execute("PRAGMA cache_size=-2000")  # SQLite's default, 2 MiB
+            self.db.execute(f"PRAGMA cache_size={int(before)}")
             self.db.execute("PRAGMA shrink_memory")
 
     # -- cursors and account state ---------------------------------------------
