@@ -339,6 +339,14 @@ class MicrosoftServer:
             self.in_flight += graph
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
         status = 0
+        logged: list[bool] = []
+
+        def record(status: int) -> None:
+            if not logged:
+                logged.append(True)
+                with self._lock:
+                    self.log.append(Hit(h.command, path, query, status, start, time.monotonic()))
+
         try:
             if fault and fault.kind == "slow":
                 time.sleep(fault.seconds)
@@ -361,6 +369,7 @@ class MicrosoftServer:
                 status, h.close_connection = 0, True
                 return
             data = b"" if body is None else json.dumps(body).encode()
+            record(status)  # before the answer leaves: a client holding it finds it logged
             h.send_response(status)
             for key, value in {"Content-Type": "application/json",
                                "Content-Length": str(len(data)), **extra}.items():
@@ -368,9 +377,9 @@ class MicrosoftServer:
             h.end_headers()
             h.wfile.write(data)
         finally:
+            record(status)  # a dropped connection: logged when it is dropped
             with self._lock:
                 self.in_flight -= graph
-                self.log.append(Hit(h.command, path, query, status, start, time.monotonic()))
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
