@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from connectors.base import Address, Batch, SentMail
 from daemon import book, cadence
-from daemon.config import Config, Settings, parse
+from daemon.config import Config, parse
+from daemon.model import Address, Batch, SentMail, Settings
 from daemon.store import Store
 from daemon.sync import pull
 

@@ -41,9 +41,9 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from connectors.base import FetchContext, SentMail
 from connectors.outlook import OutlookConnector
 from daemon.config import parse
+from daemon.model import FetchContext, SentMail
 from daemon.store import Store
 from daemon.sync import pull
 from tests.servers.microsoft import CLIENT_ID, USER, MicrosoftServer, certificate, trust

@@ -35,28 +35,26 @@ from urllib.parse import quote, urlsplit
 import icalendar
 
 from connectors import davcache, icalmap, retry, secrets
-from connectors.base import (
+from connectors.base import KEEPWARM_PROPERTY, Connector, Option
+from connectors.dav import CalendarInfo, DavSession, Reply
+from connectors.retry import RETRY_OPTIONS
+from connectors.secrets import PASSWORD_OPTIONS
+from daemon.errors import CalendarError, ConfigError, SourceError
+from daemon.model import (
     JSON,
-    KEEPWARM_PROPERTY,
     AccountConfig,
     Applied,
     Batch,
     Change,
-    Connector,
     Create,
     Delete,
     FetchContext,
     Observation,
-    Option,
     Reminder,
     RemoteReminder,
     Skipped,
     Update,
 )
-from connectors.dav import CalendarInfo, DavSession, Reply
-from connectors.retry import RETRY_OPTIONS
-from connectors.secrets import PASSWORD_OPTIONS
-from daemon.errors import CalendarError, ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -389,7 +387,7 @@ def _same_reminder(calendar: icalendar.Component, reminder: Reminder, now: datet
     """True when the stored event already says what ``reminder`` wants (DTSTAMP aside)."""
     def fields(c: icalendar.Component) -> tuple[Any, ...] | None:
         r = _remote(c, "", "")
-        return None if r is None else (r.uid, r.contact, r.start, r.end, r.title, r.description)
+        return None if r is None else (r.uid, r.rid, r.start, r.end, r.title, r.description)
 
     want = icalendar.Calendar.from_ical(_render(reminder, now))
     return fields(calendar) == fields(want)

@@ -29,7 +29,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.base import (
+from connectors.base import day_start
+from connectors.googleauth import DEFAULT_REMINDERS_CALENDAR, GoogleSession, HttpStatus, is_name
+from connectors.text import clean_text
+from daemon.errors import CalendarError, SourceError, TransientError
+from daemon.model import (
     JSON,
     Address,
     Applied,
@@ -43,14 +47,11 @@ from connectors.base import (
     OwnAddress,
     PartStat,
     Reminder,
+    ReminderId,
     RemoteReminder,
     Skipped,
     Update,
-    day_start,
 )
-from connectors.googleauth import DEFAULT_REMINDERS_CALENDAR, GoogleSession, HttpStatus, is_name
-from connectors.text import clean_text
-from daemon.errors import CalendarError, SourceError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +238,7 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
         "end": {"dateTime": _rfc3339(reminder.end)},
         "transparency": "transparent",
         "reminders": {"useDefault": False},
-        "extendedProperties": {"private": {"keepwarm": clean_text(reminder.contact),
+        "extendedProperties": {"private": {"keepwarm": clean_text(reminder.rid.marker),
                                            "keepwarmuid": clean_text(reminder.uid),
                                            APP_TAG[0]: APP_TAG[1]}},
     }
@@ -392,7 +393,7 @@ def _remote(item: dict[str, Any]) -> RemoteReminder | None:
         log.warning("ignoring keepwarm event %s without a usable time", item.get("id"))
         return None
     return RemoteReminder(uid=str(private.get("keepwarmuid") or item["id"]),
-                          contact=str(private["keepwarm"]), start=start,
+                          rid=ReminderId.parse(str(private["keepwarm"])), start=start,
                           remote_id=str(item["id"]), etag=str(item.get("etag", "")),
                           title=str(item.get("summary", "")),
                           description=str(item.get("description", "")), end=end)

@@ -19,20 +19,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from connectors import gcal, gmailmail, icalmap, retry
-from connectors.base import (
-    JSON,
-    AccountConfig,
-    Applied,
-    Batch,
-    Change,
-    Connector,
-    FetchContext,
-    Option,
-    RemoteReminder,
-)
+from connectors.base import Connector, Option
 from connectors.googleauth import DEFAULT_ENDPOINT, DEFAULT_REMINDERS_CALENDAR, GoogleSession
 from connectors.googleauth import scopes_for as google_scopes
 from daemon.errors import ConfigError
+from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
 
 log = logging.getLogger(__name__)
 

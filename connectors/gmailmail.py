@@ -29,11 +29,11 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
-from connectors.base import JSON, FetchContext, Observation, OwnAddress, Skipped
 from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
 from connectors.googleauth import retry_after as retry_after_of
 from connectors.mailparse import parse_headers
 from daemon.errors import AuthError, SourceError, TransientError
+from daemon.model import JSON, FetchContext, Observation, OwnAddress, Skipped
 
 log = logging.getLogger(__name__)
 

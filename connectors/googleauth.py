@@ -33,8 +33,8 @@ from googleapiclient.http import BatchHttpRequest
 
 from connectors import retry
 from connectors.atomic import write_atomic
-from connectors.base import AccountConfig
 from daemon.errors import AuthError, ConfigError, KeepwarmError, SourceError, TransientError
+from daemon.model import AccountConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

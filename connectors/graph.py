@@ -29,8 +29,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from connectors import retry
-from connectors.base import AccountConfig
 from daemon.errors import AuthError, KeepwarmError, TransientError
+from daemon.model import AccountConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from typing import Any, Literal
 import icalendar
 import recurring_ical_events
 
-from connectors.base import (
+from connectors.base import KEEPWARM_PROPERTY, day_start
+from connectors.text import clean_text
+from daemon.model import (
     JSON,
-    KEEPWARM_PROPERTY,
     Address,
     Attendee,
     Batch,
@@ -25,11 +26,10 @@ from connectors.base import (
     Observation,
     PartStat,
     Reminder,
+    ReminderId,
     RemoteReminder,
     Skipped,
-    day_start,
 )
-from connectors.text import clean_text
 
 BATCH_SIZE = 500
 _STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
@@ -206,7 +206,7 @@ def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
     event.add("SUMMARY", clean_text(reminder.title))
     event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
     event.add("TRANSP", "TRANSPARENT")
-    event.add(KEEPWARM_PROPERTY, clean_text(reminder.contact))
+    event.add(KEEPWARM_PROPERTY, clean_text(reminder.rid.marker))
     return event
 
 
@@ -223,7 +223,7 @@ def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: 
     end = aware(event.decoded("DTEND"), UTC) if "DTEND" in event else None
     return RemoteReminder(
         uid=uid,
-        contact=str(event.get(KEEPWARM_PROPERTY, "")),
+        rid=ReminderId.parse(str(event.get(KEEPWARM_PROPERTY, ""))),
         start=start,
         remote_id=remote_id,
         etag=etag,

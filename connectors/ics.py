@@ -30,23 +30,22 @@ import icalendar
 
 from connectors import icalmap, icsfile
 from connectors.atomic import write_atomic
-from connectors.base import (
+from connectors.base import Connector, Option
+from connectors.icalmap import render_event
+from connectors.text import clean_text
+from daemon.errors import CalendarError, ConfigError, SourceError
+from daemon.model import (
     JSON,
     AccountConfig,
     Applied,
     Batch,
     Change,
-    Connector,
     Delete,
     FetchContext,
     Observation,
-    Option,
     RemoteReminder,
     Update,
 )
-from connectors.icalmap import render_event
-from connectors.text import clean_text
-from daemon.errors import CalendarError, ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -34,19 +34,11 @@ from imapclient.exceptions import LoginError
 from imapclient.response_parser import parse_fetch_response
 
 from connectors import imapfolders, retry, secrets
-from connectors.base import (
-    JSON,
-    AccountConfig,
-    Batch,
-    Connector,
-    FetchContext,
-    Observation,
-    Option,
-    Skipped,
-)
+from connectors.base import Connector, Option
 from connectors.imapfolders import FolderState, Status, uid_sets
 from connectors.mailparse import parse_headers
 from daemon.errors import AuthError, ConfigError, KeepwarmError, SourceError, TransientError
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -24,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import JSON
 from daemon.errors import SourceError
+from daemon.model import JSON
 
 log = logging.getLogger(__name__)
 

@@ -33,19 +33,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.base import (
-    JSON,
-    AccountConfig,
-    Batch,
-    Connector,
-    FetchContext,
-    Observation,
-    Option,
-    Skipped,
-)
+from connectors.base import Connector, Option
 from connectors.mailparse import parse_headers, read_header_block
 from connectors.readahead import ReadAhead
 from daemon.errors import SourceError
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
 log = logging.getLogger(__name__)
 

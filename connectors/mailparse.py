@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import BinaryIO
 
-from connectors.base import Address, SentMail, Skipped
 from connectors.text import clean_text
+from daemon.model import Address, SentMail, Skipped
 
 log = logging.getLogger(__name__)
 

@@ -22,18 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from connectors.base import (
-    JSON,
-    AccountConfig,
-    Batch,
-    Connector,
-    FetchContext,
-    Observation,
-    Option,
-    Skipped,
-)
+from connectors.base import Connector, Option
 from connectors.mailparse import HEADER_CAP, find_header_end, parse_headers
 from daemon.errors import SourceError
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
 log = logging.getLogger(__name__)
 

@@ -12,18 +12,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from connectors.base import (
+from connectors.base import Connector, Option
+from daemon.model import (
     JSON,
     AccountConfig,
     Applied,
     Batch,
     Change,
-    Connector,
     Create,
     FetchContext,
     Meeting,
     Observation,
-    Option,
     RemoteReminder,
     Update,
 )
@@ -96,7 +95,7 @@ class MemoryConnector(Connector):
         for change in changes:
             if isinstance(change, Create):
                 r = change.reminder
-                remote = RemoteReminder(r.uid, r.contact, r.start, r.uid, str(next(self._etags)),
+                remote = RemoteReminder(r.uid, r.rid, r.start, r.uid, str(next(self._etags)),
                                         r.title, r.description, r.end)
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))

@@ -21,22 +21,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors import icalmap, msauth, outlookcal, outlookmail
-from connectors.base import (
+from connectors.base import Connector, Option
+from connectors.graph import Graph, GraphError
+from connectors.retry import RETRY_OPTIONS
+from daemon.errors import CalendarError, ConfigError, SourceError
+from daemon.model import (
     JSON,
     AccountConfig,
     Applied,
     Batch,
     Change,
-    Connector,
     FetchContext,
     Observation,
-    Option,
     OwnAddress,
     RemoteReminder,
 )
-from connectors.graph import Graph, GraphError
-from connectors.retry import RETRY_OPTIONS
-from daemon.errors import CalendarError, ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,12 @@ from typing import Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.base import (
+from connectors.base import day_start
+from connectors.graph import MAX_IN_FLIGHT, Graph, GraphError, stale_link
+from connectors.outlookmail import graph_address
+from connectors.text import clean_text
+from daemon.errors import CalendarError, SourceError
+from daemon.model import (
     JSON,
     Applied,
     Attendee,
@@ -41,15 +46,11 @@ from connectors.base import (
     Observation,
     PartStat,
     Reminder,
+    ReminderId,
     RemoteReminder,
     Skipped,
     Update,
-    day_start,
 )
-from connectors.graph import MAX_IN_FLIGHT, Graph, GraphError, stale_link
-from connectors.outlookmail import graph_address
-from connectors.text import clean_text
-from daemon.errors import CalendarError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +335,7 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
         "responseRequested": False,
         "attendees": [],
         "singleValueExtendedProperties": [
-            {"id": CONTACT_PROPERTY, "value": clean_text(reminder.contact)},
+            {"id": CONTACT_PROPERTY, "value": clean_text(reminder.rid.marker)},
             {"id": UID_PROPERTY, "value": clean_text(reminder.uid)},
         ],
     }
@@ -342,9 +343,9 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
 
 def _same(current: RemoteReminder, want: Reminder) -> bool:
     """True when the event already says what ``want`` says (as it reads back)."""
-    return (current.uid, current.contact, current.start, current.end, current.title,
+    return (current.uid, current.rid, current.start, current.end, current.title,
             current.description) == (
-        clean_text(want.uid), clean_text(want.contact), want.start, want.end,
+        clean_text(want.uid), want.rid, want.start, want.end,
         clean_text(want.title), clean_text(want.description, keep_newlines=True).rstrip())
 
 
@@ -353,15 +354,16 @@ def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
     times cannot be read, so the core recreates it."""
     props = {str(p.get("id", "")).lower(): str(p.get("value") or "")
              for p in event.get("singleValueExtendedProperties") or [] if isinstance(p, dict)}
-    contact = props.get(CONTACT_PROPERTY.lower(), "")
+    marker = props.get(CONTACT_PROPERTY.lower(), "")
     start = graph_when(event.get("start"), False, UTC)
     end = graph_when(event.get("end"), False, UTC)
-    if not contact or start is None:
+    if not marker or start is None:
         log.warning("ignoring unreadable keepwarm event %s", event.get("id"))
         return None
     event_id = str(event.get("id") or "")
     return RemoteReminder(
-        uid=props.get(UID_PROPERTY.lower()) or event_id, contact=contact, start=start,
+        uid=props.get(UID_PROPERTY.lower()) or event_id, rid=ReminderId.parse(marker),
+        start=start,
         remote_id=event_id, etag=str(event.get("@odata.etag") or ""),
         title=clean_text(str(event.get("subject") or "")),
         description=clean_text(str((event.get("body") or {}).get("content") or ""),

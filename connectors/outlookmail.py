@@ -26,10 +26,10 @@ from email.utils import format_datetime
 from typing import Any
 
 from connectors import mailparse
-from connectors.base import Address, FetchContext, Observation, SentMail, Skipped
 from connectors.graph import Graph, GraphError, stale_link
 from connectors.text import clean_text
 from daemon.errors import SourceError
+from daemon.model import Address, FetchContext, Observation, SentMail, Skipped
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from typing import TypeVar
 
 import tenacity
 
-from connectors.base import AccountConfig, Option
+from connectors.base import Option
 from daemon.errors import TransientError
+from daemon.model import AccountConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

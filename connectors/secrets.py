@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import subprocess
 
-from connectors.base import AccountConfig, Option
+from connectors.base import Option
 from daemon.errors import AuthError, ConfigError
+from daemon.model import AccountConfig
 
 KEYRING_SERVICE = "keepwarm"
 

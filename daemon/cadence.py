@@ -8,45 +8,11 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
-from daemon.config import CadenceRule, Settings
+from daemon.model import CadenceRule, ContactFacts, Settings, Status
 
 ORDINALS = ("1st", "2nd", "3rd")
-
-
-@dataclass(frozen=True, slots=True)
-class ContactFacts:
-    """What the store knows about one person (one or more addresses)."""
-
-    key: str  # the contact's first address; stable, names the reminder
-    emails: tuple[str, ...]
-    name: str
-    touchpoints: int  # distinct messages and meetings
-    meetings: int
-    last_touch: datetime
-    last_channel: str  # email | meeting
-    tags: frozenset[str] = frozenset()
-    cadence_days: int | None = None  # set with `keepwarm cadence`
-    snooze_until: date | None = None
-    ignored: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    facts: ContactFacts
-    tracked: bool
-    why: str  # why tracked or not, in words
-    interval_days: int
-    interval_source: str  # which setting chose the interval
-    last_date: date
-    due: date
-    overdue_days: int
-
-    @property
-    def lapsed(self) -> bool:
-        return self.tracked and self.overdue_days > 0
 
 
 def local_date(dt: datetime, tz: tzinfo) -> date:

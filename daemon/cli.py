@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -17,11 +16,12 @@ from typing import Any
 
 from rich.console import Console
 
-from daemon import book, cadence, logsetup, reminder_state, render, runtime, service, sync
+from daemon import book, cadence, logsetup, render, runtime, service, sync
 from daemon.config import Config, default_config_path, load, permission_warnings
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
+from daemon.model import Status
 from daemon.store import Store
 
 log = logging.getLogger("keepwarm")
@@ -85,7 +85,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _statuses(cfg: Config, store: Store, now: datetime) -> list[cadence.Status]:
+def _statuses(cfg: Config, store: Store, now: datetime) -> list[Status]:
     return sync.compute(store, cfg.settings, now)
 
 
@@ -120,7 +120,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if email in cfg.settings.own_addresses or email in store.aliases():
         say(f"{email} is one of your own addresses (configured, or seen as From in your "
                   "sent mail); keepwarm never tracks it.")
-    entries = book.timeline(store, email)
+    entries = store.timeline(email)
     if not entries:
         say(f"keepwarm has seen no message or meeting with {email}.")
         return 0
@@ -165,10 +165,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def _daemon(cfg: Config, store: Store) -> dict[str, Any] | None:
     """The running daemon's published view, or None when no daemon runs."""
     pid = InstanceLock(cfg.state_dir).holder()
-    row = store.db.execute("SELECT value FROM meta WHERE key='daemon'").fetchone()
-    if pid is None or row is None:
+    state = store.daemon_state()
+    if pid is None or state is None:
         return None
-    state: dict[str, Any] = json.loads(row[0])
     return state if state.get("pid") == pid else None
 
 
@@ -207,7 +206,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     counts = store.counts()
     say(", ".join(f"{v} {k}" for k, v in counts.items()))
     today = datetime.now(cfg.settings.tz).date()
-    say(f"reminders written today: {reminder_state.written_on(store, today)}")
+    say(f"reminders written today: {store.written_on(today)}")
     return 1 if failing else 0
 
 

@@ -7,7 +7,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, time, timedelta, tzinfo
+from datetime import time, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,52 +15,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from connectors import registry
-from connectors.base import AccountConfig
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError
+from daemon.model import DEFAULT_IGNORE, AccountConfig, CadenceRule, Settings
 
 APP = "keepwarm"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-# Automated senders and recipients that never count as people. Free-mail domains are
-# deliberately absent: real people use them.
-DEFAULT_IGNORE = (
-    "noreply@*", "no-reply@*", "no_reply@*", "donotreply@*", "do-not-reply@*",
-    "do_not_reply@*", "mailer-daemon@*", "postmaster@*", "bounce@*", "bounces@*",
-    "bounce-*@*", "bounces+*@*", "notification@*", "notifications@*", "*@notifications.*",
-    "*@bounce.*", "*@bounces.*", "*@reply.github.com", "*@resource.calendar.google.com",
-    "*@group.calendar.google.com", "*@import.calendar.google.com",
-    "calendar-notification@google.com", "*@docs.google.com",
-)
-
-
-@dataclass(frozen=True)
-class CadenceRule:
-    match: str  # glob on an address ("*@x.com"), a domain ("x.com") or "tag:NAME"
-    every_days: int
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything the pure core (inference, cadence, planner) needs; no paths, no accounts."""
-
-    own_addresses: frozenset[str] = frozenset()
-    tz: tzinfo = UTC
-    ignore: tuple[str, ...] = DEFAULT_IGNORE
-    max_recipients: int = 15
-    max_meeting_attendees: int = 12
-    default_days: int = 90
-    new_relationship_days: tuple[int, ...] = (14, 30)
-    min_touchpoints: int = 2
-    forget_after_days: int = 3 * 365
-    rules: tuple[CadenceRule, ...] = ()
-    reminders_calendar: str = ""
-    reminder_time: time = time(9, 30)
-    reminder_duration: timedelta = timedelta(minutes=15)
-    max_per_day: int = 5
-    working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
-    horizon_days: int = 14
-
 
 @dataclass(frozen=True)
 class Config:

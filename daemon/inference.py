@@ -8,24 +8,17 @@ with ``rule=None`` is a touchpoint; otherwise ``rule`` names the filter that dro
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
-from connectors.base import Address, Meeting, SentMail
+from daemon.model import Address, Meeting, SentMail, Settings, Verdict
 
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    email: str
-    name: str
-    role: str  # to | cc | bcc | organizer | attendee
-    status: str  # an attendee's response; '' for mail
-    rule: str | None  # None: a touchpoint; else why it is not one
+OWN_ADDRESS = "own address"
 
 
 class Patterns:
@@ -85,7 +78,7 @@ def infer_mail(mail: SentMail, own: Collection[str], ignore: Patterns,
 
 def _person_rule(addr: Address, own: Collection[str], ignore: Patterns) -> str | None:
     if addr.email in own:
-        return "own address"
+        return OWN_ADDRESS
     if pattern := ignore.match(addr.email):
         return f"automated address ({pattern})"
     return None
@@ -137,3 +130,11 @@ def _participants(meeting: Meeting) -> dict[str, tuple[str, str, str]]:
 def learned_aliases(mails: Iterable[SentMail]) -> set[str]:
     """Every From address of the user's own sent mail is one of the user's addresses."""
     return {m.sender.email for m in mails if m.sender is not None and m.sender.email}
+
+
+def fingerprint(settings: Settings) -> str:
+    """Changes exactly when a setting that decides mail verdicts does: stored mail is judged
+    again then, without reading any mailbox again."""
+    data = [sorted(settings.own_addresses), list(settings.ignore), settings.max_recipients,
+            settings.max_meeting_attendees]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()

@@ -1,53 +1,54 @@
-"""Which follow-up reminders should be in the calendar, and the changes that get it there.
+"""Which reminders should be in the calendar, and the changes that get it there.
 
-Pure reconciliation: the contacts' statuses, what the calendar holds now (only keepwarm's
-own events) and what keepwarm recorded last time go in; the changes to apply and the records
-to keep come out. Re-running on the result yields no changes.
+Pure reconciliation over reminders of any kind: what the kinds want (``Wish``es, see
+``daemon.reminders``), what the calendar holds now (only keepwarm's own events) and what
+keepwarm recorded last time go in; the changes to apply and the records to keep come out.
+Re-running on the result yields no changes. Nothing here knows what a kind means: a wish
+says where it may go, and one budget (``max_per_day``) is shared by all of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from connectors.base import Change, Create, Delete, Reminder, RemoteReminder, Update
-from daemon.cadence import Status
-from daemon.config import Settings
-from daemon.store import ReminderRecord
+from daemon.model import (
+    Change,
+    Create,
+    Delete,
+    Reminder,
+    ReminderId,
+    ReminderRecord,
+    RemoteReminder,
+    Settings,
+    Update,
+    Wish,
+)
 
 
 @dataclass(frozen=True)
 class Plan:
     changes: list[Change]
-    records: dict[str, ReminderRecord]  # contact -> record; confirmed=False where a change is due
-    dismissals: dict[str, date]  # contact -> the due date the user dismissed
-    reminders: dict[str, Reminder] = field(default_factory=dict)  # what should be, by contact
+    records: dict[ReminderId, ReminderRecord]  # confirmed=False where a change is due
+    dismissals: dict[ReminderId, date]  # reminder -> the due date the user dismissed
+    reminders: dict[ReminderId, Reminder]  # what should be in the calendar
 
 
-def reminder_uid(contact: str, due: date) -> str:
-    """Stable per contact and due cycle: a re-created reminder never reuses a deleted id."""
-    digest = hashlib.sha1(contact.encode()).hexdigest()[:20]
+@dataclass(frozen=True)
+class UserActions:
+    """What the user did to keepwarm's events since the last sync (editable calendars only)."""
+
+    dismissed: dict[ReminderId, date]  # deleted: not again for this due date
+    pinned: dict[ReminderId, datetime]  # moved: keeps the time the user chose
+
+
+def reminder_uid(rid: ReminderId, due: date) -> str:
+    """Stable per reminder and due cycle: a re-created reminder never reuses a deleted id."""
+    digest = hashlib.sha1(rid.marker.encode()).hexdigest()[:20]
     return f"keepwarm-{digest}-{due:%Y%m%d}"
-
-
-def describe(s: Status) -> tuple[str, str]:
-    """Title and description; nothing relative to today, so an unchanged contact's event
-    never needs rewriting."""
-    f = s.facts
-    channel = "a meeting" if f.last_channel == "meeting" else "e-mail"
-    lines = [
-        f"Last touch: {s.last_date.isoformat()} by {channel}",
-        f"Cadence: every {s.interval_days} days ({s.interval_source})",
-        f"Due: {s.due.isoformat()}",
-        f"Addresses: {', '.join(f.emails)}",
-        "",
-        "Created by keepwarm. It moves or removes this event as soon as you get in touch.",
-        f"Why: keepwarm show {f.key}",
-    ]
-    return f"Follow up: {f.name}", "\n".join(lines)
 
 
 def next_working_day(day: date, working_days: frozenset[int]) -> date:
@@ -56,115 +57,139 @@ def next_working_day(day: date, working_days: frozenset[int]) -> date:
     return day
 
 
-def plan(statuses: Sequence[Status], remote: Sequence[RemoteReminder],
-         records: Mapping[str, ReminderRecord], dismissals: Mapping[str, date],
-         settings: Settings, now: datetime, user_editable: bool,
-         notices: Mapping[str, tuple[str, str]] | None = None) -> Plan:
-    """Compare what should be with what is; see the module docstring. ``notices`` are
-    keepwarm's own messages to the user (key -> title, description), e.g. an account that
-    needs signing in again: placed on the next working day, removed when gone from the map."""
-    notices = notices or {}
-    tz = settings.tz
-    as_of = now.astimezone(tz).date()
-    changes: list[Change] = []
+def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
+         records: Mapping[ReminderId, ReminderRecord], dismissals: Mapping[ReminderId, date],
+         settings: Settings, now: datetime, user_editable: bool) -> Plan:
+    """Compare what should be with what is; see the module docstring."""
+    as_of = now.astimezone(settings.tz).date()
+    wanted = {w.rid: w for w in wishes}
+    found, changes = collapse(remote, records)
+    user = user_actions(records, found, dismissals, user_editable)
+    live = sorted((w for w in wanted.values() if user.dismissed.get(w.rid) != w.due),
+                  key=lambda w: (w.due, w.name.lower(), w.rid))
+    pins = {w.rid: user.pinned[w.rid] for w in live
+            if w.rid in user.pinned and records[w.rid].due == w.due}
+    placed = place(live, pins, settings, as_of)
+    reminders, new_records = {}, {}
+    for rid, start in placed.items():
+        want, record, change = write(wanted[rid], start, found.get(rid), records.get(rid),
+                                     rid in user.pinned, settings)
+        reminders[rid], new_records[rid] = want, record
+        if change is not None:
+            changes.append(change)
+    changes += [Delete(e) for rid, e in found.items() if rid not in placed]
+    return Plan(changes, new_records, kept_dismissals(user.dismissed, wanted, settings, as_of),
+                reminders)
 
-    # One event per contact: extra keepwarm events for a contact (a crash between writing
-    # and recording) are removed, keeping the recorded one.
-    by_contact: dict[str, RemoteReminder] = {}
+
+def collapse(remote: Sequence[RemoteReminder], records: Mapping[ReminderId, ReminderRecord]
+             ) -> tuple[dict[ReminderId, RemoteReminder], list[Change]]:
+    """One event per reminder: extra keepwarm events with the same id (a crash between
+    writing and recording) are removed, keeping the recorded one."""
+    found: dict[ReminderId, RemoteReminder] = {}
+    extra: list[Change] = []
     for event in sorted(remote, key=lambda e: (
-            e.uid != getattr(records.get(e.contact), "uid", ""), e.uid)):
-        if event.contact in by_contact:
-            changes.append(Delete(event))
+            e.uid != getattr(records.get(e.rid), "uid", ""), e.uid)):
+        if event.rid in found:
+            extra.append(Delete(event))
         else:
-            by_contact[event.contact] = event
+            found[event.rid] = event
+    return found, extra
 
-    # What the user did since last time (only in calendars the user edits).
+
+def user_actions(records: Mapping[ReminderId, ReminderRecord],
+                 found: Mapping[ReminderId, RemoteReminder],
+                 dismissals: Mapping[ReminderId, date], user_editable: bool) -> UserActions:
+    """A confirmed reminder that is gone was deleted by the user; one that is elsewhere than
+    keepwarm put it was moved by the user. Unconfirmed records are intents a crash cut off,
+    and a calendar the user does not edit (a local file) tells nothing."""
     dismissed = dict(dismissals)
-    pinned: dict[str, datetime] = {}
-    for contact, record in records.items():
-        found = by_contact.get(contact)
+    pinned: dict[ReminderId, datetime] = {}
+    for rid, record in records.items():
+        event = found.get(rid)
         if not user_editable or not record.confirmed:
             continue
-        if found is None:
-            dismissed[contact] = record.due
-        elif record.pinned or found.start not in (record.start, record.prev_start):
-            pinned[contact] = found.start
+        if event is None:
+            dismissed[rid] = record.due
+        elif record.pinned or event.start not in (record.start, record.prev_start):
+            pinned[rid] = event.start
+    return UserActions(dismissed, pinned)
 
+
+def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: Settings,
+          as_of: date) -> dict[ReminderId, datetime]:
+    """Where each wish goes. Canonical: the same inputs give the same calendar whatever
+    happened before, so a sync interrupted halfway converges to what an uninterrupted one
+    writes; only a time the user chose stays where it is.
+
+    Fixed wishes go on their day and pinned ones where the user put them, both counting
+    against that day's budget without being moved by it; the rest, in ``live`` order, go on
+    the first working day on or after max(earliest, today) with room. A budgeted wish that
+    finds no room within the horizon waits (``keepwarm lapsed`` lists it) rather than a
+    backlog filling the calendar for months, where every reminder written would move again
+    each time one ahead of it is done. An overdue reminder goes on today's slot even once its
+    time has passed: it stays in today's agenda."""
+    tz = settings.tz
     horizon = as_of + timedelta(days=settings.horizon_days)
-    wanted = sorted((s for s in statuses if s.tracked and s.due <= horizon
-                     and dismissed.get(s.facts.key) != s.due),
-                    key=lambda s: (s.due, s.facts.name.lower(), s.facts.key))
-    # Overdue reminders go on today's slot even once its time has passed: they stay in today's
-    # agenda, and roll to the next working day if the contact is still due tomorrow.
-
-    def slot(day: date) -> datetime:
-        return datetime.combine(day, settings.reminder_time, tzinfo=tz)
-
     per_day: Counter[date] = Counter()
-    placed: dict[str, datetime] = {}
-    # Placement is canonical: the same inputs give the same calendar whatever happened
-    # before, so a sync interrupted halfway converges to what an uninterrupted one writes.
-    # Only a time the user chose stays where it is.
-    for s in wanted:
-        key = s.facts.key
-        r, rec = by_contact.get(key), records.get(key)
-        if r is not None and rec is not None and rec.due == s.due and key in pinned:
-            placed[key] = pinned[key]
-            per_day[pinned[key].astimezone(tz).date()] += 1
-    for s in wanted:  # the rest: earliest due first, on the first working day with room
-        key = s.facts.key
-        if key in placed:
+    placed: dict[ReminderId, datetime] = {}
+
+    def take(wish: Wish, start: datetime) -> None:
+        placed[wish.rid] = start
+        if wish.budgeted:
+            per_day[start.astimezone(tz).date()] += 1
+
+    for wish in live:
+        if wish.rid in pins:
+            take(wish, pins[wish.rid])
+        elif wish.fixed and wish.earliest <= horizon:
+            take(wish, slot(wish.earliest, settings))
+    for wish in live:
+        if wish.rid in placed or wish.fixed:
             continue
-        day = next_working_day(max(s.due, as_of), settings.working_days)
-        while per_day[day] >= settings.max_per_day:
+        day = next_working_day(max(wish.earliest, as_of), settings.working_days)
+        while wish.budgeted and per_day[day] >= settings.max_per_day:
             day = next_working_day(day + timedelta(days=1), settings.working_days)
-        if day > horizon:
-            # No room within the horizon: this contact waits (`keepwarm lapsed` lists it)
-            # rather than a backlog filling the calendar for months, where every reminder
-            # written would move again each time one ahead of it is done.
+        if wish.budgeted and day > horizon:
             continue
-        placed[key] = slot(day)
-        per_day[day] += 1
+        take(wish, slot(day, settings))
+    return placed
 
-    # what each placed event says, and for which due date
-    texts: dict[str, tuple[date, str, str]] = {
-        s.facts.key: (s.due, *describe(s)) for s in wanted if s.facts.key in placed}
-    for key, (title, description) in sorted(notices.items()):
-        r, rec = by_contact.get(key), records.get(key)
-        due = rec.due if rec else as_of
-        if dismissed.get(key) == due:
-            continue  # the user deleted the notice: they have seen it
-        start = slot(next_working_day(as_of, settings.working_days))
-        if r is not None:
-            there = r.start.astimezone(tz).date()
-            if there >= as_of and (key in pinned or r.start == slot(there)):
-                start = r.start
-        placed[key] = start
-        texts[key] = (due, title, description)
 
-    reminders: dict[str, Reminder] = {}
-    new_records: dict[str, ReminderRecord] = {}
-    for key, start in placed.items():
-        (due, title, description), r, rec = texts[key], by_contact.get(key), records.get(key)
-        uid = r.uid if r else rec.uid if rec and rec.due == due else reminder_uid(key, due)
-        end = start + (r.end - r.start if key in pinned and r and r.end else
-                       settings.reminder_duration)
-        want = Reminder(uid, key, title, description, start, end)
-        reminders[key] = want
-        unchanged = r is not None and (r.start, r.end or r.start, r.title, r.description) == (
-            start, end, title, description)
-        if r is None:
-            changes.append(Create(want))
-        elif not unchanged:
-            changes.append(Update(r, want))
-        new_records[key] = ReminderRecord(
-            contact=key, uid=uid, start=start, due=due,
-            pinned=key in pinned and pinned[key] == start,
-            confirmed=unchanged, prev_start=r.start if r else None,
-            remote_id=r.remote_id if r else "", etag=r.etag if r else "")
-    changes += [Delete(e) for key, e in by_contact.items() if key not in placed]
+def slot(day: date, settings: Settings) -> datetime:
+    return datetime.combine(day, settings.reminder_time, tzinfo=settings.tz)
 
-    current_due = {s.facts.key: s.due for s in statuses}
-    current_due.update({k: records[k].due if k in records else as_of for k in notices})
-    kept_dismissals = {k: d for k, d in dismissed.items() if current_due.get(k) == d}
-    return Plan(changes, new_records, kept_dismissals, reminders)
+
+def write(wish: Wish, start: datetime, event: RemoteReminder | None,
+          record: ReminderRecord | None, moved: bool, settings: Settings
+          ) -> tuple[Reminder, ReminderRecord, Change | None]:
+    """The event a placed wish should be, its new record, and the change that gets it there.
+
+    A reminder keeps the UID it was first written with when it moves, so a client's alarm or
+    note on it survives; a new due cycle without an event gets a new UID. One the user
+    ``moved`` keeps the length they gave it."""
+    uid = (event.uid if event else record.uid if record and record.due == wish.due
+           else reminder_uid(wish.rid, wish.due))
+    length = (event.end - event.start if moved and event and event.end
+              else settings.reminder_duration)
+    want = Reminder(uid, wish.rid, wish.title, wish.description, start, start + length)
+    unchanged = event is not None and (
+        event.start, event.end or event.start, event.title, event.description) == (
+        want.start, want.end, want.title, want.description)
+    change: Change | None = (Create(want) if event is None else
+                             None if unchanged else Update(event, want))
+    new_record = ReminderRecord(
+        rid=wish.rid, uid=uid, start=start, due=wish.due,
+        pinned=moved and event is not None and start == event.start, confirmed=unchanged,
+        prev_start=event.start if event else None,
+        remote_id=event.remote_id if event else "", etag=event.etag if event else "")
+    return want, new_record, change
+
+
+def kept_dismissals(dismissed: Mapping[ReminderId, date], wanted: Mapping[ReminderId, Wish],
+                    settings: Settings, as_of: date) -> dict[ReminderId, date]:
+    """A dismissal lasts while its reminder's cycle does: until the reminder is wanted for
+    another due date. One nobody wants any more is forgotten after ``forget_after``."""
+    oldest = as_of - timedelta(days=settings.forget_after_days)
+    return {rid: due for rid, due in dismissed.items()
+            if (wanted[rid].due == due if rid in wanted else due >= oldest)}

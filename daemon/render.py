@@ -20,10 +20,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from connectors.base import Create, Delete, Update
-from daemon.cadence import Status
+from daemon.model import Create, Delete, IngestResult, Status, TimelineEntry, Update
 from daemon.planner import Plan
-from daemon.store import IngestResult, TimelineEntry
 from daemon.sync import SyncReport
 
 

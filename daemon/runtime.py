@@ -9,7 +9,6 @@ polls the process sleeps on an event: no CPU, woken early by signals.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -23,11 +22,11 @@ from pathlib import Path
 from types import FrameType
 
 from connectors import registry
-from connectors.base import AccountConfig
-from daemon import sync
+from daemon import ingest, sync
 from daemon.config import Config, load
 from daemon.errors import ConfigError
 from daemon.lock import InstanceLock
+from daemon.model import AccountConfig
 from daemon.notify import Notifier
 from daemon.store import Store
 
@@ -173,7 +172,7 @@ class Runtime:
             return
         settings = self.config.settings
         now = datetime.now(settings.tz)
-        self.store.refresh(settings, now)
+        ingest.rejudge(self.store, settings, now)
         statuses = sync.compute(self.store, settings, now)
         parked = sorted(name for name, s in self.slots.items() if s.needs_signin)
         report = sync.reconcile(self.config, self.store, statuses, now, parked)
@@ -274,8 +273,7 @@ class Runtime:
                 "remaining": s.remaining,
             } for name, s in self.slots.items()},
         }
-        with self.store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('daemon', ?)", (json.dumps(state),))
+        self.store.set_daemon_state(state)
 
 
 def run(config_path: Path, config: Config) -> int:

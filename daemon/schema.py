@@ -85,6 +85,46 @@ MIGRATIONS: list[str] = [
     CREATE TABLE dismissals (contact TEXT PRIMARY KEY, due TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 2: reminders of several kinds: a reminder is (kind, contact, key). The rows of schema 1
+    # were all follow-ups, but for the sign-in notices keyed 'keepwarm:signin:ACCOUNT'.
+    """
+    CREATE TABLE reminders2 (
+        kind TEXT NOT NULL,               -- cadence | notice | ...
+        contact TEXT NOT NULL,            -- the contact's key, '' for keepwarm's own notices
+        key TEXT NOT NULL,                -- tells several of one kind apart, often ''
+        uid TEXT NOT NULL,
+        start TEXT NOT NULL,
+        prev_start TEXT,
+        due TEXT NOT NULL,
+        pinned INTEGER NOT NULL DEFAULT 0,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        remote_id TEXT NOT NULL DEFAULT '',
+        etag TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (kind, contact, key)
+    ) WITHOUT ROWID;
+    INSERT INTO reminders2
+        SELECT 'notice', '', 'signin:' || substr(contact, 17), uid, start, prev_start, due,
+               pinned, confirmed, remote_id, etag
+        FROM reminders WHERE substr(contact, 1, 16) = 'keepwarm:signin:';
+    INSERT INTO reminders2
+        SELECT 'cadence', contact, '', uid, start, prev_start, due, pinned, confirmed,
+               remote_id, etag
+        FROM reminders WHERE substr(contact, 1, 16) != 'keepwarm:signin:';
+    DROP TABLE reminders;
+    ALTER TABLE reminders2 RENAME TO reminders;
+    CREATE TABLE dismissals2 (
+        kind TEXT NOT NULL, contact TEXT NOT NULL, key TEXT NOT NULL, due TEXT NOT NULL,
+        PRIMARY KEY (kind, contact, key)
+    ) WITHOUT ROWID;
+    INSERT INTO dismissals2
+        SELECT 'notice', '', 'signin:' || substr(contact, 17), due
+        FROM dismissals WHERE substr(contact, 1, 16) = 'keepwarm:signin:';
+    INSERT INTO dismissals2
+        SELECT 'cadence', contact, '', due
+        FROM dismissals WHERE substr(contact, 1, 16) != 'keepwarm:signin:';
+    DROP TABLE dismissals;
+    ALTER TABLE dismissals2 RENAME TO dismissals
+    """,
 ]
 
 

@@ -1,76 +1,46 @@
-"""The cadence store: observations, touchpoints, contacts, cursors and reminders in SQLite.
+"""The cadence store: observations and their verdicts, contacts, cursors and reminders in
+SQLite; the one module that speaks SQL (vdirsyncer's ``SqliteStatus`` is the pattern).
 
-Every batch from a source is stored together with the source's cursor in one transaction,
-so a crash never loses or doubles a touchpoint: either both land or neither does.
+It runs no rule of its own: the sync layer judges what a source read and hands the verdicts
+over. Every batch is written with the source's cursor inside one ``transaction()``, so a
+crash never loses or doubles a touchpoint: either both land or neither does.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
-from connectors.base import (
+from daemon.model import (
     JSON,
     Address,
     Attendee,
-    Batch,
+    ContactFacts,
     Meeting,
     MeetingStatus,
-    OwnAddress,
     PartStat,
+    ReminderId,
+    ReminderRecord,
     SentMail,
     Skipped,
+    TimelineEntry,
+    Verdict,
 )
-from daemon.config import Settings
-from daemon.inference import compiled, infer_mail, infer_meeting, learned_aliases
 from daemon.schema import migrate
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    messages: int = 0  # new messages stored
-    duplicates: int = 0  # already stored (same Message-ID from another folder or account)
-    meetings: int = 0
-    touchpoints: int = 0  # new (message, person) touchpoints
-    skipped: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderRecord:
-    contact: str
-    uid: str
-    start: datetime
-    due: date
-    pinned: bool = False
-    confirmed: bool = False
-    prev_start: datetime | None = None
-    remote_id: str = ""
-    etag: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    at: datetime
-    channel: str
-    email: str
-    role: str
-    title: str  # subject or meeting summary
-    rule: str | None
-    location: str
-
 
 BULK_CACHE_KIB = 32 * 1024
 
 # channel, source_id, email, name, role, status, at, rule
 Row = tuple[str, str, str, str, str, str, int, str | None]
+# rule, channel, source_id, email: a verdict that may have changed
+Rejudged = tuple[str | None, str, str, str]
+Judged = Sequence[tuple[Any, Sequence[Verdict]]]  # (SentMail or Meeting, its verdicts)
 
 
 def _ts(dt: datetime) -> int:
@@ -95,17 +65,20 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         migrate(self.db)
-        self._aliases: set[str] = {r[0] for r in self.db.execute("SELECT email FROM aliases")}
 
     def close(self) -> None:
         self.db.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing; BEGIN IMMEDIATE so two writers queue instead of failing late."""
+    def transaction(self) -> Iterator[None]:
+        """All or nothing; BEGIN IMMEDIATE so two writers queue instead of failing late.
+        Inside a transaction already, the block is part of it."""
+        if self.db.in_transaction:
+            yield
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield self.db
+            yield
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -124,25 +97,46 @@ class Store:
             self.db.execute(f"PRAGMA cache_size={int(before)}")
             self.db.execute("PRAGMA shrink_memory")
 
-    # -- cursors and account state ---------------------------------------------
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- cursors and account state ---------------------------------------------------
     def cursor(self, account: str) -> JSON | None:
         row = self.db.execute("SELECT cursor FROM cursors WHERE account=?", (account,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def reset_cursor(self, account: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM cursors WHERE account=?", (account,))
+    def set_cursor(self, account: str, cursor: JSON) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)",
+                            (account, json.dumps(cursor, sort_keys=True)))
 
     def record_attempt(self, account: str, now: datetime, error: str | None) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO account_state(account) VALUES (?)", (account,))
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO account_state(account) VALUES (?)", (account,))
             if error is None:
-                db.execute("UPDATE account_state SET last_attempt=?, last_success=?, "
-                           "last_error=NULL WHERE account=?", (now.isoformat(),) * 2 + (account,))
+                self.db.execute("UPDATE account_state SET last_attempt=?, last_success=?, "
+                                "last_error=NULL WHERE account=?",
+                                (now.isoformat(),) * 2 + (account,))
             else:
-                db.execute("UPDATE account_state SET last_attempt=?, last_error=?, "
-                           "last_error_at=? WHERE account=?",
-                           (now.isoformat(), error, now.isoformat(), account))
+                self.db.execute("UPDATE account_state SET last_attempt=?, last_error=?, "
+                                "last_error_at=? WHERE account=?",
+                                (now.isoformat(), error, now.isoformat(), account))
+
+    def add_skipped(self, account: str, skipped: Sequence[Skipped], now: datetime) -> None:
+        if not skipped:
+            return
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?)",
+                                [(account, s.location, s.reason, now.isoformat())
+                                 for s in skipped])
+            self.db.execute("INSERT OR IGNORE INTO account_state(account) VALUES (?)", (account,))
+            self.db.execute("UPDATE account_state SET skipped_total = skipped_total + ? "
+                            "WHERE account=?", (len(skipped), account))
 
     def account_states(self) -> dict[str, dict[str, str | int | None]]:
         cols = ["account", "last_attempt", "last_success", "last_error", "last_error_at",
@@ -158,96 +152,71 @@ class Store:
              "reminders": "SELECT count(*) FROM reminders"}
         return {k: self.db.execute(v).fetchone()[0] for k, v in q.items()}
 
-    # -- ingest ----------------------------------------------------------------
+    def daemon_state(self) -> dict[str, Any] | None:
+        """What the running daemon last published (for `keepwarm status`)."""
+        value = self._meta("daemon")
+        return None if value is None else cast(dict[str, Any], json.loads(value))
+
+    def set_daemon_state(self, state: Mapping[str, Any]) -> None:
+        self._set_meta("daemon", json.dumps(state))
+
+    # -- observations and verdicts ---------------------------------------------------
     def aliases(self) -> frozenset[str]:
-        return frozenset(self._aliases)
+        return frozenset(r[0] for r in self.db.execute("SELECT email FROM aliases"))
 
-    def ingest(self, account: str, batch: Batch, settings: Settings, now: datetime,
-               snapshot_seen: set[str] | None = None) -> IngestResult:
-        """Store one batch and its cursor atomically; infer touchpoints on the way in."""
-        mails = [o for o in batch.observations if isinstance(o, SentMail)]
-        meetings = [o for o in batch.observations if isinstance(o, Meeting)]
-        skipped = [o for o in batch.observations if isinstance(o, Skipped)]
-        with self.transaction() as db:
-            told = {o.email for o in batch.observations if isinstance(o, OwnAddress)}
-            new_aliases = (learned_aliases(mails) | told) - self._aliases - settings.own_addresses
-            if new_aliases:
-                db.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
-                               [(a, now.isoformat()) for a in sorted(new_aliases)])
-                # an own address is the first rule of all: it only turns touchpoints off
-                db.executemany("UPDATE participants SET rule='own address' WHERE email=?",
-                               [(a,) for a in new_aliases])
-            own = settings.own_addresses | self._aliases | new_aliases
-            stored, dups, tps = self._ingest_mail(db, account, mails, own, settings)
-            tps += self._ingest_meetings(db, account, meetings, own, settings, now)
-            if snapshot_seen is not None and batch.snapshot:
-                snapshot_seen.update(m.meeting_id for m in meetings)
-                if batch.last:
-                    self._drop_unseen_meetings(db, account, snapshot_seen)
-            if skipped:
-                db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?)",
-                               [(account, s.location, s.reason, now.isoformat()) for s in skipped])
-                db.execute("INSERT OR IGNORE INTO account_state(account) VALUES (?)", (account,))
-                db.execute("UPDATE account_state SET skipped_total = skipped_total + ? "
-                           "WHERE account=?", (len(skipped), account))
-            db.execute("INSERT OR REPLACE INTO cursors VALUES (?, ?)",
-                       (account, json.dumps(batch.cursor, sort_keys=True)))
-            # what was just inferred used these rules: the first refresh need not redo it
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('rules', ?)",
-                       (self.rules_fingerprint(settings),))
-        self._aliases |= new_aliases
-        return IngestResult(stored, dups, len(meetings), tps, len(skipped))
+    def add_aliases(self, emails: Collection[str], now: datetime, rule: str) -> None:
+        """New addresses of the user's own: ``rule`` on every row that has them (an own
+        address is the first rule of all, so it only ever turns touchpoints off)."""
+        if not emails:
+            return
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
+                                [(a, now.isoformat()) for a in sorted(emails)])
+            self.db.executemany("UPDATE participants SET rule=? WHERE email=?",
+                                [(rule, a) for a in emails])
 
-    def _ingest_mail(self, db: sqlite3.Connection, account: str, mails: Sequence[SentMail],
-                     own: frozenset[str] | set[str], settings: Settings) -> tuple[int, int, int]:
-        unique: dict[str, SentMail] = {}
-        for m in mails:
-            unique.setdefault(m.message_id, m)
-        ids = list(unique)
+    def unknown_messages(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` not stored yet."""
         known: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             marks = ",".join("?" * len(chunk))
-            known.update(r[0] for r in db.execute(
+            known.update(r[0] for r in self.db.execute(
                 f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk))
-        fresh = [m for mid, m in unique.items() if mid not in known]
-        ignore = compiled(settings.ignore)
-        db.executemany(
-            "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [(m.message_id, account, _ts(m.date), m.sender.email if m.sender else "", m.subject,
-              m.list_id, m.list_unsubscribe, m.precedence, m.auto_submitted, m.in_reply_to,
-              m.location) for m in fresh])
-        rows: list[Row] = []
-        for m in fresh:
-            at = _ts(m.date)
-            for v in infer_mail(m, own, ignore, settings.max_recipients):
-                rows.append(("email", m.message_id, v.email, v.name, v.role, "", at, v.rule))
-        self._insert_participants(db, rows)
-        return len(fresh), len(mails) - len(fresh), sum(1 for r in rows if r[7] is None)
+        return set(ids) - known
 
-    def _ingest_meetings(self, db: sqlite3.Connection, account: str, meetings: Sequence[Meeting],
-                         own: frozenset[str] | set[str], settings: Settings,
-                         now: datetime) -> int:
-        if not meetings:
-            return 0
-        ignore = compiled(settings.ignore)
-        db.executemany(
-            "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?,?)",
-            [(m.meeting_id, account, _ts(m.start), _ts(m.end), int(m.all_day), m.status,
-              m.summary, m.location) for m in meetings])
-        db.executemany("DELETE FROM participants WHERE channel='meeting' AND source_id=?",
-                       [(m.meeting_id,) for m in meetings])
-        rows: list[Row] = []
-        for m in meetings:
-            at = _ts(m.start)
-            for v in infer_meeting(m, own, ignore, settings.max_meeting_attendees, now):
-                rows.append(("meeting", m.meeting_id, v.email, v.name, v.role, v.status, at,
-                             v.rule))
-        self._insert_participants(db, rows)
-        return sum(1 for r in rows if r[7] is None)
+    def add_mail(self, account: str, judged: Judged) -> None:
+        """New messages (see ``unknown_messages``) with one verdict per recipient."""
+        mails = [cast(SentMail, m) for m, _ in judged]
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(m.message_id, account, _ts(m.date), m.sender.email if m.sender else "",
+                  m.subject, m.list_id, m.list_unsubscribe, m.precedence, m.auto_submitted,
+                  m.in_reply_to, m.location) for m in mails])
+            self._add_participants([("email", m.message_id, v.email, v.name, v.role, "", at,
+                                     v.rule)
+                                    for m, verdicts in judged
+                                    for at in (_ts(m.date),) for v in verdicts])
 
-    @staticmethod
-    def _insert_participants(db: sqlite3.Connection, rows: list[Row]) -> None:
+    def put_meetings(self, account: str, judged: Judged) -> None:
+        """Meetings as they are now (new or changed), replacing what was stored of them."""
+        if not judged:
+            return
+        meetings = [cast(Meeting, m) for m, _ in judged]
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?,?)",
+                [(m.meeting_id, account, _ts(m.start), _ts(m.end), int(m.all_day), m.status,
+                  m.summary, m.location) for m in meetings])
+            self.db.executemany("DELETE FROM participants WHERE channel='meeting' AND "
+                                "source_id=?", [(m.meeting_id,) for m in meetings])
+            self._add_participants([("meeting", m.meeting_id, v.email, v.name, v.role,
+                                     v.status, at, v.rule)
+                                    for m, verdicts in judged
+                                    for at in (_ts(m.start),) for v in verdicts])
+
+    def _add_participants(self, rows: list[Row]) -> None:
         """Store the rows, and keep each touched address's display name the one seen at
         the latest time (ties: the later row).
 
@@ -255,7 +224,7 @@ class Store:
         each address's first row (it creates the address) and its latest named row can
         matter: two statements per address instead of one per row, with the same result.
         """
-        db.executemany("INSERT OR IGNORE INTO participants VALUES (?,?,?,?,?,?,?,?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO participants VALUES (?,?,?,?,?,?,?,?)", rows)
         first: dict[str, tuple[str, str, str, int]] = {}
         latest: dict[str, tuple[str, str, str, int]] = {}
         for r in rows:
@@ -265,58 +234,39 @@ class Store:
             first.setdefault(email, (email, email, name, at))
             if name and (email not in latest or at >= latest[email][3]):
                 latest[email] = (email, email, name, at)
-        db.executemany("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
-                       "VALUES (?, ?, ?, ?)", first.values())
-        db.executemany(
+        self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
+                            "VALUES (?, ?, ?, ?)", first.values())
+        self.db.executemany(
             "INSERT INTO addresses(email, contact, name, name_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(email) DO UPDATE SET name=excluded.name, name_at=excluded.name_at "
             "WHERE excluded.name_at >= addresses.name_at", latest.values())
 
-    def _drop_unseen_meetings(self, db: sqlite3.Connection, account: str, seen: set[str]) -> None:
-        stored = [r[0] for r in db.execute("SELECT meeting_id FROM meetings WHERE account=?",
-                                           (account,))]
-        gone = [(mid,) for mid in stored if mid not in seen]
-        db.executemany("DELETE FROM participants WHERE channel='meeting' AND source_id=?", gone)
-        db.executemany("DELETE FROM meetings WHERE meeting_id=?", gone)
+    def drop_meetings_except(self, account: str, seen: Collection[str]) -> None:
+        """The end of a snapshot: this account's meetings not in it are gone."""
+        with self.transaction():
+            stored = [r[0] for r in self.db.execute(
+                "SELECT meeting_id FROM meetings WHERE account=?", (account,))]
+            gone = [(mid,) for mid in stored if mid not in seen]
+            self.db.executemany("DELETE FROM participants WHERE channel='meeting' AND "
+                                "source_id=?", gone)
+            self.db.executemany("DELETE FROM meetings WHERE meeting_id=?", gone)
 
-    # -- re-inference ----------------------------------------------------------
-    @staticmethod
-    def rules_fingerprint(settings: Settings) -> str:
-        data = [sorted(settings.own_addresses), list(settings.ignore), settings.max_recipients,
-                settings.max_meeting_attendees]
-        return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+    def rules_fingerprint(self) -> str | None:
+        """The fingerprint of the filter settings the stored mail verdicts were made with."""
+        return self._meta("rules")
 
-    def refresh(self, settings: Settings, now: datetime) -> None:
-        """Re-apply the filters where their outcome may have changed: all mail when the filter
-        settings changed since last time, and meetings always (they end as time passes)."""
-        fingerprint = self.rules_fingerprint(settings)
-        own = settings.own_addresses | self._aliases
-        ignore = compiled(settings.ignore)
-        with self.transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE key='rules'").fetchone()
-            updates: list[tuple[str | None, str, str, str]] = []
-            if row is None or row[0] != fingerprint:
-                for mail in self._stored_mail(db):
-                    updates += [(v.rule, "email", mail.message_id, v.email)
-                                for v in infer_mail(mail, own, ignore, settings.max_recipients)]
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('rules', ?)", (fingerprint,))
-            for meeting in self._stored_meetings(db):
-                updates += [(v.rule, "meeting", meeting.meeting_id, v.email) for v in
-                            infer_meeting(meeting, own, ignore, settings.max_meeting_attendees,
-                                          now)]
-            db.executemany("UPDATE participants SET rule=? WHERE channel=? AND source_id=? "
-                           "AND email=? AND rule IS NOT ?",
-                           [(*u, u[0]) for u in updates])
-            db.execute("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
-                       "SELECT email, email, name, at FROM participants WHERE rule IS NULL "
-                       "GROUP BY email")
+    def set_rules_fingerprint(self, fingerprint: str, only_if_unset: bool = False) -> None:
+        with self.transaction():
+            self.db.execute(f"INSERT OR {'IGNORE' if only_if_unset else 'REPLACE'} INTO meta "
+                            "VALUES ('rules', ?)", (fingerprint,))
 
-    def _stored_mail(self, db: sqlite3.Connection) -> Iterator[SentMail]:
+    def stored_mail(self) -> Iterator[SentMail]:
+        """Every stored message with what inference reads of it (to judge it again)."""
         people: dict[str, dict[str, list[Address]]] = {}
-        for mid, email, name, role in db.execute(
+        for mid, email, name, role in self.db.execute(
                 "SELECT source_id, email, name, role FROM participants WHERE channel='email'"):
             people.setdefault(mid, {}).setdefault(role, []).append(Address(email, name))
-        for mid, at, sender, list_id, unsub, prec, auto in db.execute(
+        for mid, at, sender, list_id, unsub, prec, auto in self.db.execute(
                 "SELECT message_id, at, sender, list_id, list_unsubscribe, precedence, "
                 "auto_submitted FROM messages"):
             p = people.get(mid, {})
@@ -325,13 +275,13 @@ class Store:
                            bcc=tuple(p.get("bcc", ())), list_id=list_id, list_unsubscribe=unsub,
                            precedence=prec, auto_submitted=auto)
 
-    def _stored_meetings(self, db: sqlite3.Connection) -> Iterator[Meeting]:
+    def stored_meetings(self) -> Iterator[Meeting]:
         people: dict[str, list[tuple[str, str, str, str]]] = {}
-        for mid, email, name, role, status in db.execute(
+        for mid, email, name, role, status in self.db.execute(
                 "SELECT source_id, email, name, role, status FROM participants "
                 "WHERE channel='meeting'"):
             people.setdefault(mid, []).append((email, name, role, status))
-        for mid, start, end, all_day, status in db.execute(
+        for mid, start, end, all_day, status in self.db.execute(
                 "SELECT meeting_id, start, end, all_day, status FROM meetings"):
             rows = people.get(mid, [])
             organizer = next((Address(e, n) for e, n, r, _ in rows if r == "organizer"), None)
@@ -339,3 +289,180 @@ class Store:
                               if r != "organizer" or s != "accepted")
             yield Meeting(mid, _dt(start), _dt(end), organizer, attendees,
                           cast(MeetingStatus, status), bool(all_day))
+
+    def update_verdicts(self, updates: Sequence[Rejudged]) -> None:
+        """Verdicts judged again; an address that became a touchpoint gets a contact."""
+        with self.transaction():
+            self.db.executemany("UPDATE participants SET rule=? WHERE channel=? AND "
+                                "source_id=? AND email=? AND rule IS NOT ?",
+                                [(*u, u[0]) for u in updates])
+            self.db.execute("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
+                            "SELECT email, email, name, at FROM participants WHERE rule IS NULL "
+                            "GROUP BY email")
+
+    # -- contacts ----------------------------------------------------------------------
+    def contact_of(self, email: str) -> str | None:
+        """The key of the contact owning ``email``, if any."""
+        row = self.db.execute("SELECT contact FROM addresses WHERE email=?", (email,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def add_address(self, email: str) -> str:
+        """A new one-address contact for an address never seen; its key."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
+                            (email, email))
+        return self.contact_of(email) or email
+
+    def set_contact(self, contact: str, field: str, value: int | str | None) -> None:
+        """One of the user's settings of a contact: cadence_days, snooze_until or ignored."""
+        if field not in ("cadence_days", "snooze_until", "ignored"):
+            raise ValueError(f"not a contact setting: {field}")
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO contacts(contact) VALUES (?)", (contact,))
+            self.db.execute(f"UPDATE contacts SET {field}=? WHERE contact=?", (value, contact))
+
+    def tag(self, contact: str, tags: Collection[str], add: bool) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO tags VALUES (?, ?)" if add else
+                                "DELETE FROM tags WHERE contact=? AND tag=?",
+                                [(contact, t) for t in tags])
+
+    def merge_contacts(self, keep: str, gone: str) -> None:
+        """``gone``'s addresses join ``keep``; its settings fill only gaps in ``keep``'s."""
+        with self.transaction():
+            for c in (keep, gone):
+                self.db.execute("INSERT OR IGNORE INTO contacts(contact) VALUES (?)", (c,))
+            self.db.execute(
+                "UPDATE contacts SET "
+                "cadence_days=coalesce(cadence_days, (SELECT cadence_days FROM contacts o "
+                "WHERE o.contact=?)), "
+                "snooze_until=coalesce(snooze_until, (SELECT snooze_until FROM contacts o "
+                "WHERE o.contact=?)), "
+                "ignored=max(ignored, (SELECT ignored FROM contacts o WHERE o.contact=?)) "
+                "WHERE contact=?", (gone, gone, gone, keep))
+            self.db.execute("INSERT OR IGNORE INTO tags SELECT ?, tag FROM tags WHERE contact=?",
+                            (keep, gone))
+            self.db.execute("DELETE FROM tags WHERE contact=?", (gone,))
+            self.db.execute("DELETE FROM contacts WHERE contact=?", (gone,))
+            self.db.execute("UPDATE addresses SET contact=? WHERE contact=?", (keep, gone))
+
+    def contact_facts(self, until: datetime | None = None) -> list[ContactFacts]:
+        """Every contact with at least one touchpoint (up to ``until``), own addresses excluded."""
+        limit = int(until.timestamp()) if until else 2**62
+        per: dict[str, dict[tuple[str, str], int]] = {}
+        for contact, channel, source, at in self.db.execute(
+                "SELECT a.contact, p.channel, p.source_id, max(p.at) FROM participants p "
+                "JOIN addresses a ON a.email = p.email WHERE p.rule IS NULL AND p.at <= ? "
+                "GROUP BY a.contact, p.channel, p.source_id", (limit,)):
+            per.setdefault(contact, {})[(channel, source)] = at
+        emails: dict[str, list[tuple[int, str, str]]] = {}
+        for email, contact, name, name_at in self.db.execute(
+                "SELECT email, contact, name, name_at FROM addresses"):
+            emails.setdefault(contact, []).append((name_at, email, name))
+        settings = {r[0]: r[1:] for r in self.db.execute(
+            "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
+        tags: dict[str, set[str]] = {}
+        for contact, tag in self.db.execute("SELECT contact, tag FROM tags"):
+            tags.setdefault(contact, set()).add(tag)
+        return [_facts(contact, touches, emails.get(contact, []),
+                       settings.get(contact, (None, None, 0)), tags.get(contact, set()))
+                for contact, touches in per.items()]
+
+    def timeline(self, email: str) -> list[TimelineEntry]:
+        """Every message and meeting with the contact owning ``email``, dropped ones included."""
+        contact = self.contact_of(email)
+        emails = [email] if contact is None else [r[0] for r in self.db.execute(
+            "SELECT email FROM addresses WHERE contact=?", (contact,))]
+        marks = ",".join("?" * len(emails))
+        rows = self.db.execute(
+            "SELECT p.at, p.channel, p.email, p.role, coalesce(m.subject, g.summary, ''), "
+            "p.rule, coalesce(m.location, g.location, '') FROM participants p "
+            "LEFT JOIN messages m ON p.channel='email' AND m.message_id=p.source_id "
+            "LEFT JOIN meetings g ON p.channel='meeting' AND g.meeting_id=p.source_id "
+            f"WHERE p.email IN ({marks}) ORDER BY p.at DESC", emails)
+        return [TimelineEntry(_dt(r[0]), *r[1:]) for r in rows]
+
+    # -- reminders ---------------------------------------------------------------------
+    def reminder_records(self) -> dict[ReminderId, ReminderRecord]:
+        out = {}
+        for row in self.db.execute(
+                "SELECT kind, contact, key, uid, start, due, pinned, confirmed, prev_start, "
+                "remote_id, etag FROM reminders"):
+            rid = ReminderId(*row[:3])
+            out[rid] = ReminderRecord(
+                rid=rid, uid=row[3], start=datetime.fromisoformat(row[4]),
+                due=date.fromisoformat(row[5]), pinned=bool(row[6]), confirmed=bool(row[7]),
+                prev_start=datetime.fromisoformat(row[8]) if row[8] else None,
+                remote_id=row[9], etag=row[10])
+        return out
+
+    def dismissals(self) -> dict[ReminderId, date]:
+        return {ReminderId(k, c, key): date.fromisoformat(d) for k, c, key, d in self.db.execute(
+            "SELECT kind, contact, key, due FROM dismissals")}
+
+    def replace_reminders(self, records: Mapping[ReminderId, ReminderRecord],
+                          dismissals: Mapping[ReminderId, date]) -> None:
+        """All records and dismissals at once (the plan's intents, before a calendar write)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM reminders")
+            self.db.executemany("INSERT INTO reminders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                [_record_row(r) for r in records.values()])
+            self.db.execute("DELETE FROM dismissals")
+            self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",
+                                [(r.kind, r.contact, r.key, d.isoformat())
+                                 for r, d in dismissals.items()])
+
+    def put_record(self, rid: ReminderId, record: ReminderRecord | None) -> None:
+        """Set one reminder's record (None: forget it)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM reminders WHERE kind=? AND contact=? AND key=?",
+                            (rid.kind, rid.contact, rid.key))
+            if record is not None:
+                self.db.execute("INSERT INTO reminders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                _record_row(record))
+
+    def confirm_record(self, rid: ReminderId, uid: str, remote_id: str, etag: str) -> None:
+        """The calendar now holds what the record of ``rid`` (with ``uid``) says."""
+        with self.transaction():
+            self.db.execute("UPDATE reminders SET confirmed=1, prev_start=NULL, remote_id=?, "
+                            "etag=? WHERE kind=? AND contact=? AND key=? AND uid=?",
+                            (remote_id, etag, rid.kind, rid.contact, rid.key, uid))
+
+    def count_written(self, day: date, writes: int) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta VALUES ('written:' || ?, ?) ON CONFLICT(key) DO "
+                            "UPDATE SET value = CAST(value AS INTEGER) + excluded.value",
+                            (day.isoformat(), str(writes)))
+
+    def written_on(self, day: date) -> int:
+        """Reminder events created or changed on ``day``."""
+        return int(self._meta(f"written:{day.isoformat()}") or 0)
+
+
+def _record_row(r: ReminderRecord) -> tuple[Any, ...]:
+    return (r.rid.kind, r.rid.contact, r.rid.key, r.uid, r.start.isoformat(),
+            r.prev_start.isoformat() if r.prev_start else None, r.due.isoformat(),
+            int(r.pinned), int(r.confirmed), r.remote_id, r.etag)
+
+
+def _facts(contact: str, touches: Mapping[tuple[str, str], int],
+           emails: list[tuple[int, str, str]], settings: tuple[Any, ...],
+           tags: set[str]) -> ContactFacts:
+    """One contact from its touchpoints (channel, source -> time), addresses and settings:
+    the name is the latest one seen, the key comes first among the addresses."""
+    (channel, _), last = max(touches.items(), key=lambda kv: (kv[1], kv[0][0] == "meeting"))
+    addrs = sorted(emails, reverse=True)
+    name = next((n for _, _, n in addrs if n), "")
+    cadence_days, snooze_until, ignored = settings
+    return ContactFacts(
+        key=contact,
+        emails=tuple(sorted({e for _, e, _ in addrs}, key=lambda e: (e != contact, e))),
+        name=name or contact,
+        touchpoints=len(touches),
+        meetings=sum(1 for ch, _ in touches if ch == "meeting"),
+        last_touch=_dt(last),
+        last_channel=channel,
+        tags=frozenset(tags),
+        cadence_days=cadence_days,
+        snooze_until=date.fromisoformat(snooze_until) if snooze_until else None,
+        ignored=bool(ignored))

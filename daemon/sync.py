@@ -12,20 +12,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors import registry
-from connectors.base import (
+from connectors.base import Connector
+from daemon import cadence, ingest, planner, reminder_state, reminders
+from daemon.config import Config
+from daemon.errors import AuthError, KeepwarmError
+from daemon.model import (
     AccountConfig,
-    Connector,
     Create,
     Delete,
     FetchContext,
+    IngestResult,
+    ReminderId,
+    ReminderRecord,
+    Settings,
     Skipped,
+    Status,
     Update,
 )
-from daemon import book, cadence, planner, reminder_state
-from daemon.cadence import Status
-from daemon.config import Config, Settings
-from daemon.errors import AuthError, KeepwarmError
-from daemon.store import IngestResult, ReminderRecord, Store
+from daemon.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +98,7 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     try:
         with store.bulk():
             for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
-                result = store.ingest(account.name, batch, settings, now, snapshot_seen=seen)
+                result = ingest.store_batch(store, account.name, batch, settings, now, seen)
                 report.add(result)
                 report.remaining = batch.remaining
                 for obs in batch.observations:
@@ -144,7 +148,7 @@ def pull_all(config: Config, store: Store, now: datetime, only: str | None = Non
 def compute(store: Store, settings: Settings, now: datetime) -> list[Status]:
     """Every contact's cadence status as of ``now`` (touchpoints after ``now`` ignored)."""
     as_of = now.astimezone(settings.tz).date()
-    return cadence.statuses(book.facts(store, until=now), settings, as_of)
+    return cadence.statuses(store.contact_facts(until=now), settings, as_of)
 
 
 def reminders_account(config: Config) -> AccountConfig | None:
@@ -154,23 +158,15 @@ def reminders_account(config: Config) -> AccountConfig | None:
 
 def make_plan(config: Config, store: Store, statuses: list[Status], now: datetime,
               writer: Connector, needs_signin: Sequence[str] = (),
-              records: Mapping[str, ReminderRecord] | None = None) -> planner.Plan:
+              records: Mapping[ReminderId, ReminderRecord] | None = None) -> planner.Plan:
     """The plan against what the calendar holds; ``records`` when the caller read them."""
     if records is None:
-        records = reminder_state.records(store)
-    return planner.plan(statuses, writer.list_reminders(), records,
-                        reminder_state.dismissals(store), config.settings, now,
-                        writer.user_editable, signin_notices(needs_signin))
-
-
-def signin_notices(accounts: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """A calendar notice per account that needs signing in again: expired sign-ins are how
-    tools like this die silently, so keepwarm says it where the user looks every day."""
-    return {f"keepwarm:signin:{name}": (
-        f"keepwarm: sign in to {name} again",
-        f"keepwarm cannot read the account {name!r} until you sign in again.\n"
-        f"Run: keepwarm auth {name}\n\nkeepwarm removes this event once you have.")
-        for name in accounts}
+        records = store.reminder_records()
+    as_of = now.astimezone(config.settings.tz).date()
+    wishes = (reminders.cadence(statuses)
+              + reminders.signin_notices(needs_signin, records, as_of))
+    return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
+                        config.settings, now, writer.user_editable)
 
 
 def reconcile(config: Config, store: Store, statuses: list[Status], now: datetime,
@@ -182,7 +178,7 @@ def reconcile(config: Config, store: Store, statuses: list[Status], now: datetim
     report = ReminderReport()
     writer = connector(account)
     try:
-        previous = reminder_state.records(store)
+        previous = store.reminder_records()
         p = make_plan(config, store, statuses, now, writer, needs_signin, previous)
         reminder_state.save_intent(store, p.records, p.dismissals)
         applied = writer.apply(p.changes)
@@ -206,7 +202,7 @@ def sync(config: Config, store: Store, now: datetime, only: str | None = None,
          write: bool = True, progress: Progress | None = None) -> SyncReport:
     """One full cycle: pull, infer, plan, write."""
     report = SyncReport(pull_all(config, store, now, only, progress))
-    store.refresh(config.settings, now)
+    ingest.rejudge(store, config.settings, now)
     if write:
         report.reminders = reconcile(config, store, compute(store, config.settings, now), now)
     return report

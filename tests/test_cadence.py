@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon.cadence import ContactFacts, interval, lapsed, status
-from daemon.config import CadenceRule, Settings
+from daemon.cadence import interval, lapsed, status
+from daemon.model import CadenceRule, ContactFacts, Settings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 S = Settings(tz=BERLIN, rules=(CadenceRule("*@bigclient.com", 30),

@@ -21,8 +21,14 @@ import icalendar
 import pytest
 
 from connectors import registry
-from connectors.base import (
-    KEEPWARM_PROPERTY,
+from connectors.base import KEEPWARM_PROPERTY
+from connectors.caldav import CaldavConnector
+from connectors.ics import IcsConnector
+from connectors.memory import MemoryConnector, MemoryData
+from daemon import reminder_state, sync
+from daemon.config import Config, parse
+from daemon.errors import AuthError, ConfigError, SourceError, TransientError
+from daemon.model import (
     AccountConfig,
     Address,
     Batch,
@@ -31,15 +37,11 @@ from connectors.base import (
     FetchContext,
     Meeting,
     Reminder,
+    ReminderId,
     SentMail,
     Update,
 )
-from connectors.caldav import CaldavConnector
-from connectors.ics import IcsConnector
-from connectors.memory import MemoryConnector, MemoryData
-from daemon import reminder_state, sync
-from daemon.config import Config, parse
-from daemon.errors import AuthError, ConfigError, SourceError, TransientError
+from daemon.reminders import cadence_id
 from daemon.store import Store
 from tests.servers.radicale import RadicaleServer, User
 from tests.servers.syncpager import SyncPager
@@ -456,7 +458,8 @@ def test_with_only_a_ctag_an_unchanged_calendar_is_not_listed(
 # -- reminders through daemon.sync ----------------------------------------------------
 def reminder(n: int, day: int = 0) -> Reminder:
     start = NOW + timedelta(days=day)
-    return Reminder(f"keepwarm-test-{n}", f"p{n}@x.org", f"Follow up: P{n}", "Why: test",
+    return Reminder(f"keepwarm-test-{n}", cadence_id(f"p{n}@x.org"), f"Follow up: P{n}",
+                    "Why: test",
                     start, start + timedelta(minutes=15))
 
 
@@ -497,7 +500,7 @@ class World:
         for url, data in self.user.objects(self.calendar_url()).items():
             for event in icalendar.Calendar.from_ical(data).walk("VEVENT"):
                 if KEEPWARM_PROPERTY in event:
-                    out[str(event[KEEPWARM_PROPERTY])] = (url, event)
+                    out[ReminderId.parse(str(event[KEEPWARM_PROPERTY])).contact] = (url, event)
         return out
 
     def starts(self) -> dict[str, datetime]:
@@ -605,7 +608,7 @@ def test_an_edit_between_plan_and_apply_wins(tmp_path: Path, radicale_user: User
     later = NOW + timedelta(days=2)
     writer = sync.connector(w.config.account("cal"))  # type: ignore[arg-type]
     statuses = sync.compute(w.store, w.config.settings, later)
-    previous = reminder_state.records(w.store)
+    previous = w.store.reminder_records()
     p = sync.make_plan(w.config, w.store, statuses, later, writer)
     assert sorted(type(c).__name__ for c in p.changes) == ["Update", "Update"]
     reminder_state.save_intent(w.store, p.records, p.dismissals)
@@ -613,9 +616,9 @@ def test_an_edit_between_plan_and_apply_wins(tmp_path: Path, radicale_user: User
     w.user_moves("bo@x.org", friday)  # the user drags it just before keepwarm writes
     applied = writer.apply(p.changes)
     writer.close()
-    assert [a.change.reminder.contact for a in applied] == ["ann@x.org"]  # type: ignore[union-attr]
+    assert [a.change.reminder.rid.contact for a in applied] == ["ann@x.org"]  # type: ignore[union-attr]
     reminder_state.confirm(w.store, applied, later, previous, p.changes)
-    assert reminder_state.records(w.store)["bo@x.org"] == previous["bo@x.org"]
+    assert w.store.reminder_records()[cadence_id("bo@x.org")] == previous[cadence_id("bo@x.org")]
     assert w.starts()["bo@x.org"] == friday
     w.sync(later)
     assert w.starts() == {"ann@x.org": datetime(2026, 3, 4, 9, 30, tzinfo=BERLIN),
@@ -648,7 +651,8 @@ def test_objects_without_the_marker_are_never_written(radicale_user: User) -> No
     (done,) = w.apply([Create(reminder(1))])
     (listed,) = w.list_reminders()
     url = radicale_user.url.rstrip("/") + listed.remote_id
-    stripped = radicale_user.get(url).replace(f"{KEEPWARM_PROPERTY}:p1@x.org\r\n".encode(), b"")
+    stripped = radicale_user.get(url).replace(
+        f"{KEEPWARM_PROPERTY}:{cadence_id('p1@x.org').marker}\r\n".encode(), b"")
     radicale_user.put(url, stripped)  # the user's app dropped keepwarm's property
     before = radicale_user.get(url)
     assert w.apply([Update(listed, reminder(1, day=3)), Delete(listed)]) == []

@@ -258,8 +258,8 @@ def test_the_progress_display_turns_an_estimate_into_a_bar() -> None:
 
     from rich.console import Console
 
+    from daemon.model import IngestResult
     from daemon.render import SyncProgress
-    from daemon.store import IngestResult
 
     console = Console(file=io.StringIO(), force_terminal=True, width=120)
     with SyncProgress(console) as progress:

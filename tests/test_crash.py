@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
-from connectors.base import AccountConfig
 from connectors.ics import IcsConnector
+from daemon.model import AccountConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 MESSAGES = 3000
@@ -62,8 +62,8 @@ def state(root: Path) -> tuple[set[tuple[str, ...]], set[tuple[str, str]], set[t
     db.close()
     cal = IcsConnector(AccountConfig("cal", "ics", options={"path": str(root / "reminders.ics")}))
     events = cal.list_reminders()
-    assert len({e.contact for e in events}) == len(events), "one reminder per contact"
-    return rows, {(e.contact, e.start.isoformat()) for e in events}, reminders
+    assert len({e.rid for e in events}) == len(events), "one reminder per contact"
+    return rows, {(e.rid.contact, e.start.isoformat()) for e in events}, reminders
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path: Path) -> None:

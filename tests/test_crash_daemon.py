@@ -31,8 +31,9 @@ from typing import Any
 import icalendar
 
 from connectors.base import KEEPWARM_PROPERTY
-from daemon import planner, sync
+from daemon import planner, reminders, sync
 from daemon.config import load
+from daemon.model import ReminderId
 from daemon.store import Store
 from tests.servers.dovecot import Dovecot
 from tests.servers.radicale import User, shared
@@ -236,7 +237,8 @@ class Home:
         out = []
         for href, data in (self.cal.objects(url) if url else {}).items():
             for event in icalendar.Calendar.from_ical(data).walk("VEVENT"):
-                out.append((href, str(event["UID"]), str(event.get(KEEPWARM_PROPERTY, "")),
+                out.append((href, str(event["UID"]),
+                            ReminderId.parse(str(event.get(KEEPWARM_PROPERTY, ""))).contact,
                             event.decoded("DTSTART").astimezone(UTC).isoformat(),
                             str(event["SUMMARY"]), str(event.get("DESCRIPTION", ""))))
         return out
@@ -296,8 +298,9 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
     arrives whenever the reminders are all written, three times (from run LAST_WAVE on, every
     third run whatever the calendar holds). Each kill comes a random delay after the process
     started (a few kills) or after the daemon said it begins polling (the rest; shorter ones
-    while the first backfill is unfinished, so some kills cut it), whatever the machine's
-    speed. Returns what each kill cut, as the store and the calendar show it afterwards, and
+    while the first backfill is unfinished, so some kills cut it; most runs after late mail
+    wait for the calendar to change and kill soon after, so they cut the writes), whatever
+    the machine's speed. Returns what each kill cut, as the store and the calendar show it afterwards, and
     the calendar's objects (href -> ETag) when the first late mail arrived ({} if the first
     reminders were not all written by then)."""
     rng = random.Random(11)
@@ -311,9 +314,10 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
         if delivered < len(mail.waves) and i >= next_wave and (written or i >= LAST_WAVE):
             home.deliver("Sent", mail.waves[delivered])
             at_first_wave = at_first_wave or (before if written else {})
-            delivered, next_wave = delivered + 1, i + 3
+            delivered, next_wave = delivered + 1, i + 4
         want = mail.unique(delivered)
-        backfilling = home.count("SELECT count(*) FROM messages") < want
+        stored = home.count("SELECT count(*) FROM messages")
+        backfilling = stored < mail.unique(0)  # the first backfill, not a wave of late mail
         log = home.root / f"run-{i}.log"
         proc = home.keepwarm("run", log=log)
         try:
@@ -321,12 +325,13 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
                 time.sleep(rng.uniform(0.05, 0.5))
             else:
                 until(functools.partial(started, log), proc, log)
-                short = backfilling and not delivered and i < 10
-                if not backfilling and rng.random() < 0.5:
-                    # aim at the reminder writes: once this run has changed the calendar
-                    # (or after a while, if it has nothing to write), a short random delay
+                short = backfilling and i < 10
+                if not backfilling and rng.random() < (0.8 if stored < want else 0.5):
+                    # aim at the reminder writes (surely so right after late mail): once this
+                    # run has changed the calendar (or after a while, if it has nothing to
+                    # write), a short random delay
                     writes_began(home, before, proc, timeout=6)
-                    time.sleep(rng.uniform(0, 0.3))
+                    time.sleep(rng.uniform(0, 0.15))
                 else:
                     time.sleep(rng.uniform(0, 0.3) if short else rng.uniform(0, 1.5))
         finally:
@@ -386,7 +391,8 @@ def due_contacts(home: Home) -> set[str]:
     try:
         now = datetime.now(config.settings.tz)
         statuses = sync.compute(store, config.settings, now)
-        return set(planner.plan(statuses, [], {}, {}, config.settings, now, True).reminders)
+        return {r.contact for r in planner.plan(reminders.cadence(statuses), [], {}, {},
+                                                 config.settings, now, True).reminders}
     finally:
         store.close()
 

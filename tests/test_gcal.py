@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors import gcal, googleauth
-from connectors.base import (
+from connectors.gmail import GmailConnector
+from daemon.errors import SourceError
+from daemon.model import (
     Address,
     Attendee,
     Batch,
@@ -26,8 +28,7 @@ from connectors.base import (
     RemoteReminder,
     Update,
 )
-from connectors.gmail import GmailConnector
-from daemon.errors import SourceError
+from daemon.reminders import cadence_id
 from tests.servers.google import User
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -143,7 +144,8 @@ def test_a_calendar_that_is_gone_says_what_to_fix(google_user: User, tmp_path: P
 # -- reminders ------------------------------------------------------------------------------
 def reminder(n: int, day: int = 0, title: str = "") -> Reminder:
     start = T0 + timedelta(days=day)
-    return Reminder(f"keepwarm-test-{n}", f"p{n}@example.org", title or f"Follow up: P{n}",
+    return Reminder(f"keepwarm-test-{n}", cadence_id(f"p{n}@example.org"),
+                    title or f"Follow up: P{n}",
                     f"Last touch: 2025-01-0{n % 9 + 1}\nCadence: every 90 days",
                     start, start + timedelta(minutes=15))
 
@@ -165,7 +167,8 @@ def test_reminder_events_are_tagged_free_and_invite_nobody(google_user: User,
     (stored,) = ours(google_user)
     assert applied.remote_id == stored["id"] == gcal.event_id("keepwarm-test-1")
     assert stored["extendedProperties"]["private"] == {
-        "keepwarm": "p1@example.org", "keepwarmuid": "keepwarm-test-1", "keepwarmapp": "1"}
+        "keepwarm": cadence_id("p1@example.org").marker, "keepwarmuid": "keepwarm-test-1",
+        "keepwarmapp": "1"}
     assert stored["transparency"] == "transparent" and "attendees" not in stored
     assert stored["reminders"] == {"useDefault": False}
     cal = google_user.calendars[next(i for i, c in google_user.calendars.items()
@@ -184,7 +187,7 @@ def test_the_reminders_calendar_is_found_again_and_never_made_twice(
     assert google_user.count("calendars.insert") == 1  # never sent twice
     w = writer(google_user, tmp_path)
     w.apply([Create(reminder(1))])
-    assert writer(google_user, tmp_path).list_reminders()[0].contact == "p1@example.org"
+    assert writer(google_user, tmp_path).list_reminders()[0].rid.contact == "p1@example.org"
     assert [c.summary for c in google_user.calendars.values()].count("keepwarm") == 1
 
 
@@ -204,7 +207,7 @@ def test_a_lost_create_answer_does_not_duplicate_and_a_deleted_id_is_not_reused(
 def test_user_changes_win_over_stale_writes(google_user: User, tmp_path: Path) -> None:
     w = writer(google_user, tmp_path)
     w.apply([Create(reminder(1)), Create(reminder(2))])
-    r1, r2 = sorted(w.list_reminders(), key=lambda r: r.contact)
+    r1, r2 = sorted(w.list_reminders(), key=lambda r: r.rid.contact)
     cal = next(c for c in google_user.calendars.values() if c.summary == "keepwarm")
     moved = T0 + timedelta(days=5)
     cal.put({**cal.events[r1.remote_id], "start": {"dateTime": moved.isoformat()}})
@@ -224,15 +227,15 @@ def test_foreign_events_are_never_listed_or_touched(google_user: User, tmp_path:
     before = {k: json.dumps(v, sort_keys=True) for k, v in cal.visible().items()}
     w = writer(google_user, tmp_path, reminders_calendar="primary")
     assert w.list_reminders() == []
-    forged = [RemoteReminder("u1@x", "p1@example.org", start, lookalike["id"],
+    forged = [RemoteReminder("u1@x", cadence_id("p1@example.org"), start, lookalike["id"],
                              lookalike["etag"]),
-              RemoteReminder("u2@x", "p2@example.org", start, plain["id"])]
+              RemoteReminder("u2@x", cadence_id("p2@example.org"), start, plain["id"])]
     assert w.apply([Update(forged[0], reminder(1)), Delete(forged[1])]) == []
     assert {k: json.dumps(v, sort_keys=True) for k, v in cal.visible().items()} == before
     w.apply([Create(reminder(3))])
     (r3,) = w.list_reminders()
     batches, _ = read(google_user, tmp_path)  # keepwarm's own events are no meetings
-    assert sorted(meetings(batches)) == ["u1@x", "u2@x"] and r3.contact == "p3@example.org"
+    assert sorted(meetings(batches)) == ["u1@x", "u2@x"] and r3.rid.contact == "p3@example.org"
 
 
 def test_a_named_calendar_must_exist(google_user: User, tmp_path: Path) -> None:

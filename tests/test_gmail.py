@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors import gmailmail, googleauth
-from connectors.base import AccountConfig, Batch, FetchContext, Meeting, SentMail, Skipped
 from connectors.gmail import GmailConnector
 from connectors.gmailmail import QuotaBudget
 from daemon import sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
+from daemon.model import AccountConfig, Batch, FetchContext, Meeting, SentMail, Skipped
 from daemon.store import Store
 from tests.servers import google
 from tests.servers.google import User

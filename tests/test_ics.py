@@ -14,8 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.atomic import write_atomic
-from connectors.base import (
-    KEEPWARM_PROPERTY,
+from connectors.base import KEEPWARM_PROPERTY
+from connectors.ics import IcsConnector
+from daemon.errors import CalendarError, SourceError
+from daemon.model import (
     AccountConfig,
     Address,
     Attendee,
@@ -29,8 +31,7 @@ from connectors.base import (
     Skipped,
     Update,
 )
-from connectors.ics import IcsConnector
-from daemon.errors import CalendarError, SourceError
+from daemon.reminders import cadence_id
 from tests.conformance.harnesses.ics import IcsCalendarHarness
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -268,7 +269,7 @@ def reminder(
     start = datetime(2026, 4, day, 9, 0, tzinfo=UTC)
     return Reminder(
         uid=uid,
-        contact=contact,
+        rid=cadence_id(contact),
         title=title,
         description=f"Last contact long ago.\nSay hi to {contact}",
         start=start,
@@ -288,7 +289,7 @@ def test_create_update_delete_round_trip(tmp_path: Path) -> None:
     assert b"X-WR-CALNAME:keepwarm\r\n" in data
     remotes = {r.uid: r for r in conn.list_reminders()}
     a = remotes["kw-a"]
-    assert (a.contact, a.title, a.remote_id) == ("bob@x.org", "Call Bob", "kw-a")
+    assert (a.rid.contact, a.title, a.remote_id) == ("bob@x.org", "Call Bob", "kw-a")
     assert a.description == "Last contact long ago.\nSay hi to bob@x.org"
     assert a.start == datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
     assert a.end == datetime(2026, 4, 1, 9, 15, tzinfo=UTC)

@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 
 from connectors import imapfolders
-from connectors.base import AccountConfig
 from connectors.imap import ImapConnector, is_loopback, parse_reply
 from connectors.imapfolders import FolderState, Status, find_sent, plan, uid_sets
 from daemon import sync
-from daemon.config import Settings
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
-from daemon.store import IngestResult, Store
+from daemon.model import AccountConfig, IngestResult, Settings
+from daemon.store import Store
 from tests.servers import free_port
 from tests.servers.dovecot import PASSWORD, Dovecot
 

@@ -6,14 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.base import Address, Attendee, Meeting, SentMail
-from daemon.config import DEFAULT_IGNORE
-from daemon.inference import (
-    Patterns,
-    infer_mail,
-    infer_meeting,
-    learned_aliases,
-)
+from daemon.inference import Patterns, infer_mail, infer_meeting, learned_aliases
+from daemon.model import DEFAULT_IGNORE, Address, Attendee, Meeting, SentMail
 
 T = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 OWN = {"me@example.com", "alias@example.net"}

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from connectors.base import AccountConfig, Batch, Connector, FetchContext, SentMail, Skipped
+from connectors.base import Connector
 from connectors.maildir import MaildirConnector, _Entry
 from connectors.mbox import MboxConnector
 from daemon.errors import SourceError
+from daemon.model import AccountConfig, Batch, FetchContext, SentMail, Skipped
 from tests.conformance.harnesses.maildir import MaildirHarness
 from tests.conformance.harnesses.mbox import MboxHarness, mbox_entry
 

@@ -12,7 +12,6 @@ import test.test_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Address, SentMail, Skipped
 from connectors.mailparse import (
     HEADER_CAP,
     _pairs,
@@ -22,6 +21,7 @@ from connectors.mailparse import (
     parse_headers,
     read_header_block,
 )
+from daemon.model import Address, SentMail, Skipped
 
 FALLBACK = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CORPUS = pathlib.Path(test.test_email.__file__).parent / "data"

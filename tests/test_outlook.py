@@ -22,7 +22,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors import msauth
-from connectors.base import (
+from connectors.ics import IcsConnector
+from connectors.memory import MemoryConnector, MemoryData
+from connectors.outlook import OutlookConnector
+from connectors.outlookcal import CONTACT_PROPERTY, UID_PROPERTY
+from daemon import reminder_state, sync
+from daemon.config import Config, parse
+from daemon.errors import AuthError, ConfigError, SourceError
+from daemon.model import (
     Address,
     Attendee,
     Batch,
@@ -32,17 +39,12 @@ from connectors.base import (
     Meeting,
     OwnAddress,
     Reminder,
+    ReminderId,
     SentMail,
     Skipped,
     Update,
 )
-from connectors.ics import IcsConnector
-from connectors.memory import MemoryConnector, MemoryData
-from connectors.outlook import OutlookConnector
-from connectors.outlookcal import CONTACT_PROPERTY, UID_PROPERTY
-from daemon import reminder_state, sync
-from daemon.config import Config, parse
-from daemon.errors import AuthError, ConfigError, SourceError
+from daemon.reminders import cadence_id
 from daemon.store import Store
 from tests.conformance.harnesses.ics import IcsSourceHarness
 from tests.servers.microsoft import CLIENT_ID, USER, MicrosoftServer, graph_event, trust
@@ -105,7 +107,7 @@ def of(batches: list[Batch], kind: type) -> list[Any]:
 
 def reminder(n: int, day: int = 0) -> Reminder:
     start = NOW + timedelta(days=day)
-    return Reminder(f"keepwarm-test-{n}", f"p{n}@x.org", f"Follow up: P{n}",
+    return Reminder(f"keepwarm-test-{n}", cadence_id(f"p{n}@x.org"), f"Follow up: P{n}",
                     "Last touch: 2026-01-01\n\nWhy: test", start, start + timedelta(minutes=15))
 
 
@@ -441,7 +443,7 @@ def test_writes_retried_after_a_lost_answer_happen_once(microsoft: MicrosoftServ
     assert applied.remote_id == event["id"] and event["transactionId"]
     assert (event["showAs"], event["attendees"], event["isReminderOn"]) == ("free", [], False)
     assert {p["id"]: p["value"] for p in event["singleValueExtendedProperties"]} == {
-        CONTACT_PROPERTY: "p1@x.org", UID_PROPERTY: "keepwarm-test-1"}
+        CONTACT_PROPERTY: cadence_id("p1@x.org").marker, UID_PROPERTY: "keepwarm-test-1"}
     (listed,) = conn.list_reminders()
     microsoft.fault("drop_after", method="PATCH")
     (moved,) = conn.apply([Update(listed, reminder(1, day=2))])  # done, answer lost, 412
@@ -536,7 +538,7 @@ class World:
         for event in self.server.events("keepwarm").values():
             props = {p["id"]: p["value"] for p in event.get("singleValueExtendedProperties", [])}
             if CONTACT_PROPERTY in props:
-                out[props[CONTACT_PROPERTY]] = event
+                out[ReminderId.parse(props[CONTACT_PROPERTY]).contact] = event
         return out
 
     def starts(self) -> dict[str, datetime]:
@@ -585,7 +587,7 @@ def test_an_edit_between_plan_and_apply_wins(microsoft: MicrosoftServer,
     later = NOW + timedelta(days=2)
     writer = sync.connector(w.config.account("ms"))  # type: ignore[arg-type]
     statuses = sync.compute(w.store, w.config.settings, later)
-    previous = reminder_state.records(w.store)
+    previous = w.store.reminder_records()
     p = sync.make_plan(w.config, w.store, statuses, later, writer)
     assert sorted(type(c).__name__ for c in p.changes) == ["Update", "Update"]
     reminder_state.save_intent(w.store, p.records, p.dismissals)
@@ -594,7 +596,7 @@ def test_an_edit_between_plan_and_apply_wins(microsoft: MicrosoftServer,
         "dateTime": friday.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"})
     applied = writer.apply(p.changes)
     writer.close()
-    assert [a.change.reminder.contact for a in applied] == ["ann@x.org"]  # type: ignore[union-attr]
+    assert [a.change.reminder.rid.contact for a in applied] == ["ann@x.org"]  # type: ignore[union-attr]
     assert [h.status for h in microsoft.hits("PATCH")] == [200, 412] or [
         h.status for h in microsoft.hits("PATCH")] == [412, 200]
     reminder_state.confirm(w.store, applied, later, previous, p.changes)
@@ -622,7 +624,7 @@ def test_events_without_keepwarms_property_are_never_touched(microsoft: Microsof
     before = {i: e for cal in ("keepwarm", "Calendar") for i, e in microsoft.events(cal).items()}
     rng = random.Random(5)
     for _ in range(20):
-        current = {r.contact: r for r in w.list_reminders()}
+        current = {r.rid.contact: r for r in w.list_reminders()}
         changes: list[Any] = []
         for n in range(5):
             r, roll = current.get(f"p{n}@x.org"), rng.random()
@@ -637,4 +639,4 @@ def test_events_without_keepwarms_property_are_never_touched(microsoft: Microsof
     assert {i: after[i] for i in theirs} == {i: before[i] for i in theirs}
     writes = [h.path for h in microsoft.log if h.method in ("PATCH", "DELETE")]
     assert writes and not any(path.endswith(i) for path in writes for i in theirs)
-    assert all(r.contact.startswith("p") for r in w.list_reminders())
+    assert all(r.rid.contact.startswith("p") for r in w.list_reminders())

@@ -6,11 +6,19 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from connectors.base import Create, Delete, RemoteReminder, Update
-from daemon.cadence import ContactFacts, Status
-from daemon.config import Settings
-from daemon.planner import Plan, describe, plan, reminder_uid
-from daemon.store import ReminderRecord
+from daemon.model import (
+    ContactFacts,
+    Create,
+    Delete,
+    ReminderId,
+    ReminderRecord,
+    RemoteReminder,
+    Settings,
+    Status,
+    Update,
+)
+from daemon.planner import Plan, plan, reminder_uid
+from daemon.reminders import cadence, cadence_id, describe, signin_id, signin_notices
 
 BERLIN = ZoneInfo("Europe/Berlin")
 S = Settings(tz=BERLIN)
@@ -33,17 +41,17 @@ class Calendar:
 
     def __init__(self, editable: bool = True) -> None:
         self.events: dict[str, RemoteReminder] = {}
-        self.records: dict[str, ReminderRecord] = {}
-        self.dismissals: dict[str, date] = {}
+        self.records: dict[ReminderId, ReminderRecord] = {}
+        self.dismissals: dict[ReminderId, date] = {}
         self.editable = editable
 
     def run(self, statuses: list[Status], now: datetime = MON_8, settings: Settings = S) -> Plan:
-        p = plan(statuses, list(self.events.values()), self.records, self.dismissals, settings,
-                 now, self.editable)
+        p = plan(cadence(statuses), list(self.events.values()), self.records, self.dismissals,
+                 settings, now, self.editable)
         for c in p.changes:
             if isinstance(c, Create | Update):
                 r = c.reminder
-                self.events[r.uid] = RemoteReminder(r.uid, r.contact, r.start, r.uid, "e",
+                self.events[r.uid] = RemoteReminder(r.uid, r.rid, r.start, r.uid, "e",
                                                     r.title, r.description, r.end)
                 if isinstance(c, Update) and c.remote.uid != r.uid:
                     del self.events[c.remote.uid]
@@ -54,7 +62,7 @@ class Calendar:
         return p
 
     def starts(self) -> dict[str, datetime]:
-        return {e.contact: e.start for e in self.events.values()}
+        return {e.rid.contact: e.start for e in self.events.values()}
 
 
 def kinds(p: Plan) -> list[str]:
@@ -67,7 +75,7 @@ def test_overdue_contact_gets_a_reminder_today_at_the_set_time() -> None:
     assert kinds(p) == ["Create"]
     r = p.changes[0].reminder  # type: ignore[union-attr]
     assert (r.start, r.end) == (at(date(2026, 3, 2)), at(date(2026, 3, 2), 9, 45))
-    assert r.uid == reminder_uid("a@x.org", date(2026, 2, 1))
+    assert r.uid == reminder_uid(cadence_id("a@x.org"), date(2026, 2, 1))
     assert r.title == "Follow up: A"
 
 
@@ -123,7 +131,7 @@ def test_getting_in_touch_removes_the_reminder() -> None:
     cal = Calendar()
     cal.run([st("a@x.org", date(2026, 2, 1)), st("b@x.org", date(2026, 2, 2))])
     p = cal.run([st("a@x.org", date(2026, 5, 30)), st("b@x.org", date(2026, 2, 2))])
-    assert kinds(p) == ["Delete"] and p.changes[0].remote.contact == "a@x.org"  # type: ignore[union-attr]
+    assert kinds(p) == ["Delete"] and p.changes[0].remote.rid == cadence_id("a@x.org")  # type: ignore[union-attr]
     assert list(cal.starts()) == ["b@x.org"]
 
 
@@ -183,7 +191,7 @@ def test_a_reminder_the_user_moved_keeps_the_users_time() -> None:
                               end=at(date(2026, 3, 5), 15, 0))
     assert cal.run(s).changes == []
     assert cal.run(s, now=MON_8 + timedelta(days=1)).changes == []
-    assert cal.records["a@x.org"].pinned
+    assert cal.records[cadence_id("a@x.org")].pinned
     # a new due date (the user got in touch, then lapsed again) releases the pin
     p = cal.run([st("a@x.org", date(2026, 3, 10))])
     assert kinds(p) == ["Update"] and cal.starts() == {"a@x.org": at(date(2026, 3, 10))}
@@ -195,7 +203,7 @@ def test_a_reminder_the_user_deleted_is_dismissed_until_the_next_due_date() -> N
     cal.run(s)
     cal.events.clear()
     assert cal.run(s).changes == []
-    assert cal.dismissals == {"a@x.org": date(2026, 2, 1)}
+    assert cal.dismissals == {cadence_id("a@x.org"): date(2026, 2, 1)}
     assert cal.run(s, now=MON_8 + timedelta(days=3)).changes == []
     p = cal.run([st("a@x.org", date(2026, 3, 6))])
     assert kinds(p) == ["Create"] and cal.dismissals == {}
@@ -215,9 +223,9 @@ def test_a_calendar_keepwarm_owns_gets_missing_reminders_back() -> None:
 def test_an_unconfirmed_create_is_not_a_dismissal() -> None:
     cal = Calendar()
     s = [st("a@x.org", date(2026, 2, 1))]
-    p = plan(s, [], {}, {}, S, MON_8, True)  # planned, then crashed before writing
+    p = plan(cadence(s), [], {}, {}, S, MON_8, True)  # planned, then crashed before writing
     cal.records = p.records
-    assert not p.records["a@x.org"].confirmed
+    assert not p.records[cadence_id("a@x.org")].confirmed
     assert kinds(cal.run(s)) == ["Create"]
 
 
@@ -234,7 +242,7 @@ def test_duplicate_events_for_one_contact_are_collapsed() -> None:
 
 def test_orphans_of_unknown_contacts_are_removed() -> None:
     cal = Calendar()
-    cal.events["x"] = RemoteReminder("x", "gone@x.org", at(date(2026, 3, 2)), "x")
+    cal.events["x"] = RemoteReminder("x", cadence_id("gone@x.org"), at(date(2026, 3, 2)), "x")
     assert kinds(cal.run([])) == ["Delete"]
     assert cal.events == {}
 
@@ -260,28 +268,29 @@ def test_settings_change_moves_reminders_to_the_new_time() -> None:
     assert isinstance(p.changes[0], Update) and not isinstance(p.changes[0], Delete)
 
 
-NOTICE = {"keepwarm:signin:work": ("keepwarm: sign in to work again",
-                                   "Run `keepwarm auth work`.")}
+NOTICE = ["work"]
 
 
 def test_a_notice_goes_on_the_first_working_day_slot() -> None:
     s = [st("a@x.org", date(2026, 2, 1))]
     saturday = datetime(2026, 3, 7, 12, 0, tzinfo=BERLIN)
-    p = plan(s, [], {}, {}, S, saturday, True, NOTICE)
-    assert {c.reminder.contact: c.reminder.start for c in p.changes  # type: ignore[union-attr]
-            } == {"a@x.org": at(date(2026, 3, 9)), "keepwarm:signin:work": at(date(2026, 3, 9))}
+    p = plan(cadence(s) + signin_notices(NOTICE, {}, saturday.date()), [], {}, {}, S, saturday,
+             True)
+    assert {c.reminder.rid: c.reminder.start for c in p.changes  # type: ignore[union-attr]
+            } == {cadence_id("a@x.org"): at(date(2026, 3, 9)),
+                  signin_id("work"): at(date(2026, 3, 9))}
 
 
 def test_a_notice_stays_put_is_dismissable_and_is_removed_after_sign_in() -> None:
     cal = Calendar()
 
-    def run(now: datetime, notices: dict[str, tuple[str, str]]) -> Plan:
-        p = plan([], list(cal.events.values()), cal.records, cal.dismissals, S, now, True,
-                 notices)
+    def run(now: datetime, notices: list[str]) -> Plan:
+        p = plan(signin_notices(notices, cal.records, now.date()), list(cal.events.values()),
+                 cal.records, cal.dismissals, S, now, True)
         for c in p.changes:
             if isinstance(c, Create):
                 cal.events[c.reminder.uid] = RemoteReminder(
-                    c.reminder.uid, c.reminder.contact, c.reminder.start, c.reminder.uid, "e",
+                    c.reminder.uid, c.reminder.rid, c.reminder.start, c.reminder.uid, "e",
                     c.reminder.title, c.reminder.description, c.reminder.end)
             elif isinstance(c, Delete):
                 del cal.events[c.remote.uid]
@@ -297,4 +306,4 @@ def test_a_notice_stays_put_is_dismissable_and_is_removed_after_sign_in() -> Non
     cal.dismissals.clear()
     cal.records.clear()
     assert kinds(run(MON_8 + timedelta(days=2), NOTICE)) == ["Create"]
-    assert kinds(run(MON_8 + timedelta(days=2), {})) == ["Delete"]  # signed in again
+    assert kinds(run(MON_8 + timedelta(days=2), [])) == ["Delete"]  # signed in again

@@ -8,9 +8,7 @@ from datetime import date, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import Create, Delete, Update
-from daemon.cadence import Status
-from daemon.config import Settings
+from daemon.model import Create, Delete, Settings, Status, Update
 from tests.test_planner import BERLIN, Calendar
 from tests.test_planner import st as status
 
@@ -91,7 +89,7 @@ def test_converges_after_changes_and_user_actions(
     later = now + timedelta(days=days_later)
     p = cal.run(build(second), later)
     assert all(isinstance(c, Create | Update | Delete) for c in p.changes)
-    assert len({e.contact for e in cal.events.values()}) == len(cal.events)
+    assert len({e.rid for e in cal.events.values()}) == len(cal.events)
     assert cal.run(build(second), later).changes == []
 
 
@@ -112,7 +110,7 @@ def test_daylight_saving_never_shifts_or_doubles_reminders(
     for day in range(10):  # a daily run across the transition
         now = datetime.combine(start + timedelta(days=day), time(7, 0), tzinfo=BERLIN)
         cal.run(statuses, now, s)
-        assert len({e.contact for e in cal.events.values()}) == len(cal.events)
+        assert len({e.rid for e in cal.events.values()}) == len(cal.events)
         local = [e.start.astimezone(BERLIN) for e in cal.events.values()]
         # 02:30 does not exist on the spring-forward day: zoneinfo maps it to 03:30
         assert all(t.time() == at or (at == time(2, 30) and t.time() == time(3, 30))

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from connectors import readahead
-from connectors.base import AccountConfig, FetchContext, SentMail
 from connectors.maildir import MaildirConnector
 from connectors.readahead import LEAD, MIN_FILES, ReadAhead
+from daemon.model import AccountConfig, FetchContext, SentMail
 
 ROOT = Path(__file__).resolve().parent.parent
 

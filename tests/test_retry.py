@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from connectors.base import AccountConfig
 from connectors.retry import call
 from daemon.errors import AuthError, TransientError
+from daemon.model import AccountConfig
 
 
 def flaky(failures: list[Exception]) -> tuple[list[int], object]:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Address, SentMail
 from connectors.memory import MemoryConnector, MemoryData
 from daemon.cli import main
 from daemon.config import load
 from daemon.errors import AuthError, TransientError
 from daemon.lock import InstanceLock
+from daemon.model import Address, SentMail
 from daemon.runtime import FIRST_BACKOFF, Runtime
 
 _keys = itertools.count()
@@ -54,7 +54,7 @@ class Daemon:
 
     def notices(self) -> list[str]:
         return sorted(r.title for r in self.data["cal"].reminders.values()
-                      if r.contact.startswith("keepwarm:"))
+                      if r.rid.kind == "notice")
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_reminders_are_reconciled_after_changes_and_hourly(d: Daemon) -> None:
     d.send("work", "a2", 120, "bo@y.example")
     d.clock.t += 400
     d.rt.step()
-    assert [r.contact for r in d.data["cal"].reminders.values()] == ["bo@y.example"]
+    assert [r.rid.contact for r in d.data["cal"].reminders.values()] == ["bo@y.example"]
     nxt = d.rt.next_reconcile
     assert nxt - d.clock.t == pytest.approx(3600)
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Address, Attendee, Meeting, SentMail
 from connectors.memory import MemoryConnector, MemoryData
-from daemon import book, cadence, reminder_state, sync
+from daemon import book, cadence, ingest, reminder_state, sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
-from daemon.store import BULK_CACHE_KIB, IngestResult, Store
+from daemon.model import Address, Attendee, IngestResult, Meeting, SentMail
+from daemon.store import BULK_CACHE_KIB, Store
 
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
 _keys = itertools.count()
@@ -52,7 +52,7 @@ class World:
         return {s.facts.key: s for s in sync.compute(self.store, self.config.settings, now)}
 
     def reminders(self) -> dict[str, datetime]:
-        return {r.contact: r.start for r in self.data["cal"].reminders.values()}
+        return {r.rid.contact: r.start for r in self.data["cal"].reminders.values()}
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_an_interrupted_fetch_resumes_without_loss_or_duplicates(world: World) -
     conn = MemoryConnector(world.config.accounts[0])
     batches = conn.fetch(None, sync.fetch_context(world.config.settings, NOW))
     for _ in range(2):  # two batches stored, then the process "dies"
-        world.store.ingest("work", next(batches), world.config.settings, NOW)
+        ingest.store_batch(world.store, "work", next(batches), world.config.settings, NOW)
     assert world.store.counts()["messages"] == 200
     report = world.sync()
     assert report.accounts[0].messages == 50 and report.accounts[0].duplicates == 0
@@ -128,7 +128,7 @@ def test_changed_filters_re_infer_stored_mail(tmp_path: Path) -> None:
     assert w.store.counts()["touchpoints"] == 0
     w2 = World(tmp_path, filters={"max_recipients": 25})
     w2.store = Store(w.config.store_path)
-    w2.store.refresh(w2.config.settings, NOW)
+    ingest.rejudge(w2.store, w2.config.settings, NOW)
     assert w2.store.counts()["touchpoints"] == 20
 
 
@@ -197,7 +197,7 @@ def test_steering_commands(world: World) -> None:
     assert not world.statuses()["ann@x.org"].tracked
     world.sync()
     assert world.reminders() == {}
-    entries = book.timeline(world.store, "ann@x.org")
+    entries = world.store.timeline("ann@x.org")
     assert len(entries) == 4 and entries[0].email == "ann.private@home.example"
 
 
@@ -205,7 +205,7 @@ def test_show_lists_what_the_filters_dropped(world: World) -> None:
     world.send("work", "n1", 3, "dee@x.org", list_id="<news.x.org>")
     world.send("work", "n2", 2, "dee@x.org")
     world.sync()
-    rules = [(e.title, e.rule) for e in book.timeline(world.store, "dee@x.org")]
+    rules = [(e.title, e.rule) for e in world.store.timeline("dee@x.org")]
     assert [r for _, r in rules] == [None, "mailing list (List-Id)"]
 
 
@@ -216,7 +216,7 @@ def test_a_reminder_edited_while_keepwarm_writes_keeps_the_users_edit(world: Wor
     (remote_id,) = world.data["cal"].reminders
     cal = MemoryConnector(world.config.accounts[2])
     statuses = sync.compute(world.store, world.config.settings, NOW + timedelta(days=2))
-    previous = reminder_state.records(world.store)
+    previous = world.store.reminder_records()
     p = sync.make_plan(world.config, world.store, statuses, NOW + timedelta(days=2), cal)
     assert [type(c).__name__ for c in p.changes] == ["Update"]  # rolls the passed reminder
     reminder_state.save_intent(world.store, p.records, p.dismissals)
@@ -225,13 +225,13 @@ def test_a_reminder_edited_while_keepwarm_writes_keeps_the_users_edit(world: Wor
     applied = cal.apply(p.changes)
     assert applied == []
     reminder_state.confirm(world.store, applied, NOW, previous, p.changes)
-    assert reminder_state.records(world.store) == previous
+    assert world.store.reminder_records() == previous
     world.sync(NOW + timedelta(days=2))
     assert world.reminders() == {"bo@x.org": NOW + timedelta(days=3, hours=5)}
 
 
 def test_a_source_can_name_the_users_own_addresses(world: World) -> None:
-    from connectors.base import OwnAddress
+    from daemon.model import OwnAddress
 
     world.send("work", "m1", 30, "me.proxy@work.example", "ann@x.org")
     world.sync()

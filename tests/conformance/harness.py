@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from connectors.base import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting
 
 
 class SourceHarness(Protocol):

@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 
 from connectors import registry
-from connectors.base import (
-    AccountConfig,
-    Connector,
-    Create,
-    Delete,
-    Reminder,
-    RemoteReminder,
-    Update,
-)
+from connectors.base import Connector
 from daemon.errors import ReadOnlyError
+from daemon.model import AccountConfig, Create, Delete, Reminder, RemoteReminder, Update
+from daemon.reminders import cadence_id
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 
@@ -29,13 +23,14 @@ def writer(h: Any) -> Connector:
 
 def reminder(n: int, day: int = 0, title: str = "") -> Reminder:
     start = T0 + timedelta(days=day)
-    return Reminder(f"keepwarm-test-{n}", f"p{n}@example.org", title or f"Follow up: P{n}",
+    return Reminder(f"keepwarm-test-{n}", cadence_id(f"p{n}@example.org"),
+                    title or f"Follow up: P{n}",
                     f"Last touch: 2025-01-0{n % 9 + 1}\nCadence: every 90 days",
                     start, start + timedelta(minutes=15))
 
 
 def by_contact(w: Connector) -> dict[str, RemoteReminder]:
-    return {r.contact: r for r in w.list_reminders()}
+    return {r.rid.contact: r for r in w.list_reminders()}
 
 
 def test_create_list_move_delete(calendar_harness: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors import registry
-from connectors.base import Address, Attendee, Batch, FetchContext, Meeting, SentMail, Skipped
+from daemon.model import Address, Attendee, Batch, FetchContext, Meeting, SentMail, Skipped
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CTX = FetchContext(now=NOW, tz=ZoneInfo("Europe/Berlin"), window_start=NOW - timedelta(days=1095),

@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from connectors.base import AccountConfig
+from daemon.model import AccountConfig
 from tests.servers import free_port
 
 DOVECOT = "/usr/sbin/dovecot"

@@ -40,9 +40,9 @@ from typing import Any
 
 import pytest
 
-from connectors.base import AccountConfig
 from connectors.gmail import GmailConnector
 from connectors.googleauth import scopes_for
+from daemon.model import AccountConfig
 from tests.servers import gcal_api, gmail_api, google_oauth
 
 Answer = tuple[int, dict[str, str], bytes]

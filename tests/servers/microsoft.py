@@ -44,8 +44,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connectors.base import AccountConfig, Address, Meeting
 from connectors.outlook import OutlookConnector
+from daemon.model import AccountConfig, Address, Meeting
 
 CLIENT_ID = "6f1c2a7e-0000-4000-8000-00000000c11e"
 TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"

@@ -31,8 +31,8 @@ from typing import Any
 
 import pytest
 
-from connectors.base import AccountConfig
 from connectors.caldav import CaldavConnector
+from daemon.model import AccountConfig
 from tests.servers import free_port
 
 _users = itertools.count(1)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import icalendar
 
-from connectors.base import KEEPWARM_PROPERTY, AccountConfig, Meeting
+from connectors.base import KEEPWARM_PROPERTY
+from daemon.model import AccountConfig, Meeting
 from tests.conformance.harnesses.ics import _event
 from tests.servers import radicale
 

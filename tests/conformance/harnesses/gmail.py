@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from connectors.base import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting
 from tests.servers import google
 
 _RESPONSE = {"accepted": "accepted", "declined": "declined", "tentative": "tentative",

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import icalendar
 
-from connectors.base import KEEPWARM_PROPERTY, AccountConfig, Meeting
+from connectors.base import KEEPWARM_PROPERTY
+from daemon.model import AccountConfig, Meeting
 
 _VEVENT = re.compile(rb"BEGIN:VEVENT\r?\n.*?END:VEVENT\r?\n", re.DOTALL)
 _UID = re.compile(rb"^UID:([^\r\n]*)\r?$", re.MULTILINE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.base import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting
 from tests.servers import dovecot
 
 

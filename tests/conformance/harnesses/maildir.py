@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from connectors.base import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting
 
 _counter = itertools.count()
 

@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from connectors.base import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting
 
 _FROM_LINE = re.compile(rb"^(>*From )", re.MULTILINE)
 

@@ -6,9 +6,9 @@ import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.base import AccountConfig, Meeting
 from connectors.mailparse import parse_headers
 from connectors.memory import MemoryConnector, MemoryData
+from daemon.model import AccountConfig, Meeting
 
 _keys = itertools.count()
 

@@ -13,8 +13,8 @@ import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.base import AccountConfig, Meeting
 from connectors.outlookcal import CONTACT_PROPERTY
+from daemon.model import AccountConfig, Meeting
 from tests.servers.microsoft import MicrosoftServer, graph_event, trust
 
 

@@ -1,0 +1,85 @@
+"""Judging what a source read and handing it to the store: the step between a connector's
+batch and the store's tables. Inference is pure; the store only saves verdicts; this is
+where the two meet, one transaction per batch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from daemon.inference import (
+    OWN_ADDRESS,
+    compiled,
+    fingerprint,
+    infer_mail,
+    infer_meeting,
+    learned_aliases,
+)
+from daemon.model import (
+    Batch,
+    IngestResult,
+    Meeting,
+    OwnAddress,
+    SentMail,
+    Settings,
+    Skipped,
+)
+from daemon.store import Rejudged, Store
+
+
+def store_batch(store: Store, account: str, batch: Batch, settings: Settings, now: datetime,
+                snapshot_seen: set[str] | None = None) -> IngestResult:
+    """Judge one batch and store it with its cursor, all or nothing. ``snapshot_seen``
+    collects the meetings of a snapshot fetch across its batches: at its last batch, the
+    account's stored meetings not seen are removed."""
+    mails = [o for o in batch.observations if isinstance(o, SentMail)]
+    meetings = [o for o in batch.observations if isinstance(o, Meeting)]
+    skipped = [o for o in batch.observations if isinstance(o, Skipped)]
+    told = {o.email for o in batch.observations if isinstance(o, OwnAddress)}
+    ignore = compiled(settings.ignore)
+    with store.transaction():
+        aliases = store.aliases()
+        new_aliases = (learned_aliases(mails) | told) - aliases - settings.own_addresses
+        own = settings.own_addresses | aliases | new_aliases
+        store.add_aliases(new_aliases, now, OWN_ADDRESS)
+        unique: dict[str, SentMail] = {}
+        for m in mails:
+            unique.setdefault(m.message_id, m)
+        unknown = store.unknown_messages(list(unique))
+        fresh = [(m, infer_mail(m, own, ignore, settings.max_recipients))
+                 for mid, m in unique.items() if mid in unknown]
+        store.add_mail(account, fresh)
+        judged = [(m, infer_meeting(m, own, ignore, settings.max_meeting_attendees, now))
+                  for m in meetings]
+        store.put_meetings(account, judged)
+        if snapshot_seen is not None and batch.snapshot:
+            snapshot_seen.update(m.meeting_id for m in meetings)
+            if batch.last:
+                store.drop_meetings_except(account, snapshot_seen)
+        store.add_skipped(account, skipped, now)
+        store.set_cursor(account, batch.cursor)
+        # what was just judged used these rules: the first rejudge need not redo it
+        store.set_rules_fingerprint(fingerprint(settings), only_if_unset=True)
+    touchpoints = sum(v.rule is None for _, verdicts in fresh + judged for v in verdicts)
+    return IngestResult(len(fresh), len(mails) - len(fresh), len(meetings), touchpoints,
+                        len(skipped))
+
+
+def rejudge(store: Store, settings: Settings, now: datetime) -> None:
+    """Apply the filters again where their outcome may have changed: all mail when the
+    filter settings changed since last time, and meetings always (they end as time passes)."""
+    own = settings.own_addresses | store.aliases()
+    ignore = compiled(settings.ignore)
+    rules = fingerprint(settings)
+    with store.transaction():
+        updates: list[Rejudged] = []
+        if store.rules_fingerprint() != rules:
+            for mail in store.stored_mail():
+                updates += [(v.rule, "email", mail.message_id, v.email)
+                            for v in infer_mail(mail, own, ignore, settings.max_recipients)]
+            store.set_rules_fingerprint(rules)
+        for meeting in store.stored_meetings():
+            updates += [(v.rule, "meeting", meeting.meeting_id, v.email) for v in
+                        infer_meeting(meeting, own, ignore, settings.max_meeting_attendees, now)]
+        store.update_verdicts(updates)
+

@@ -1,0 +1,380 @@
+"""The value types the core and the connectors share: observations in, reminders out, and
+what the store keeps in between.
+
+A leaf: it imports nothing of keepwarm, so the pure core (inference, cadence, planner) and
+the connectors can both depend on it without depending on each other (vdirsyncer's root
+``exceptions`` module is the pattern; ``daemon.errors`` is the other leaf).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, Literal
+from urllib.parse import unquote
+
+JSON = Any  # a value json.dumps accepts; cursors are opaque JSON to the core
+
+
+# -- observations: what sources read ------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A mailbox: ``email`` lower-cased and stripped, ``name`` decoded display name ('' if none)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentMail:
+    """The headers of one message the user sent; nothing of the body."""
+
+    message_id: str  # without angle brackets; synthesised when the message has none
+    date: datetime  # aware; delivery/file time when Date is missing or absurd
+    sender: Address | None  # From
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    subject: str = ""
+    list_id: str = ""
+    list_unsubscribe: str = ""
+    precedence: str = ""
+    auto_submitted: str = ""
+    in_reply_to: str = ""
+    location: str = ""  # where it came from (file, folder/UID), for logs and `keepwarm show`
+
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        return self.to + self.cc + self.bcc
+
+
+PartStat = Literal["accepted", "declined", "tentative", "needs-action", "delegated"]
+MeetingStatus = Literal["confirmed", "tentative", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    address: Address
+    status: PartStat = "needs-action"
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    """One occurrence of a calendar event (recurring events arrive expanded)."""
+
+    meeting_id: str  # stable: iCalendar UID, plus the occurrence's start for recurrences
+    start: datetime  # timezone-aware (all-day events: midnight in the user's timezone)
+    end: datetime
+    organizer: Address | None = None
+    attendees: tuple[Attendee, ...] = ()
+    status: MeetingStatus = "confirmed"
+    all_day: bool = False
+    summary: str = ""
+    location: str = ""  # where it came from, for logs and `keepwarm show`
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An item a source could not use; counted and logged by the core, never fatal."""
+
+    location: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnAddress:
+    """An address the provider says is the user's (e.g. a mailbox's proxy addresses): never
+    counted as a contact."""
+
+    email: str
+
+
+Observation = SentMail | Meeting | Skipped | OwnAddress
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Observations plus the cursor that is valid once they are stored.
+
+    The core stores the observations and the cursor in one transaction, so a crash
+    between batches resumes exactly after the last stored one. ``snapshot`` means the
+    meetings in this batch (with the ones in earlier batches of the same fetch) are
+    all of this account's meetings in the window: stored meetings not seen are gone.
+    """
+
+    observations: Sequence[Observation]
+    cursor: JSON
+    snapshot: bool = False
+    last: bool = False  # the final batch of a snapshot fetch; removal happens then
+    remaining: int | None = None  # an estimate of observations still to come (progress, ETA)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchContext:
+    """What a source needs to know about the world besides its own config."""
+
+    now: datetime  # timezone-aware
+    tz: tzinfo  # the user's timezone: floating times and all-day dates live in it
+    window_start: datetime  # nothing older matters (cadence.forget_after)
+    window_end: datetime  # meetings later than this are not read yet
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """An ``[[accounts]]`` table after validation; ``options`` holds the connector's own keys."""
+
+    name: str
+    type: str
+    address: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    holds_reminders: bool = False  # [reminders] calendar names this account
+    state_dir: str = ""  # keepwarm's private state folder (0700): default home of token files
+    poll_interval: float | None = None  # seconds between polls by `keepwarm run` (None: default)
+
+
+# -- verdicts and what the store makes of them ---------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether one participant of a message or meeting is a touchpoint, and if not, why."""
+
+    email: str
+    name: str
+    role: str  # to | cc | bcc | organizer | attendee
+    status: str  # an attendee's response; '' for mail
+    rule: str | None  # None: a touchpoint; else why it is not one
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    messages: int = 0  # new messages stored
+    duplicates: int = 0  # already stored (same Message-ID from another folder or account)
+    meetings: int = 0
+    touchpoints: int = 0  # new (message, person) touchpoints
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: datetime
+    channel: str
+    email: str
+    role: str
+    title: str  # subject or meeting summary
+    rule: str | None
+    location: str
+
+
+# -- settings the pure core runs on ---------------------------------------------------------
+# Automated senders and recipients that never count as people. Free-mail domains are
+# deliberately absent: real people use them.
+DEFAULT_IGNORE = (
+    "noreply@*", "no-reply@*", "no_reply@*", "donotreply@*", "do-not-reply@*",
+    "do_not_reply@*", "mailer-daemon@*", "postmaster@*", "bounce@*", "bounces@*",
+    "bounce-*@*", "bounces+*@*", "notification@*", "notifications@*", "*@notifications.*",
+    "*@bounce.*", "*@bounces.*", "*@reply.github.com", "*@resource.calendar.google.com",
+    "*@group.calendar.google.com", "*@import.calendar.google.com",
+    "calendar-notification@google.com", "*@docs.google.com",
+)
+
+
+@dataclass(frozen=True)
+class CadenceRule:
+    match: str  # glob on an address ("*@x.com"), a domain ("x.com") or "tag:NAME"
+    every_days: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pure core (inference, cadence, planner) needs; no paths, no accounts."""
+
+    own_addresses: frozenset[str] = frozenset()
+    tz: tzinfo = UTC
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    max_recipients: int = 15
+    max_meeting_attendees: int = 12
+    default_days: int = 90
+    new_relationship_days: tuple[int, ...] = (14, 30)
+    min_touchpoints: int = 2
+    forget_after_days: int = 3 * 365
+    rules: tuple[CadenceRule, ...] = ()
+    reminders_calendar: str = ""
+    reminder_time: time = time(9, 30)
+    reminder_duration: timedelta = timedelta(minutes=15)
+    max_per_day: int = 5
+    working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
+    horizon_days: int = 14
+
+
+# -- contacts ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ContactFacts:
+    """What the store knows about one person (one or more addresses)."""
+
+    key: str  # the contact's first address; stable, names the reminder
+    emails: tuple[str, ...]
+    name: str
+    touchpoints: int  # distinct messages and meetings
+    meetings: int
+    last_touch: datetime
+    last_channel: str  # email | meeting
+    tags: frozenset[str] = frozenset()
+    cadence_days: int | None = None  # set with `keepwarm cadence`
+    snooze_until: date | None = None
+    ignored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    facts: ContactFacts
+    tracked: bool
+    why: str  # why tracked or not, in words
+    interval_days: int
+    interval_source: str  # which setting chose the interval
+    last_date: date
+    due: date
+    overdue_days: int
+
+    @property
+    def lapsed(self) -> bool:
+        return self.tracked and self.overdue_days > 0
+
+
+# -- reminders ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, order=True)
+class ReminderId:
+    """Which reminder an event is: its kind (``cadence``, ``notice``, ...), the contact it is
+    about ('' for keepwarm's own notices) and a key telling several of one kind apart (a
+    thread, a date; '' when one per contact is all there can be)."""
+
+    kind: str
+    contact: str = ""
+    key: str = ""
+
+    @property
+    def marker(self) -> str:
+        """The value keepwarm writes into its events to find them again: ``kind:contact:key``
+        with ``%`` and ``:`` escaped in each part (``:`` is never special in an iCalendar
+        text value, Google's or Outlook's properties, and no plain address contains one)."""
+        return ":".join(_escape(p) for p in (self.kind, self.contact, self.key))
+
+    @classmethod
+    def parse(cls, marker: str) -> ReminderId:
+        """The id a marker names. Releases before reminder kinds wrote the bare contact key,
+        or ``keepwarm:signin:ACCOUNT`` for a sign-in notice: both are still recognised."""
+        if marker.startswith(LEGACY_SIGNIN):
+            return cls("notice", "", "signin:" + marker[len(LEGACY_SIGNIN):])
+        parts = marker.split(":")
+        if len(parts) == 3:
+            return cls(*(_unescape(p) for p in parts))
+        return cls("cadence", marker)
+
+    def __str__(self) -> str:
+        return self.marker
+
+
+LEGACY_SIGNIN = "keepwarm:signin:"
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace(":", "%3A")
+
+
+def _unescape(part: str) -> str:
+    return unquote(part)
+
+
+@dataclass(frozen=True, slots=True)
+class Wish:
+    """A reminder one kind wants in the calendar, before placement.
+
+    ``due`` names the cycle it belongs to (a new due date is a new reminder: its own UID, and
+    a dismissal of the old one no longer holds). It goes on the first working day from
+    ``earliest`` with room under ``max_per_day``, unless ``fixed``: then on exactly that day,
+    whatever the budget says (a birthday does not move). ``budgeted`` is False for keepwarm's
+    own notices, which never take a follow-up's place. Wishes competing for room are placed
+    earliest due first, then by ``name``."""
+
+    rid: ReminderId
+    due: date
+    title: str
+    description: str
+    earliest: date
+    fixed: bool = False
+    budgeted: bool = True
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A reminder event as keepwarm wants it to be in the user's calendar."""
+
+    uid: str
+    rid: ReminderId
+    title: str
+    description: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteReminder:
+    """A keepwarm-created event as it is now in the calendar."""
+
+    uid: str
+    rid: ReminderId
+    start: datetime
+    remote_id: str
+    etag: str = ""
+    title: str = ""
+    description: str = ""
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    reminder: Reminder
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    remote: RemoteReminder
+    reminder: Reminder
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    remote: RemoteReminder
+
+
+Change = Create | Update | Delete
+
+
+def change_rid(change: Change) -> ReminderId:
+    """The reminder a change is about."""
+    return change.remote.rid if isinstance(change, Delete) else change.reminder.rid
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The outcome of one change: remote_id/etag after it ('' for a delete)."""
+
+    change: Change
+    remote_id: str = ""
+    etag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    """What keepwarm wrote (or is about to write) for one reminder: ``confirmed=False`` is an
+    intent not yet known to be in the calendar."""
+
+    rid: ReminderId
+    uid: str
+    start: datetime
+    due: date
+    pinned: bool = False
+    confirmed: bool = False
+    prev_start: datetime | None = None
+    remote_id: str = ""
+    etag: str = ""
