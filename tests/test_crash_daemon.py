@@ -300,9 +300,9 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
     started (a few kills) or after the daemon said it begins polling (the rest; shorter ones
     while the first backfill is unfinished, so some kills cut it; most runs after late mail
     wait for the calendar to change and kill soon after, so they cut the writes), whatever
-    the machine's speed. Returns what each kill cut, as the store and the calendar show it afterwards, and
-    the calendar's objects (href -> ETag) when the first late mail arrived ({} if the first
-    reminders were not all written by then)."""
+    the machine's speed. Returns what each kill cut, as the store and the calendar show it
+    afterwards, and the calendar's objects (href -> ETag) when the first late mail arrived
+    ({} if the first reminders were not all written by then)."""
     rng = random.Random(11)
     phases: list[str] = []
     delivered, next_wave = 0, 4
