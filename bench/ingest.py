@@ -3,11 +3,11 @@
 What is timed (each on a fresh temporary store, with the code the daemon runs):
 
 1. ``daemon.sync.pull`` of a ``maildir`` account (list, read headers, parse, infer, store);
-2. ``Store.refresh`` (re-inference after a rules change: the first sync always does it);
-3. ``book.facts`` and ``cadence.statuses`` over every contact the Maildir produced;
+2. ``ingest.rejudge`` (re-inference after a rules change: the first sync always does it);
+3. ``Store.contact_facts`` and ``cadence.statuses`` over every contact the Maildir produced;
 4. a pure ``cadence.statuses`` + ``cadence.lapsed`` over N synthetic ContactFacts, and
-   ``book.facts`` + ``cadence.statuses`` over a store holding N contacts (what every sync
-   pays in ``sync.compute``);
+   ``Store.contact_facts`` + ``cadence.statuses`` over a store holding N contacts (what every
+   sync pays in ``sync.compute``);
 5. with ``--notmuch``: ``notmuch new`` into a throw-away database, then
    ``notmuch address --output=recipients --output=count from:ME``, the nearest thing
    notmuch has to "who do I write to, and how often".
@@ -45,9 +45,9 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from daemon import book, cadence
+from daemon import cadence, ingest
 from daemon.config import Config, parse
-from daemon.model import Address, Batch, SentMail, Settings
+from daemon.model import Address, Batch, ContactFacts, SentMail, Settings
 from daemon.store import Store
 from daemon.sync import pull
 
@@ -166,8 +166,8 @@ def run_keepwarm(maildir: Path, cold: bool, profile: cProfile.Profile | None = N
             profile.enable()
         report, pull_s = timed(lambda: pull(store, account, settings, NOW))
         rss_after_pull = rss_mb()
-        _, refresh_s = timed(lambda: store.refresh(settings, NOW))
-        facts, facts_s = timed(lambda: book.facts(store, until=NOW))
+        _, refresh_s = timed(lambda: ingest.rejudge(store, settings, NOW))
+        facts, facts_s = timed(lambda: store.contact_facts(until=NOW))
         as_of = NOW.astimezone(settings.tz).date()
         statuses, statuses_s = timed(lambda: cadence.statuses(facts, settings, as_of))
         if profile:
@@ -198,15 +198,15 @@ def synthetic_people(n: int, rng: random.Random) -> list[tuple[str, str]]:
             rng.sample(range(n * 10), n)]
 
 
-def synthetic_facts(n: int, seed: int = 7) -> list[cadence.ContactFacts]:
-    """n contacts as book.facts returns them, with the mix a real book has: mostly
+def synthetic_facts(n: int, seed: int = 7) -> list[ContactFacts]:
+    """n contacts as Store.contact_facts returns them, with the mix a real book has: mostly
     defaults, some tags, per-contact cadences, snoozes, ignores and multi-address people."""
     rng = random.Random(seed)
     out = []
     for email, name in synthetic_people(n, rng):
         touch = max(1, int(rng.paretovariate(1.1)))
         emails = (email,) if rng.random() > 0.1 else (email, "alt." + email)
-        out.append(cadence.ContactFacts(
+        out.append(ContactFacts(
             key=email, emails=emails, name=name, touchpoints=touch,
             meetings=rng.randint(0, 3) if rng.random() < 0.3 else 0,
             last_touch=NOW - timedelta(seconds=rng.randint(0, 4 * 365 * 86400)),
@@ -222,7 +222,7 @@ def synthetic_facts(n: int, seed: int = 7) -> list[cadence.ContactFacts]:
 class CadenceRun:
     contacts: int
     pure_s: float  # cadence.statuses + cadence.lapsed over ContactFacts (median of 5)
-    store_facts_s: float  # book.facts over a store with that many contacts (median of 5)
+    store_facts_s: float  # Store.contact_facts over a store of that many contacts (median of 5)
     store_statuses_s: float
     store_messages: int
 
@@ -254,10 +254,10 @@ def run_cadence(n: int, settings: Settings) -> CadenceRun:
                     NOW - timedelta(seconds=rng.randint(0, 3 * 365 * 86400)),
                     me, to=(Address(email, name),), cc=cc, subject="hello"))
         for start in range(0, len(mails), 1000):
-            store.ingest("synthetic", Batch(mails[start:start + 1000], {"n": start}),
-                         settings, NOW)
-        facts_s = median_time(lambda: book.facts(store, until=NOW))
-        stored = book.facts(store, until=NOW)
+            ingest.store_batch(store, "synthetic", Batch(mails[start:start + 1000],
+                                                         {"n": start}), settings, NOW)
+        facts_s = median_time(lambda: store.contact_facts(until=NOW))
+        stored = store.contact_facts(until=NOW)
         statuses_s = median_time(lambda: cadence.statuses(stored, settings, as_of))
         store.close()
     return CadenceRun(n, pure, facts_s, statuses_s, len(mails))
@@ -353,7 +353,7 @@ class Results:
 
 
 MEASURED = ("connectors/maildir.py", "connectors/mailparse.py", "daemon/store.py",
-            "daemon/inference.py", "daemon/sync.py", "daemon/book.py", "daemon/cadence.py",
+            "daemon/inference.py", "daemon/sync.py", "daemon/ingest.py", "daemon/cadence.py",
             "daemon/schema.py")
 
 
@@ -408,8 +408,8 @@ def render(r: Results) -> str:
             ("keepwarm pull()" + c,
              f"{k.pull_s:.2f} s = {k.msg_per_s:,.0f} msg/s{_spread(r.keepwarm_all, k.cache)}",
              f"> {TARGET_MSG_S:,} msg/s: {verdict(k.msg_per_s > TARGET_MSG_S)}"),
-            ("  store.refresh()", f"{k.refresh_s:.2f} s", ""),
-            (f"  book.facts(), {k.contacts:,} contacts", f"{k.facts_s * 1e3:.0f} ms", ""),
+            ("  ingest.rejudge()", f"{k.refresh_s:.2f} s", ""),
+            (f"  Store.contact_facts(), {k.contacts:,} contacts", f"{k.facts_s * 1e3:.0f} ms", ""),
             ("  cadence.statuses()", f"{k.statuses_s * 1e3:.0f} ms", ""),
             ("  pull..statuses", f"{k.total_s:.2f} s = {k.files / k.total_s:,.0f} msg/s", ""),
             ("  next pull(), nothing new", f"{k.idle_pull_s * 1e3:.0f} ms", ""),

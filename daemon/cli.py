@@ -46,15 +46,20 @@ def _as_of(args: argparse.Namespace, cfg: Config) -> datetime:
     return datetime.now(cfg.settings.tz)
 
 
+def config_path(args: argparse.Namespace) -> Path:
+    """--config wins, then $KEEPWARM_CONFIG, then the XDG config folder."""
+    return Path(args.config).expanduser() if args.config else default_config_path()
+
+
 def _open(args: argparse.Namespace) -> tuple[Config, Store]:
-    cfg = load(Path(args.config).expanduser() if args.config else default_config_path())
+    cfg = load(config_path(args))
     for warning in permission_warnings(cfg):
         log.warning("%s", warning)
     return cfg, Store(cfg.store_path)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    path = Path(args.config).expanduser() if args.config else default_config_path()
+    path = config_path(args)
     if path.exists():
         err.print(f"{path} already exists; keepwarm never overwrites a config. Edit it instead.")
         return 1
@@ -211,7 +216,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
-    cfg = load(Path(args.config).expanduser() if args.config else default_config_path())
+    cfg = load(config_path(args))
     account = cfg.account(args.name)
     if account is None:
         raise UsageError(f"no account is named {args.name!r} in {cfg.path}")
@@ -231,7 +236,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    path = Path(args.config).expanduser() if args.config else default_config_path()
+    path = config_path(args)
     cfg = load(path)
     for warning in permission_warnings(cfg):
         log.warning("%s", warning)
@@ -239,7 +244,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    unit = service.install(Path(args.config).expanduser() if args.config else None)
+    unit = service.install(config_path(args) if args.config else None)
     say(f"Wrote {unit}. Start it now and at every login with:\n"
         "  systemctl --user daemon-reload && systemctl --user enable --now keepwarm")
     return 0

@@ -62,6 +62,12 @@ def default_interval(account: AccountConfig) -> float:
     return MAIL_POLL if registry.connector_class(account.type).reads_mail else CALENDAR_POLL
 
 
+def backoff(failures: int, longest: float) -> float:
+    """The wait before retrying after ``failures`` failures in a row: doubling from a minute,
+    never more than ``longest`` (``[daemon] max_backoff``)."""
+    return min(longest, FIRST_BACKOFF * 2 ** (failures - 1))
+
+
 def jitter(seconds: float) -> float:
     """±10%, so accounts (and many users' daemons) do not poll in lockstep."""
     return seconds * random.uniform(0.9, 1.1)
@@ -69,10 +75,12 @@ def jitter(seconds: float) -> float:
 
 class Runtime:
     def __init__(self, config_path: Path, config: Config,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 poll_budget: float = POLL_BUDGET) -> None:
         self.config_path = config_path
         self.config = config
         self.clock = clock
+        self.poll_budget = poll_budget  # seconds of one account's turn
         self.store = Store(config.store_path)
         self.notifier = Notifier()
         self.wake = threading.Event()
@@ -136,7 +144,7 @@ class Runtime:
             report = sync.pull_one(
                 self.store, slot.account, settings, datetime.now(settings.tz),
                 progress=lambda *_: self.notifier.watchdog(),
-                stop=self._turn_over(self.clock() + POLL_BUDGET))
+                stop=self._turn_over(self.clock() + self.poll_budget))
             self.record(slot, report)
 
     def _turn_over(self, deadline: float) -> Callable[[], bool]:
@@ -152,7 +160,7 @@ class Runtime:
         elif report.error:
             slot.failures += 1
             slot.last_error = report.error
-            wait = min(self.config.max_backoff, FIRST_BACKOFF * 2 ** (slot.failures - 1))
+            wait = backoff(slot.failures, self.config.max_backoff)
             slot.due = now + jitter(wait)
             log.warning("%s: retrying in %d s", slot.account.name, wait)
         else:
@@ -178,7 +186,7 @@ class Runtime:
         report = sync.reconcile(self.config, self.store, statuses, now, parked)
         if report is not None and report.error:
             self.reconcile_failures += 1
-            wait = min(self.config.max_backoff, FIRST_BACKOFF * 2 ** (self.reconcile_failures - 1))
+            wait = backoff(self.reconcile_failures, self.config.max_backoff)
             self.next_reconcile = self.clock() + jitter(wait)
         else:
             self.reconcile_failures = 0

@@ -126,7 +126,10 @@ def pull_one(store: Store, account: AccountConfig, settings: Settings, now: date
     try:
         report = pull(store, account, settings, now, progress, stop)
     except AuthError as exc:
-        report = AccountReport(account.name, error=str(exc), needs_signin=True)
+        # only an OAuth account can be signed in again (`keepwarm auth`); a refused password
+        # is an error like any other, its message names password_command or the keyring
+        report = AccountReport(account.name, error=str(exc), needs_signin=registry.
+                               connector_class(account.type).needs_signin)
     except KeepwarmError as exc:
         report = AccountReport(account.name, error=str(exc))
     except Exception as exc:  # a bug in one connector must not stop the others

@@ -290,19 +290,48 @@ def writes_began(home: Home, before: dict[str, str], proc: subprocess.Popen[byte
     ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and time.monotonic() < deadline and home.etags() == before:
-        time.sleep(0.02)
+        time.sleep(0.005)
+
+
+def stored_more(home: Home, than: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait until the store holds more than ``than`` messages (a batch of the backfill
+    committed), the daemon exits, or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while (proc.poll() is None and time.monotonic() < deadline
+           and home.count("SELECT count(*) FROM messages") <= than):
+        time.sleep(0.005)
+
+
+def wait_to_kill(home: Home, proc: subprocess.Popen[bytes], log: Path, rng: random.Random,
+                 before: dict[str, str], first: int, cuts: int, late: bool) -> None:
+    """Let the run go on until a random moment worth cutting: a few kills come at any moment
+    of the start; while the first backfill (``first`` messages) is unfinished, a few kills
+    (``cuts`` so far) come just after one of its batches committed (so they cut it between
+    batches, whatever the machine's speed); most runs soon after late mail (``late``) wait
+    for the calendar to change and kill right after (so they cut the writes); the rest come
+    at a random delay."""
+    if rng.random() < 0.15:
+        time.sleep(rng.uniform(0.05, 0.5))
+        return
+    until(functools.partial(started, log), proc, log)
+    stored = home.count("SELECT count(*) FROM messages")
+    if stored < first and cuts < 3:
+        stored_more(home, stored, proc, timeout=6)
+        time.sleep(rng.uniform(0, 0.02))
+    elif stored >= first and rng.random() < (0.9 if late else 0.5):
+        writes_began(home, before, proc, timeout=6)
+        time.sleep(rng.uniform(0, 0.02))
+    else:
+        time.sleep(rng.uniform(0, 1.5))
 
 
 def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]:
-    """Start `keepwarm run` and SIGKILL it at a random moment, KILLS times. A wave of late mail
-    arrives whenever the reminders are all written, three times (from run LAST_WAVE on, every
-    third run whatever the calendar holds). Each kill comes a random delay after the process
-    started (a few kills) or after the daemon said it begins polling (the rest; shorter ones
-    while the first backfill is unfinished, so some kills cut it; most runs after late mail
-    wait for the calendar to change and kill soon after, so they cut the writes), whatever
-    the machine's speed. Returns what each kill cut, as the store and the calendar show it
-    afterwards, and the calendar's objects (href -> ETag) when the first late mail arrived
-    ({} if the first reminders were not all written by then)."""
+    """Start `keepwarm run` and SIGKILL it at a random moment (``wait_to_kill``), KILLS
+    times. A wave of late mail arrives whenever the reminders are all written, three times
+    (from run LAST_WAVE on, every fourth run whatever the calendar holds). Returns what each
+    kill cut, as the store and the calendar show it afterwards, and the calendar's objects
+    (href -> ETag) when the first late mail arrived ({} if the first reminders were not all
+    written by then)."""
     rng = random.Random(11)
     phases: list[str] = []
     delivered, next_wave = 0, 4
@@ -316,24 +345,12 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
             at_first_wave = at_first_wave or (before if written else {})
             delivered, next_wave = delivered + 1, i + 4
         want = mail.unique(delivered)
-        stored = home.count("SELECT count(*) FROM messages")
-        backfilling = stored < mail.unique(0)  # the first backfill, not a wave of late mail
+        late = delivered > 0 and i < next_wave  # the runs after a wave until the next one
         log = home.root / f"run-{i}.log"
         proc = home.keepwarm("run", log=log)
         try:
-            if rng.random() < 0.15:
-                time.sleep(rng.uniform(0.05, 0.5))
-            else:
-                until(functools.partial(started, log), proc, log)
-                short = backfilling and i < 10
-                if not backfilling and rng.random() < (0.8 if stored < want else 0.5):
-                    # aim at the reminder writes (surely so right after late mail): once this
-                    # run has changed the calendar (or after a while, if it has nothing to
-                    # write), a short random delay
-                    writes_began(home, before, proc, timeout=6)
-                    time.sleep(rng.uniform(0, 0.15))
-                else:
-                    time.sleep(rng.uniform(0, 0.3) if short else rng.uniform(0, 1.5))
+            wait_to_kill(home, proc, log, rng, before, mail.unique(0),
+                         sum(p.startswith("backfill") for p in phases), late)
         finally:
             proc.kill()
             proc.wait(10)

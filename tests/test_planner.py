@@ -6,6 +6,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as hst
+
 from daemon.model import (
     ContactFacts,
     Create,
@@ -16,6 +19,7 @@ from daemon.model import (
     Settings,
     Status,
     Update,
+    Wish,
 )
 from daemon.planner import Plan, plan, reminder_uid
 from daemon.reminders import cadence, cadence_id, describe, signin_id, signin_notices
@@ -307,3 +311,62 @@ def test_a_notice_stays_put_is_dismissable_and_is_removed_after_sign_in() -> Non
     cal.records.clear()
     assert kinds(run(MON_8 + timedelta(days=2), NOTICE)) == ["Create"]
     assert kinds(run(MON_8 + timedelta(days=2), [])) == ["Delete"]  # signed in again
+
+
+# -- kinds: one budget for all, fixed dates never moved ------------------------------------
+def fixed(name: str, day: date) -> Wish:
+    return Wish(ReminderId("birthday", f"{name}@x.org", day.isoformat()), day,
+                f"Birthday: {name}", "", earliest=day, fixed=True, name=name)
+
+
+def test_fixed_dates_take_their_days_budget_and_are_never_moved() -> None:
+    s = [st(f"p{i}@x.org", date(2026, 2, 1) + timedelta(days=i)) for i in range(5)]
+    wishes = [*cadence(s), fixed("ann", date(2026, 3, 2)), fixed("bo", date(2026, 3, 2)),
+              fixed("cy", date(2026, 3, 7))]  # a Saturday: a fixed date is fixed
+    p = plan(wishes, [], {}, {}, replace(S, max_per_day=3), MON_8, True)
+    days = {rid.contact: r.start for rid, r in p.reminders.items()}
+    assert days["ann@x.org"] == days["bo@x.org"] == at(date(2026, 3, 2))
+    assert days["cy@x.org"] == at(date(2026, 3, 7))
+    # the follow-ups share the budget: one left on Monday, then three a day from Tuesday
+    assert [days[f"p{i}@x.org"] for i in range(5)] == [
+        at(date(2026, 3, 2)), *[at(date(2026, 3, 3))] * 3, at(date(2026, 3, 4))]
+    # a full day does not move a fixed date either
+    crowded = cadence([st(f"q{i}@x.org", date(2026, 2, 1)) for i in range(3)])
+    p = plan([fixed("ann", date(2026, 3, 2)), *crowded], [], {}, {},
+             replace(S, max_per_day=3), MON_8, True)
+    assert sum(r.start == at(date(2026, 3, 2)) for r in p.reminders.values()) == 3
+    assert p.reminders[fixed("ann", date(2026, 3, 2)).rid].start == at(date(2026, 3, 2))
+
+
+def test_several_reminders_of_one_contact_live_side_by_side() -> None:
+    cal = Calendar()
+    s = [st("ann@x.org", date(2026, 2, 1))]
+    birthday = fixed("ann", date(2026, 3, 4))
+    p = plan([*cadence(s), birthday], [], {}, {}, S, MON_8, True)
+    assert {type(c).__name__ for c in p.changes} == {"Create"} and len(p.changes) == 2
+    for c in p.changes:
+        r = c.reminder  # type: ignore[union-attr]
+        cal.events[r.uid] = RemoteReminder(r.uid, r.rid, r.start, r.uid, "e", r.title,
+                                           r.description, r.end)
+    cal.records = {k: replace(r, confirmed=True) for k, r in p.records.items()}
+    again = plan([*cadence(s), birthday], list(cal.events.values()), cal.records, {}, S, MON_8,
+                 True)
+    assert again.changes == []
+    # the user deletes the birthday: it is dismissed, the follow-up stays
+    del cal.events[p.reminders[birthday.rid].uid]
+    after = plan([*cadence(s), birthday], list(cal.events.values()), cal.records, {}, S, MON_8,
+                 True)
+    assert after.changes == [] and after.dismissals == {birthday.rid: date(2026, 3, 4)}
+
+
+@given(hst.text(), hst.text(), hst.text())
+def test_a_marker_names_its_reminder_whatever_the_parts_hold(kind: str, contact: str,
+                                                             key: str) -> None:
+    rid = ReminderId(kind, contact, key)
+    assert ReminderId.parse(rid.marker) == rid
+    assert rid.marker.count(":") == 2
+
+
+def test_markers_written_before_kinds_are_still_read() -> None:
+    assert ReminderId.parse("ann@x.org") == cadence_id("ann@x.org")
+    assert ReminderId.parse("keepwarm:signin:work") == signin_id("work")

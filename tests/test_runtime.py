@@ -14,7 +14,7 @@ from daemon.config import load
 from daemon.errors import AuthError, TransientError
 from daemon.lock import InstanceLock
 from daemon.model import Address, SentMail
-from daemon.runtime import FIRST_BACKOFF, Runtime
+from daemon.runtime import FIRST_BACKOFF, POLL_BUDGET, Runtime
 
 _keys = itertools.count()
 
@@ -133,11 +133,10 @@ def test_reminders_are_reconciled_after_changes_and_hourly(d: Daemon) -> None:
     assert nxt - d.clock.t == pytest.approx(3600)
 
 
-def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_long_backfill_takes_turns(d: Daemon, capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(500):
         d.send("work", f"b{i}", 300 - i // 2, f"p{i % 7}@y.example")
-    monkeypatch.setattr("daemon.runtime.POLL_BUDGET", -1.0)  # every batch ends the turn
+    d.rt.poll_budget = -1.0  # every batch ends the turn
     d.rt.step()
     slot = d.rt.slots["work"]
     assert slot.backlog and slot.due <= d.clock.t
@@ -152,7 +151,7 @@ def test_a_long_backfill_takes_turns(d: Daemon, monkeypatch: pytest.MonkeyPatch,
     for _ in range(4):
         d.rt.step()
     assert d.rt.store.counts()["messages"] == 500
-    monkeypatch.undo()
+    d.rt.poll_budget = POLL_BUDGET
     d.rt.step()
     assert not d.rt.slots["work"].backlog and d.rt.slots["work"].due > d.clock.t
     assert d.rt.slots["work"].remaining is None
