@@ -40,7 +40,6 @@ BULK_CACHE_KIB = 32 * 1024
 Row = tuple[str, str, str, str, str, str, int, str | None]
 # rule, channel, source_id, email: a verdict that may have changed
 Rejudged = tuple[str | None, str, str, str]
-Judged = Sequence[tuple[Any, Sequence[Verdict]]]  # (SentMail or Meeting, its verdicts)
 
 
 def _ts(dt: datetime) -> int:
@@ -185,25 +184,26 @@ class Store:
                 f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk))
         return set(ids) - known
 
-    def add_mail(self, account: str, judged: Judged) -> None:
+    def add_mail(self, account: str,
+                 judged: Sequence[tuple[SentMail, Sequence[Verdict]]]) -> None:
         """New messages (see ``unknown_messages``) with one verdict per recipient."""
-        mails = [cast(SentMail, m) for m, _ in judged]
         with self.transaction():
             self.db.executemany(
                 "INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [(m.message_id, account, _ts(m.date), m.sender.email if m.sender else "",
                   m.subject, m.list_id, m.list_unsubscribe, m.precedence, m.auto_submitted,
-                  m.in_reply_to, m.location) for m in mails])
+                  m.in_reply_to, m.location) for m, _ in judged])
             self._add_participants([("email", m.message_id, v.email, v.name, v.role, "", at,
                                      v.rule)
                                     for m, verdicts in judged
                                     for at in (_ts(m.date),) for v in verdicts])
 
-    def put_meetings(self, account: str, judged: Judged) -> None:
+    def put_meetings(self, account: str,
+                     judged: Sequence[tuple[Meeting, Sequence[Verdict]]]) -> None:
         """Meetings as they are now (new or changed), replacing what was stored of them."""
         if not judged:
             return
-        meetings = [cast(Meeting, m) for m, _ in judged]
+        meetings = [m for m, _ in judged]
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?,?)",
