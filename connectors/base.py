@@ -2,23 +2,46 @@
 
 Modelled on vdirsyncer's storages: one abstract class, capabilities declared as class
 attributes and enforced here once, a small set of plain data types in and out.
+
+A connector module stays light: it imports the standard library and keepwarm's own light
+modules only, and names the third-party packages it needs in ``requires``. The config loads
+every connector class to check its options, so a heavy import there would slow every command
+down and a missing package would break every account; here a missing package is one
+MissingDependency, raised when that account's connector is built.
 """
 
 from __future__ import annotations
 
 import abc
+import builtins
+import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
+from pathlib import Path
 from typing import Any, ClassVar
 
-from daemon.errors import ReadOnlyError, UsageError
-from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
+from daemon.errors import MissingDependency, ReadOnlyError, UsageError
+from daemon.model import (
+    JSON,
+    AccountConfig,
+    Applied,
+    Batch,
+    Change,
+    FetchContext,
+    Observation,
+    RemoteReminder,
+)
+
+SNAPSHOT_BATCH = 500  # observations per batch of a snapshot
 
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One account key a connector accepts: its type, default and meaning (for config checks)."""
+    """One account key a connector accepts: its type, default and meaning, and what makes a
+    value wrong. The config checks every value against this when it loads (``required``: it
+    must be given and, for text, not be empty); the connector reads the value with the
+    default filled in (``Connector.with_defaults``), so each default is written here once."""
 
     type: type | tuple[type, ...]
     default: Any = None
@@ -26,6 +49,12 @@ class Option:
     help: str = ""
     is_path: bool = False  # the core expands ~ and resolves it against the config file's folder
     secret: bool = False  # a file holding a secret: keepwarm warns if others can read it
+    choices: tuple[Any, ...] = ()  # the only values allowed, when given
+    item: builtins.type | None = None  # a list's items must be of this type
+    check: Callable[[Any], None] | None = None  # raises ValueError naming the problem
+
+
+Problem = tuple[str, str]  # (option key, what is wrong with it)
 
 
 class Connector(abc.ABC):
@@ -38,7 +67,7 @@ class Connector(abc.ABC):
     type: ClassVar[str]
     reads_mail: ClassVar[bool] = False
     reads_meetings: ClassVar[bool] = False
-    writes_reminders: ClassVar[bool] = False
+    writes_reminders: ClassVar[bool] = False  # True only on a CalendarConnector
     # True when the user edits events in this calendar directly (a server calendar):
     # then a reminder the user deleted counts as dismissed, and a moved one keeps its time.
     user_editable: ClassVar[bool] = True
@@ -46,10 +75,27 @@ class Connector(abc.ABC):
     # "needs sign-in" rather than a wrong password.
     needs_signin: ClassVar[bool] = False
     options: ClassVar[Mapping[str, Option]] = {}
+    # third-party packages the connector imports: import name -> pip distribution name
+    requires: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, account: AccountConfig) -> None:
-        self.account = account
+        missing = [dist for module, dist in self.requires.items() if not _importable(module)]
+        if missing:
+            raise MissingDependency(account.name, self.type, missing)
+        self.account = replace(account, options=self.with_defaults(account.options))
         self.name = account.name
+
+    @classmethod
+    def with_defaults(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        """``options`` with the declared default of every key not given."""
+        return {**{key: opt.default for key, opt in cls.options.items()}, **options}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[Problem]:
+        """Rules that span options, run by the config after each option's own check.
+        ``options`` holds the valid values, defaults filled in; a key whose value was wrong
+        is left out (its problem is said already), and a rule about it then says nothing."""
+        return []
 
     # -- sources ---------------------------------------------------------------
     def fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
@@ -58,15 +104,14 @@ class Connector(abc.ABC):
             return iter(())
         return self._fetch(cursor, ctx)
 
+    @abc.abstractmethod
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
-        raise NotImplementedError
+        """The source itself; called only when a capability flag says it reads something."""
 
     # -- calendar writers ------------------------------------------------------
     def list_reminders(self) -> list[RemoteReminder]:
         """Every event in the reminders calendar that keepwarm created (and only those)."""
-        if not self.writes_reminders:
-            raise ReadOnlyError(f"account {self.name!r} ({self.type}) cannot hold reminders")
-        return self._list_reminders()
+        return self._writer()._list_reminders()
 
     def apply(self, changes: Sequence[Change]) -> list[Applied]:
         """Apply reminder changes; never touches an event keepwarm did not create.
@@ -74,17 +119,15 @@ class Connector(abc.ABC):
         Returns the changes that took effect. A change refused because the event changed
         meanwhile (ETag mismatch: the user edited it) is left out, and the next sync plans
         again from what the user did. A fault that stops the whole batch raises."""
-        if not self.writes_reminders:
-            raise ReadOnlyError(f"account {self.name!r} ({self.type}) cannot hold reminders")
+        writer = self._writer()
         if not changes:
             return []
-        return self._apply(changes)
+        return writer._apply(changes)
 
-    def _list_reminders(self) -> list[RemoteReminder]:
-        raise NotImplementedError
-
-    def _apply(self, changes: Sequence[Change]) -> list[Applied]:
-        raise NotImplementedError
+    def _writer(self) -> CalendarConnector:
+        if not (self.writes_reminders and isinstance(self, CalendarConnector)):
+            raise ReadOnlyError(f"account {self.name!r} ({self.type}) cannot hold reminders")
+        return self
 
     # -- sign-in -----------------------------------------------------------------
     def authenticate(self, open_browser: bool, say: Callable[[str], None]) -> None:
@@ -97,6 +140,49 @@ class Connector(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
         """Release connections; the default has none."""
+
+
+class CalendarConnector(Connector):
+    """A connector that also holds keepwarm's reminders: the two methods a writer must have."""
+
+    writes_reminders: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    def _list_reminders(self) -> list[RemoteReminder]:
+        """keepwarm's events as they are in the calendar now."""
+
+    @abc.abstractmethod
+    def _apply(self, changes: Sequence[Change]) -> list[Applied]:
+        """Apply a non-empty list of changes; see ``Connector.apply``."""
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+def state_file(account: AccountConfig, option: str, suffix: str) -> Path:
+    """The file named by ``option``, else ``<state_dir>/<name><suffix>`` (token files)."""
+    given = account.options.get(option)
+    if given:
+        return Path(str(given)).expanduser()
+    if not account.state_dir:  # the config always sets it; an AccountConfig built by hand may not
+        raise ValueError(f"account {account.name!r}: set {option} or AccountConfig.state_dir")
+    return Path(account.state_dir) / f"{account.name}{suffix}"
+
+
+def snapshot_batches(observations: Sequence[Observation], old_cursor: JSON | None,
+                     new_cursor: JSON) -> Iterator[Batch]:
+    """A full snapshot of an account's meetings in batches. Earlier batches carry the old
+    cursor: a crash mid-snapshot must redo the snapshot."""
+    starts = range(0, max(len(observations), 1), SNAPSHOT_BATCH)
+    for start in starts:
+        last = start == starts[-1]
+        yield Batch(observations[start:start + SNAPSHOT_BATCH],
+                    new_cursor if last else old_cursor, snapshot=True, last=last)
 
 
 # Marks keepwarm's own events in any calendar: the value is the contact's key.

@@ -30,7 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors.base import day_start
-from connectors.googleauth import DEFAULT_REMINDERS_CALENDAR, GoogleSession, HttpStatus, is_name
+from connectors.gmail import DEFAULT_REMINDERS_CALENDAR, is_name
+from connectors.googleauth import GoogleSession, HttpStatus
 from connectors.text import clean_text
 from daemon.errors import CalendarError, SourceError, TransientError
 from daemon.model import (
@@ -66,7 +67,7 @@ _PARTSTAT: dict[str, PartStat] = {"accepted": "accepted", "declined": "declined"
 class MeetingReader:
     def __init__(self, session: GoogleSession, calendars: Sequence[str]) -> None:
         self.session = session
-        self.calendars = [str(c) for c in calendars] or ["primary"]
+        self.calendars = [str(c) for c in calendars]
 
     def read(self, state: JSON | None, ctx: FetchContext
              ) -> tuple[list[Observation], dict[str, Any], bool]:

@@ -2,39 +2,75 @@
 
 Sent mail comes through the Gmail API (connectors.gmailmail), meetings from Google Calendar
 and reminders go into it (connectors.gcal), over one OAuth sign-in (connectors.googleauth)
-with the least scopes the config needs. The cursor holds a part per source: "calendar" (sync
-tokens) and "mail" (backfill position or history id). The calendar is read first, since it
-is quick, then the sent mail, whose first backfill can take hours under Gmail's quota.
+with the least scopes the config needs (``scopes_for``, here, since the config decides).
+The cursor holds a part per source: "calendar" (sync tokens) and "mail" (backfill position
+or history id). The calendar is read first, since it is quick, then the sent mail, whose
+first backfill can take hours under Gmail's quota.
 
-Config: client_secrets (the OAuth client JSON of type Desktop app), token_file (default
-``<state_dir>/<name>.google-token.json``, 0600), mail, calendar, calendars, reminders_calendar,
-endpoint (the API root; the OAuth endpoints come from client_secrets), quota_units_per_minute
-and quota_get_units (Gmail's per-user quota of the Google Cloud project), retries, timeout.
+Those three modules need Google's client libraries; they are imported when a connector is
+built, never when the config loads this module to check options.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from connectors import gcal, gmailmail, icalmap, retry
-from connectors.base import Connector, Option
-from connectors.googleauth import DEFAULT_ENDPOINT, DEFAULT_REMINDERS_CALENDAR, GoogleSession
-from connectors.googleauth import scopes_for as google_scopes
-from daemon.errors import ConfigError
+from connectors import checks
+from connectors.base import CalendarConnector, Option, snapshot_batches
+from connectors.retry import RETRY_OPTIONS
 from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
+
+if TYPE_CHECKING:
+    from connectors.gcal import MeetingReader, ReminderWriter
+    from connectors.gmailmail import SentMailReader
+    from connectors.googleauth import GoogleSession
 
 log = logging.getLogger(__name__)
 
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+GMAIL_METADATA = SCOPE_PREFIX + "gmail.metadata"  # headers only; refuses q= and message bodies
+EVENTS_READONLY = SCOPE_PREFIX + "calendar.events.readonly"  # read meetings
+CALENDARLIST_READONLY = SCOPE_PREFIX + "calendar.calendarlist.readonly"  # find calendars by name
+APP_CREATED = SCOPE_PREFIX + "calendar.app.created"  # only calendars keepwarm created itself
+EVENTS = SCOPE_PREFIX + "calendar.events"  # reminders in a calendar the user made
+DEFAULT_REMINDERS_CALENDAR = "keepwarm"  # the calendar keepwarm creates (calendar.app.created)
 
-class GmailConnector(Connector):
+
+def is_name(calendar: str) -> bool:
+    """A calendar given by its name (needs the calendar list) rather than by its id."""
+    return calendar != "primary" and "@" not in calendar
+
+
+def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
+    """The least the account's config needs (see the README's list and why); ``options``
+    with every default filled in (``GmailConnector.with_defaults``)."""
+    wanted: set[str] = set()
+    if options["mail"]:
+        wanted.add(GMAIL_METADATA)
+    if options["calendar"]:
+        wanted.add(EVENTS_READONLY)
+        if any(is_name(str(c)) for c in options["calendars"]):
+            wanted.add(CALENDARLIST_READONLY)
+    if holds_reminders:
+        target = str(options["reminders_calendar"])
+        if target == DEFAULT_REMINDERS_CALENDAR:
+            wanted |= {APP_CREATED, CALENDARLIST_READONLY}
+        else:
+            wanted.add(EVENTS)
+            wanted.discard(EVENTS_READONLY)  # calendar.events reads too
+            if is_name(target):
+                wanted.add(CALENDARLIST_READONLY)
+    return sorted(wanted)
+
+
+class GmailConnector(CalendarConnector):
     """Sent mail and meetings of a Google account, and its calendar for reminders."""
 
     type: ClassVar[str] = "gmail"
     reads_mail: ClassVar[bool] = True
     reads_meetings: ClassVar[bool] = True
-    writes_reminders: ClassVar[bool] = True
     needs_signin: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
         "client_secrets": Option(str, required=True, is_path=True, secret=True,
@@ -45,64 +81,63 @@ class GmailConnector(Connector):
                                   "<state_dir>/<name>.google-token.json, mode 0600)"),
         "mail": Option(bool, default=True, help="read sent mail from Gmail"),
         "calendar": Option(bool, default=True, help="read meetings from Google Calendar"),
-        "calendars": Option(list, default=["primary"],
+        "calendars": Option(list, default=["primary"], item=str, check=checks.some_names,
                             help="calendars to read meetings from: 'primary', ids or names"),
-        "reminders_calendar": Option(str, default=DEFAULT_REMINDERS_CALENDAR,
+        "reminders_calendar": Option(str, default=DEFAULT_REMINDERS_CALENDAR, check=checks.name,
                                      help="the calendar (id or name) reminders go into; the "
                                           "default is one keepwarm creates; another one needs "
                                           "the broader calendar.events permission"),
-        "endpoint": Option(str, default=DEFAULT_ENDPOINT, help="the Google API root"),
-        "quota_units_per_minute": Option(int, default=6000,
+        "endpoint": Option(str, default="https://www.googleapis.com/", check=checks.safe_url,
+                           help="the Google API root"),
+        "quota_units_per_minute": Option(int, default=6000, check=checks.positive,
                                          help="Gmail quota units per user per minute of your "
                                               "Google Cloud project (15000 for older ones)"),
-        "quota_get_units": Option(int, default=20,
+        "quota_get_units": Option(int, default=20, check=checks.positive,
                                   help="units one messages.get costs (5 for older projects)"),
-        **retry.RETRY_OPTIONS,
+        **RETRY_OPTIONS,
+    }
+    requires: ClassVar[Mapping[str, str]] = {
+        "googleapiclient": "google-api-python-client",
+        "google.auth": "google-auth",
+        "google_auth_httplib2": "google-auth-httplib2",
+        "google_auth_oauthlib": "google-auth-oauthlib",
+        "httplib2": "httplib2",
+        "requests": "requests",
     }
 
-    def __init__(self, account: AccountConfig) -> None:
+    def __init__(self, account: AccountConfig, *, backoff: float | None = None,
+                 page: int | None = None, batch: int | None = None) -> None:
+        """``backoff`` (GoogleSession), ``page`` and ``batch`` (SentMailReader) replace those
+        parts' own defaults when given: tests make them small."""
         super().__init__(account)
-        opts = account.options
-        problems = []
-        for key in ("quota_units_per_minute", "quota_get_units"):
-            value = opts.get(key, self.options[key].default)
-            if not isinstance(value, int) or value < 1:
-                problems.append(f"accounts[{self.name}].{key} = {value!r}: must be a positive "
-                                "whole number")
-        calendars = opts.get("calendars", ["primary"])
-        if not isinstance(calendars, list) or not all(isinstance(c, str) and c
-                                                      for c in calendars):
-            problems.append(f"accounts[{self.name}].calendars: a list of calendar ids or names")
-        if not opts.get("client_secrets"):
-            problems.append(f"accounts[{self.name}].client_secrets: the OAuth client JSON is "
-                            "required (see the README, 'Gmail and Google Calendar')")
-        if problems:
-            raise ConfigError(problems)
-        self.mail = bool(opts.get("mail", True))
-        self.calendar = bool(opts.get("calendar", True))
-        self.calendars = [str(c) for c in calendars] or ["primary"]
-        self.session = GoogleSession(account, google_scopes(opts, account.holds_reminders))
-        self.get_units = int(opts.get("quota_get_units", 20))
-        self.budget = gmailmail.QuotaBudget(int(opts.get("quota_units_per_minute", 6000)))
-        self.writer = gcal.ReminderWriter(
-            self.session, str(opts.get("reminders_calendar") or DEFAULT_REMINDERS_CALENDAR))
+        from connectors import gcal, gmailmail, googleauth
+
+        opts = self.account.options
+        self.mail, self.calendar = bool(opts["mail"]), bool(opts["calendar"])
+        self.session: GoogleSession = googleauth.GoogleSession(
+            self.account, scopes_for(opts, account.holds_reminders), **_given(backoff=backoff))
+        self.mail_reader: SentMailReader = gmailmail.SentMailReader(
+            self.session, gmailmail.QuotaBudget(int(opts["quota_units_per_minute"])),
+            int(opts["quota_get_units"]), **_given(page=page, batch=batch))
+        self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
+        self.writer: ReminderWriter = gcal.ReminderWriter(self.session,
+                                                          str(opts["reminders_calendar"]))
 
     # -- sources -----------------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         state: dict[str, Any] = dict(cursor) if isinstance(cursor, dict) else {}
         try:
             if self.calendar:
-                observations, calendar_state, snapshot = gcal.MeetingReader(
-                    self.session, self.calendars).read(state.get("calendar"), ctx)
+                observations, calendar_state, snapshot = self.meeting_reader.read(
+                    state.get("calendar"), ctx)
                 new_state = {**state, "calendar": calendar_state}
                 if snapshot:
-                    yield from icalmap.snapshot_batches(observations, cursor, new_state)
+                    yield from snapshot_batches(observations, cursor, new_state)
                 else:
                     yield Batch(observations, new_state)
                 state = new_state
             if self.mail:
-                reader = gmailmail.SentMailReader(self.session, self.budget, self.get_units)
-                for observations, mail_state in reader.read(state.get("mail"), ctx):
+                for observations, mail_state in self.mail_reader.read(state.get("mail"), ctx):
                     state = {**state, "mail": mail_state}
                     left = (max(int(mail_state["estimate"]) - int(mail_state.get("done", 0)), 0)
                             if mail_state.get("estimate") else None)
@@ -132,3 +167,8 @@ class GmailConnector(Connector):
             + ", ".join(s.rsplit("/", 1)[-1] for s in self.session.scopes))
         self.session.sign_in(open_browser, say)
         say(f"Saved the sign-in to {self.session.token_path} (readable only by you).")
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The keyword arguments given (not None); the others keep the callee's default."""
+    return {key: value for key, value in values.items() if value is not None}

@@ -92,14 +92,14 @@ class QuotaBudget:
             entry[0] = self.clock()
 
 
-def batch_size(units_per_minute: int, get_units: int) -> int:
-    """The most messages per batch (at most BATCH) whose cost leaves room in the minute for
+def batch_size(units_per_minute: int, get_units: int, most: int = BATCH) -> int:
+    """The most messages per batch (at most ``most``) whose cost leaves room in the minute for
     the list calls: with 50 gets at 20 units, 6,000 units hold exactly six batches, and
     one 5-unit list call then keeps a whole batch waiting; 49 leave 120 units spare."""
     units = max(1, get_units)
     spare = units_per_minute // (100 * units) + 10  # the minute's list calls and a profile
-    largest = max(1, min(BATCH, (units_per_minute - spare) // units))
-    if units_per_minute >= 100 * BATCH * units:
+    largest = max(1, min(most, (units_per_minute - spare) // units))
+    if units_per_minute >= 100 * most * units:
         return largest  # a hundred batches a minute: the rounding costs under 1 %
     for size in range(largest, 0, -1):
         if units_per_minute % (size * units) >= spare:
@@ -108,15 +108,19 @@ def batch_size(units_per_minute: int, get_units: int) -> int:
 
 
 class SentMailReader:
-    def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int) -> None:
+    def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int,
+                 page: int = PAGE, batch: int = BATCH) -> None:
+        """``page``: ids per list or history page; ``batch``: the most header reads per batch
+        request (fewer when the quota says so, see ``batch_size``)."""
         self.session = session
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
         self.msg_per_s = budget.limit / budget.window / max(1, get_units)
-        self.batch = batch_size(budget.limit, get_units)
+        self.batch = batch_size(budget.limit, get_units, batch)
+        self.history_page = page
         # pages in whole batches, so no part-batch goes out at each page's end
-        self.page = PAGE // self.batch * self.batch if self.batch <= PAGE else PAGE
+        self.page = page // self.batch * self.batch if self.batch <= page else page
 
     def read(self, state: JSON | None, ctx: FetchContext) -> Iterator[tuple[list[Observation],
                                                                                dict[str, Any]]]:
@@ -220,7 +224,8 @@ class SentMailReader:
             def page_of(token: str | None = token) -> Any:
                 return self._gmail().history().list(
                     userId="me", startHistoryId=start, labelId="SENT",
-                    historyTypes=["messageAdded"], maxResults=PAGE, pageToken=token).execute()
+                    historyTypes=["messageAdded"], maxResults=self.history_page,
+                    pageToken=token).execute()
             try:
                 page = self._call("reading Gmail history", HISTORY_UNITS, page_of, (404,))
             except HttpStatus:

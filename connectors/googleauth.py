@@ -1,5 +1,6 @@
-"""Signing in to Google and talking to its APIs: scopes, the token file, the installed-app
-OAuth flow, the authorized HTTP client and the translation of Google's failures.
+"""Signing in to Google and talking to its APIs: the token file, the installed-app OAuth
+flow, the authorized HTTP client and the translation of Google's failures (which scopes an
+account needs is decided by its config, in ``connectors.gmail``).
 
 Why it is its own module: Gmail and Calendar share one sign-in, one token and one notion of
 which answer is worth a retry. The token is google-auth's authorized-user JSON, written
@@ -16,7 +17,7 @@ import json
 import logging
 import sys
 import webbrowser
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,50 +34,18 @@ from googleapiclient.http import BatchHttpRequest
 
 from connectors import retry
 from connectors.atomic import write_atomic
+from connectors.base import state_file
+from connectors.gmail import SCOPE_PREFIX
 from daemon.errors import AuthError, ConfigError, KeepwarmError, SourceError, TransientError
 from daemon.model import AccountConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_AUTH = "https://www.googleapis.com/auth/"
-GMAIL_METADATA = _AUTH + "gmail.metadata"  # headers only; refuses q= and message bodies
-EVENTS_READONLY = _AUTH + "calendar.events.readonly"  # read meetings
-CALENDARLIST_READONLY = _AUTH + "calendar.calendarlist.readonly"  # find calendars by name
-APP_CREATED = _AUTH + "calendar.app.created"  # only calendars keepwarm created itself
-EVENTS = _AUTH + "calendar.events"  # reminders in a calendar the user made
-DEFAULT_REMINDERS_CALENDAR = "keepwarm"
-DEFAULT_ENDPOINT = "https://www.googleapis.com/"
 BACKOFF = 1.0  # seconds before the first retry of a fault without Retry-After
 SIGN_IN_TIMEOUT = 600  # seconds the loopback server waits for the browser
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RESOURCE_EXHAUSTED"})
 _SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
-
-
-def is_name(calendar: str) -> bool:
-    """A calendar given by its name (needs the calendar list) rather than by its id."""
-    return calendar != "primary" and "@" not in calendar
-
-
-def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
-    """The least the account's config needs (see the README's list and why)."""
-    wanted: set[str] = set()
-    if options.get("mail", True):
-        wanted.add(GMAIL_METADATA)
-    if options.get("calendar", True):
-        wanted.add(EVENTS_READONLY)
-        if any(is_name(str(c)) for c in options.get("calendars") or ["primary"]):
-            wanted.add(CALENDARLIST_READONLY)
-    if holds_reminders:
-        target = str(options.get("reminders_calendar") or DEFAULT_REMINDERS_CALENDAR)
-        if target == DEFAULT_REMINDERS_CALENDAR:
-            wanted |= {APP_CREATED, CALENDARLIST_READONLY}
-        else:
-            wanted.add(EVENTS)
-            wanted.discard(EVENTS_READONLY)  # calendar.events reads too
-            if is_name(target):
-                wanted.add(CALENDARLIST_READONLY)
-    return sorted(wanted)
 
 
 class HttpStatus(Exception):
@@ -99,12 +68,8 @@ def error_reason(exc: HttpError) -> str:
 
 
 def retry_after(exc: HttpError) -> float | None:
-    """The server's Retry-After in seconds, when it sent a number."""
-    value = exc.resp.get("retry-after") if exc.resp is not None else None
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    """The server's Retry-After (seconds or an HTTP date) in seconds, when it sent one."""
+    return retry.retry_after(exc.resp.get("retry-after") if exc.resp is not None else None)
 
 
 def retryable(status: int, reason: str) -> bool:
@@ -114,20 +79,19 @@ def retryable(status: int, reason: str) -> bool:
 class GoogleSession:
     """One account's sign-in and API clients; built lazily, so an unused part costs nothing."""
 
-    def __init__(self, account: AccountConfig, scopes: Sequence[str]) -> None:
+    def __init__(self, account: AccountConfig, scopes: Sequence[str],
+                 backoff: float = BACKOFF) -> None:
+        """``account``: a connector's, every option present; ``backoff``: seconds before
+        the first retry of a fault the server gave no Retry-After for."""
         self.account = account
         self.name = account.name
         self.scopes = list(scopes)
+        self.backoff = backoff
         opts = account.options
-        self.endpoint = str(opts.get("endpoint") or DEFAULT_ENDPOINT).rstrip("/") + "/"
-        self.timeout = float(opts.get("timeout", 60))
-        self.secrets_path = Path(str(opts.get("client_secrets") or "")).expanduser()
-        token_file = str(opts.get("token_file") or "")
-        if not token_file and not account.state_dir:
-            raise ConfigError([f"accounts[{self.name}].token_file: set it, or the store's "
-                               "state_dir, so keepwarm knows where to keep the sign-in"])
-        self.token_path = (Path(token_file).expanduser() if token_file else
-                           Path(account.state_dir) / f"{self.name}.google-token.json")
+        self.endpoint = str(opts["endpoint"]).rstrip("/") + "/"
+        self.timeout = float(opts["timeout"])
+        self.secrets_path = Path(str(opts["client_secrets"])).expanduser()
+        self.token_path = state_file(account, "token_file", ".google-token.json")
         self._creds: Credentials | None = None
         self._saved_token: str | None = None
         self._http: google_auth_httplib2.AuthorizedHttp | None = None
@@ -166,8 +130,8 @@ class GoogleSession:
                             f"({type(exc).__name__}); {run}") from None
         missing = set(self.scopes) - set(info.get("scopes") or [])
         if missing:
-            raise AuthError(f"account {self.name} now needs more permissions ("
-                            f"{', '.join(sorted(s.removeprefix(_AUTH) for s in missing))}) than "
+            names = ", ".join(sorted(s.removeprefix(SCOPE_PREFIX) for s in missing))
+            raise AuthError(f"account {self.name} now needs more permissions ({names}) than "
                             f"it was granted; {run}")
         # google-auth resets token_uri to Google's; refresh must go where client_secrets says.
         token_uri = self.client_config()["installed"]["token_uri"]
@@ -252,7 +216,7 @@ class GoogleSession:
             except Exception as exc:
                 raise self.translate(exc, what, error) from None
 
-        return retry.call(self.account, what, once, initial=BACKOFF)
+        return retry.call(self.account, what, once, initial=self.backoff)
 
     def translate(self, exc: Exception, what: str,
                   error: type[KeepwarmError] = SourceError) -> KeepwarmError:

@@ -16,11 +16,9 @@ buy nothing here. What this module adds over requests:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,23 +92,6 @@ def mailbox_slots(mailbox: str) -> threading.BoundedSemaphore:
         return gate
 
 
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date); None if absent
-    or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 class Graph:
     """One signed-in mailbox's Graph client; safe to share between threads."""
 
@@ -120,7 +101,7 @@ class Graph:
         self.endpoint = endpoint.rstrip("/")
         self._token = token
         self._gate = mailbox_slots(mailbox)
-        self.timeout = float(account.options.get("timeout") or 60)
+        self.timeout = float(account.options["timeout"])
         self.session = requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_IN_FLIGHT, max_retries=0)
         self.session.mount("https://", adapter)
@@ -199,7 +180,7 @@ class Graph:
             raise AuthError(f"Microsoft Graph denied {what} for {name} ({detail}); run "
                             f"`keepwarm auth {name}` and grant the permissions it asks for")
         if status in (429, 503) or status >= 500 or status == 408:
-            wait = retry_after(headers.get("Retry-After")) if status in (429, 503) else None
+            wait = retry.retry_after(headers.get("Retry-After")) if status in (429, 503) else None
             if wait is not None and wait > LONGEST_WAIT:
                 raise GraphError(f"Microsoft Graph asks {name} to wait {wait:.0f} s before "
                                  f"{what} ({detail}); trying again next sync", status, code)

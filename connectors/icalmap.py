@@ -7,20 +7,21 @@ it was read, and keepwarm's reminder events are built and read back one way ever
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 import icalendar
 import recurring_ical_events
 
+from connectors import icsfile
 from connectors.base import KEEPWARM_PROPERTY, day_start
 from connectors.text import clean_text
+from daemon.errors import SourceError
 from daemon.model import (
-    JSON,
     Address,
     Attendee,
-    Batch,
     FetchContext,
     Meeting,
     Observation,
@@ -31,7 +32,8 @@ from daemon.model import (
     Skipped,
 )
 
-BATCH_SIZE = 500
+log = logging.getLogger(__name__)
+
 _STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
     "CANCELLED": "cancelled",
     "TENTATIVE": "tentative",
@@ -65,19 +67,28 @@ def meetings(calendar: icalendar.Component, where: str, ctx: FetchContext
         yield from _expand(uid, events, timezones, f"{where}#{uid}", ctx)
 
 
-def snapshot_batches(observations: Sequence[Observation], old_cursor: JSON | None,
-                     new_cursor: JSON) -> Iterator[Batch]:
-    """A full snapshot of an account's meetings in batches. Earlier batches carry the old
-    cursor: a crash mid-snapshot must redo the snapshot."""
-    starts = range(0, max(len(observations), 1), BATCH_SIZE)
-    for start in starts:
-        last = start == starts[-1]
-        yield Batch(
-            observations[start : start + BATCH_SIZE],
-            new_cursor if last else old_cursor,
-            snapshot=True,
-            last=last,
-        )
+def file_meetings(data: bytes, file_name: str, ctx: FetchContext) -> Iterator[Observation]:
+    """``meetings`` of a whole .ics file; SourceError when it is not iCalendar at all."""
+    if not data.strip():
+        return
+    try:
+        text = icsfile.unfold(data).decode("utf-8", errors="replace")
+        calendar = icalendar.Calendar.from_ical(text)
+    except ValueError as exc:
+        raise SourceError(f"{file_name} is not a readable iCalendar file: {exc}") from None
+    yield from meetings(calendar, f"ics:{file_name}", ctx)
+
+
+def object_meetings(text: str, where: str, href: str, ctx: FetchContext
+                    ) -> Iterator[Observation]:
+    """``meetings`` of one calendar object (a CalDAV resource); Skipped when unreadable."""
+    try:
+        calendar = icalendar.Calendar.from_ical(text)
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
+        name = href.rstrip("/").rsplit("/", 1)[-1]
+        yield Skipped(f"{where}/{name}", f"unreadable iCalendar object: {exc}")
+        return
+    yield from meetings(calendar, where, ctx)
 
 
 def _problem(event: icalendar.Component) -> str:
@@ -231,3 +242,14 @@ def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: 
         description=str(event.get("DESCRIPTION", "")),
         end=end,
     )
+
+
+def block_reminder(block: icsfile.Block) -> RemoteReminder | None:
+    """One of keepwarm's events in an .ics file as stored; None (logged) when it cannot be
+    parsed, so the core recreates it."""
+    try:
+        event = icalendar.Event.from_ical(icsfile.unfold(block.raw).decode("utf-8", "replace"))
+        return remote_reminder(event, block.uid, block.uid, icsfile.etag(block.raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable keepwarm event %s: %s", block.uid, exc)
+        return None

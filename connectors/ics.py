@@ -26,14 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-import icalendar
-
-from connectors import icalmap, icsfile
+from connectors import icsfile
 from connectors.atomic import write_atomic
-from connectors.base import Connector, Option
-from connectors.icalmap import render_event
+from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.text import clean_text
-from daemon.errors import CalendarError, ConfigError, SourceError
+from daemon.errors import CalendarError, SourceError
 from daemon.model import (
     JSON,
     AccountConfig,
@@ -42,7 +39,6 @@ from daemon.model import (
     Change,
     Delete,
     FetchContext,
-    Observation,
     RemoteReminder,
     Update,
 )
@@ -50,26 +46,29 @@ from daemon.model import (
 log = logging.getLogger(__name__)
 
 
-class IcsConnector(Connector):
-    """One .ics file: read for meetings, and written as the reminders calendar."""
+class IcsConnector(CalendarConnector):
+    """One .ics file: read for meetings, and written as the reminders calendar.
+
+    The iCalendar library is imported where it is used (``connectors.icalmap``), not with
+    this module, which the config loads to check options."""
 
     type = "ics"
     reads_meetings = True
-    writes_reminders = True
     user_editable = False
     options: ClassVar[dict[str, Option]] = {
         "path": Option(str, required=True, is_path=True, help="the .ics file ('~' is expanded)"),
     }
+    requires: ClassVar[dict[str, str]] = {"icalendar": "icalendar",
+                                          "recurring_ical_events": "recurring-ical-events"}
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        raw_path = account.options.get("path")
-        if not isinstance(raw_path, str) or not raw_path:
-            raise ConfigError([f"accounts[{account.name}].path: the .ics file is required"])
-        self.path = Path(raw_path).expanduser()
+        self.path = Path(self.account.options["path"]).expanduser()
 
     # -- source ----------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
+        from connectors import icalmap
+
         data = self._read_source()
         new_cursor = {
             "sha256": hashlib.sha256(data).hexdigest(),
@@ -78,8 +77,8 @@ class IcsConnector(Connector):
         if cursor == new_cursor:
             yield Batch([], cursor)
             return
-        observations = list(read_meetings(data, self.path.name, ctx))
-        yield from icalmap.snapshot_batches(observations, cursor, new_cursor)
+        observations = list(icalmap.file_meetings(data, self.path.name, ctx))
+        yield from snapshot_batches(observations, cursor, new_cursor)
 
     def _read_source(self) -> bytes:
         try:
@@ -99,18 +98,22 @@ class IcsConnector(Connector):
 
     # -- reminders calendar ----------------------------------------------------
     def _list_reminders(self) -> list[RemoteReminder]:
+        from connectors import icalmap
+
         ics = self._read_calendar()
         if ics is None:
             return []
         out = []
         for block in ics.blocks():
             if block.ours:
-                remote = _remote(block)
+                remote = icalmap.block_reminder(block)
                 if remote is not None:
                     out.append(remote)
         return out
 
     def _apply(self, changes: Sequence[Change]) -> list[Applied]:
+        from connectors import icalmap
+
         ics = self._read_calendar()
         exists = ics is not None
         if ics is None:
@@ -128,7 +131,7 @@ class IcsConnector(Connector):
             if isinstance(change, Update):
                 ours.pop(change.remote.remote_id or change.remote.uid, None)
             uid = clean_text(change.reminder.uid)
-            raw = render_event(change.reminder, now)
+            raw = icalmap.render_event(change.reminder, now)
             old = stored.get(uid)
             if old is not None and icsfile.same_except_stamp(old, raw):
                 raw = old
@@ -167,28 +170,3 @@ class IcsConnector(Connector):
             write_atomic(self.path, data, mode)
         except OSError as exc:
             raise CalendarError(f"cannot write calendar file {self.path}: {exc}") from None
-
-
-# -- reading meetings ------------------------------------------------------------
-def read_meetings(data: bytes, file_name: str, ctx: FetchContext) -> Iterator[Observation]:
-    """Every occurrence in the window of every foreign VEVENT, or Skipped for broken ones."""
-    if not data.strip():
-        return
-    try:
-        text = icsfile.unfold(data).decode("utf-8", errors="replace")
-        calendar = icalendar.Calendar.from_ical(text)
-    except ValueError as exc:
-        raise SourceError(f"{file_name} is not a readable iCalendar file: {exc}") from None
-    yield from icalmap.meetings(calendar, f"ics:{file_name}", ctx)
-
-
-# -- writing reminders -----------------------------------------------------------
-def _remote(block: icsfile.Block) -> RemoteReminder | None:
-    """One of keepwarm's events as stored; None (logged) when it cannot be parsed, so the
-    core recreates it."""
-    try:
-        event = icalendar.Event.from_ical(icsfile.unfold(block.raw).decode("utf-8", "replace"))
-        return icalmap.remote_reminder(event, block.uid, block.uid, icsfile.etag(block.raw))
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable keepwarm event %s: %s", block.uid, exc)
-        return None

@@ -185,7 +185,7 @@ def load_cursor(raw: JSON | None) -> dict[str, FolderState]:
 
 
 def dump_cursor(states: Mapping[str, FolderState]) -> dict[str, Any]:
-    return {"v": 1, "folders": {name: s.dump() for name, s in sorted(states.items())}}
+    return {"folders": {name: s.dump() for name, s in sorted(states.items())}}
 
 
 def names(listing: Listing) -> list[str]:

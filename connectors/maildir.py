@@ -80,7 +80,6 @@ class _Cursor:
 
     def dump(self) -> dict[str, Any]:
         return {
-            "v": 1,
             "below_ns": self.below_ns,
             "edge": sorted(self.edge),
             "dirs": self.dirs,
@@ -106,9 +105,10 @@ class MaildirConnector(Connector):
                        help="the Maildir folder holding cur/ new/ tmp/"),
     }
 
-    def __init__(self, account: AccountConfig) -> None:
+    def __init__(self, account: AccountConfig, batch_size: int = BATCH_SIZE) -> None:
         super().__init__(account)
-        self.root = Path(str(account.options.get("path", ""))).expanduser()
+        self.root = Path(self.account.options["path"]).expanduser()
+        self.batch_size = batch_size
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         dirs = self._dir_mtimes()  # raises SourceError now, not at the first next()
@@ -189,15 +189,15 @@ class MaildirConnector(Connector):
             return
         warm = ReadAhead([os.path.join(self.root, entries[i].rel) for i in todo])
         try:
-            for start in range(0, len(todo), BATCH_SIZE):
-                chunk = todo[start : start + BATCH_SIZE]
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
                 observations: list[Observation] = []
                 for n, i in enumerate(chunk):
                     if n % 64 == 0:
                         warm.advance(start + n)
                     if (obs := self._read(entries[i])) is not None:
                         observations.append(obs)
-                if start + BATCH_SIZE >= len(todo):
+                if start + self.batch_size >= len(todo):
                     yield Batch(observations, final_cursor)
                 else:
                     last = chunk[-1]

@@ -58,9 +58,10 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 _PLAIN_DATE = re.compile(
     r"(?:[A-Za-z]{3},\s*)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2})(?::(\d{2}))?"
     r" ([+-])(\d{2})(\d{2})(?: \([^()]*\))?")
-_MONTHS = {m: n for n, m in enumerate(
+# English month abbreviations as every mail date writes them (RFC 5322 Date, the mbox
+# separator's asctime, IMAP's INTERNALDATE): lower case -> 1..12.
+MONTHS = {m: n for n, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-
 
 
 def find_header_end(data: bytes, start: int = 0, stop: int | None = None) -> tuple[int, int]:
@@ -207,7 +208,7 @@ def _msg_id(value: str) -> str:
 def parse_date(value: str) -> datetime:
     """``email.utils.parsedate_to_datetime``, with the same result, faster for plain dates."""
     m = _PLAIN_DATE.fullmatch(value)
-    month = _MONTHS.get(m.group(2).lower(), 0) if m else 0
+    month = MONTHS.get(m.group(2).lower(), 0) if m else 0
     if m is None or not month:
         return parsedate_to_datetime(value)
     day, _, year, hour, minute, second, sign, zh, zm = m.groups()
@@ -237,21 +238,7 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
     ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
     far-future Date. Only the first HEADER_CAP bytes are looked at.
     """
-    data = raw[:HEADER_CAP]
-    end, _ = find_header_end(data)
-    if end < 0:
-        if len(raw) > HEADER_CAP:
-            log.warning("%s: header block longer than %d bytes; cut there", location, HEADER_CAP)
-        end = len(data)
-    block = b"\n" + data[:end]
-    fields: dict[bytes, list[bytes]] = {}
-    for m in _FIELD.finditer(block):
-        name = m.group(1).lower()
-        seen = fields.get(name)
-        if seen is None:
-            fields[name] = [m.group(2)]
-        elif name in _MULTI:
-            seen.append(m.group(2))
+    block, fields = _fields(raw, location)
 
     def one(name: bytes) -> str:
         values = fields.get(name)
@@ -298,3 +285,24 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
         in_reply_to=_msg_id(in_reply_to)[:VALUE_CAP] if in_reply_to else "",
         location=location,
     )
+
+
+def _fields(raw: bytes, location: str) -> tuple[bytes, dict[bytes, list[bytes]]]:
+    """The header block (with a leading newline) and the raw values of the wanted fields:
+    the first of each, every one of To, Cc and Bcc."""
+    data = raw[:HEADER_CAP]
+    end, _ = find_header_end(data)
+    if end < 0:
+        if len(raw) > HEADER_CAP:
+            log.warning("%s: header block longer than %d bytes; cut there", location, HEADER_CAP)
+        end = len(data)
+    block = b"\n" + data[:end]
+    fields: dict[bytes, list[bytes]] = {}
+    for m in _FIELD.finditer(block):
+        name = m.group(1).lower()
+        seen = fields.get(name)
+        if seen is None:
+            fields[name] = [m.group(2)]
+        elif name in _MULTI:
+            seen.append(m.group(2))
+    return block, fields

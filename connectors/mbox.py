@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from connectors.base import Connector, Option
-from connectors.mailparse import HEADER_CAP, find_header_end, parse_headers
+from connectors.mailparse import HEADER_CAP, MONTHS, find_header_end, parse_headers
 from daemon.errors import SourceError
 from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
@@ -35,12 +35,6 @@ _CHUNK = 1024 * 1024
 _SEP = b"\nFrom "
 _MAX_FROM_LINE = 8192
 _HEAD_LIMIT = _MAX_FROM_LINE + HEADER_CAP + 3
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
 _ASCTIME = re.compile(rb"([A-Za-z]{3}) +(\d{1,2}) +(\d{1,2}):(\d{2}):(\d{2}) +(\d{4})")
 
 
@@ -49,7 +43,7 @@ def separator_date(from_line: bytes) -> datetime | None:
     m = _ASCTIME.search(from_line)
     if m is None:
         return None
-    month = _MONTHS.get(m.group(1).decode("ascii").lower())
+    month = MONTHS.get(m.group(1).decode("ascii").lower())
     if month is None:
         return None
     day, hour, minute, second, year = (int(g) for g in m.group(2, 3, 4, 5, 6))
@@ -164,7 +158,7 @@ class MboxConnector(Connector):
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        self.path = Path(str(account.options.get("path", ""))).expanduser()
+        self.path = Path(self.account.options["path"]).expanduser()
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         try:
@@ -231,7 +225,6 @@ class MboxConnector(Connector):
         digest = _head_hash(f, head_len)
         f.seek(pos)
         return {
-            "v": 1,
             "offset": consumed,
             "ino": st.st_ino,
             "head_len": head_len,

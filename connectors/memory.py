@@ -1,5 +1,7 @@
 """The in-memory reference connector: the simplest correct implementation of the interface.
 
+Not a product type: the tests register it (``registry.register`` in tests/conftest.py).
+
 It holds sent mail, meetings and a reminders calendar in process memory, keyed by the
 account's ``key`` option, so tests (and the conformance suites) can drive the whole pipeline
 and play the user: moving or deleting reminders, adding events of their own.
@@ -12,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from connectors.base import Connector, Option
+from connectors import checks
+from connectors.base import CalendarConnector, Option
 from daemon.model import (
     JSON,
     AccountConfig,
@@ -38,15 +41,15 @@ class MemoryData:
     fail: Exception | None = None  # raised by every call, to play a broken account
 
 
-class MemoryConnector(Connector):
+class MemoryConnector(CalendarConnector):
     type = "memory"
     reads_mail = True
     reads_meetings = True
-    writes_reminders = True
     user_editable = True
     options: ClassVar[dict[str, Option]] = {
         "key": Option(str, default="", help="which in-memory data set (default: the name)"),
-        "batch_size": Option(int, default=100, help="observations per batch"),
+        "batch_size": Option(int, default=100, check=checks.positive,
+                             help="observations per batch"),
     }
 
     DATA: ClassVar[dict[str, MemoryData]] = {}
@@ -54,9 +57,9 @@ class MemoryConnector(Connector):
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        self.data = self.DATA.setdefault(account.options.get("key") or account.name,
+        self.data = self.DATA.setdefault(self.account.options["key"] or account.name,
                                          MemoryData())
-        self.batch_size = int(account.options.get("batch_size") or 100)
+        self.batch_size = int(self.account.options["batch_size"])
 
     def _check(self) -> None:
         if self.data.fail is not None:

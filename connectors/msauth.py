@@ -35,7 +35,6 @@ from daemon.errors import AuthError, ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
-MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 # offline_access (the refresh token), openid and profile are added by MSAL itself, which
 # refuses them in the list.
 MAIL_SCOPE = "Mail.ReadBasic"

@@ -82,6 +82,23 @@ def _pages(graph: Graph, link: str | None, ctx: FetchContext
         yield [to_sent_mail(m) for m in page.items if "@removed" not in m], resume
 
 
+def own_addresses(graph: Graph) -> list[str]:
+    """Every address of the signed-in user that Graph knows, the primary one first."""
+    data = graph.call("GET", "/me", params={"$select": "mail,userPrincipalName,proxyAddresses"},
+                      what="reading the user's addresses").data
+    addresses: list[str] = []
+    for raw in [data.get("mail"), data.get("userPrincipalName"),
+                *(data.get("proxyAddresses") or [])]:
+        text = str(raw or "")
+        kind, _, value = text.partition(":")
+        if value and kind.lower() != "smtp":
+            continue  # x500:, sip:, eum: ... are not mail addresses
+        address = graph_address({"address": value or text})
+        if address is not None and address.email not in addresses:
+            addresses.append(address.email)
+    return addresses
+
+
 def to_sent_mail(message: dict[str, Any]) -> SentMail | Skipped:
     """The SentMail in one Graph message, or Skipped when nothing in it is usable."""
     location = f"outlook:{message.get('id', '?')}"

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from connectors import registry
+from connectors.base import Connector, Option
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError
 from daemon.model import DEFAULT_IGNORE, AccountConfig, CadenceRule, Settings
@@ -89,7 +90,7 @@ class _Checker:
         if key not in table:
             return convert(default) if convert and default is not None else default
         value = table[key]
-        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        if not _of_type(value, kind):
             names = (kind.__name__ if isinstance(kind, type)
                      else " or ".join(k.__name__ for k in kind))
             self.problem(f"{prefix}.{key}",
@@ -102,6 +103,12 @@ class _Checker:
         except (ValueError, TypeError, ZoneInfoNotFoundError) as exc:
             self.problem(f"{prefix}.{key}", str(exc) or f"invalid value {value!r}")
             return convert(default) if default is not None else None
+
+
+def _of_type(value: Any, kind: type | tuple[type, ...]) -> bool:
+    """isinstance, except that TOML's true and false are not numbers."""
+    return isinstance(value, kind) and (not isinstance(value, bool) or kind is bool or (
+        isinstance(kind, tuple) and bool in kind))
 
 
 def _positive(value: int) -> int:
@@ -156,28 +163,75 @@ def load(path: Path) -> Config:
     return parse(data, path, chk)
 
 
+TABLES = {
+    "identity": {"addresses", "timezone"},
+    "store": {"path", "state_dir"},
+    "filters": {"ignore", "max_recipients", "max_meeting_attendees"},
+    "cadence": {"default", "new_relationship", "min_touchpoints", "forget_after", "rules"},
+    "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon"},
+    "daemon": {"max_backoff"},
+}
+
+
 def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> Config:
     """Check already-parsed TOML data (``path`` names the file in messages)."""
     chk = chk or _Checker(path)
     base = path.parent
-    for unknown in sorted(set(data) - {"identity", "store", "filters", "cadence", "reminders",
-                                       "daemon", "accounts"}):
+    for unknown in sorted(set(data) - set(TABLES) - {"accounts"}):
         chk.problem(unknown, "unknown section")
-    ident = chk.table(data, "identity", {"addresses", "timezone"})
-    store = chk.table(data, "store", {"path", "state_dir"})
-    filt = chk.table(data, "filters", {"ignore", "max_recipients", "max_meeting_attendees"})
-    cad = chk.table(data, "cadence", {"default", "new_relationship", "min_touchpoints",
-                                      "forget_after", "rules"})
-    rem = chk.table(data, "reminders", {"calendar", "time", "duration", "max_per_day",
-                                        "working_days", "horizon"})
-    dmn = chk.table(data, "daemon", {"max_backoff"})
-    max_backoff = chk.get(dmn, "daemon", "max_backoff", str, "1h", parse_duration)
+    t = {name: chk.table(data, name, keys) for name, keys in TABLES.items()}
+    store_path = chk.get(t["store"], "store", "path", str, None)
+    state_dir = chk.get(t["store"], "store", "state_dir", str, None)
+    max_backoff = chk.get(t["daemon"], "daemon", "max_backoff", str, "1h", parse_duration)
+    calendar = chk.get(t["reminders"], "reminders", "calendar", str, "")
+    state_path = Path(_resolve(state_dir, base)) if state_dir else default_state_dir()
+    accounts = _accounts(data, chk, base, calendar, state_path)
+    settings = _settings(t, chk, accounts, calendar)
+    _check_calendar(chk, calendar, accounts)
+    if chk.problems:
+        raise ConfigError(chk.problems)
+    return Config(
+        path=path,
+        settings=settings,
+        store_path=Path(_resolve(store_path, base)) if store_path else default_store_path(),
+        state_dir=state_path,
+        accounts=tuple(accounts),
+        max_backoff=max_backoff.total_seconds(),
+    )
 
+
+def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
+              accounts: list[AccountConfig], calendar: str) -> Settings:
+    """The core's settings from [identity], [filters], [cadence] and [reminders]."""
+    ident, filt, cad, rem = t["identity"], t["filters"], t["cadence"], t["reminders"]
     addresses = chk.get(ident, "identity", "addresses", list, [], _str_list)
     tz = chk.get(ident, "identity", "timezone", str, None, _timezone) or system_timezone()
-    store_path = chk.get(store, "store", "path", str, None)
-    state_dir = chk.get(store, "store", "state_dir", str, None)
+    return Settings(
+        own_addresses=frozenset(a.strip().lower() for a in addresses)
+        | frozenset(a.address for a in accounts if a.address),
+        tz=tz,
+        ignore=DEFAULT_IGNORE + tuple(p.lower() for p in
+                                      chk.get(filt, "filters", "ignore", list, [], _str_list)),
+        max_recipients=chk.get(filt, "filters", "max_recipients", int, 15, _positive),
+        max_meeting_attendees=chk.get(filt, "filters", "max_meeting_attendees", int, 12,
+                                      _positive),
+        default_days=chk.get(cad, "cadence", "default", str, "90d", duration_days),
+        new_relationship_days=tuple(duration_days(d) for d in chk.get(
+            cad, "cadence", "new_relationship", list, ["14d", "30d"], _duration_list)),
+        min_touchpoints=chk.get(cad, "cadence", "min_touchpoints", int, 2, _positive),
+        forget_after_days=chk.get(cad, "cadence", "forget_after", str, "3y", duration_days),
+        rules=_cadence_rules(cad, chk),
+        reminders_calendar=calendar,
+        reminder_time=chk.get(rem, "reminders", "time", str, "09:30", _time_of_day),
+        reminder_duration=chk.get(rem, "reminders", "duration", str, "15min", parse_duration),
+        max_per_day=chk.get(rem, "reminders", "max_per_day", int, 5, _positive),
+        working_days=chk.get(rem, "reminders", "working_days", list,
+                             ["mon", "tue", "wed", "thu", "fri"], _weekdays),
+        horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", duration_days),
+    )
 
+
+def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, ...]:
     rules: list[CadenceRule] = []
     raw_rules = cad.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -197,52 +251,20 @@ def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> C
                 chk.problem(key, "needs both 'match' and 'every'")
             continue
         rules.append(CadenceRule(match.lower(), every))
+    return tuple(rules)
 
-    calendar = chk.get(rem, "reminders", "calendar", str, "")
-    state_path = Path(_resolve(state_dir, base)) if state_dir else default_state_dir()
-    accounts = _accounts(data, chk, base, calendar, state_path)
-    settings = Settings(
-        own_addresses=frozenset(a.strip().lower() for a in addresses)
-        | frozenset(a.address for a in accounts if a.address),
-        tz=tz,
-        ignore=DEFAULT_IGNORE + tuple(p.lower() for p in
-                                      chk.get(filt, "filters", "ignore", list, [], _str_list)),
-        max_recipients=chk.get(filt, "filters", "max_recipients", int, 15, _positive),
-        max_meeting_attendees=chk.get(filt, "filters", "max_meeting_attendees", int, 12,
-                                      _positive),
-        default_days=chk.get(cad, "cadence", "default", str, "90d", duration_days),
-        new_relationship_days=tuple(duration_days(d) for d in chk.get(
-            cad, "cadence", "new_relationship", list, ["14d", "30d"], _duration_list)),
-        min_touchpoints=chk.get(cad, "cadence", "min_touchpoints", int, 2, _positive),
-        forget_after_days=chk.get(cad, "cadence", "forget_after", str, "3y", duration_days),
-        rules=tuple(rules),
-        reminders_calendar=calendar,
-        reminder_time=chk.get(rem, "reminders", "time", str, "09:30", _time_of_day),
-        reminder_duration=chk.get(rem, "reminders", "duration", str, "15min", parse_duration),
-        max_per_day=chk.get(rem, "reminders", "max_per_day", int, 5, _positive),
-        working_days=chk.get(rem, "reminders", "working_days", list,
-                             ["mon", "tue", "wed", "thu", "fri"], _weekdays),
-        horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", duration_days),
-    )
-    if calendar:
-        target = next((a for a in accounts if a.name == calendar), None)
-        if target is None:
-            chk.problem("reminders.calendar", f"no account is named {calendar!r}")
-        elif target.type in registry.REGISTRY and not registry.connector_class(
-                target.type).writes_reminders:
-            chk.problem("reminders.calendar",
-                        f"account {calendar!r} is of type {target.type!r}, which cannot hold "
-                        "reminders")
-    if chk.problems:
-        raise ConfigError(chk.problems)
-    return Config(
-        path=path,
-        settings=settings,
-        store_path=Path(_resolve(store_path, base)) if store_path else default_store_path(),
-        state_dir=state_path,
-        accounts=tuple(accounts),
-        max_backoff=max_backoff.total_seconds(),
-    )
+
+def _check_calendar(chk: _Checker, calendar: str, accounts: list[AccountConfig]) -> None:
+    """[reminders] calendar must name an account that can hold reminders."""
+    if not calendar:
+        return
+    target = next((a for a in accounts if a.name == calendar), None)
+    if target is None:
+        chk.problem("reminders.calendar", f"no account is named {calendar!r}")
+    elif not registry.connector_class(target.type).writes_reminders:
+        chk.problem("reminders.calendar",
+                    f"account {calendar!r} is of type {target.type!r}, which cannot hold "
+                    "reminders")
 
 
 def permission_warnings(cfg: Config) -> list[str]:
@@ -278,6 +300,7 @@ COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
 
 def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
               calendar: str, state_dir: Path) -> list[AccountConfig]:
+    """Every [[accounts]] table checked against its connector's option declarations."""
     raw = data.get("accounts", [])
     if not isinstance(raw, list):
         chk.problem("accounts", "must be an array of tables ([[accounts]])")
@@ -289,41 +312,82 @@ def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
         if not isinstance(acc, dict):
             chk.problem(key, "must be a table")
             continue
-        name = chk.get(acc, key, "name", str, None)
-        type_name = chk.get(acc, key, "type", str, None)
-        if not name:
-            chk.problem(f"{key}.name", "missing: every account needs a unique name")
-        elif name in seen:
-            chk.problem(f"{key}.name", f"{name!r} is used by another account")
-        else:
-            seen.add(name)
-        if not type_name:
-            chk.problem(f"{key}.type", f"missing: one of {', '.join(registry.types())}")
+        name = _account_name(chk, key, acc, seen)
+        cls = _account_class(chk, key, acc)
+        if cls is None:
             continue
-        if type_name not in registry.REGISTRY:
-            chk.problem(f"{key}.type",
-                        f"unknown account type {type_name!r}; known: {', '.join(registry.types())}")
-            continue
-        cls = registry.connector_class(type_name)
         address = chk.get(acc, key, "address", str, "")
         poll = chk.get(acc, key, "poll_interval", str, None, parse_duration)
-        options: dict[str, Any] = {}
-        for unknown in sorted(set(acc) - COMMON_ACCOUNT_KEYS - set(cls.options)):
-            chk.problem(f"{key}.{unknown}", f"unknown key for type {type_name!r}")
-        for opt_name, opt in cls.options.items():
-            if opt_name not in acc:
-                if opt.required:
-                    chk.problem(f"{key}.{opt_name}", f"missing: required for type {type_name!r}")
-                options[opt_name] = opt.default
-                continue
-            value = chk.get(acc, key, opt_name, opt.type, opt.default)
-            if opt.is_path and isinstance(value, str):
-                value = _resolve(value, base)
-            options[opt_name] = value
+        options = _options(chk, key, acc, cls, base)
         if name:
-            out.append(AccountConfig(name=name, type=type_name,
+            out.append(AccountConfig(name=name, type=cls.type,
                                      address=address.strip().lower(), options=options,
                                      holds_reminders=name == calendar,
                                      state_dir=str(state_dir),
                                      poll_interval=poll.total_seconds() if poll else None))
     return out
+
+
+def _account_name(chk: _Checker, key: str, acc: Mapping[str, Any], seen: set[str]) -> str | None:
+    name: str | None = chk.get(acc, key, "name", str, None)
+    if not name:
+        chk.problem(f"{key}.name", "missing: every account needs a unique name")
+    elif name in seen:
+        chk.problem(f"{key}.name", f"{name!r} is used by another account")
+    else:
+        seen.add(name)
+    return name
+
+
+def _account_class(chk: _Checker, key: str, acc: Mapping[str, Any]) -> type[Connector] | None:
+    type_name = chk.get(acc, key, "type", str, None)
+    if not type_name:
+        chk.problem(f"{key}.type", f"missing: one of {', '.join(registry.types())}")
+        return None
+    if type_name not in registry.REGISTRY:
+        chk.problem(f"{key}.type",
+                    f"unknown account type {type_name!r}; known: {', '.join(registry.types())}")
+        return None
+    return registry.connector_class(type_name)
+
+
+def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connector],
+             base: Path) -> dict[str, Any]:
+    """The connector's options, each checked by its declaration, defaults filled in; then
+    the connector's rules across options, over the values that passed (a wrong one is said
+    once, by its own check)."""
+    for unknown in sorted(set(acc) - COMMON_ACCOUNT_KEYS - set(cls.options)):
+        chk.problem(f"{key}.{unknown}", f"unknown key for type {cls.type!r}")
+    options: dict[str, Any] = {}
+    valid: dict[str, Any] = {}
+    for name, opt in cls.options.items():
+        before = len(chk.problems)
+        if opt.required and acc.get(name) in (None, ""):
+            chk.problem(f"{key}.{name}", f"missing: required for type {cls.type!r}"
+                        + (f"; {opt.help}" if opt.help else ""))
+            value = opt.default
+        else:
+            value = chk.get(acc, key, name, opt.type, opt.default, _option_check(opt))
+            value = _resolve(value, base) if opt.is_path and value else value
+        options[name] = value
+        if len(chk.problems) == before:
+            valid[name] = value
+    for name, problem in cls.check_options(valid):
+        chk.problem(f"{key}.{name}" if name else key, problem)
+    return options
+
+
+def _option_check(opt: Option) -> Callable[[Any], Any]:
+    """What ``opt`` says beyond the type: its choices, its items' type, its own check."""
+
+    def check(value: Any) -> Any:
+        if opt.choices and value not in opt.choices:
+            raise ValueError(f"must be one of {', '.join(map(repr, opt.choices))}, "
+                             f"not {value!r}")
+        if opt.item is not None and not all(_of_type(v, opt.item) for v in value):
+            raise ValueError(f"must be a list of {opt.item.__name__}, not {value!r}")
+        if opt.check is not None:
+            opt.check(value)
+        return value
+
+    return check

@@ -19,6 +19,20 @@ class ConfigError(KeepwarmError):
         super().__init__("\n".join(self.problems))
 
 
+class MissingDependency(KeepwarmError):
+    """A Python package an account's connector needs is not installed: that account cannot
+    run, the others go on. Raised when the connector is built, not when the config loads,
+    so a missing Google library never stops a Maildir account."""
+
+    exit_code = 2
+
+    def __init__(self, account: str, type_name: str, packages: list[str]) -> None:
+        self.packages = list(packages)
+        which = "package" if len(packages) == 1 else "packages"
+        super().__init__(f"account {account!r} ({type_name}) needs the Python {which} "
+                         f"{', '.join(packages)}: pip install {' '.join(packages)}")
+
+
 class UsageError(KeepwarmError):
     """A command was called with arguments that cannot work."""
 

@@ -713,14 +713,22 @@ def test_a_server_that_is_down_is_transient_and_nothing_is_lost(
     assert sorted(w.starts()) == ["ann@x.org", "bo@x.org"]
 
 
-def test_bad_urls_are_refused_before_any_request(radicale_user: User) -> None:
+def test_bad_urls_are_refused_when_the_config_loads(radicale_user: User,
+                                                    tmp_path: Path) -> None:
+    def problems(**options: Any) -> list[str]:
+        table = {"name": "caldav", "type": "caldav", **radicale_user.options(**options)}
+        with pytest.raises(ConfigError) as exc:
+            parse({"accounts": [table]}, tmp_path / "c.toml")
+        return exc.value.problems
+
     for url in ("http://caldav.example.com/", "https://me:pw@caldav.example.com/",
                 "caldav.example.com"):
-        with pytest.raises(ConfigError) as exc:
-            CaldavConnector(radicale_user.account(url=url))
-        assert "accounts[caldav].url" in str(exc.value) and "pw" not in str(exc.value)
-    with pytest.raises(ConfigError):
-        CaldavConnector(radicale_user.account(calendars="Work"))
+        (line,) = problems(url=url)
+        assert "accounts[0].url" in line and "pw" not in line
+    (line,) = problems(calendars="Work")
+    assert "accounts[0].calendars: must be list" in line
+    (line,) = problems(calendars=["Work", " "])
+    assert "accounts[0].calendars: must be a list of names, none empty" in line
     assert registry.connector_class("caldav") is CaldavConnector
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -84,6 +87,87 @@ pth = "~/Mail"
     for want in expected:
         assert any(line.startswith(f"{path}: ") and want in line for line in lines), want
     assert len(lines) == len(expected)
+
+
+def test_a_bad_connector_option_is_found_when_the_config_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, IMAP + 'tls = "yes"\n')
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert info.value.problems == [
+        f"{path}: accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'"]
+
+
+IMAP = """
+[[accounts]]
+name = "mail"
+type = "imap"
+host = "imap.example.com"
+username = "me"
+password_command = "pass show mail"
+"""
+
+
+def test_every_bad_connector_option_of_every_account_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, IMAP + """port = 70000
+tls = "yes"
+folders = "Sent"
+timeout = 0
+[[accounts]]
+name = "google"
+type = "gmail"
+client_secrets = "client.json"
+quota_units_per_minute = 0
+calendars = []
+endpoint = "http://www.googleapis.example/"
+colour = "blue"
+[[accounts]]
+name = "cal"
+type = "caldav"
+url = "https://dav.example.com/"
+username = "me"
+password_command = "pass show dav"
+keyring = true
+[[accounts]]
+name = "plain"
+type = "imap"
+host = "imap.example.com"
+username = "me"
+port = 0
+tls = "none"
+""")
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    assert [line.removeprefix(f"{path}: ") for line in info.value.problems] == [
+        "accounts[0].port: must be a TCP port (1 to 65535), not 70000",
+        "accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'",
+        "accounts[0].folders: must be list, not str 'Sent'",
+        "accounts[0].timeout: must be at least 1, not 0",
+        "accounts[1].colour: unknown key for type 'gmail'",
+        "accounts[1].calendars: must name at least one calendar; to read none, set "
+        "calendar = false",
+        "accounts[1].endpoint: plain http sends credentials in clear; use https:// (http is "
+        "allowed only to this machine)",
+        "accounts[1].quota_units_per_minute: must be at least 1, not 0",
+        "accounts[2].keyring: set either password_command or keyring = true, not both",
+        "accounts[3].port: must be a TCP port (1 to 65535), not 0",
+        "accounts[3].password_command: missing: set password_command (e.g. \"pass show mail\") "
+        "or keyring = true",
+        "accounts[3].tls: 'none' would send the password in plain text to 'imap.example.com'; "
+        "it is allowed only for a loopback host (127.0.0.1, ::1, localhost). Use tls = 'ssl' "
+        "(port 993) or 'starttls' (port 143)",
+    ]
+
+
+def test_keepwarm_sync_on_a_bad_config_exits_2_listing_every_problem(tmp_path: Path) -> None:
+    path = write(tmp_path, IMAP + 'tls = "yes"\nport = 0\n')
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "--config", str(path), "sync"],
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "300"},
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"{path}: accounts[0].port: must be a TCP port (1 to 65535), not 0",
+        f"{path}: accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'"]
+    assert done.stdout == ""
 
 
 def test_reminders_calendar_must_be_able_to_hold_reminders(tmp_path: Path) -> None:

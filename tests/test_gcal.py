@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors import gcal, googleauth
+from connectors import gcal
 from connectors.gmail import GmailConnector
 from daemon.errors import SourceError
 from daemon.model import (
@@ -37,11 +37,7 @@ CTX = FetchContext(now=NOW, tz=BERLIN, window_start=NOW - timedelta(days=365),
                    window_end=NOW + timedelta(days=14))
 HOUR = timedelta(hours=1)
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(googleauth, "BACKOFF", 0.01)
+FAST = 0.01  # seconds before a first retry: the faults are the fake server's, no need to wait
 
 
 def event(uid: str, start: datetime, **extra: Any) -> dict[str, Any]:
@@ -51,7 +47,7 @@ def event(uid: str, start: datetime, **extra: Any) -> dict[str, Any]:
 
 def read(user: User, tmp_path: Path, cursor: Any = None, **options: Any
          ) -> tuple[list[Batch], Any]:
-    conn = GmailConnector(user.account(tmp_path, mail=False, **options))
+    conn = GmailConnector(user.account(tmp_path, mail=False, **options), backoff=FAST)
     batches = list(conn.fetch(cursor, CTX))
     return batches, json.loads(json.dumps(batches[-1].cursor))
 
@@ -152,7 +148,7 @@ def reminder(n: int, day: int = 0, title: str = "") -> Reminder:
 
 def writer(user: User, tmp_path: Path, **options: Any) -> GmailConnector:
     return GmailConnector(user.account(tmp_path, name="cal", holds_reminders=True, mail=False,
-                                       calendar=False, **options))
+                                       calendar=False, **options), backoff=FAST)
 
 
 def ours(user: User) -> list[dict[str, Any]]:

@@ -11,13 +11,16 @@ import subprocess
 import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httplib2
 import pytest
+from googleapiclient.errors import HttpError
 
-from connectors import gmailmail, googleauth
+from connectors import gmail, gmailmail
 from connectors.gmail import GmailConnector
 from connectors.gmailmail import QuotaBudget
 from daemon import sync
@@ -36,11 +39,6 @@ CTX = FetchContext(now=NOW, tz=BERLIN, window_start=NOW - timedelta(days=1095),
 AUTH = "https://www.googleapis.com/auth/"
 
 
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(googleauth, "BACKOFF", 0.01)
-
-
 def mail(n: int, minutes_ago: int | None = None, days_ago: int | None = None) -> bytes:
     when = NOW - timedelta(minutes=n if minutes_ago is None else minutes_ago,
                            days=days_ago or 0)
@@ -49,9 +47,15 @@ def mail(n: int, minutes_ago: int | None = None, days_ago: int | None = None) ->
             f"Message-ID: <m{n}@example.com>\nSubject: hello {n}\n\nbody\n").encode()
 
 
-def run(account: AccountConfig, cursor: Any = None, ctx: FetchContext = CTX
+def connector(account: AccountConfig, **tuning: int) -> GmailConnector:
+    """The account's connector, retrying at once (0.01 s): the faults here are the server's
+    own, the test need not wait for them. ``tuning``: smaller pages and batches."""
+    return GmailConnector(account, backoff=0.01, **tuning)
+
+
+def run(account: AccountConfig, cursor: Any = None, ctx: FetchContext = CTX, **tuning: int
         ) -> tuple[list[Batch], Any]:
-    conn = GmailConnector(account)
+    conn = connector(account, **tuning)
     batches = list(conn.fetch(cursor, ctx))
     return batches, json.loads(json.dumps(batches[-1].cursor))
 
@@ -72,11 +76,10 @@ def config(tmp_path: Path, user: User, expired: bool = False, **options: Any) ->
 
 # -- backfill ---------------------------------------------------------------------------
 def test_backfill_is_newest_first_in_batches_never_one_request_per_message(
-        google_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gmailmail, "PAGE", 40)
+        google_user: User, tmp_path: Path) -> None:
     for n in range(130):
         google_user.add_mail(mail(n))
-    batches, cursor = run(google_user.account(tmp_path, calendar=False))
+    batches, cursor = run(google_user.account(tmp_path, calendar=False), page=40)
     assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(130)]
     assert max(len(b.observations) for b in batches) <= 50
     assert google_user.count("messages.get") == 0
@@ -91,36 +94,32 @@ def test_backfill_is_newest_first_in_batches_never_one_request_per_message(
 
 
 def test_resuming_from_any_batch_reads_each_message_once(
-        google_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gmailmail, "PAGE", 30)
-    monkeypatch.setattr(gmailmail, "BATCH", 15)
+        google_user: User, tmp_path: Path) -> None:
     for n in range(70):
         google_user.add_mail(mail(n))
     account = google_user.account(tmp_path, calendar=False)
-    batches, _ = run(account)
+    batches, _ = run(account, page=30, batch=15)
     for i, batch in enumerate(batches):
         before = {m.message_id for m in sent(batches[: i + 1])}
         reads = google_user.count("batch:messages.get")
-        after, _ = run(account, batch.cursor)
+        after, _ = run(account, batch.cursor, page=30, batch=15)
         assert before | {m.message_id for m in sent(after)} == {
             f"m{n}@example.com" for n in range(70)}
         assert google_user.count("batch:messages.get") - reads == 70 - len(before)
 
 
 def test_a_page_token_gmail_no_longer_takes_costs_lists_not_rereads(
-        google_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gmailmail, "PAGE", 30)
-    monkeypatch.setattr(gmailmail, "BATCH", 15)
+        google_user: User, tmp_path: Path) -> None:
     for n in range(70):
         google_user.add_mail(mail(n))
     account = google_user.account(tmp_path, calendar=False)
-    batches, _ = run(account)
+    batches, _ = run(account, page=30, batch=15)
     mid = next(i for i, b in enumerate(batches) if b.cursor["mail"].get("done") == 45)
     cursor = json.loads(json.dumps(batches[mid].cursor))
     assert cursor["mail"]["page_token"]  # in the second page
     cursor["mail"]["page_token"] = "expired"
     reads = google_user.count("batch:messages.get")
-    rest, _ = run(account, cursor)
+    rest, _ = run(account, cursor, page=30, batch=15)
     assert [m.message_id for m in sent(rest)] == [f"m{n}@example.com" for n in range(45, 70)]
     assert google_user.count("batch:messages.get") - reads == 25
 
@@ -167,24 +166,28 @@ def test_incremental_reads_only_new_mail_and_an_idle_cycle_costs_two_requests(
 
 
 def test_expired_history_id_relists_without_duplicates_or_loops(
-        google_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gmailmail, "BATCH", 5)
+        google_user: User, tmp_path: Path) -> None:
     for n in range(30):
         google_user.add_mail(mail(n, minutes_ago=0, days_ago=n))
     cfg = config(tmp_path, google_user, calendar=False)
     store = Store(cfg.store_path)
-    first = sync.pull(store, cfg.accounts[0], cfg.settings, NOW)
+
+    def pull() -> sync.AccountReport:
+        account = cfg.accounts[0]
+        return sync.pull(store, account, cfg.settings, NOW, conn=connector(account, batch=5))
+
+    first = pull()
     assert (first.messages, first.touchpoints) == (30, 30)
     google_user.expire_history()
     google_user.add_mail(mail(30, minutes_ago=-5))
     reads = google_user.count("batch:messages.get")
-    second = sync.pull(store, cfg.accounts[0], cfg.settings, NOW)
+    second = pull()
     assert (second.messages, second.touchpoints) == (1, 1)  # nothing counted twice
     # down to two days before the newest read before: two batches of 5, not all 31
     assert google_user.count("batch:messages.get") - reads == 10
     assert store.counts()["touchpoints"] == 31
     lists = google_user.count("messages.list")
-    third = sync.pull(store, cfg.accounts[0], cfg.settings, NOW)
+    third = pull()
     assert third.messages == 0 and google_user.count("messages.list") == lists
 
 
@@ -249,12 +252,29 @@ def test_batch_items_refused_are_sent_again_and_only_they(
     assert google_user.count("batch") == 2
 
 
+def test_retry_after_in_seconds_or_as_an_http_date_is_honoured(
+        google_user: User, tmp_path: Path) -> None:
+    """Google's Retry-After goes through the one parser (connectors.retry): both forms."""
+    session = connector(google_user.account(tmp_path)).session
+
+    def told(value: str) -> float | None:
+        answer = httplib2.Response({"status": "429", "retry-after": value})
+        error = session.translate(HttpError(answer, b"{}"), "reading mail")
+        assert isinstance(error, TransientError)
+        return error.retry_after
+
+    assert told("7") == 7.0
+    assert 28 <= (told(format_datetime(datetime.now(UTC) + timedelta(seconds=30),
+                                       usegmt=True)) or 0) <= 30
+    assert told(format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)) == 0
+    assert told("soon") is None
+
+
 def test_an_item_that_keeps_failing_fails_the_sync_and_is_read_next_time(
-        google_user: User, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gmailmail, "BATCH", 10)
+        google_user: User, tmp_path: Path) -> None:
     ids = [google_user.add_mail(mail(n)) for n in range(25)]
     account = google_user.account(tmp_path, calendar=False, retries=2)
-    conn = GmailConnector(account)
+    conn = connector(account, batch=10)
     got: list[Batch] = []
     with pytest.raises(TransientError, match="refused 1 of the header reads"):
         for batch in conn.fetch(None, CTX):
@@ -357,7 +377,8 @@ def test_missing_sign_in_or_missing_permission_says_what_to_run(
 
 def test_scopes_are_the_least_the_config_needs() -> None:
     def scopes(holds: bool = False, **options: Any) -> list[str]:
-        return [s.removeprefix(AUTH) for s in googleauth.scopes_for(options, holds)]
+        full = GmailConnector.with_defaults(options)
+        return [s.removeprefix(AUTH) for s in gmail.scopes_for(full, holds)]
 
     assert scopes(calendar=False) == ["gmail.metadata"]
     assert scopes() == ["calendar.events.readonly", "gmail.metadata"]

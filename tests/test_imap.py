@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 
 from connectors import imapfolders
-from connectors.imap import ImapConnector, is_loopback, parse_reply
+from connectors.checks import is_loopback
+from connectors.imap import ImapConnector
 from connectors.imapfolders import FolderState, Status, find_sent, plan, uid_sets
+from connectors.imapsession import parse_reply
 from daemon import sync
+from daemon.config import parse
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
 from daemon.model import AccountConfig, IngestResult, Settings
 from daemon.store import Store
@@ -359,7 +362,8 @@ def test_wrong_password_is_an_auth_error_never_retried_nor_shown(
         assert failed == ["1"]  # one connection with one login: no retry
     text = str(e.value)
     assert text.startswith(f"IMAP server refused the login of {user}@127.0.0.1; check the "
-                           "password (password_command: echo ********)")
+                           "password that password_command prints (echo ********)")
+    assert "keepwarm auth" not in text  # a password account has no sign-in to run
     assert secret not in text and secret not in caplog.text
     assert PASSWORD not in caplog.text
 
@@ -406,18 +410,23 @@ def test_starttls_the_server_does_not_offer_says_what_to_set(store: Store) -> No
             pull(store, account)
 
 
-def test_plain_text_is_refused_unless_the_host_is_loopback() -> None:
-    options = {"port": 143, "tls": "none", "username": "u", "password_command": "echo x"}
-    with pytest.raises(ConfigError, match="only for a loopback host"):
-        ImapConnector(AccountConfig("work", "imap",
-                                    options={**options, "host": "imap.example.com"}))
+def test_plain_text_is_refused_unless_the_host_is_loopback(tmp_path: Path) -> None:
+    table = {"name": "work", "type": "imap", "port": 143, "tls": "none", "username": "u",
+             "password_command": "echo x"}
+
+    def load(**options: Any) -> AccountConfig:
+        return parse({"accounts": [{**table, **options}]}, tmp_path / "c.toml").accounts[0]
+
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.tls: .*only for a loopback host"):
+        load(host="imap.example.com")
     for host in ("localhost", "127.0.0.5", "::1"):
         assert is_loopback(host)
-        ImapConnector(AccountConfig("work", "imap", options={**options, "host": host}))
-    assert not is_loopback("10.0.0.1") and not is_loopback("localhost.example.com")
-    with pytest.raises(ConfigError, match="use one of"):
-        ImapConnector(AccountConfig("work", "imap", options={**options, "tls": "yes",
-                                                             "host": "localhost"}))
+        ImapConnector(load(host=host))
+    for host in ("10.0.0.1", "localhost.example.com", "127.1", "::ffff:127.0.0.1", "[::1]"):
+        assert not is_loopback(host)
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.tls: must be one of 'ssl', "
+                                          "'starttls', 'none', not 'yes'"):
+        load(tls="yes", host="localhost")
 
 
 def kill_after_first_batch(d: Dovecot, restart: bool, how: str = "kill",
@@ -439,14 +448,14 @@ def kill_after_first_batch(d: Dovecot, restart: bool, how: str = "kill",
 
 @pytest.mark.parametrize("how", ["kill", "kick"])  # SIGKILL: cut mid-session; kick: BYE
 def test_server_killed_mid_sync_then_restarted_loses_nothing(
-        store: Store, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    monkeypatch.setattr(imapfolders, "CHUNK", 3)
+        store: Store, how: str) -> None:
     with new_server() as d:
         user = d.add_user()
         d.append(user, [message(n) for n in range(10)])
         account = d.account(user)
         with pytest.raises(TransientError):
-            pull(store, account, progress=kill_after_first_batch(d, False, how, user))
+            pull(store, account, conn=ImapConnector(account, chunk=3),
+                 progress=kill_after_first_batch(d, False, how, user))
         assert store.counts()["messages"] == 3
         assert folders_in(store, account)["Sent"]["last_uid"] == 3
         d.start()  # no-op when it still runs
@@ -456,8 +465,7 @@ def test_server_killed_mid_sync_then_restarted_loses_nothing(
 
 
 def test_a_dropped_connection_is_retried_within_the_sync(
-        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imapfolders, "CHUNK", 4)
+        store: Store) -> None:
     with new_server() as d:
         user = d.add_user()
         d.append(user, [message(n) for n in range(10)])
@@ -468,7 +476,7 @@ def test_a_dropped_connection_is_retried_within_the_sync(
         def progress(name: str, result: IngestResult, remaining: int | None = None) -> None:
             left.append(remaining)
             kill(name, result, remaining)
-        report = pull(store, account, progress=progress)
+        report = pull(store, account, conn=ImapConnector(account, chunk=4), progress=progress)
         assert (report.messages, report.duplicates) == (10, 0)
         assert left == [6, 2, 0, None]  # chunks of 4, then the final cursor
         assert store.counts()["touchpoints"] == 10
@@ -506,4 +514,6 @@ def test_cursor_is_plain_json() -> None:
     states = {"Sent": FolderState(7, 42, 99, 0), "Old": FolderState(3, 1)}
     raw = json.loads(json.dumps(imapfolders.dump_cursor(states)))
     assert imapfolders.load_cursor(raw) == states
+    assert "v" not in raw  # the version key earlier releases wrote: nobody read it
+    assert imapfolders.load_cursor({"v": 1, **raw}) == states  # theirs still load
     assert imapfolders.load_cursor({"folders": {"Sent": {"uidvalidity": "x"}}}) == {}

@@ -128,10 +128,9 @@ def old_maildir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Maildir
 
 
 def test_maildir_batches_resume_from_any_cursor(
-    old_maildir: tuple[Path, MaildirConnector], monkeypatch: pytest.MonkeyPatch
+    old_maildir: tuple[Path, MaildirConnector],
 ) -> None:
-    _, conn = old_maildir
-    monkeypatch.setattr("connectors.maildir.BATCH_SIZE", 1000)
+    conn = MaildirConnector(old_maildir[1].account, batch_size=1000)
     batches, _ = fetch(conn, None)
     assert [len(b.observations) for b in batches] == [1000, 1000, 500]
     assert [b.remaining for b in batches] == [1500, 500, None]  # for progress and status
@@ -142,6 +141,20 @@ def test_maildir_batches_resume_from_any_cursor(
         assert ids(rest) == all_ids[(k + 1) * 1000 :]
         again, _ = fetch(conn, final)
         assert ids(again) == []
+
+
+def test_maildir_cursors_of_earlier_releases_resume_exactly(
+    old_maildir: tuple[Path, MaildirConnector],
+) -> None:
+    """Earlier releases wrote a version key "v" nobody read; it is no longer written, and a
+    stored cursor that has it resumes exactly where it says."""
+    conn = MaildirConnector(old_maildir[1].account, batch_size=1000)
+    batches, final = fetch(conn, None)
+    assert all("v" not in b.cursor for b in batches)
+    for k in (0, 1):
+        rest, _ = fetch(conn, {"v": 1, **batches[k].cursor})
+        assert ids(rest) == ids(batches)[(k + 1) * 1000 :]
+    assert ids(fetch(conn, {"v": 1, **final})[0]) == []
 
 
 def test_maildir_unchanged_folder_is_not_listed(
@@ -318,6 +331,19 @@ def test_mbox_batches_resume_from_any_cursor(tmp_path: Path) -> None:
     rest, final2 = fetch(conn, batches[0].cursor)
     assert ids(rest) == all_ids[1000:]
     assert final2 == final
+
+
+def test_mbox_cursors_of_earlier_releases_resume_exactly(tmp_path: Path) -> None:
+    """The version key "v" of earlier releases is no longer written; a cursor with it
+    resumes exactly where it says."""
+    path, conn = mbox(tmp_path, *(mail(n) for n in range(1500)))
+    batches, final = fetch(conn, None)
+    assert all("v" not in b.cursor for b in batches)
+    rest, again = fetch(conn, {"v": 1, **batches[0].cursor})
+    assert ids(rest) == ids(batches)[1000:] and again == final
+    append(path, mbox_entry(mail(9999)))
+    new, _ = fetch(conn, {"v": 1, **final})
+    assert ids(new) == ["m9999@example.org"]
 
 
 def test_mbox_fallback_date_from_the_separator_line(tmp_path: Path) -> None:

@@ -149,14 +149,15 @@ def test_a_wrong_client_id_and_no_sign_in_say_what_to_do(microsoft: MicrosoftSer
     assert not microsoft.hits(path="/v1.0/")
 
 
-def test_bad_config_is_refused_before_any_request(microsoft: MicrosoftServer,
-                                                  tmp_path: Path) -> None:
+def test_bad_config_is_refused_when_it_loads_before_any_request(microsoft: MicrosoftServer,
+                                                                tmp_path: Path) -> None:
+    table = {"name": "outlook", "type": "outlook", "client_id": "", "calendars": "Work",
+             "authority_host": "http://login.example.com",
+             "graph_endpoint": f"{microsoft.url}/v1.0"}
     with pytest.raises(ConfigError) as exc:
-        OutlookConnector(microsoft.account(tmp_path, client_id="", calendars="Work",
-                                           authority_host="http://login.example.com"))
-    assert [p.split(":")[0] for p in exc.value.problems] == [
-        "accounts[outlook].client_id", "accounts[outlook].authority_host",
-        "accounts[outlook].calendars"]
+        parse({"accounts": [table]}, tmp_path / "config.toml")
+    assert [p.split(": ")[1] for p in exc.value.problems] == [
+        "accounts[0].client_id", "accounts[0].authority_host", "accounts[0].calendars"]
     assert microsoft.hits() == []
 
 

@@ -4,10 +4,12 @@ authentication failures never retried."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 
-from connectors.retry import call
+from connectors.retry import call, retry_after
 from daemon.errors import AuthError, TransientError
 from daemon.model import AccountConfig
 
@@ -50,3 +52,14 @@ def test_the_last_transient_error_is_raised() -> None:
     with pytest.raises(TransientError, match="fail 2"):
         call(AccountConfig("a", "x", options={"retries": 2}), "x", fn, initial=0.001)  # type: ignore[arg-type]
     assert len(calls) == 3
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    """RFC 9110 allows both forms; Google and Microsoft Graph are read by this one parser."""
+    assert retry_after("120") == 120.0 and retry_after(" 0.5 ") == 0.5
+    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
+    assert 88 <= (retry_after(soon) or 0) <= 90
+    assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: at once
+    assert retry_after("-5") == 0.0
+    for nothing in (None, "", "soon", "inf", "nan"):
+        assert retry_after(nothing) is None

@@ -1,5 +1,6 @@
 """No password ever reaches a log: a whole `keepwarm --log-level debug sync` over real IMAP and
-CalDAV servers, its output searched for the secrets it used."""
+CalDAV servers, its output searched for the secrets it used. And a password that cannot be
+had says what to check (password_command, the keyring), never to sign in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from connectors import passwords
+from daemon.errors import AuthError, MissingDependency
+from daemon.model import AccountConfig
 from tests.servers.dovecot import Dovecot
 from tests.servers.radicale import User
 
@@ -46,3 +53,24 @@ def test_a_debug_run_logs_no_secret(dovecot: Dovecot, radicale_user: User,
     for secret in (dovecot.password, radicale_user.password):
         assert len(secret) >= 6 and secret not in output
     assert "Authorization" not in output and "AUTHENTICATE" not in output
+
+
+def test_a_password_that_cannot_be_had_says_what_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    def account(**options: Any) -> AccountConfig:
+        return AccountConfig("work", "imap", options={"password_command": "", "keyring": False,
+                                                      **options})
+
+    for command, said in (("exit 3", "failed with exit status 3"), ("true", "printed nothing")):
+        with pytest.raises(AuthError) as exc:
+            passwords.password(account(password_command=command))
+        text = str(exc.value)
+        assert said in text and "password_command of account 'work'" in text
+        assert f"run it yourself to check: {command}" in text and "keepwarm auth" not in text
+    monkeypatch.setitem(sys.modules, "keyring", None)  # the optional package not installed
+    with pytest.raises(MissingDependency, match=r"^account 'work' \(imap\) needs the Python "
+                                                "package keyring: pip install keyring$"):
+        passwords.password(account(keyring=True))
+    assert passwords.what_to_check(account(keyring=True)) == (
+        "check the password in the keyring (store it again with: keyring set keepwarm work)")
+    assert passwords.what_to_check(account(password_command="pass show mail")) == (
+        "check the password that password_command prints (pass show mail)")

@@ -40,8 +40,7 @@ from typing import Any
 
 import pytest
 
-from connectors.gmail import GmailConnector
-from connectors.googleauth import scopes_for
+from connectors.gmail import GmailConnector, scopes_for
 from daemon.model import AccountConfig
 from tests.servers import gcal_api, gmail_api, google_oauth
 
@@ -140,11 +139,11 @@ class User:
         """A validated-looking gmail AccountConfig for this user, signed in already: the
         client_secrets file and the token file (with the scopes the config needs) are written
         into ``folder``, which is also the state dir."""
-        opts: dict[str, Any] = {k: o.default for k, o in GmailConnector.options.items()}
-        opts.update(client_secrets=str(self.client_secrets(folder / f"{name}.client.json")),
-                    endpoint=self.server.url, retries=3, timeout=5,
-                    quota_units_per_minute=10**9)  # tests of the quota set their own
-        opts.update(options)
+        opts = GmailConnector.with_defaults({
+            "client_secrets": str(self.client_secrets(folder / f"{name}.client.json")),
+            "endpoint": self.server.url, "retries": 3, "timeout": 5,
+            "quota_units_per_minute": 10**9,  # tests of the quota set their own
+            **options})
         token = folder / f"{name}.google-token.json"
         if not token.exists():
             wanted = scopes if scopes is not None else scopes_for(opts, holds_reminders)

@@ -214,11 +214,10 @@ class MicrosoftServer:
     def account(self, tmp_path: Path, name: str = "outlook", holds_reminders: bool = False,
                 **extra: Any) -> AccountConfig:
         """An ``[[accounts]]`` table of this server (every option present, as config gives)."""
-        options = {key: opt.default for key, opt in OutlookConnector.options.items()}
-        options.update(client_id=CLIENT_ID, authority_host=self.url,
-                       graph_endpoint=f"{self.url}/v1.0", retries=3, timeout=10,
-                       token_cache=str(tmp_path / f"{name}.msal-cache.bin"))
-        options.update(extra)
+        options = OutlookConnector.with_defaults({
+            "client_id": CLIENT_ID, "authority_host": self.url,
+            "graph_endpoint": f"{self.url}/v1.0", "retries": 3, "timeout": 10,
+            "token_cache": str(tmp_path / f"{name}.msal-cache.bin"), **extra})
         return AccountConfig(name=name, type="outlook", options=options,
                              holds_reminders=holds_reminders, state_dir=str(tmp_path))
 

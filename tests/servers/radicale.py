@@ -65,8 +65,7 @@ class User:
     def account(self, name: str = "caldav", holds_reminders: bool = False,
                 **extra: Any) -> AccountConfig:
         """A validated-looking AccountConfig (every option present, as config.parse gives)."""
-        options = {key: opt.default for key, opt in CaldavConnector.options.items()}
-        options.update(self.options(**extra))
+        options = CaldavConnector.with_defaults(self.options(**extra))
         return AccountConfig(name=name, type="caldav", options=options,
                              holds_reminders=holds_reminders)
 
