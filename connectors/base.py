@@ -185,7 +185,7 @@ def snapshot_batches(observations: Sequence[Observation], old_cursor: JSON | Non
                     new_cursor if last else old_cursor, snapshot=True, last=last)
 
 
-# Marks keepwarm's own events in any calendar: the value is the contact's key.
+# Marks keepwarm's own events in any calendar: the value is the reminder's id (ReminderId.marker).
 KEEPWARM_PROPERTY = "X-KEEPWARM-CONTACT"
 
 

@@ -130,3 +130,9 @@ class MemoryConnector(CalendarConnector):
         self.data.meetings_version += 1
 
 
+class OAuthMemoryConnector(MemoryConnector):
+    """The reference connector playing an OAuth account: an AuthError from it means that the
+    user must sign in again (`keepwarm auth`), not that a password is wrong."""
+
+    type = "memory-oauth"
+    needs_signin = True

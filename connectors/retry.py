@@ -1,9 +1,8 @@
 """Retrying transient faults of network accounts: exponential backoff with jitter, or
-exactly the wait the server asked for (HTTP Retry-After).
+exactly the wait the server asked for (HTTP Retry-After), with tenacity.
 
 Only TransientError is retried; an AuthError (wrong password, revoked token) never is, since
-repeating it only locks the account. Standard library only: every network connector module
-declares RETRY_OPTIONS, and those modules must stay light (connectors/base.py says why).
+repeating it only locks the account.
 """
 
 from __future__ import annotations
@@ -11,11 +10,12 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
-import random
 import time
 from collections.abc import Callable
 from datetime import UTC
 from typing import TypeVar
+
+import tenacity
 
 from connectors import checks
 from connectors.base import Option
@@ -39,24 +39,21 @@ def call(account: AccountConfig, what: str, fn: Callable[[], T], initial: float 
 
     ``account.options`` must hold ``retries`` (a connector's account has every default)."""
     retries = int(account.options["retries"])
-    attempt = 1
-    while True:
-        try:
-            return fn()
-        except TransientError as exc:
-            if attempt > retries:
-                raise
-            log.warning("%s: %s failed (%s); retry %d of %d", account.name, what, exc,
-                        attempt, retries)
-            time.sleep(exc.retry_after if exc.retry_after is not None
-                       else backoff(attempt, initial, maximum))
-            attempt += 1
+    backoff = tenacity.wait_exponential_jitter(multiplier=initial, max=maximum, jitter=initial)
 
+    def wait(state: tenacity.RetryCallState) -> float:
+        told = getattr(state.outcome.exception() if state.outcome else None, "retry_after",
+                       None)
+        return float(told) if told is not None else backoff(state)
 
-def backoff(attempt: int, initial: float, maximum: float) -> float:
-    """The wait after failed attempt ``attempt`` (1, 2, ...): doubling from ``initial``, plus
-    up to ``initial`` of jitter so clients do not retry in lockstep, at most ``maximum``."""
-    return min(maximum, initial * 2 ** (attempt - 1) + random.uniform(0, initial))
+    def note(state: tenacity.RetryCallState) -> None:
+        log.warning("%s: %s failed (%s); retry %d of %d", account.name, what,
+                    state.outcome.exception() if state.outcome else None,
+                    state.attempt_number, retries)
+
+    return tenacity.Retrying(retry=tenacity.retry_if_exception_type(TransientError),
+                             wait=wait, stop=tenacity.stop_after_attempt(retries + 1),
+                             before_sleep=note, reraise=True)(fn)
 
 
 def retry_after(value: str | None) -> float | None:

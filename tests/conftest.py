@@ -9,5 +9,6 @@ from tests.servers.microsoft import microsoft
 from tests.servers.radicale import radicale_server, radicale_user
 
 registry.register("memory", "connectors.memory:MemoryConnector")
+registry.register("memory-oauth", "connectors.memory:OAuthMemoryConnector")
 
 __all__ = ["dovecot", "google_user", "microsoft", "radicale_server", "radicale_user"]

@@ -683,7 +683,9 @@ def test_a_wrong_password_is_an_auth_error_without_the_secret(
     w = World(tmp_path, radicale_user, password_command=f"echo {secret}")
     report = sync.sync(w.config, w.store, NOW)
     (cal,) = [a for a in report.accounts if a.name == "cal"]
-    assert cal.needs_signin and cal.error == message
+    # a password account is not "signed in again": the message says where the password is
+    assert not cal.needs_signin and cal.error == message
+    assert "password_command" in message and "keepwarm auth" not in message
     assert secret not in caplog.text and secret not in repr(report)
 
 

@@ -36,8 +36,9 @@ class Daemon:
         text = ('[identity]\naddresses = ["me@x.example"]\n[store]\npath = "kw.db"\n'
                 'state_dir = "state"\n[reminders]\ncalendar = "cal"\n'
                 '[daemon]\nmax_backoff = "10min"\n')
-        text += "".join(f'[[accounts]]\nname = "{k}"\ntype = "memory"\nkey = "{v}"\n'
-                        'poll_interval = "5min"\n' for k, v in self.keys.items())
+        text += "".join(f'[[accounts]]\nname = "{k}"\nkey = "{v}"\npoll_interval = "5min"\n'
+                        f'type = "{"memory-oauth" if k == "work" else "memory"}"\n'
+                        for k, v in self.keys.items())
         self.path = tmp_path / "config.toml"
         self.path.write_text(text)
         self.config = load(self.path)
@@ -112,6 +113,23 @@ def test_needs_sign_in_is_parked_loud_and_lifted_by_a_reload(
     assert not d.rt.slots["work"].needs_signin and d.notices() == []
 
 
+def test_a_refused_password_backs_off_and_never_asks_for_a_sign_in(d: Daemon) -> None:
+    """Only an OAuth account can be signed in again; a password account whose password is
+    refused fails like any other account (backing off, retried), without a calendar notice
+    naming `keepwarm auth`, a command that refuses password accounts."""
+    d.data["home"].fail = AuthError("the server refused the password of account 'home'; "
+                                    "check password_command")
+    d.rt.step()
+    slot = d.rt.slots["home"]
+    assert not slot.needs_signin and slot.failures == 1 and slot.due > d.clock.t
+    assert "failing: home" in d.rt.summary() and "sign-in" not in d.rt.summary()
+    assert d.notices() == []
+    d.data["home"].fail = None
+    d.clock.t = slot.due
+    d.rt.step()
+    assert slot.failures == 0 and d.polls()["home"] is not None
+
+
 def test_a_bad_config_on_reload_keeps_the_running_one(d: Daemon,
                                                       caplog: pytest.LogCaptureFixture) -> None:
     d.path.write_text('[[accounts]]\nname = "x"\ntype = "fax"\n')
@@ -146,7 +164,7 @@ def test_a_long_backfill_takes_turns(d: Daemon, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     with InstanceLock(d.config.state_dir):  # `status` believes a daemon that holds it
         main(["--config", str(d.path), "status"])
-    line = next(x for x in capsys.readouterr().out.splitlines() if "work (memory)" in x)
+    line = next(x for x in capsys.readouterr().out.splitlines() if "work (memory-oauth)" in x)
     assert line.endswith(", still catching up (about 400 left)")
     for _ in range(4):
         d.rt.step()

@@ -32,8 +32,8 @@ class World:
             "identity": {"addresses": ["me@work.example"], "timezone": "Europe/Berlin"},
             "store": {"path": str(tmp_path / "kw.db")},
             "reminders": {"calendar": "cal"},
-            "accounts": [{"name": name, "type": "memory", "key": key}
-                         for name, key in self.keys.items()],
+            "accounts": [{"name": name, "type": "memory-oauth" if name == "home" else "memory",
+                          "key": key} for name, key in self.keys.items()],
             **extra,
         }
         self.config: Config = parse(raw, tmp_path / "config.toml")
