@@ -46,12 +46,12 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         for m in mails:
             unique.setdefault(m.message_id, m)
         unknown = store.unknown_messages(list(unique))
-        fresh = [(m, infer_mail(m, own, ignore, settings.max_recipients))
-                 for mid, m in unique.items() if mid in unknown]
-        store.add_mail(account, fresh)
-        judged = [(m, infer_meeting(m, own, ignore, settings.max_meeting_attendees, now))
-                  for m in meetings]
-        store.put_meetings(account, judged)
+        touchpoints = store.add_mail(account, (
+            (m, infer_mail(m, own, ignore, settings.max_recipients))
+            for mid, m in unique.items() if mid in unknown))
+        touchpoints += store.put_meetings(account, (
+            (m, infer_meeting(m, own, ignore, settings.max_meeting_attendees, now))
+            for m in meetings))
         if snapshot_seen is not None and batch.snapshot:
             snapshot_seen.update(m.meeting_id for m in meetings)
             if batch.last:
@@ -60,8 +60,7 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         store.set_cursor(account, batch.cursor)
         # what was just judged used these rules: the first rejudge need not redo it
         store.set_rules_fingerprint(fingerprint(settings), only_if_unset=True)
-    touchpoints = sum(v.rule is None for _, verdicts in fresh + judged for v in verdicts)
-    return IngestResult(len(fresh), len(mails) - len(fresh), len(meetings), touchpoints,
+    return IngestResult(len(unknown), len(mails) - len(unknown), len(meetings), touchpoints,
                         len(skipped))
 
 

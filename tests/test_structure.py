@@ -104,3 +104,9 @@ def test_no_function_is_longer_than_sixty_lines() -> None:
                 if lines > LONGEST_FUNCTION:
                     long.append(f"{name(path)}.{node.name}: {lines} lines")
     assert long == []
+
+
+def test_no_module_shadows_the_standard_library() -> None:
+    """``connectors/secrets.py`` once hid the standard ``secrets`` from any module that
+    imported it relatively, or ran with connectors/ on the path."""
+    assert [name(p) for p in PRODUCT if p.stem in sys.stdlib_module_names] == []
