@@ -78,7 +78,7 @@ def name(value: str) -> None:
 def names(values: Sequence[str]) -> None:
     """A list of names (calendars): none of them empty."""
     if any(not v.strip() for v in values):
-        raise ValueError(f"must be a list of names, none empty, e.g. [\"Work\"], not {values!r}")
+        raise ValueError(f"must be an array of names, none empty, e.g. [\"Work\"], not {values!r}")
 
 
 def some_names(values: Sequence[str]) -> None:

@@ -91,10 +91,10 @@ class _Checker:
             return convert(default) if convert and default is not None else default
         value = table[key]
         if not _of_type(value, kind):
-            names = (kind.__name__ if isinstance(kind, type)
-                     else " or ".join(k.__name__ for k in kind))
+            names = " or ".join(_toml_type(k) for k in (kind if isinstance(kind, tuple)
+                                                           else (kind,)))
             self.problem(f"{prefix}.{key}",
-                         f"must be {names}, not {type(value).__name__} {value!r}")
+                         f"must be {names}, not {_toml_type(type(value))} {value!r}")
             return convert(default) if convert and default is not None else default
         if convert is None:
             return value
@@ -109,6 +109,15 @@ def _of_type(value: Any, kind: type | tuple[type, ...]) -> bool:
     """isinstance, except that TOML's true and false are not numbers."""
     return isinstance(value, kind) and (not isinstance(value, bool) or kind is bool or (
         isinstance(kind, tuple) and bool in kind))
+
+
+TOML_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+              list: "an array", dict: "a table"}
+
+
+def _toml_type(kind: type) -> str:
+    """A Python type as the TOML the user wrote it in calls it."""
+    return TOML_TYPES.get(kind, kind.__name__)
 
 
 def _positive(value: int) -> int:
@@ -140,7 +149,7 @@ def _weekdays(days: list[Any]) -> frozenset[int]:
 
 def _str_list(values: list[Any]) -> tuple[str, ...]:
     if not all(isinstance(v, str) for v in values):
-        raise ValueError("must be a list of strings")
+        raise ValueError("must be an array of strings")
     return tuple(values)
 
 
@@ -385,7 +394,8 @@ def _option_check(opt: Option) -> Callable[[Any], Any]:
             raise ValueError(f"must be one of {', '.join(map(repr, opt.choices))}, "
                              f"not {value!r}")
         if opt.item is not None and not all(_of_type(v, opt.item) for v in value):
-            raise ValueError(f"must be a list of {opt.item.__name__}, not {value!r}")
+            raise ValueError(f"must be an array of which each item is "
+                             f"{_toml_type(opt.item)}, not {value!r}")
         if opt.check is not None:
             opt.check(value)
         return value

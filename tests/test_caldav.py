@@ -728,9 +728,9 @@ def test_bad_urls_are_refused_when_the_config_loads(radicale_user: User,
         (line,) = problems(url=url)
         assert "accounts[0].url" in line and "pw" not in line
     (line,) = problems(calendars="Work")
-    assert "accounts[0].calendars: must be list" in line
+    assert "accounts[0].calendars: must be an array" in line
     (line,) = problems(calendars=["Work", " "])
-    assert "accounts[0].calendars: must be a list of names, none empty" in line
+    assert "accounts[0].calendars: must be an array of names, none empty" in line
     assert registry.connector_class("caldav") is CaldavConnector
 
 

@@ -73,7 +73,7 @@ pth = "~/Mail"
     expected = [
         "identity.colour: unknown key",
         "identity.timezone: 'Mars/Olympus' is not a known time zone",
-        "filters.max_recipients: must be int, not str 'many'",
+        "filters.max_recipients: must be an integer, not a string 'many'",
         "cadence.default: 'ninety days' is not a duration",
         "cadence.rules[0]: needs both 'match' and 'every'",
         "reminders.time: '25:99' is not a time of day",
@@ -140,7 +140,7 @@ tls = "none"
     assert [line.removeprefix(f"{path}: ") for line in info.value.problems] == [
         "accounts[0].port: must be a TCP port (1 to 65535), not 70000",
         "accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'",
-        "accounts[0].folders: must be list, not str 'Sent'",
+        "accounts[0].folders: must be an array, not a string 'Sent'",
         "accounts[0].timeout: must be at least 1, not 0",
         "accounts[1].colour: unknown key for type 'gmail'",
         "accounts[1].calendars: must name at least one calendar; to read none, set "
