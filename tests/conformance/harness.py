@@ -6,6 +6,7 @@ tests/conformance/test_*.py run every registered harness through the same contra
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -47,4 +48,9 @@ class CalendarHarness(Protocol):
 
     def user_events(self) -> dict[str, bytes]:
         """uid -> the exact stored bytes of each user event, to prove they are untouched."""
+        ...
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        """A reminder as a release before reminder kinds wrote it, 15 minutes from ``start``:
+        its marker is the bare contact key, or ``keepwarm:signin:ACCOUNT`` for a notice."""
         ...

@@ -12,7 +12,7 @@ from connectors import registry
 from connectors.base import Connector
 from daemon.errors import ReadOnlyError
 from daemon.model import AccountConfig, Create, Delete, Reminder, RemoteReminder, Update
-from daemon.reminders import cadence_id
+from daemon.reminders import cadence_id, signin_id
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 
@@ -49,6 +49,29 @@ def test_create_list_move_delete(calendar_harness: Any) -> None:
     assert sorted(got) == ["p0@example.org", "p1@example.org"]
     assert got["p1@example.org"].start == T0 + timedelta(days=2)
     assert got["p1@example.org"].etag != r1.etag or not r1.etag
+
+
+def test_reminders_written_before_kinds_are_found_and_kept_by_their_ids(
+        calendar_harness: Any) -> None:
+    """Events an older keepwarm wrote (marker: the bare contact, or keepwarm:signin:NAME)
+    are listed with the ids the planner asks for, so an upgrade adopts them, and they can be
+    moved and removed like any other."""
+    calendar_harness.add_user_event("user-1", "Dentist")
+    w = writer(calendar_harness)
+    w.list_reminders()  # a writer may make its calendar now
+    calendar_harness.add_old_reminder("keepwarm-old-1", "p1@example.org", T0)
+    calendar_harness.add_old_reminder("keepwarm-old-2", "keepwarm:signin:work", T0)
+    found = {r.uid: r for r in w.list_reminders()}
+    assert {uid: (r.rid, r.start) for uid, r in found.items()} == {
+        "keepwarm-old-1": (cadence_id("p1@example.org"), T0),
+        "keepwarm-old-2": (signin_id("work"), T0)}
+    old = found["keepwarm-old-1"]
+    moved = Reminder(old.uid, old.rid, "Follow up: P1", "moved", T0 + timedelta(days=1),
+                     T0 + timedelta(days=1, minutes=15))
+    w.apply([Update(old, moved), Delete(found["keepwarm-old-2"])])
+    (now,) = w.list_reminders()
+    assert (now.uid, now.rid, now.start) == (old.uid, old.rid, moved.start)
+    assert list(calendar_harness.user_events()) == ["user-1"]
 
 
 def test_empty_change_list_changes_nothing(calendar_harness: Any) -> None:

@@ -8,7 +8,7 @@ tests.servers.radicale, never through keepwarm's CalDAV code.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
@@ -71,6 +71,19 @@ class CaldavCalendarHarness:
         event.add("DTSTART", datetime(2026, 1, 10, 10, tzinfo=UTC))
         event.add("DTEND", datetime(2026, 1, 10, 11, tzinfo=UTC))
         event.add("SUMMARY", summary)
+        self.user.put(f"{self.calendar}{uid}.ics", _calendar_bytes(event))
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        if not self.calendar:
+            self.calendar = self.user.make_calendar("keepwarm", slug="keepwarm")
+        event = icalendar.Event()
+        event.add("UID", uid)
+        event.add("DTSTAMP", datetime(2026, 1, 1, tzinfo=UTC))
+        event.add("DTSTART", start)
+        event.add("DTEND", start + timedelta(minutes=15))
+        event.add("SUMMARY", "Follow up")
+        event.add("TRANSP", "TRANSPARENT")
+        event.add(KEEPWARM_PROPERTY, marker)
         self.user.put(f"{self.calendar}{uid}.ics", _calendar_bytes(event))
 
     def user_events(self) -> dict[str, bytes]:

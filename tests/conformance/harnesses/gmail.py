@@ -8,9 +8,11 @@ server's data, never through keepwarm's Google code.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connectors import gcal
 from daemon.model import AccountConfig, Meeting
 from tests.servers import google
 
@@ -74,6 +76,17 @@ class GmailCalendarHarness:
         calendar.put({"iCalUID": uid, "summary": summary,
                       "start": {"dateTime": "2026-01-10T10:00:00Z"},
                       "end": {"dateTime": "2026-01-10T11:00:00Z"}})
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        calendars = [c for c in self.user.calendars.values() if c.summary == "keepwarm"]
+        calendar = calendars[0] if calendars else self.user.add_calendar("keepwarm", by_app=True)
+        calendar.put({"id": gcal.event_id(uid), "summary": "Follow up",
+                      "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                      "end": {"dateTime": (start + timedelta(minutes=15)).strftime(
+                          "%Y-%m-%dT%H:%M:%SZ")},
+                      "transparency": "transparent",
+                      "extendedProperties": {"private": {"keepwarm": marker, "keepwarmuid": uid,
+                                                         "keepwarmapp": "1"}}})
 
     def user_events(self) -> dict[str, bytes]:
         out = {}

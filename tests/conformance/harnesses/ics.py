@@ -7,7 +7,7 @@ connectors.icsfile, so the byte-preservation check does not trust the code it ch
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
@@ -98,6 +98,16 @@ class IcsCalendarHarness:
             b"SUMMARY:" + summary.encode() + b"\r\n"
             b"END:VEVENT\r\n"
         )
+        data = self.path.read_bytes() if self.path.exists() else _HEAD + _TAIL
+        end = data.rindex(b"END:VCALENDAR")
+        self.path.write_bytes(data[:end] + event + data[end:])
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        event = (f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+                 f"DTSTART:{start:%Y%m%dT%H%M%SZ}\r\n"
+                 f"DTEND:{start + timedelta(minutes=15):%Y%m%dT%H%M%SZ}\r\n"
+                 f"SUMMARY:Follow up\r\nTRANSP:TRANSPARENT\r\n{KEEPWARM_PROPERTY}:{marker}\r\n"
+                 "END:VEVENT\r\n").encode()
         data = self.path.read_bytes() if self.path.exists() else _HEAD + _TAIL
         end = data.rindex(b"END:VCALENDAR")
         self.path.write_bytes(data[:end] + event + data[end:])

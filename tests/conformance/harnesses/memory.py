@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.mailparse import parse_headers
 from connectors.memory import MemoryConnector, MemoryData
-from daemon.model import AccountConfig, Meeting
+from daemon.model import AccountConfig, Meeting, ReminderId, RemoteReminder
 
 _keys = itertools.count()
 
@@ -48,3 +48,8 @@ class MemoryCalendarHarness:
 
     def user_events(self) -> dict[str, bytes]:
         return dict(self.data.user_events)
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        self.data.reminders[uid] = RemoteReminder(uid, ReminderId.parse(marker), start, uid,
+                                                  "old", "Follow up", "",
+                                                  start + timedelta(minutes=15))

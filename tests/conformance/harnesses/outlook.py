@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import weakref
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from connectors.outlookcal import CONTACT_PROPERTY
+from connectors.outlookcal import CONTACT_PROPERTY, UID_PROPERTY
 from daemon.model import AccountConfig, Meeting
 from tests.servers.microsoft import MicrosoftServer, graph_event, trust
 
@@ -56,6 +56,15 @@ class OutlookCalendarHarness(_Harness):
             end={"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
             singleValueExtendedProperties=[{"id": "String {00020329-0000-0000-C000-"
                                                   "000000000046} Name their-app", "value": uid}])
+
+    def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
+        end = start + timedelta(minutes=15)
+        self.server.add_event(
+            "keepwarm", subject="Follow up", showAs="free", isReminderOn=False,
+            start={"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            end={"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            singleValueExtendedProperties=[{"id": CONTACT_PROPERTY, "value": marker},
+                                           {"id": UID_PROPERTY, "value": uid}])
 
     def user_events(self) -> dict[str, bytes]:
         out = {}
