@@ -9,7 +9,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from daemon.config import Config, default_config_path, load, permission_warnings
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
-from daemon.model import Status
+from daemon.model import AccountConfig, Status
 from daemon.store import Store
 
 log = logging.getLogger("keepwarm")
@@ -75,8 +76,23 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
-    if args.account and cfg.account(args.account) is None:
-        raise UsageError(f"no account is named {args.account!r} in {cfg.path}")
+    if not cfg.accounts:
+        raise UsageError(f"{cfg.path} has no [[accounts]] yet: add one (`keepwarm init` "
+                         "writes a starter config with examples), then run `keepwarm sync`")
+    for name in [args.account or "", *args.accept_shrink]:
+        if name and cfg.account(name) is None:
+            raise UsageError(f"no account is named {name!r} in {cfg.path}")
+    logsetup.summary_follows()
+    try:
+        return _sync(args, cfg, store)
+    except KeyboardInterrupt:
+        # every batch is stored with its cursor: what was read is kept, the rest comes next
+        err.print(f"interrupted: {store.counts()['messages']:,} messages stored; the next "
+                  "`keepwarm sync` resumes", markup=False)
+        return 130
+
+
+def _sync(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     lock = InstanceLock(cfg.state_dir, "cycle.lock", wait=600,
                         what="another keepwarm sync is running")
     if lock.holder():
@@ -85,7 +101,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     with lock, render.SyncProgress(err) as progress:
         now = datetime.now(cfg.settings.tz)
         report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
-                           progress=progress.update if err.is_terminal else None)
+                           progress=progress.update if err.is_terminal else None,
+                           accept_shrink=args.accept_shrink)
     render.sync_summary(out, report)
     return 0 if report.ok else 1
 
@@ -100,6 +117,8 @@ def cmd_lapsed(args: argparse.Namespace) -> int:
     items = cadence.lapsed(_statuses(cfg, store, now))
     if args.json:
         print(render.dump_json(items, cfg.settings.tz))
+    elif not items and not store.account_states() and not store.stored_by_account():
+        say("Nothing has been synced yet: run `keepwarm sync` first.")
     elif items:
         out.print(render.lapsed_table(items, f"Lapsed as of {now.date()}"))
     else:
@@ -178,6 +197,8 @@ def _daemon(cfg: Config, store: Store) -> dict[str, Any] | None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     cfg, store = _open(args)
+    if args.skipped:
+        return _skipped(store)
     states = store.account_states()
     say(f"config {cfg.path}\nstore  {cfg.store_path}")
     daemon = _daemon(cfg, store)
@@ -186,33 +207,72 @@ def cmd_status(args: argparse.Namespace) -> int:
     else:
         say("keepwarm run: not running (start it with `keepwarm run` or the systemd service)")
     live = daemon["accounts"] if daemon else {}
-    failing = 0
-    for acc in cfg.accounts:
-        st = states.get(acc.name)
-        if st is None:
-            say(f"  {acc.name} ({acc.type}): never synced — run `keepwarm sync`")
-            continue
-        line = f"  {acc.name} ({acc.type}): last success {st['last_success'] or 'never'}"
-        if st["skipped_total"]:
-            line += f", {st['skipped_total']} items skipped (see logs)"
-        info = live.get(acc.name, {})
-        if info.get("next_poll"):
-            line += f", next poll {info['next_poll']}"
-        if info.get("backlog"):
-            left = info.get("remaining")
-            line += ", still catching up" + (f" (about {left:,} left)" if left else "")
-        say(line)
-        if info.get("needs_signin"):
-            failing += 1
-            say(f"    needs sign-in: run `keepwarm auth {acc.name}`", style="red")
-        elif st["last_error"]:
-            failing += 1
-            say(f"    last sync failed at {st['last_error_at']}: {st['last_error']}", style="red")
+    skipped = Counter(account for account, *_ in store.skipped())
+    stored = store.stored_by_account()
+    failing = sum(_account_status(acc, states.get(acc.name), live.get(acc.name, {}),
+                                  skipped[acc.name], stored.get(acc.name))
+                  for acc in cfg.accounts)
+    failing += _reminders_status(store)
     counts = store.counts()
     say(", ".join(f"{v} {k}" for k, v in counts.items()))
     today = datetime.now(cfg.settings.tz).date()
     say(f"reminders written today: {store.written_on(today)}")
     return 1 if failing else 0
+
+
+def _account_status(acc: AccountConfig, st: Mapping[str, Any] | None, info: Mapping[str, Any],
+                    skipped: int, stored: tuple[int, int] | None) -> bool:
+    """One account's lines of `keepwarm status`; True when it is failing."""
+    if st is None:
+        if stored:  # a first sync stopped early (Ctrl-C, a crash): what it has is kept
+            say(f"  {acc.name} ({acc.type}): first sync not finished, {stored[0]:,} messages "
+                f"and {stored[1]:,} meetings stored; the next `keepwarm sync` resumes")
+        else:
+            say(f"  {acc.name} ({acc.type}): never synced — run `keepwarm sync`")
+        return False
+    line = f"  {acc.name} ({acc.type}): last success {st['last_success'] or 'never'}"
+    if skipped:
+        line += (f", {skipped} item{'s' * (skipped != 1)} skipped "
+                 "(`keepwarm status --skipped` lists them)")
+    if info.get("next_poll"):
+        line += f", next poll {info['next_poll']}"
+    if info.get("backlog"):
+        left = info.get("remaining")
+        line += ", still catching up" + (f" (about {left:,} left)" if left else "")
+    say(line)
+    if info.get("needs_signin"):
+        say(f"    needs sign-in: run `keepwarm auth {acc.name}`", style="red")
+        return True
+    if st["last_error"]:
+        say(f"    last sync failed at {st['last_error_at']}: {st['last_error']}", style="red")
+        return True
+    return False
+
+
+def _reminders_status(store: Store) -> bool:
+    """The reminders calendar's line: failing until a write succeeds."""
+    state = store.reminders_state()
+    if state is None:
+        return False
+    say(f"  reminders into {state['calendar']}: last written "
+        f"{state.get('last_success') or 'never'}")
+    if state.get("last_error"):
+        say(f"    last write failed at {state['last_attempt']}: {state['last_error']}",
+            style="red")
+        return True
+    return False
+
+
+def _skipped(store: Store) -> int:
+    """`keepwarm status --skipped`: every item a source could not use, with the reason."""
+    rows = store.skipped()
+    if not rows:
+        say("Nothing was skipped.")
+    else:  # tab-separated for cut and awk (rich would expand the tabs)
+        print("account\tlocation\treason\tskipped at")
+    for account, location, reason, when in rows:
+        print(f"{account}\t{location}\t{reason}\t{when}")
+    return 0
 
 
 def cmd_auth(args: argparse.Namespace) -> int:
@@ -306,6 +366,9 @@ def parser() -> argparse.ArgumentParser:
     s = add("sync", "pull all accounts, update touchpoints, write reminders", cmd_sync)
     s.add_argument("--account", help="pull only this account")
     s.add_argument("--no-write", action="store_true", help="do not touch the calendar")
+    s.add_argument("--accept-shrink", action="append", default=[], metavar="ACCOUNT",
+                   help="this once, believe a calendar that lost most of its meetings at "
+                        "once (keepwarm refuses it otherwise)")
     for name, text, func in (("lapsed", "who is overdue, most overdue first", cmd_lapsed),
                              ("contacts", "every contact and its cadence", cmd_contacts)):
         sp = add(name, text, func)
@@ -316,7 +379,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", metavar="YYYY-MM-DD")
     s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
     s.add_argument("--as-of", metavar="YYYY-MM-DD")
-    add("status", "accounts, last syncs, errors", cmd_status)
+    s = add("status", "accounts, last syncs, errors", cmd_status)
+    s.add_argument("--skipped", action="store_true",
+                   help="list every item a source could not read, with the reason")
     s = add("run", "keep polling and keep reminders right, until stopped", cmd_run)
     s = add("service", "install keepwarm as a systemd user service", cmd_service)
     s.add_argument("action", choices=["install"])

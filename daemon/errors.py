@@ -57,6 +57,10 @@ class SourceError(KeepwarmError):
     """A source cannot be read (missing folder, unreadable file)."""
 
 
+class ShrinkRefused(SourceError):
+    """A calendar lost most of its meetings at once; kept until the user accepts it."""
+
+
 class CalendarError(KeepwarmError):
     """The reminders calendar cannot be read or written."""
 

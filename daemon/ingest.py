@@ -5,8 +5,10 @@ where the two meet, one transaction per batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from daemon.errors import ShrinkRefused
 from daemon.inference import (
     OWN_ADDRESS,
     compiled,
@@ -27,11 +29,19 @@ from daemon.model import (
 from daemon.store import Rejudged, Store
 
 
+@dataclass
+class Snapshot:
+    """The meetings of one snapshot fetch, collected across its batches: at its last batch,
+    the account's stored meetings not seen are removed, unless that is most of them."""
+
+    seen: set[str] = field(default_factory=set)
+    accept_shrink: bool = False  # the user said the calendar really lost them
+    before: set[str] | None = None  # the account's meetings when the snapshot began
+
+
 def store_batch(store: Store, account: str, batch: Batch, settings: Settings, now: datetime,
-                snapshot_seen: set[str] | None = None) -> IngestResult:
-    """Judge one batch and store it with its cursor, all or nothing. ``snapshot_seen``
-    collects the meetings of a snapshot fetch across its batches: at its last batch, the
-    account's stored meetings not seen are removed."""
+                snapshot: Snapshot | None = None) -> IngestResult:
+    """Judge one batch and store it with its cursor, all or nothing (see ``Snapshot``)."""
     mails = [o for o in batch.observations if isinstance(o, SentMail)]
     meetings = [o for o in batch.observations if isinstance(o, Meeting)]
     skipped = [o for o in batch.observations if isinstance(o, Skipped)]
@@ -49,19 +59,40 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         touchpoints = store.add_mail(account, (
             (m, infer_mail(m, own, ignore, settings.max_recipients))
             for mid, m in unique.items() if mid in unknown))
+        if snapshot is not None and batch.snapshot and snapshot.before is None:
+            snapshot.before = store.meeting_ids(account)
         touchpoints += store.put_meetings(account, (
             (m, infer_meeting(m, own, ignore, settings.max_meeting_attendees, now))
             for m in meetings))
-        if snapshot_seen is not None and batch.snapshot:
-            snapshot_seen.update(m.meeting_id for m in meetings)
+        if snapshot is not None and batch.snapshot:
+            snapshot.seen.update(m.meeting_id for m in meetings)
             if batch.last:
-                store.drop_meetings_except(account, snapshot_seen)
+                _check_shrink(store, account, snapshot)
+                store.drop_meetings_except(account, snapshot.seen)
+        store.clear_skipped(account, [m.location for m in mails if m.location]
+                            + [m.location for m in meetings if m.location])
         store.add_skipped(account, skipped, now)
         store.set_cursor(account, batch.cursor)
         # what was just judged used these rules: the first rejudge need not redo it
         store.set_rules_fingerprint(fingerprint(settings), only_if_unset=True)
     return IngestResult(len(unknown), len(mails) - len(unknown), len(meetings), touchpoints,
                         len(skipped))
+
+
+def _check_shrink(store: Store, account: str, snapshot: Snapshot) -> None:
+    """A calendar that suddenly holds nothing, or lost more than half of its meetings at
+    once, is far more often a truncated file, a sync tool gone wrong or an unmounted disk
+    than a real clear-out (vdirsyncer refuses the same): keep what the store has, and say
+    how to accept it. Raised inside the batch's transaction, so nothing of it is stored."""
+    stored = snapshot.before or set()
+    gone = len(stored - snapshot.seen)
+    if not stored or snapshot.accept_shrink or (snapshot.seen and 2 * gone <= len(stored)):
+        return
+    raise ShrinkRefused(
+        f"{account}: the calendar now holds {len(stored) - gone} of the {len(stored)} "
+        f"meetings keepwarm has from it; keepwarm keeps them rather than forget {gone} at "
+        f"once (a truncated file? an unmounted disk?). If they are really gone: keepwarm "
+        f"sync --accept-shrink {account}")
 
 
 def rejudge(store: Store, settings: Settings, now: datetime) -> None:

@@ -29,13 +29,35 @@ class _JournalFormatter(logging.Formatter):
         return f"<{_PRIORITY.get(record.levelno, 6)}>{line}"
 
 
+class _Lower(logging.Formatter):
+    """``keepwarm: warning: work: ...``: the level as a person reads it, the account first in
+    the message, never the Python module (it means nothing to a user)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        level = record.levelname.lower()
+        return f"keepwarm: {line}" if level == "info" else f"keepwarm: {level}: {line}"
+
+
+def _not_in_summary(record: logging.LogRecord) -> bool:
+    return not getattr(record, "in_summary", False)
+
+
 def setup(level: str) -> None:
     """Configure the root logger once (the CLI calls it before anything logs)."""
     handler = logging.StreamHandler(sys.stderr)
     if stderr_is_journal():
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+        handler.setFormatter(_JournalFormatter("%(message)s"))
     else:
-        handler.setFormatter(logging.Formatter("keepwarm: %(levelname)s: %(name)s: %(message)s"))
+        handler.setFormatter(_Lower("%(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def summary_follows() -> None:
+    """The command prints a summary of its own (``keepwarm sync``): a log line marked
+    ``extra={"in_summary": True}`` would say the same thing twice, so it is left out here.
+    The daemon, which prints no summary, logs it."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_not_in_summary)

@@ -152,5 +152,5 @@ class SyncProgress:
         task = self.progress.tasks[task_id]
         if remaining is not None:
             self.progress.update(task_id, total=task.completed + remaining)
-        if task.elapsed:
+        if task.elapsed and task.elapsed >= 1:  # before a second has passed, a rate is noise
             self.progress.update(task_id, rate=f"{task.completed / task.elapsed:,.0f}/s")

@@ -137,6 +137,46 @@ class Store:
             self.db.execute("UPDATE account_state SET skipped_total = skipped_total + ? "
                             "WHERE account=?", (len(skipped), account))
 
+    def record_reminders(self, calendar: str, now: datetime, error: str | None) -> None:
+        """The outcome of the last reminders write, for `keepwarm status`: a failing calendar
+        stays failing there until a write succeeds."""
+        state = self.reminders_state() or {}
+        state.update(calendar=calendar, last_attempt=now.isoformat(), last_error=error)
+        if error is None:
+            state["last_success"] = now.isoformat()
+        self._set_meta("reminders", json.dumps(state))
+
+    def reminders_state(self) -> dict[str, Any] | None:
+        value = self._meta("reminders")
+        return None if value is None else cast(dict[str, Any], json.loads(value))
+
+    def stored_by_account(self) -> dict[str, tuple[int, int]]:
+        """account -> (messages, meetings) stored from it: what an interrupted first sync
+        already has."""
+        out: dict[str, tuple[int, int]] = {}
+        for account, n in self.db.execute("SELECT account, count(*) FROM messages "
+                                          "GROUP BY account"):
+            out[account] = (n, 0)
+        for account, n in self.db.execute("SELECT account, count(*) FROM meetings "
+                                          "GROUP BY account"):
+            out[account] = (out.get(account, (0, 0))[0], n)
+        return out
+
+    def skipped(self) -> list[tuple[str, str, str, str]]:
+        """(account, location, reason, when) of every item a source could not use and that
+        has not been read since."""
+        return list(self.db.execute("SELECT account, location, reason, at FROM skipped "
+                                    "ORDER BY account, at, location"))
+
+    def clear_skipped(self, account: str, locations: Collection[str]) -> None:
+        """Items read at last: no longer skipped."""
+        if not self.db.execute("SELECT 1 FROM skipped WHERE account=? LIMIT 1",
+                               (account,)).fetchone():
+            return
+        with self.transaction():
+            self.db.executemany("DELETE FROM skipped WHERE account=? AND location=?",
+                                [(account, loc) for loc in locations])
+
     def account_states(self) -> dict[str, dict[str, str | int | None]]:
         cols = ["account", "last_attempt", "last_success", "last_error", "last_error_at",
                 "skipped_total"]
@@ -247,6 +287,10 @@ class Store:
             "ON CONFLICT(email) DO UPDATE SET name=excluded.name, name_at=excluded.name_at "
             "WHERE excluded.name_at >= addresses.name_at", latest.values())
         return sum(1 for r in rows if r[7] is None)
+
+    def meeting_ids(self, account: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT meeting_id FROM meetings WHERE account=?",
+                                              (account,))}
 
     def drop_meetings_except(self, account: str, seen: Collection[str]) -> None:
         """The end of a snapshot: this account's meetings not in it are gone."""

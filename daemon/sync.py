@@ -7,7 +7,7 @@ account is reported and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -89,13 +89,15 @@ def connector(account: AccountConfig) -> Connector:
 
 def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime,
          progress: Progress | None = None,
-         stop: Callable[[], bool] | None = None, conn: Connector | None = None) -> AccountReport:
+         stop: Callable[[], bool] | None = None, conn: Connector | None = None,
+         accept_shrink: bool = False) -> AccountReport:
     """Read one account from its stored cursor; each batch commits with its cursor, so
     ``stop`` (checked between batches) can end a long backfill anywhere without loss.
-    ``conn``: the account's connector when the caller built it (tests tune its batches)."""
+    ``conn``: the account's connector when the caller built it (tests tune its batches).
+    ``accept_shrink``: a calendar that lost most of its meetings at once is believed."""
     report = AccountReport(account.name)
     conn = conn or connector(account)
-    seen: set[str] = set()
+    seen = ingest.Snapshot(accept_shrink=accept_shrink)
     try:
         with store.bulk():
             for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
@@ -122,10 +124,12 @@ def reads(account: AccountConfig) -> bool:
 
 def pull_one(store: Store, account: AccountConfig, settings: Settings, now: datetime,
              progress: Progress | None = None,
-             stop: Callable[[], bool] | None = None) -> AccountReport:
+             stop: Callable[[], bool] | None = None,
+             accept_shrink: bool = False) -> AccountReport:
     """``pull`` with every failure turned into the report's error (never raised), recorded."""
     try:
-        report = pull(store, account, settings, now, progress, stop)
+        report = pull(store, account, settings, now, progress, stop,
+                      accept_shrink=accept_shrink)
     except AuthError as exc:
         # only an OAuth account can be signed in again (`keepwarm auth`); a refused password
         # is an error like any other, its message names password_command or the keyring
@@ -134,17 +138,19 @@ def pull_one(store: Store, account: AccountConfig, settings: Settings, now: date
     except KeepwarmError as exc:
         report = AccountReport(account.name, error=str(exc))
     except Exception as exc:  # a bug in one connector must not stop the others
-        log.exception("account %s failed unexpectedly", account.name)
+        log.exception("%s failed unexpectedly", account.name)
         report = AccountReport(account.name, error=f"internal error: {exc!r}")
     if report.error:
-        log.error("account %s: %s", account.name, report.error)
+        log.error("%s: %s", account.name, report.error, extra={"in_summary": True})
     store.record_attempt(account.name, now, report.error)
     return report
 
 
 def pull_all(config: Config, store: Store, now: datetime, only: str | None = None,
-             progress: Progress | None = None) -> list[AccountReport]:
-    return [pull_one(store, account, config.settings, now, progress)
+             progress: Progress | None = None,
+             accept_shrink: Collection[str] = ()) -> list[AccountReport]:
+    return [pull_one(store, account, config.settings, now, progress,
+                     accept_shrink=account.name in accept_shrink)
             for account in config.accounts
             if (not only or account.name == only) and reads(account)]
 
@@ -197,17 +203,19 @@ def reconcile(config: Config, store: Store, statuses: list[Status], now: datetim
                 report.deleted += 1
     except KeepwarmError as exc:
         report.error = str(exc)
-        log.error("reminders calendar %s: %s", account.name, exc)
+        log.error("reminders calendar %s: %s", account.name, exc, extra={"in_summary": True})
     finally:
         if writer is not None:
             writer.close()
+    store.record_reminders(account.name, now, report.error)
     return report
 
 
 def sync(config: Config, store: Store, now: datetime, only: str | None = None,
-         write: bool = True, progress: Progress | None = None) -> SyncReport:
+         write: bool = True, progress: Progress | None = None,
+         accept_shrink: Collection[str] = ()) -> SyncReport:
     """One full cycle: pull, infer, plan, write."""
-    report = SyncReport(pull_all(config, store, now, only, progress))
+    report = SyncReport(pull_all(config, store, now, only, progress, accept_shrink))
     ingest.rejudge(store, config.settings, now)
     if write:
         report.reminders = reconcile(config, store, compute(store, config.settings, now), now)

@@ -281,7 +281,7 @@ def until(check: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path,
 
 def started(log: Path) -> bool:
     """The daemon has loaded its accounts and begins polling."""
-    return "daemon.runtime: started" in log.read_text()
+    return "keepwarm: started: " in log.read_text()
 
 
 def writes_began(home: Home, before: dict[str, str], proc: subprocess.Popen[bytes],

@@ -176,7 +176,7 @@ def test_journal_gets_priority_prefixes(home: Home, tmp_path: Path) -> None:
         assert proc.wait(timeout=15) == 0
     lines = log.read_text().splitlines()
     assert lines and all(line[:3] in ("<6>", "<4>", "<3>") for line in lines), lines
-    assert any(line.startswith("<6>daemon.runtime: started") for line in lines)
+    assert any(line.startswith("<6>started: ") for line in lines)
 
 
 def test_service_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:

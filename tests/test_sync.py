@@ -239,3 +239,17 @@ def test_a_source_can_name_the_users_own_addresses(world: World) -> None:
     world.data["home"].mail.append(OwnAddress("me.proxy@work.example"))
     world.sync()
     assert "me.proxy@work.example" not in world.statuses()
+
+
+def test_a_skipped_item_read_at_last_is_no_longer_listed(world: World) -> None:
+    from daemon.model import Skipped
+
+    world.data["work"].mail.append(Skipped("mem:7", "cannot read: Permission denied"))
+    world.sync()
+    assert [row[:3] for row in world.store.skipped()] == [
+        ("work", "mem:7", "cannot read: Permission denied")]
+    world.data["work"].mail.append(SentMail("m7", NOW - timedelta(days=1),
+                                            Address("me@work.example"),
+                                            to=(Address("ann@x.org"),), location="mem:7"))
+    world.sync()
+    assert world.store.skipped() == []
