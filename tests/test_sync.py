@@ -138,6 +138,9 @@ def test_meetings_count_once_they_have_ended_and_vanish_when_deleted(world: Worl
                 (Attendee(Address("cy@x.org", "Cy"), "accepted"),))
     conn = MemoryConnector(world.config.accounts[1])
     conn.add_meeting(m)
+    # another that stays: a calendar that lost all of its meetings at once is refused
+    conn.add_meeting(Meeting("mt2", NOW - timedelta(days=3), NOW - timedelta(days=3, hours=-1),
+                             Address("me@work.example"), (Attendee(Address("dee@x.org")),)))
     world.sync()
     assert "cy@x.org" not in world.statuses()
     later = NOW + timedelta(hours=3)
