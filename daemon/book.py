@@ -1,11 +1,13 @@
 """The address book over the store: the user's steering of contacts (cadence, tags, snooze,
-ignore, merge), by any of their addresses. Changes take effect at the next sync."""
+ignore, merge), by any of their addresses, saved in the store and in the steering file.
+Changes take effect at the next sync."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
 
+from daemon import steering
 from daemon.errors import UsageError
 from daemon.store import Store
 
@@ -33,6 +35,7 @@ def set_cadence(store: Store, address: str, days: int | None) -> str:
     with store.transaction():
         contact = contact_of(store, address, create=True)
         store.set_contact(contact, "cadence_days", days)
+    steering.save(store)
     return contact
 
 
@@ -40,6 +43,7 @@ def set_tags(store: Store, address: str, tags: Sequence[str], add: bool) -> str:
     with store.transaction():
         contact = contact_of(store, address, create=True)
         store.tag(contact, [t.strip().lower() for t in tags if t.strip()], add)
+    steering.save(store)
     return contact
 
 
@@ -47,6 +51,7 @@ def snooze(store: Store, address: str, until: date | None) -> str:
     with store.transaction():
         contact = contact_of(store, address, create=True)
         store.set_contact(contact, "snooze_until", until.isoformat() if until else None)
+    steering.save(store)
     return contact
 
 
@@ -54,6 +59,7 @@ def set_ignored(store: Store, address: str, ignored: bool) -> str:
     with store.transaction():
         contact = contact_of(store, address, create=True)
         store.set_contact(contact, "ignored", int(ignored))
+    steering.save(store)
     return contact
 
 
@@ -64,4 +70,5 @@ def merge(store: Store, address: str, other: str) -> str:
         gone = contact_of(store, other, create=True)
         if keep != gone:
             store.merge_contacts(keep, gone)
+    steering.save(store)
     return keep

@@ -17,18 +17,25 @@ from typing import Any
 
 from rich.console import Console
 
-from daemon import book, cadence, logsetup, render, runtime, service, sync
+from daemon import book, cadence, logsetup, render, runtime, service, steering, sync
 from daemon.config import Config, default_config_path, load, permission_warnings
 from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
 from daemon.model import AccountConfig, Status
+from daemon.store import FAULTS as store_faults
 from daemon.store import Store
+from daemon.store import fault as store_fault
 
 log = logging.getLogger("keepwarm")
 # Piped output keeps one row per line, so it can be grepped.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+
+
+def complain(text: str) -> None:
+    """One line on stderr, never folded (a terminal wraps it; a log keeps it whole)."""
+    err.print(text, markup=False, soft_wrap=True)
 
 
 def say(text: str, style: str | None = None) -> None:
@@ -52,17 +59,20 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path(args.config).expanduser() if args.config else default_config_path()
 
 
-def _open(args: argparse.Namespace) -> tuple[Config, Store]:
+def _open(args: argparse.Namespace, repair: bool = False) -> tuple[Config, Store]:
+    """The config and the store with the user's steering; ``repair`` (sync) rebuilds a
+    damaged store instead of refusing it."""
     cfg = load(config_path(args))
     for warning in permission_warnings(cfg):
         log.warning("%s", warning)
-    return cfg, Store(cfg.store_path)
+    args.store_path = cfg.store_path  # for a store fault anywhere later (``main``)
+    return cfg, steering.open_store(cfg.store_path, repair=repair)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     path = config_path(args)
     if path.exists():
-        err.print(f"{path} already exists; keepwarm never overwrites a config. Edit it instead.")
+        complain(f"{path} already exists; keepwarm never overwrites a config. Edit it instead.")
         return 1
     from importlib.resources import files  # the starter config ships with the package
 
@@ -75,7 +85,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    cfg, store = _open(args)
+    cfg, store = _open(args, repair=True)
     if not cfg.accounts:
         raise UsageError(f"{cfg.path} has no [[accounts]] yet: add one (`keepwarm init` "
                          "writes a starter config with examples), then run `keepwarm sync`")
@@ -87,8 +97,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _sync(args, cfg, store)
     except KeyboardInterrupt:
         # every batch is stored with its cursor: what was read is kept, the rest comes next
-        err.print(f"interrupted: {store.counts()['messages']:,} messages stored; the next "
-                  "`keepwarm sync` resumes", markup=False)
+        complain(f"interrupted: {store.counts()['messages']:,} messages stored; the next "
+                 "`keepwarm sync` resumes")
         return 130
 
 
@@ -96,8 +106,8 @@ def _sync(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     lock = InstanceLock(cfg.state_dir, "cycle.lock", wait=600,
                         what="another keepwarm sync is running")
     if lock.holder():
-        err.print(f"waiting for the running keepwarm (process {lock.holder()}) to finish "
-                  "its cycle…", markup=False)
+        complain(f"waiting for the running keepwarm (process {lock.holder()}) to finish "
+                 "its cycle…")
     with lock, render.SyncProgress(err) as progress:
         now = datetime.now(cfg.settings.tz)
         report = sync.sync(cfg, store, now, only=args.account, write=not args.no_write,
@@ -415,13 +425,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ConfigError as exc:
         for line in exc.problems:
-            err.print(line, markup=False)
+            complain(line)
         return exc.exit_code
     except KeepwarmError as exc:
-        err.print(f"keepwarm: {exc}", markup=False)
+        complain(f"keepwarm: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except store_faults as exc:  # SQLite found damage in the middle of a command
+        fault = store_fault(exc, getattr(args, "store_path", Path("the store")))
+        complain(f"keepwarm: {fault}")
+        return fault.exit_code
 
 
 if __name__ == "__main__":

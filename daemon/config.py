@@ -7,7 +7,7 @@ import os
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import time, tzinfo
+from datetime import date, time, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -91,10 +91,10 @@ class _Checker:
             return convert(default) if convert and default is not None else default
         value = table[key]
         if not _of_type(value, kind):
-            names = " or ".join(_toml_type(k) for k in (kind if isinstance(kind, tuple)
+            names = " or ".join(toml_type(k) for k in (kind if isinstance(kind, tuple)
                                                            else (kind,)))
             self.problem(f"{prefix}.{key}",
-                         f"must be {names}, not {_toml_type(type(value))} {value!r}")
+                         f"must be {names}, not {toml_type(type(value))} {value!r}")
             return convert(default) if convert and default is not None else default
         if convert is None:
             return value
@@ -112,10 +112,10 @@ def _of_type(value: Any, kind: type | tuple[type, ...]) -> bool:
 
 
 TOML_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-              list: "an array", dict: "a table"}
+              list: "an array", dict: "a table", date: "a date like 2026-03-02"}
 
 
-def _toml_type(kind: type) -> str:
+def toml_type(kind: type) -> str:
     """A Python type as the TOML the user wrote it in calls it."""
     return TOML_TYPES.get(kind, kind.__name__)
 
@@ -395,7 +395,7 @@ def _option_check(opt: Option) -> Callable[[Any], Any]:
                              f"not {value!r}")
         if opt.item is not None and not all(_of_type(v, opt.item) for v in value):
             raise ValueError(f"must be an array of which each item is "
-                             f"{_toml_type(opt.item)}, not {value!r}")
+                             f"{toml_type(opt.item)}, not {value!r}")
         if opt.check is not None:
             opt.check(value)
         return value

@@ -15,9 +15,8 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from daemon import cadence, render, sync
+from daemon import cadence, render, steering, sync
 from daemon.config import load
-from daemon.store import Store
 
 DEMO_TZ = ZoneInfo("Europe/Berlin")
 DEMO_NOW = datetime(2026, 3, 2, 8, 0, tzinfo=DEMO_TZ)
@@ -74,7 +73,7 @@ def prepare(folder: Path) -> Path:
 def run_demo(console: Console, folder: Path | None = None) -> int:
     folder = folder or Path(tempfile.mkdtemp(prefix="keepwarm-demo-"))
     cfg = load(prepare(folder))
-    store = Store(cfg.store_path)
+    store = steering.open_store(cfg.store_path)
     try:
         console.print(f"keepwarm demo: sample data in {folder}, as of {DEMO_NOW:%A %Y-%m-%d}")
         report = sync.sync(cfg, store, DEMO_NOW)

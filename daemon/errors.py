@@ -61,6 +61,20 @@ class ShrinkRefused(SourceError):
     """A calendar lost most of its meetings at once; kept until the user accepts it."""
 
 
+class StoreError(KeepwarmError):
+    """The store cannot be used right now (permissions, a full disk, another writer)."""
+
+
+class StoreDamaged(StoreError):
+    """The store's file is damaged (not a database, malformed pages): `keepwarm sync` sets
+    it aside and rebuilds it from the sources and the steering file. ``detail``: SQLite's
+    own words."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 class CalendarError(KeepwarmError):
     """The reminders calendar cannot be read or written."""
 

@@ -240,6 +240,30 @@ class Status:
         return self.tracked and self.overdue_days > 0
 
 
+@dataclass(frozen=True)
+class ContactSteering:
+    """What the user told keepwarm about one contact (``keepwarm cadence/tag/snooze/ignore/
+    merge``): the part of the store that cannot be rebuilt from the sources."""
+
+    cadence_days: int | None = None
+    snooze_until: date | None = None
+    ignored: bool = False
+    tags: frozenset[str] = frozenset()
+    addresses: frozenset[str] = frozenset()  # merged into this contact, besides its key
+
+    def __bool__(self) -> bool:
+        return bool(self.cadence_days is not None or self.snooze_until or self.ignored
+                    or self.tags or self.addresses)
+
+
+@dataclass(frozen=True)
+class Steering:
+    """Every contact's steering, and the reminders the user deleted (kind -> due date)."""
+
+    contacts: Mapping[str, ContactSteering] = field(default_factory=dict)
+    dismissals: Mapping[ReminderId, date] = field(default_factory=dict)
+
+
 # -- reminders ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True, order=True)
 class ReminderId:

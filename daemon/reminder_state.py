@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from daemon import steering
 from daemon.model import (
     Applied,
     Change,
@@ -21,8 +22,10 @@ from daemon.store import Store
 
 def save_intent(store: Store, records: Mapping[ReminderId, ReminderRecord],
                 dismissed: Mapping[ReminderId, date]) -> None:
-    """Replace all records and dismissals with the plan's, before touching the calendar."""
+    """Replace all records and dismissals with the plan's, before touching the calendar;
+    the dismissals are the user's doing, so the steering file keeps them too."""
     store.replace_reminders(records, dismissed)
+    steering.save(store)
 
 
 def confirm(store: Store, applied: Sequence[Applied], now: datetime,

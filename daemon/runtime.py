@@ -22,13 +22,12 @@ from pathlib import Path
 from types import FrameType
 
 from connectors import registry
-from daemon import ingest, sync
+from daemon import ingest, steering, sync
 from daemon.config import Config, load
 from daemon.errors import ConfigError
 from daemon.lock import InstanceLock
 from daemon.model import AccountConfig
 from daemon.notify import Notifier
-from daemon.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class Runtime:
         self.config = config
         self.clock = clock
         self.poll_budget = poll_budget  # seconds of one account's turn
-        self.store = Store(config.store_path)
+        self.store = steering.open_store(config.store_path, repair=True)
         self.notifier = Notifier()
         self.wake = threading.Event()
         self.stopping = False

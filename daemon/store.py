@@ -17,11 +17,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from daemon.errors import StoreDamaged, StoreError
 from daemon.model import (
     JSON,
     Address,
     Attendee,
     ContactFacts,
+    ContactSteering,
     Meeting,
     MeetingStatus,
     PartStat,
@@ -29,6 +31,7 @@ from daemon.model import (
     ReminderRecord,
     SentMail,
     Skipped,
+    Steering,
     TimelineEntry,
     Verdict,
 )
@@ -50,23 +53,49 @@ def _dt(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+# What SQLite raises on a damaged or unusable file, anywhere in a command (see ``fault``).
+FAULTS = (sqlite3.DatabaseError,)
+
+
+def fault(exc: BaseException, path: Path) -> StoreError:
+    """One of ``FAULTS`` as the typed error a person reads: damaged, or unusable now."""
+    if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
+        return StoreError(f"cannot use the store {path}: {exc}")
+    return StoreDamaged(f"the store {path} is damaged ({exc}); run `keepwarm sync`: it sets "
+                        "the file aside and rebuilds the store from your accounts, keeping "
+                        "what you told keepwarm (the steering file beside it)", str(exc))
+
+
 class Store:
-    """One SQLite database (WAL). Opening it creates the folder (0700) and migrates."""
+    """One SQLite database (WAL). Opening it creates the folder (0700) and migrates; a file
+    that is not a usable database is a ``StoreError`` (``StoreDamaged`` when damaged)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         new = not path.exists()
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
-        if new:
-            os.chmod(path, 0o600)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrate(self.db)
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            if new:
+                os.chmod(path, 0o600)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrate(self.db)
+        except FAULTS as exc:
+            raise fault(exc, path) from None
 
     def close(self) -> None:
         self.db.close()
+
+    def damage(self) -> str | None:
+        """What SQLite's own check finds wrong with the file, or None (a few hundred ms for
+        a large store: `keepwarm sync` pays it, other commands do not)."""
+        try:
+            rows = [r[0] for r in self.db.execute("PRAGMA quick_check(5)")]
+        except FAULTS as exc:
+            return str(exc)
+        return None if rows == ["ok"] else "; ".join(rows)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -432,6 +461,53 @@ class Store:
             "LEFT JOIN meetings g ON p.channel='meeting' AND g.meeting_id=p.source_id "
             f"WHERE p.email IN ({marks}) ORDER BY p.at DESC", emails)
         return [TimelineEntry(_dt(r[0]), *r[1:]) for r in rows]
+
+    # -- the user's steering -----------------------------------------------------------
+    def steering(self) -> Steering:
+        """Everything the user told keepwarm, as it stands (see ``daemon.steering``)."""
+        settings = {c: (days, date.fromisoformat(snooze) if snooze else None, bool(ignored))
+                    for c, days, snooze, ignored in self.db.execute(
+                        "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
+        tags: dict[str, set[str]] = {}
+        for contact, tag in self.db.execute("SELECT contact, tag FROM tags"):
+            tags.setdefault(contact, set()).add(tag)
+        merged: dict[str, set[str]] = {}
+        for email, contact in self.db.execute(
+                "SELECT email, contact FROM addresses WHERE email != contact"):
+            merged.setdefault(contact, set()).add(email)
+        contacts = {c: ContactSteering(*settings.get(c, (None, None, False)),
+                                       tags=frozenset(tags.get(c, ())),
+                                       addresses=frozenset(merged.get(c, ())))
+                    for c in {*settings, *tags, *merged}}
+        return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals())
+
+    def apply_steering(self, steering: Steering) -> None:
+        """Make the store's steering exactly ``steering`` (what the user's file says)."""
+        merged = {e: c for c, s in steering.contacts.items() for e in s.addresses}
+        with self.transaction():
+            self.db.execute("DELETE FROM contacts")
+            self.db.execute("DELETE FROM tags")
+            self.db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?)", [
+                (c, s.cadence_days, s.snooze_until.isoformat() if s.snooze_until else None,
+                 int(s.ignored)) for c, s in steering.contacts.items()])
+            self.db.executemany("INSERT INTO tags VALUES (?, ?)", [
+                (c, t) for c, s in steering.contacts.items() for t in s.tags])
+            self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
+                                [(c, c) for c in steering.contacts] + list(merged.items()))
+            self.db.execute("UPDATE addresses SET contact=email WHERE contact != email")
+            self.db.executemany("UPDATE addresses SET contact=? WHERE email=?",
+                                [(c, e) for e, c in merged.items()])
+            self.db.execute("DELETE FROM dismissals")
+            self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",
+                                [(r.kind, r.contact, r.key, d.isoformat())
+                                 for r, d in steering.dismissals.items()])
+
+    def steering_digest(self) -> str | None:
+        """The digest of the steering file the store last took its steering from."""
+        return self._meta("steering")
+
+    def set_steering_digest(self, digest: str) -> None:
+        self._set_meta("steering", digest)
 
     # -- reminders ---------------------------------------------------------------------
     def reminder_records(self) -> dict[ReminderId, ReminderRecord]:

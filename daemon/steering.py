@@ -1,0 +1,194 @@
+"""What the user told keepwarm, kept in a plain file beside the store, and opening the store
+so that a lost or damaged one loses none of it.
+
+Everything else in the store can be read again from the sources; cadences, tags, snoozes,
+ignores, merges and dismissed reminders cannot. So every change of them is also written to
+``steering.toml`` (atomically, 0600), and the file is applied whenever the store is opened:
+it is the user's, readable, and may be edited by hand. A store that SQLite finds damaged is
+set aside by `keepwarm sync` (``keepwarm.db.corrupt-<time>``) and rebuilt from the sources
+and this file; the reminders already in the calendar are adopted again by their marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tomllib
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from connectors.atomic import write_atomic
+from daemon.config import toml_type
+from daemon.errors import ConfigError, StoreDamaged
+from daemon.model import ContactSteering, ReminderId, Steering
+from daemon.store import Store
+
+log = logging.getLogger(__name__)
+
+HEADER = """\
+# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge) and the reminders
+# you deleted from your calendar. keepwarm writes this file at every change and applies it
+# whenever it opens its store, so a lost or damaged store loses none of it. You may edit it
+# by hand (keep it valid TOML); the next keepwarm command takes it over.
+"""
+
+
+def path_for(store_path: Path) -> Path:
+    """``steering.toml`` beside the default store; ``<name>.steering.toml`` beside another,
+    so two stores in one folder never share one."""
+    name = "steering.toml" if store_path.name == "keepwarm.db" else (
+        f"{store_path.stem}.steering.toml")
+    return store_path.with_name(name)
+
+
+def render(steering: Steering) -> str:
+    """The file's text: TOML, sorted, so an unchanged steering gives the same bytes."""
+    lines = [HEADER]
+    for contact, s in sorted(steering.contacts.items()):
+        lines.append(f"\n[contacts.{_str(contact)}]\n")
+        if s.cadence_days is not None:
+            lines.append(f"cadence_days = {s.cadence_days}\n")
+        if s.snooze_until is not None:
+            lines.append(f"snooze_until = {s.snooze_until.isoformat()}\n")
+        if s.ignored:
+            lines.append("ignored = true\n")
+        if s.tags:
+            lines.append(f"tags = [{', '.join(_str(t) for t in sorted(s.tags))}]\n")
+        if s.addresses:
+            lines.append(f"addresses = [{', '.join(_str(a) for a in sorted(s.addresses))}]\n")
+    if steering.dismissals:
+        lines.append("\n[dismissed]  # reminder (kind:contact:key) -> the due date deleted\n")
+        lines += [f"{_str(rid.marker)} = {due.isoformat()}\n"
+                  for rid, due in sorted(steering.dismissals.items())]
+    return "".join(lines)
+
+
+def _str(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, but TOML also forbids a raw DEL."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def parse(text: str, path: Path) -> Steering:
+    """The file's steering; ConfigError naming the file and the key for anything wrong."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}; fix it, or delete it to have "
+                           "keepwarm write it again from the store"]) from None
+    problems: list[str] = []
+    contacts = {}
+    for contact, table in _table(data, "contacts", path, problems).items():
+        if isinstance(table, dict):
+            contacts[contact.lower()] = _contact(table, f"contacts.{contact}", path, problems)
+        else:
+            problems.append(f"{path}: contacts.{contact}: must be a table")
+    dismissals = {}
+    for marker, due in _table(data, "dismissed", path, problems).items():
+        if isinstance(due, date) and not isinstance(due, datetime):
+            dismissals[ReminderId.parse(marker)] = due
+        else:
+            problems.append(f"{path}: dismissed.{marker}: must be a date like 2026-03-02")
+    if problems:
+        raise ConfigError(problems)
+    return Steering(contacts, dismissals)
+
+
+def _table(data: dict[str, Any], key: str, path: Path, problems: list[str]) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(f"{path}: {key}: must be a table")
+        return {}
+    return value
+
+
+def _contact(table: dict[str, Any], key: str, path: Path, problems: list[str]
+             ) -> ContactSteering:
+    def get(name: str, kind: type, default: Any) -> Any:
+        value = table.get(name, default)
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool)) and (
+            kind is not date or not isinstance(value, datetime))
+        if not ok:
+            problems.append(f"{path}: {key}.{name}: must be {toml_type(kind)}, not {value!r}")
+            return default
+        return value
+
+    for unknown in sorted(set(table) - {"cadence_days", "snooze_until", "ignored", "tags",
+                                        "addresses"}):
+        problems.append(f"{path}: {key}.{unknown}: unknown key")
+    return ContactSteering(
+        cadence_days=get("cadence_days", int, None) if "cadence_days" in table else None,
+        snooze_until=get("snooze_until", date, None) if "snooze_until" in table else None,
+        ignored=get("ignored", bool, False),
+        tags=frozenset(str(t).lower() for t in get("tags", list, [])),
+        addresses=frozenset(str(a).lower() for a in get("addresses", list, [])))
+
+
+def save(store: Store) -> None:
+    """Write the store's steering to the file when it changed (after every steering command
+    and every change of the dismissed reminders)."""
+    path = path_for(store.path)
+    text = render(store.steering())
+    if _read(path) == text:
+        return
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
+    store.set_steering_digest(_digest(text))
+
+
+def restore(store: Store) -> None:
+    """Apply the file to the store, unless the store already holds exactly it; with no file
+    yet (a first run, or a store from before the file existed), write it."""
+    path = path_for(store.path)
+    text = _read(path)
+    if text is None:
+        save(store)
+        return
+    if store.steering_digest() == _digest(text):
+        return
+    store.apply_steering(parse(text, path))
+    store.set_steering_digest(_digest(text))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def open_store(path: Path, repair: bool = False) -> Store:
+    """The store at ``path`` with the user's steering applied. With ``repair`` (`keepwarm
+    sync`, `keepwarm run`), a damaged file is set aside and a new store rebuilt in its
+    place; otherwise damage is a StoreDamaged error naming the command that repairs it."""
+    store: Store | None
+    try:
+        store = Store(path)
+        damage = store.damage() if repair else None
+    except StoreDamaged as exc:
+        if not repair:
+            raise
+        damage, store = exc.detail, None
+    if store is None or damage is not None:
+        if store is not None:
+            store.close()
+        store = Store(set_aside(path, damage or "unreadable"))
+    restore(store)
+    return store
+
+
+def set_aside(path: Path, damage: str) -> Path:
+    """Move a damaged store (and its WAL files) out of the way; returns ``path``, now free."""
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + suffix)
+        if part.exists():
+            part.rename(aside.with_name(aside.name + suffix))
+    log.warning("the store %s was damaged (%s); moved it to %s and rebuilding it from your "
+                "accounts and %s", path, damage, aside, path_for(path).name)
+    return path
