@@ -74,12 +74,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     if path.exists():
         complain(f"{path} already exists; keepwarm never overwrites a config. Edit it instead.")
         return 1
-    from importlib.resources import files  # the starter config ships with the package
-
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = files("daemon").joinpath("starter.toml").read_text(encoding="utf-8")
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
+    service.write_starter(path)
     say(f"Wrote {path}. Add your accounts, then run `keepwarm sync`.")
     return 0
 
@@ -214,6 +209,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     daemon = _daemon(cfg, store)
     if daemon:
         say(f"keepwarm run: process {daemon['pid']}, up since {daemon['started']}")
+        if daemon.get("waiting"):
+            say(f"  {daemon['waiting']}")
     else:
         say("keepwarm run: not running (start it with `keepwarm run` or the systemd service)")
     live = daemon["accounts"] if daemon else {}
@@ -314,8 +311,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    unit = service.install(config_path(args) if args.config else None)
-    say(f"Wrote {unit}. Start it now and at every login with:\n"
+    cfg = load(config_path(args))
+    unit, folders = service.install(cfg)
+    say(f"Wrote {unit} for {cfg.path}.\nIt writes only in {', '.join(map(str, folders))}: "
+        "run `keepwarm service install` again when the config names other folders.\n"
+        "Start it now and at every login with:\n"
         "  systemctl --user daemon-reload && systemctl --user enable --now keepwarm")
     return 0
 

@@ -2,7 +2,8 @@
 
 `run.lock`: one `keepwarm run` per store, held for its lifetime. `cycle.lock`: held for one
 sync cycle, by the daemon and by `keepwarm sync`, so a manual sync waits for the daemon's cycle
-instead of racing it. Read-only commands take neither.
+instead of racing it, and the daemon waits, however long, for a manual sync (it tries the lock
+with `try_acquire` between its own beats). Read-only commands take neither.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from daemon.errors import KeepwarmError
 
 class LockedError(KeepwarmError):
     """Another keepwarm process writes to this store."""
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 def ensure_state_dir(path: Path) -> Path:
@@ -47,27 +52,33 @@ class InstanceLock:
             return None
         return int(text) if text.isdigit() else None
 
-    def acquire(self) -> None:
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; False, holding nothing, if another process has it."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + self.wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    pid = self.holder()
-                    who = f"process {pid}" if pid else "another process"
-                    raise LockedError(f"{self.what} as {who} (lock {self.path})") from None
-                time.sleep(0.2)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            return False
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
         self.fd = fd
+        return True
+
+    def acquire(self) -> None:
+        """Take the lock, waiting up to ``wait`` seconds; LockedError names the holder."""
+        deadline = time.monotonic() + self.wait
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                pid = self.holder()
+                who = f"process {pid}" if pid else "another process"
+                after = (f" and is still busy after {_span(self.wait)}: try again when it has "
+                         "finished") if self.wait else ""
+                raise LockedError(f"{self.what} as {who} (lock {self.path}){after}")
+            time.sleep(0.2)
 
     def release(self) -> None:
         if self.fd >= 0:

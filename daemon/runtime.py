@@ -4,7 +4,9 @@ One thread. Each account has a due time; a failing one backs off exponentially (
 ``[daemon] max_backoff``) without delaying the others, and one that needs signing in again is
 parked until `keepwarm auth NAME` (which sends SIGHUP) or a config reload. Reminders are
 reconciled after any change and at least hourly, since due dates move as days pass. Between
-polls the process sleeps on an event: no CPU, woken early by signals.
+polls the process sleeps on an event: no CPU, woken early by signals. A manual `keepwarm sync`
+holding the cycle lock (a backfill can take hours) is waited for without limit, the watchdog
+pinged and the wait published meanwhile.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ RECONCILE_EVERY = 3600.0
 POLL_BUDGET = 120.0  # one account's turn; a long backfill goes on after the others had theirs
 FIRST_BACKOFF = 60.0
 WARN_EVERY = 3600.0
+LOCK_POLL = 1.0  # seconds between tries of the cycle lock while a manual sync holds it
 
 
 @dataclass
@@ -75,11 +78,14 @@ def jitter(seconds: float) -> float:
 class Runtime:
     def __init__(self, config_path: Path, config: Config,
                  clock: Callable[[], float] = time.monotonic,
-                 poll_budget: float = POLL_BUDGET) -> None:
+                 poll_budget: float = POLL_BUDGET, lock_poll: float = LOCK_POLL) -> None:
         self.config_path = config_path
         self.config = config
         self.clock = clock
         self.poll_budget = poll_budget  # seconds of one account's turn
+        self.lock_poll = lock_poll
+        self.waiting: str | None = None  # "waiting for a manual sync (pid N) since T"
+        self.waiting_for: int | None = None  # that pid
         self.store = steering.open_store(config.store_path, repair=True)
         self.notifier = Notifier()
         self.wake = threading.Event()
@@ -122,16 +128,50 @@ class Runtime:
         return 0
 
     def step(self) -> None:
-        """One pass: reload if asked, poll what is due, reconcile if needed, report."""
-        if self.reload_wanted:
-            self.reload()
-        with InstanceLock(self.config.state_dir, "cycle.lock", wait=600,
-                          what="a keepwarm sync holds the store"):
+        """One pass: take the cycle lock, reload if asked, poll what is due, reconcile if
+        needed, report."""
+        cycle = self.take_cycle()
+        if cycle is None:
+            return
+        try:
+            if self.reload_wanted:  # also a SIGHUP that came while waiting for the lock
+                self.reload()
             self.poll_due()
             self.maybe_reconcile()
+        finally:
+            cycle.release()
         self.warn_parked()
         self.publish()
         self.notifier.status(self.summary())
+
+    def take_cycle(self) -> InstanceLock | None:
+        """The cycle lock, however long a manual `keepwarm sync` holds it: a Gmail backfill
+        takes hours, and a daemon that gave up would only be restarted to wait again. None
+        when told to stop while waiting."""
+        cycle = InstanceLock(self.config.state_dir, "cycle.lock")
+        while not cycle.try_acquire():
+            if self.stopping:
+                self.waiting = None
+                return None
+            self.wait_beat(cycle.holder())
+        if self.waiting is not None:
+            log.info("the manual sync is over: polling")
+            self.waiting = None
+        return cycle
+
+    def wait_beat(self, holder: int | None) -> None:
+        """One beat of the wait for a manual sync: say whom we wait for (when that is new),
+        ping the watchdog, sleep until the next try or a signal."""
+        if self.waiting is None or holder != self.waiting_for:
+            who = f" (pid {holder})" if holder else ""
+            since = datetime.now(UTC).isoformat(timespec="seconds")
+            self.waiting, self.waiting_for = f"waiting for a manual sync{who} since {since}", holder
+            log.info("%s", self.waiting)
+            self.publish()
+            self.notifier.status(self.summary())
+        self.notifier.watchdog()
+        self.wake.wait(min(self.lock_poll, self.notifier.watchdog_every or self.lock_poll))
+        self.wake.clear()
 
     def poll_due(self) -> None:
         settings = self.config.settings
@@ -253,7 +293,8 @@ class Runtime:
     def summary(self) -> str:
         parked = [n for n, s in self.slots.items() if s.needs_signin]
         failing = [n for n, s in self.slots.items() if s.last_error and not s.needs_signin]
-        parts = [f"{len(self.slots)} accounts"]
+        parts = [self.waiting] if self.waiting else []
+        parts.append(f"{len(self.slots)} accounts")
         if parked:
             parts.append(f"needs sign-in: {', '.join(parked)} (keepwarm auth NAME)")
         if failing:
@@ -269,6 +310,7 @@ class Runtime:
             "pid": os.getpid(),
             "started": self.started.isoformat(timespec="seconds"),
             "updated": wall.isoformat(timespec="seconds"),
+            "waiting": self.waiting,
             "accounts": {name: {
                 "next_poll": None if s.needs_signin else
                 (wall + timedelta(seconds=max(0.0, s.due - mono))).isoformat(timespec="seconds"),

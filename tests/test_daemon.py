@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,9 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+
+from daemon import service
+from daemon.lock import InstanceLock, LockedError
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -81,6 +85,17 @@ class Daemon:
             except TimeoutError:
                 assert self.proc.poll() is None, self.log.read_text()
         raise AssertionError(f"no {text!r} in {self.messages}; log:\n{self.log.read_text()}")
+
+    def listen(self, seconds: float) -> list[str]:
+        """Every message that comes within ``seconds``; the daemon must live throughout."""
+        got: list[str] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                got.append(self.sock.recv(4096).decode())
+            assert self.proc.poll() is None, self.log.read_text()
+        self.messages += got
+        return got
 
     def stop(self) -> float:
         started = time.monotonic()
@@ -179,20 +194,147 @@ def test_journal_gets_priority_prefixes(home: Home, tmp_path: Path) -> None:
     assert any(line.startswith("<6>started: ") for line in lines)
 
 
+XDG_HOMES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME")
+
+
+def run_as(user: Path, *args: str, **xdg: Path) -> subprocess.CompletedProcess[str]:
+    """A command as a user whose home is ``user``, with only the XDG homes given set."""
+    env = {**ENV, "HOME": str(user), "XDG_RUNTIME_DIR": str(user / "run"),
+           **{k: str(v) for k, v in xdg.items()}}
+    for name in {*XDG_HOMES, "KEEPWARM_CONFIG"} - set(xdg):
+        env.pop(name, None)
+    (user / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
+    if args[0] == "systemd-analyze":
+        return subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(keepwarm(*args), env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_service_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:
-    env = {**ENV, "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "run")}
-    (tmp_path / "run").mkdir(mode=0o700)
     config = tmp_path / "c.toml"
-    done = subprocess.run(keepwarm("--config", str(config), "service", "install"), env=env,
-                          capture_output=True, text=True, timeout=60)
+    config.write_text('[[accounts]]\nname = "sent"\ntype = "maildir"\npath = "Sent"\n')
+    done = run_as(tmp_path, "--config", str(config), "service", "install")
     assert done.returncode == 0, done.stderr
     assert "systemctl --user daemon-reload && systemctl --user enable --now keepwarm" in done.stdout
     unit = tmp_path / ".config" / "systemd" / "user" / "keepwarm.service"
     text = unit.read_text()
     assert f"ExecStart={sys.executable} -m daemon.cli --config {config} run" in text
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "NoNewPrivileges=yes",
-                 "ProtectSystem=strict", "PrivateTmp=yes"):
+                 "ProtectSystem=strict", "PrivateTmp=yes",
+                 f"ReadWritePaths={tmp_path}/.local/share/keepwarm "
+                 f"{tmp_path}/.local/state/keepwarm\n"):
         assert line in text
-    verify = subprocess.run(["systemd-analyze", "verify", "--user", str(unit)], env=env,
-                            capture_output=True, text=True, timeout=60)
-    assert verify.returncode == 0, verify.stderr
+    verify = run_as(tmp_path, "systemd-analyze", "verify", "--user", str(unit))
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr
+
+
+def test_init_and_service_install_follow_xdg_and_the_config(tmp_path: Path) -> None:
+    """Every XDG home moved, to folders with a space and a `%h` (a specifier to systemd):
+    `init` writes the config there naming the store and state folders there, and `service
+    install` writes the unit where systemd reads it, letting keepwarm write in exactly the
+    folders the config names, each existing, written the way systemd reads them."""
+    user = tmp_path / "home"
+    xdg = {"XDG_CONFIG_HOME": tmp_path / "conf dir", "XDG_DATA_HOME": tmp_path / "data 100%h",
+           "XDG_STATE_HOME": tmp_path / "state dir"}
+    data, state = xdg["XDG_DATA_HOME"] / "keepwarm", xdg["XDG_STATE_HOME"] / "keepwarm"
+    refused = run_as(user, "service", "install", **xdg)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "keepwarm init" in refused.stderr and "Traceback" not in refused.stderr
+    assert run_as(user, "init", **xdg).returncode == 0
+    config = xdg["XDG_CONFIG_HOME"] / "keepwarm" / "config.toml"
+    assert run_as(user, "sync", **xdg).returncode == 1  # the starter's ~/Mail/Sent is missing
+    assert (data / "keepwarm.db").exists() and (state / "cycle.lock").exists()
+    assert not (user / ".local").exists() and not (user / ".config").exists()
+    calendars, tokens = tmp_path / "Calendars dir", tmp_path / "tokens dir"
+    config.write_text(config.read_text().replace(str(data / "followups.ics"),
+                                                 str(calendars / "followups.ics"))
+                      + f'[[accounts]]\nname = "g"\ntype = "gmail"\ncalendar = false\n'
+                        f'client_secrets = "{tokens / "client.json"}"\n'
+                        f'token_file = "{tokens / "g.json"}"\n')
+    done = run_as(user, "service", "install", **xdg)
+    assert done.returncode == 0, done.stderr
+    unit = xdg["XDG_CONFIG_HOME"] / "systemd" / "user" / "keepwarm.service"
+    text = unit.read_text()
+    assert f'ExecStart={sys.executable} -m daemon.cli --config "{config}" run\n' in text
+    folders = sorted([calendars, data, state, tokens])
+    assert all(f.is_dir() for f in folders)
+    written = " ".join(f'"{str(f).replace("%", "%%")}"' for f in folders)
+    assert f"\nReadWritePaths={written}\n" in text
+    assert (f'\nEnvironment="XDG_DATA_HOME={str(xdg["XDG_DATA_HOME"]).replace("%", "%%")}" '
+            f'"XDG_STATE_HOME={xdg["XDG_STATE_HOME"]}"\n') in text
+    verify = run_as(user, "systemd-analyze", "verify", "--user", str(unit), **xdg)
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr
+
+
+def test_unit_words_are_written_the_way_systemd_reads_them(tmp_path: Path) -> None:
+    """`systemd-analyze verify` checks that ExecStart's program exists, so a program whose
+    path holds a space, a specifier (`%h`) and a `$` is found only when written right."""
+    program = tmp_path / "a b 100%h $x" / "prog"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+
+    def verify(word: str) -> subprocess.CompletedProcess[str]:
+        unit = tmp_path / "probe.service"
+        unit.write_text(f"[Service]\nType=oneshot\nExecStart={word} x\n")
+        return run_as(tmp_path, "systemd-analyze", "verify", "--user", str(unit))
+
+    assert verify(f'"{program}"').returncode != 0  # the probe tells a wrong word
+    done = verify(service.systemd_word(str(program)))
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+@pytest.fixture
+def manual_sync(home: Home) -> Iterator[InstanceLock]:
+    """The cycle lock held by this process, as a long manual `keepwarm sync` holds it."""
+    lock = InstanceLock(home.root / "state", "cycle.lock")
+    lock.acquire()
+    yield lock
+    lock.release()
+
+
+def test_the_daemon_waits_out_a_long_manual_sync(home: Home,
+                                                 manual_sync: InstanceLock) -> None:
+    """A Gmail backfill holds the cycle lock for hours: the daemon waits without limit (it
+    used to give up after 10 min, unpinged, and exit), keeps pinging the watchdog, says what
+    it waits for, and polls as soon as the lock is free."""
+    home.send(200, "ann@example.org")
+    home.send(120, "ann@example.org")
+    reminders = home.root / "reminders.ics"
+    waiting = f"waiting for a manual sync (pid {os.getpid()}) since "
+    daemon = Daemon(home)
+    try:
+        daemon.wait_for("READY=1")
+        daemon.wait_for(f"STATUS={waiting}")
+        beats = daemon.listen(3.0)
+        assert beats.count("WATCHDOG=1") >= 4, beats  # every 0.5 s with WATCHDOG_USEC=1 s
+        assert not reminders.exists()  # no cycle ran meanwhile
+        status = home.cli("status")
+        assert f"keepwarm run: process {daemon.proc.pid}" in status.stdout
+        assert waiting in status.stdout
+        manual_sync.release()
+        until(lambda: reminders.exists() and "Follow up: ann@example.org" in reminders.read_text())
+        assert "waiting for a manual sync" not in home.cli("status").stdout
+        assert daemon.stop() < 10
+    finally:
+        daemon.close()
+
+
+def test_sigterm_ends_the_wait_for_a_manual_sync(home: Home,
+                                                 manual_sync: InstanceLock) -> None:
+    daemon = Daemon(home)
+    try:
+        daemon.wait_for("STATUS=waiting for a manual sync")
+        assert daemon.stop() < 3
+        daemon.wait_for("STOPPING=1")
+    finally:
+        daemon.close()
+
+
+def test_a_wait_for_the_cycle_lock_that_runs_out_says_what_to_do(tmp_path: Path) -> None:
+    """What `keepwarm sync` prints when the daemon's cycle outlasts its wait: one line that
+    names the holder and what to do."""
+    with InstanceLock(tmp_path, "cycle.lock"), pytest.raises(LockedError) as caught:
+        InstanceLock(tmp_path, "cycle.lock", wait=0.3, what="keepwarm is syncing").acquire()
+    assert str(caught.value) == (f"keepwarm is syncing as process {os.getpid()} (lock "
+                                 f"{tmp_path / 'cycle.lock'}) and is still busy after 0.3 s: "
+                                 "try again when it has finished")

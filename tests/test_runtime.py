@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from daemon.errors import AuthError, TransientError
 from daemon.lock import InstanceLock
 from daemon.model import Address, SentMail
 from daemon.runtime import FIRST_BACKOFF, POLL_BUDGET, Runtime
+from daemon.store import Store
 
 _keys = itertools.count()
 
@@ -173,3 +179,41 @@ def test_a_long_backfill_takes_turns(d: Daemon, capsys: pytest.CaptureFixture[st
     d.rt.step()
     assert not d.rt.slots["work"].backlog and d.rt.slots["work"].due > d.clock.t
     assert d.rt.slots["work"].remaining is None
+
+
+HOLD = ("import sys, time\nfrom pathlib import Path\nfrom daemon.lock import InstanceLock\n"
+        "InstanceLock(Path(sys.argv[1]), 'cycle.lock').acquire()\nprint('held', flush=True)\n"
+        "time.sleep(600)\n")
+
+
+def test_the_cycle_waits_for_a_manual_sync_until_it_ends_even_by_a_kill(d: Daemon) -> None:
+    """However many tries it takes (``lock_poll`` apart), the cycle waits for the process that
+    holds the cycle lock; a manual sync killed halfway frees it (flock dies with its holder)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(d.config.state_dir)],
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": root})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        seen: list[object] = []
+
+        def look_then_kill() -> None:  # what `keepwarm status` reads meanwhile, then the kill
+            try:
+                store = Store(d.config.store_path)
+                seen.append((store.daemon_state() or {}).get("waiting"))
+                store.close()
+            finally:
+                holder.kill()
+
+        d.rt = Runtime(d.path, d.config, clock=d.clock, lock_poll=0.01)
+        threading.Timer(1.0, look_then_kill).start()
+        started = time.monotonic()
+        d.rt.step()
+        assert time.monotonic() - started >= 1.0  # a hundred tries and more
+    finally:
+        holder.kill()
+        holder.wait()
+    (waiting,) = seen
+    assert str(waiting).startswith(f"waiting for a manual sync (pid {holder.pid}) since ")
+    assert set(d.polls()) == {"work", "home", "cal"}
+    assert d.rt.waiting is None and (d.rt.store.daemon_state() or {})["waiting"] is None
