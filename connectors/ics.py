@@ -15,6 +15,10 @@ Because the file is local and keepwarm's events in it are not meant to be edited
 - Create of a UID that already exists replaces that event.
 - An event whose content is unchanged keeps its old bytes (and DTSTAMP), so applying the
   same state twice leaves the file byte-identical.
+
+The reader and the writer cut the file the same way (``icsfile.split``): a byte-order mark,
+several VCALENDARs and a missing ``END:VCALENDAR`` are read and written; a component whose
+END line is missing is skipped by the reader and makes the writer refuse the file.
 """
 
 from __future__ import annotations
@@ -156,12 +160,22 @@ class IcsConnector(CalendarConnector):
         if not data.strip():
             return icsfile.new_file()
         try:
-            return icsfile.split(data)
+            ics = icsfile.split(data)
         except ValueError as exc:
-            raise CalendarError(
-                f"{self.path} is not an iCalendar file keepwarm can safely edit ({exc}); "
-                f"fix the file or point accounts[{self.name}].path elsewhere"
-            ) from None
+            raise self._unsafe(str(exc)) from None
+        if not ics.calendar:
+            raise self._unsafe("no BEGIN:VCALENDAR line")
+        cut = ics.first_cut()
+        if cut is not None:  # keepwarm's events would land inside it for other readers
+            number, block = cut
+            raise self._unsafe(f"the {block.name[:40]!r} at line {number} has no END line")
+        return ics
+
+    def _unsafe(self, why: str) -> CalendarError:
+        return CalendarError(
+            f"{self.path} is not an iCalendar file keepwarm can safely edit ({why}); "
+            f"fix the file or point accounts[{self.name}].path elsewhere"
+        )
 
     def _write(self, data: bytes, exists: bool) -> None:
         try:
