@@ -2,10 +2,10 @@
 
 Why not ``email.parser``: building a full message object costs ~200 us per message, and
 keepwarm needs a dozen header fields of each sent message, never the body. This module finds
-the header block, picks only the wanted fields with one regex over bytes, and parses
-addresses with ``email.utils.getaddresses`` (behind an exact fast path for the plain forms
-that make up nearly all real headers). It never raises for one bad message: a message with
-nothing usable comes back as ``Skipped``.
+the header block, picks only the wanted fields with one regex over bytes, and splits
+addresses with ``connectors.addrlist`` (the same on every Python, where the standard
+library's parser is not). It never raises for one bad message: a message with nothing usable
+comes back as ``Skipped``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
+from connectors.addrlist import pairs
 from connectors.text import clean_text
 from daemon.model import Address, SentMail, Skipped
 
@@ -45,12 +46,6 @@ _MULTI = frozenset((b"to", b"cc", b"bcc"))
 # (so bare hosts like "localhost" and "x@y" are dropped), no address literals.
 _VALID_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+")
 
-# Exact fast path for the plain forms getaddresses would parse the same way:
-# `addr`, `Name <addr>`, `"Quoted, Name" <addr>`, separated by commas.
-_FAST_ITEM = re.compile(
-    r'\s*(?:(?:"([^"\\]*)"|([^",<>@()\\:;\[\]]*?))\s*<([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+)>'
-    r'|([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+))\s*(?:,|$)'
-)
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 # The Date form nearly every mailer writes ("Mon, 2 Nov 2026 09:05:00 +0100"), read without
@@ -152,29 +147,6 @@ def decode_words(s: str) -> str:
     return "".join(out)
 
 
-def _pairs(value: str) -> list[tuple[str, str]]:
-    """(name, email) pairs exactly as getaddresses gives them, fast for the plain forms."""
-    out: list[tuple[str, str]] = []
-    pos, n = 0, len(value)
-    while pos < n:
-        m = _FAST_ITEM.match(value, pos)
-        if m is None or m.end() == pos:
-            if value[pos:].strip(" \t,"):
-                try:
-                    return list(getaddresses([value]))
-                except Exception:  # the stdlib parser on pathological input
-                    log.debug("unparseable address list of %d chars", len(value))
-                    return []
-            break
-        quoted, phrase, addr, bare = m.groups()
-        if bare is not None:
-            out.append(("", bare))
-        else:
-            out.append((quoted if quoted is not None else " ".join(phrase.split()), addr))
-        pos = m.end()
-    return out
-
-
 def parse_addresses(values: Iterable[str]) -> tuple[Address, ...]:
     """Addresses of raw (still encoded) header values; invalid addresses are dropped.
 
@@ -183,7 +155,7 @@ def parse_addresses(values: Iterable[str]) -> tuple[Address, ...]:
     """
     out: list[Address] = []
     for value in values:
-        for name, addr in _pairs(value):
+        for name, addr in pairs(value):
             email = addr.strip().lower()
             if not _VALID_EMAIL.fullmatch(email):
                 continue
