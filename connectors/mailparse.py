@@ -191,7 +191,21 @@ def parse_date(value: str) -> datetime:
                     tzinfo=zone)
 
 
-def _date(value: str, fallback: datetime) -> datetime:
+def plausible(when: datetime | None, now: datetime) -> datetime | None:
+    """``when`` (naive: UTC) if mail can have been sent or delivered then: from 1980 to two
+    days after ``now``; else None. A delivery time (a Maildir file name, an mbox separator
+    line, a file's mtime) is checked like a Date header: a name that says 2030 is a broken
+    name, not a touchpoint in 2030."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when if EARLIEST_DATE <= when <= now + FUTURE_SLACK else None
+
+
+def _date(value: str, fallback: datetime | None, now: datetime) -> datetime | None:
+    """The Date header when it is plausible and at most two days after the delivery time
+    (or now, without one); else the delivery time; None when neither is usable."""
     if value:
         try:
             d = parse_date(value)
@@ -199,16 +213,25 @@ def _date(value: str, fallback: datetime) -> datetime:
             return fallback
         if d.tzinfo is None:
             d = d.replace(tzinfo=UTC)
-        if EARLIEST_DATE <= d <= fallback + FUTURE_SLACK:
+        if EARLIEST_DATE <= d <= min(fallback or now, now) + FUTURE_SLACK:
             return d
     return fallback
 
 
-def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMail | Skipped:
+def _undated(date_raw: str, fallback: datetime | None) -> str:
+    """The reason a message without a usable date is skipped."""
+    header = f"Date {clean_text(date_raw)[:60]!r}" if date_raw else "no Date header"
+    delivery = f"delivery time {fallback:%Y-%m-%d}" if fallback else "no delivery time"
+    return f"no usable date ({header}, {delivery}): a date must lie between 1980 and now + 2 days"
+
+
+def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
+                  now: datetime | None = None) -> SentMail | Skipped:
     """The SentMail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
 
     ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
-    far-future Date. Only the first HEADER_CAP bytes are looked at.
+    far-future Date, if it is plausible itself (``plausible``, as of ``now``, default the
+    clock); a message with neither is Skipped. Only the first HEADER_CAP bytes are looked at.
     """
     block, fields = _fields(raw, location)
 
@@ -232,9 +255,12 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
             return Skipped(location, "no header block")
         return Skipped(location, "no sender and no recipient addresses")
 
-    if fallback_date.tzinfo is None:
-        fallback_date = fallback_date.replace(tzinfo=UTC)
     date_raw = one(b"date")
+    now = now or datetime.now(UTC)
+    fallback = plausible(fallback_date, now)
+    date = _date(date_raw, fallback, now)
+    if date is None:
+        return Skipped(location, _undated(date_raw, fallback_date))
     subject_raw = one(b"subject")
     message_id = _msg_id(one(b"message-id"))
     if not message_id:
@@ -244,7 +270,7 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
     in_reply_to = one(b"in-reply-to")
     return SentMail(
         message_id=message_id,
-        date=_date(date_raw, fallback_date),
+        date=date,
         sender=senders[0] if senders else None,
         to=to,
         cc=cc,

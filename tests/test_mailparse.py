@@ -126,6 +126,28 @@ def test_date_parsing_and_fallback(date: str | None, expected: datetime) -> None
     assert m.date.tzinfo is not None
 
 
+def test_a_fallback_is_checked_like_a_date_header() -> None:
+    """Never before 1980, never after now + 2 days, whichever it came from: a header date
+    then wins if it is good, else the message is skipped with the reason."""
+    now = datetime(2026, 3, 20, tzinfo=UTC)
+    future, ancient = datetime(2030, 3, 17, tzinfo=UTC), datetime(1975, 1, 1, tzinfo=UTC)
+    bare = msg("From: me@example.org", "To: a@example.com")
+    assert parse_headers(bare, "t", future, now) == Skipped(
+        "t", "no usable date (no Date header, delivery time 2030-03-17): a date must lie "
+             "between 1980 and now + 2 days")
+    assert isinstance(parse_headers(bare, "t", ancient, now), Skipped)
+    assert isinstance(parse_headers(bare, "t", None, now), Skipped)
+    good = msg("From: me@example.org", "To: a@example.com", "Date: Thu, 19 Mar 2026 10:00 +0000")
+    for fallback in (future, ancient, None):
+        result = parse_headers(good, "t", fallback, now)
+        assert isinstance(result, SentMail)
+        assert result.date == datetime(2026, 3, 19, 10, 0, tzinfo=UTC)
+    late = msg("From: me@example.org", "To: a@example.com", "Date: Mon, 23 Mar 2026 10:00 +0000")
+    assert parse_headers(late, "t", future, now) == Skipped(
+        "t", "no usable date (Date 'Mon, 23 Mar 2026 10:00 +0000', delivery time 2030-03-17): "
+             "a date must lie between 1980 and now + 2 days")
+
+
 def test_naive_fallback_is_taken_as_utc() -> None:
     result = parse_headers(msg("To: a@example.com"), "t", datetime(2024, 1, 1))
     assert isinstance(result, SentMail)
