@@ -34,6 +34,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
     _fsync_directory(directory)
 
 
+def read_only(path: Path) -> bool:
+    """True when ``path`` exists and may not be written: no write bit at all (``chmod 444``,
+    which root's own writes would ignore), or not writable by this user. ``write_atomic``
+    would replace such a file all the same (the rename needs only the folder's permission),
+    so a caller that must respect the user's choice asks this first, as vim does."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    return not mode & 0o222 or not os.access(path, os.W_OK)
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make the rename durable; some platforms cannot open directories, which is fine."""
     try:

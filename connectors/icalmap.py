@@ -68,34 +68,66 @@ def meetings(calendar: icalendar.Component, where: str, ctx: FetchContext
 
 
 def file_meetings(data: bytes, file_name: str, ctx: FetchContext) -> Iterator[Observation]:
-    """``meetings`` of a whole .ics file; SourceError when it is not iCalendar at all."""
+    """``meetings`` of a whole .ics file, and one Skipped per part of it that cannot be read;
+    SourceError only when there is no calendar in it at all."""
     if not data.strip():
         return
     try:
-        text = icsfile.unfold(data).decode("utf-8", errors="replace")
-        calendar = icalendar.Calendar.from_ical(text)
+        ics = icsfile.split(data)
     except ValueError as exc:
         raise SourceError(f"{file_name} is not a readable iCalendar file: {exc}") from None
+    calendar, skipped = read_parts(ics, f"ics:{file_name}")
+    yield from skipped
     yield from meetings(calendar, f"ics:{file_name}", ctx)
 
 
 def object_meetings(text: str, where: str, href: str, ctx: FetchContext
                     ) -> Iterator[Observation]:
-    """``meetings`` of one calendar object (a CalDAV resource); Skipped when unreadable."""
+    """``meetings`` of one calendar object (a CalDAV resource), read like a file: what
+    cannot be read is Skipped, the whole object when it holds no calendar."""
+    name = href.rstrip("/").rsplit("/", 1)[-1]
     try:
-        calendar = icalendar.Calendar.from_ical(text)
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
-        name = href.rstrip("/").rsplit("/", 1)[-1]
+        ics = icsfile.split(text.encode("utf-8", "surrogateescape"))
+    except ValueError as exc:
         yield Skipped(f"{where}/{name}", f"unreadable iCalendar object: {exc}")
         return
+    calendar, skipped = read_parts(ics, f"{where}/{name}")
+    yield from skipped
     yield from meetings(calendar, where, ctx)
+
+
+def read_parts(ics: icsfile.IcsFile, where: str) -> tuple[icalendar.Calendar, list[Skipped]]:
+    """The VEVENTs and VTIMEZONEs of ``ics`` that parse, as one calendar, and a Skipped for
+    each one that does not and for each line between them that is not iCalendar.
+
+    Each component is parsed on its own, so one broken part costs only itself (a whole-file
+    parse refuses the calendar). Time zones go first: icalendar resolves an event's TZID
+    against the time zones it has parsed so far. Other components carry no meetings and
+    are not parsed (a cut one is reported all the same: the file is broken there)."""
+    skipped = [Skipped(f"{where}#line-{number}", f"unreadable line {text[:60]!r}")
+               for number, text in ics.stray_lines()]
+    parts = [(n, p) for n, p in ics.numbered() if isinstance(p, icsfile.Block)
+             and (p.cut or p.name in ("VTIMEZONE", "VEVENT"))]
+    calendar = icalendar.Calendar()
+    for number, block in sorted(parts, key=lambda part: part[1].name != "VTIMEZONE"):
+        location = f"{where}#{block.uid or f'line-{number}'}"
+        if block.cut:
+            skipped.append(Skipped(location, f"{block.name[:40]!r} cut off: its END line is "
+                                             "missing"))
+            continue
+        try:
+            text = icsfile.unfold(block.raw).decode("utf-8", errors="replace")
+            calendar.add_component(icalendar.Component.from_ical(text))
+        except Exception as exc:  # third-party parser on user data: any failure is one item
+            skipped.append(Skipped(location, f"unreadable {block.name}: {clean_text(str(exc))}"))
+    return calendar, skipped
 
 
 def _problem(event: icalendar.Component) -> str:
     """Why this VEVENT cannot be used, or ''."""
     if event.errors:
         prop, message = event.errors[0]
-        return f"unparseable {prop}: {message}"
+        return f"unparseable {prop or 'line'}: {clean_text(message)}"
     if "DTSTART" not in event:
         return "event has no DTSTART"
     start = event.decoded("DTSTART")

@@ -15,6 +15,12 @@ Because the file is local and keepwarm's events in it are not meant to be edited
 - Create of a UID that already exists replaces that event.
 - An event whose content is unchanged keeps its old bytes (and DTSTAMP), so applying the
   same state twice leaves the file byte-identical.
+- A file the user made read-only (``chmod 444``) is refused with a CalendarError, as vim
+  refuses it: the atomic rename would replace it all the same, since the folder allows it.
+
+The reader and the writer cut the file the same way (``icsfile.split``): a byte-order mark,
+several VCALENDARs and a missing ``END:VCALENDAR`` are read and written; a component whose
+END line is missing is skipped by the reader and makes the writer refuse the file.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from connectors import icsfile
-from connectors.atomic import write_atomic
+from connectors.atomic import read_only, write_atomic
 from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.text import clean_text
 from daemon.errors import CalendarError, SourceError
@@ -156,14 +162,30 @@ class IcsConnector(CalendarConnector):
         if not data.strip():
             return icsfile.new_file()
         try:
-            return icsfile.split(data)
+            ics = icsfile.split(data)
         except ValueError as exc:
-            raise CalendarError(
-                f"{self.path} is not an iCalendar file keepwarm can safely edit ({exc}); "
-                f"fix the file or point accounts[{self.name}].path elsewhere"
-            ) from None
+            raise self._unsafe(str(exc)) from None
+        if not ics.calendar:
+            raise self._unsafe("no BEGIN:VCALENDAR line")
+        cut = ics.first_cut()
+        if cut is not None:  # keepwarm's events would land inside it for other readers
+            number, block = cut
+            raise self._unsafe(f"the {block.name[:40]!r} at line {number} has no END line")
+        return ics
+
+    def _unsafe(self, why: str) -> CalendarError:
+        return CalendarError(
+            f"{self.path} is not an iCalendar file keepwarm can safely edit ({why}); "
+            f"fix the file or point accounts[{self.name}].path elsewhere"
+        )
 
     def _write(self, data: bytes, exists: bool) -> None:
+        if exists and read_only(self.path):
+            raise CalendarError(
+                f"{self.path} is read-only, so keepwarm does not write reminders into it; "
+                f"make it writable (chmod u+w {self.path}) or point accounts[{self.name}].path "
+                "elsewhere"
+            )
         try:
             mode = self.path.stat().st_mode & 0o777 if exists else 0o600
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

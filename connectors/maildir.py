@@ -18,11 +18,17 @@ last file (files are read in (ctime, name) order), so intermediate cursors stay 
 
 A message moved new/ -> cur/ (or whose flags change) is renamed, gets a new ctime and is
 read again; the store deduplicates by Message-ID.
+
+A file that cannot be read (permissions, an I/O error, a link to nothing) is Skipped once and
+its name kept in the cursor (``retry``, at most RETRY_LIMIT names): it is tried again at every
+sync, whether or not the folder changed (a ``chmod`` changes no folder), until it is read,
+then ingested like any other, or is gone, then forgotten.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import os
 import stat
@@ -34,7 +40,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.base import Connector, Option
-from connectors.mailparse import parse_headers, read_header_block
+from connectors.mailparse import parse_headers, plausible, read_header_block
 from connectors.readahead import ReadAhead
 from daemon.errors import SourceError
 from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
@@ -45,6 +51,7 @@ BATCH_SIZE = 5000  # one store transaction each: fewer, larger commits ingest ~3
 WINDOW_NS = 2_000_000_000  # timestamps are coarse and listing is not atomic: 2 s of slack
 _SUBDIRS = ("cur", "new")
 _MAX_DELIVERY_SECONDS = 10**11  # names with bigger leading numbers are not Maildir times
+RETRY_LIMIT = 1000  # unreadable files the cursor keeps to try again; more are Skipped only
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class _Cursor:
     edge: frozenset[str]
     dirs: dict[str, int] | None
     scan_ns: int
+    retry: frozenset[str] = frozenset()  # names that could not be read: tried at every sync
 
     @classmethod
     def load(cls, raw: JSON | None) -> _Cursor:
@@ -73,6 +81,7 @@ class _Cursor:
                 frozenset(str(n) for n in raw["edge"]),
                 {str(k): int(v) for k, v in dirs.items()} if dirs is not None else None,
                 int(raw.get("scan_ns", 0)),
+                frozenset(str(n) for n in raw.get("retry", ())),
             )
         except (AttributeError, KeyError, TypeError, ValueError):
             log.warning("maildir cursor unreadable; reading the whole folder again")
@@ -84,15 +93,60 @@ class _Cursor:
             "edge": sorted(self.edge),
             "dirs": self.dirs,
             "scan_ns": self.scan_ns,
+            "retry": sorted(self.retry),
         }
 
 
-def delivery_time(name: str, mtime_ns: int) -> datetime:
-    """When the message arrived: the leading ``<seconds>.`` of a Maildir name, else mtime."""
+def delivery_time(name: str, mtime_ns: int, now: datetime) -> datetime:
+    """When the message arrived: the leading ``<seconds>.`` of a Maildir name when that is a
+    plausible time, else the file's mtime (which ``parse_headers`` checks in its turn)."""
     head, dot, _ = name.partition(".")
     if dot and head.isdigit() and 0 < int(head) < _MAX_DELIVERY_SECONDS:
-        return datetime.fromtimestamp(int(head), UTC)
+        named = plausible(datetime.fromtimestamp(int(head), UTC), now)
+        if named is not None:
+            return named
     return datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """A message file that exists but cannot be read now."""
+
+    reason: str
+
+
+class _Listing:
+    """One listing of the folder, in (ctime, name) order, and the cursors it allows."""
+
+    def __init__(self, entries: list[_Entry], old: _Cursor, dirs: dict[str, int],
+                 scan_ns: int) -> None:
+        self.entries, self.old, self.dirs, self.scan_ns = entries, old, dirs, scan_ns
+        self.ctimes = [e.ctime_ns for e in entries]
+        self.kept_edge = [i for i, e in enumerate(entries) if e.rel in old.edge]
+
+    def cursor(self, i: int, below_ns: int, final: bool, retry: set[str]) -> dict[str, Any]:
+        """Valid once entries[..i] and every file the old cursor covers are stored."""
+        first = bisect.bisect_left(self.ctimes, below_ns)
+        edge = {self.entries[j].rel for j in range(first, i + 1)}
+        edge.update(self.entries[j].rel for j in self.kept_edge
+                    if j > i and self.ctimes[j] >= below_ns)
+        return _Cursor(below_ns, frozenset(edge), self.dirs if final else None,
+                       self.scan_ns if final else 0, frozenset(retry)).dump()
+
+    def final(self, retry: set[str]) -> dict[str, Any]:
+        """The cursor once every entry is stored."""
+        # The high-water mark comes from the files' own ctimes (the file server's clock), so
+        # a server clock behind ours cannot hide mail that arrives after this scan.
+        mark_ns = (min(self.ctimes[-1], self.scan_ns) - WINDOW_NS if self.entries
+                   else self.old.below_ns)
+        return self.cursor(len(self.entries) - 1, max(self.old.below_ns, mark_ns), True, retry)
+
+    def todo(self) -> list[int]:
+        """Indexes of the entries to read: new since the old cursor, and not in its retry
+        list (those are read first, changed or not)."""
+        done = self.old.edge | self.old.retry
+        return [i for i in range(bisect.bisect_left(self.ctimes, self.old.below_ns),
+                                 len(self.entries)) if self.entries[i].rel not in done]
 
 
 class MaildirConnector(Connector):
@@ -112,7 +166,7 @@ class MaildirConnector(Connector):
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         dirs = self._dir_mtimes()  # raises SourceError now, not at the first next()
-        return self._scan(_Cursor.load(cursor), dirs, time.time_ns())
+        return self._scan(_Cursor.load(cursor), dirs, time.time_ns(), ctx.now)
 
     def _dir_mtimes(self) -> dict[str, int]:
         """cur/ and new/ mtimes, taken before listing so a change during the scan shows later."""
@@ -147,75 +201,97 @@ class MaildirConnector(Connector):
                     try:
                         st = entry.stat()
                     except OSError:
-                        log.debug("maildir:%s/%s vanished while listing", sub, entry.name)
-                        continue
-                    if stat.S_ISREG(st.st_mode):
+                        if not entry.is_symlink():
+                            log.debug("maildir:%s/%s vanished while listing", sub, entry.name)
+                            continue
+                        st = entry.stat(follow_symlinks=False)  # a link to nothing: unreadable
+                    if stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode):
                         entries.append(
                             _Entry(st.st_ctime_ns, f"{sub}/{entry.name}", st.st_mtime_ns)
                         )
         entries.sort(key=lambda e: (e.ctime_ns, e.rel))
         return entries
 
-    def _scan(self, old: _Cursor, dirs: dict[str, int], scan_ns: int) -> Iterator[Batch]:
+    def _scan(self, old: _Cursor, dirs: dict[str, int], scan_ns: int, now: datetime
+              ) -> Iterator[Batch]:
+        retried, retry = self._retry(old.retry, now)
         if old.dirs == dirs and all(m < old.scan_ns - WINDOW_NS for m in dirs.values()):
             log.debug("maildir %s unchanged since the last scan", self.root)
-            yield Batch((), old.dump())
+            yield Batch(tuple(retried), dataclasses.replace(old, retry=frozenset(retry)).dump())
             return
-        entries = self._list(dirs)
-        ctimes = [e.ctime_ns for e in entries]
-        todo = [
-            i
-            for i in range(bisect.bisect_left(ctimes, old.below_ns), len(entries))
-            if entries[i].rel not in old.edge
-        ]
-        kept_edge = [i for i, e in enumerate(entries) if e.rel in old.edge]
-
-        def cursor_after(i: int, below_ns: int, final: bool) -> dict[str, Any]:
-            """Valid once entries[..i] and every file the old cursor covers are stored."""
-            first = bisect.bisect_left(ctimes, below_ns)
-            edge = {entries[j].rel for j in range(first, i + 1)}
-            edge.update(entries[j].rel for j in kept_edge if j > i and ctimes[j] >= below_ns)
-            return _Cursor(
-                below_ns, frozenset(edge), dirs if final else None, scan_ns if final else 0
-            ).dump()
-
-        floor_ns = scan_ns - WINDOW_NS
-        # The high-water mark comes from the files' own ctimes (the file server's clock), so
-        # a server clock behind ours cannot hide mail that arrives after this scan.
-        mark_ns = min(ctimes[-1], scan_ns) - WINDOW_NS if entries else old.below_ns
-        final_cursor = cursor_after(len(entries) - 1, max(old.below_ns, mark_ns), True)
+        listing = _Listing(self._list(dirs), old, dirs, scan_ns)
+        entries, todo = listing.entries, listing.todo()
         if not todo:
-            yield Batch((), final_cursor)
+            yield Batch(tuple(retried), listing.final(retry))
             return
         warm = ReadAhead([os.path.join(self.root, entries[i].rel) for i in todo])
         try:
             for start in range(0, len(todo), self.batch_size):
                 chunk = todo[start : start + self.batch_size]
-                observations: list[Observation] = []
+                observations = retried if start == 0 else []
                 for n, i in enumerate(chunk):
                     if n % 64 == 0:
                         warm.advance(start + n)
-                    if (obs := self._read(entries[i])) is not None:
+                    if (obs := self._observe(entries[i], now, retry)) is not None:
                         observations.append(obs)
                 if start + self.batch_size >= len(todo):
-                    yield Batch(observations, final_cursor)
+                    yield Batch(observations, listing.final(retry))
                 else:
-                    last = chunk[-1]
-                    below = max(old.below_ns, min(ctimes[last], floor_ns))
-                    yield Batch(observations, cursor_after(last, below, False),
+                    below = max(old.below_ns, min(entries[chunk[-1]].ctime_ns,
+                                                  scan_ns - WINDOW_NS))
+                    yield Batch(observations, listing.cursor(chunk[-1], below, False, retry),
                                 remaining=len(todo) - start - len(chunk))
         finally:
             warm.close()
 
-    def _read(self, entry: _Entry) -> Observation | None:
-        location = f"maildir:{entry.rel}"
+    def _retry(self, names: frozenset[str], now: datetime) -> tuple[list[Observation], set[str]]:
+        """Read again the files an earlier sync could not read: what they hold now, and the
+        names still unreadable (a name that is gone is forgotten)."""
+        observations: list[Observation] = []
+        still: set[str] = set()
+        for rel in sorted(names):
+            path = os.path.join(self.root, rel)
+            try:
+                st = os.stat(path)
+            except OSError as e:
+                if not isinstance(e, FileNotFoundError) or os.path.lexists(path):
+                    still.add(rel)
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue  # no longer a message file
+            got = self._read(_Entry(st.st_ctime_ns, rel, st.st_mtime_ns), now)
+            if isinstance(got, _Unreadable):
+                log.debug("maildir:%s still unreadable: %s", rel, got.reason)
+                still.add(rel)
+            elif got is not None:
+                observations.append(got)
+        return observations, still
+
+    def _observe(self, entry: _Entry, now: datetime, retry: set[str]) -> Observation | None:
+        """The message in ``entry``; Skipped when it cannot be read, and then kept in
+        ``retry`` (up to RETRY_LIMIT names) to be tried again at every sync."""
+        got = self._read(entry, now)
+        if not isinstance(got, _Unreadable):
+            return got
+        if len(retry) < RETRY_LIMIT:
+            retry.add(entry.rel)
+            then = "tried again at every sync until it can be read or is gone"
+        else:
+            then = f"not tried again: more than {RETRY_LIMIT} files here cannot be read"
+        return Skipped(f"maildir:{entry.rel}", f"cannot read: {got.reason}; {then}")
+
+    def _read(self, entry: _Entry, now: datetime) -> Observation | _Unreadable | None:
+        """The message in ``entry``, _Unreadable, or None when the file is gone."""
+        path = os.path.join(self.root, entry.rel)
         try:
-            with open(os.path.join(self.root, entry.rel), "rb", buffering=0) as f:
+            with open(path, "rb", buffering=0) as f:
                 raw = read_header_block(f)
         except FileNotFoundError:
-            log.debug("%s vanished before it was read", location)
+            if os.path.lexists(path):
+                return _Unreadable("it is a link to a file that does not exist")
+            log.debug("maildir:%s vanished before it was read", entry.rel)
             return None
         except OSError as e:
-            return Skipped(location, f"cannot read: {e.strerror or e}")
-        fallback = delivery_time(entry.rel.partition("/")[2], entry.mtime_ns)
-        return parse_headers(raw, location, fallback)
+            return _Unreadable(e.strerror or str(e))
+        fallback = delivery_time(entry.rel.partition("/")[2], entry.mtime_ns, now)
+        return parse_headers(raw, f"maildir:{entry.rel}", fallback, now)

@@ -2,10 +2,10 @@
 
 Why not ``email.parser``: building a full message object costs ~200 us per message, and
 keepwarm needs a dozen header fields of each sent message, never the body. This module finds
-the header block, picks only the wanted fields with one regex over bytes, and parses
-addresses with ``email.utils.getaddresses`` (behind an exact fast path for the plain forms
-that make up nearly all real headers). It never raises for one bad message: a message with
-nothing usable comes back as ``Skipped``.
+the header block, picks only the wanted fields with one regex over bytes, and splits
+addresses with ``connectors.addrlist`` (the same on every Python, where the standard
+library's parser is not). It never raises for one bad message: a message with nothing usable
+comes back as ``Skipped``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
+from connectors.addrlist import pairs
 from connectors.text import clean_text
 from daemon.model import Address, SentMail, Skipped
 
@@ -45,12 +46,6 @@ _MULTI = frozenset((b"to", b"cc", b"bcc"))
 # (so bare hosts like "localhost" and "x@y" are dropped), no address literals.
 _VALID_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+")
 
-# Exact fast path for the plain forms getaddresses would parse the same way:
-# `addr`, `Name <addr>`, `"Quoted, Name" <addr>`, separated by commas.
-_FAST_ITEM = re.compile(
-    r'\s*(?:(?:"([^"\\]*)"|([^",<>@()\\:;\[\]]*?))\s*<([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+)>'
-    r'|([^<>\s@",()\\:;\[\]]+@[^<>\s@",()\\:;\[\]]+))\s*(?:,|$)'
-)
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 # The Date form nearly every mailer writes ("Mon, 2 Nov 2026 09:05:00 +0100"), read without
@@ -152,29 +147,6 @@ def decode_words(s: str) -> str:
     return "".join(out)
 
 
-def _pairs(value: str) -> list[tuple[str, str]]:
-    """(name, email) pairs exactly as getaddresses gives them, fast for the plain forms."""
-    out: list[tuple[str, str]] = []
-    pos, n = 0, len(value)
-    while pos < n:
-        m = _FAST_ITEM.match(value, pos)
-        if m is None or m.end() == pos:
-            if value[pos:].strip(" \t,"):
-                try:
-                    return list(getaddresses([value]))
-                except Exception:  # the stdlib parser on pathological input
-                    log.debug("unparseable address list of %d chars", len(value))
-                    return []
-            break
-        quoted, phrase, addr, bare = m.groups()
-        if bare is not None:
-            out.append(("", bare))
-        else:
-            out.append((quoted if quoted is not None else " ".join(phrase.split()), addr))
-        pos = m.end()
-    return out
-
-
 def parse_addresses(values: Iterable[str]) -> tuple[Address, ...]:
     """Addresses of raw (still encoded) header values; invalid addresses are dropped.
 
@@ -183,7 +155,7 @@ def parse_addresses(values: Iterable[str]) -> tuple[Address, ...]:
     """
     out: list[Address] = []
     for value in values:
-        for name, addr in _pairs(value):
+        for name, addr in pairs(value):
             email = addr.strip().lower()
             if not _VALID_EMAIL.fullmatch(email):
                 continue
@@ -219,7 +191,21 @@ def parse_date(value: str) -> datetime:
                     tzinfo=zone)
 
 
-def _date(value: str, fallback: datetime) -> datetime:
+def plausible(when: datetime | None, now: datetime) -> datetime | None:
+    """``when`` (naive: UTC) if mail can have been sent or delivered then: from 1980 to two
+    days after ``now``; else None. A delivery time (a Maildir file name, an mbox separator
+    line, a file's mtime) is checked like a Date header: a name that says 2030 is a broken
+    name, not a touchpoint in 2030."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when if EARLIEST_DATE <= when <= now + FUTURE_SLACK else None
+
+
+def _date(value: str, fallback: datetime | None, now: datetime) -> datetime | None:
+    """The Date header when it is plausible and at most two days after the delivery time
+    (or now, without one); else the delivery time; None when neither is usable."""
     if value:
         try:
             d = parse_date(value)
@@ -227,16 +213,25 @@ def _date(value: str, fallback: datetime) -> datetime:
             return fallback
         if d.tzinfo is None:
             d = d.replace(tzinfo=UTC)
-        if EARLIEST_DATE <= d <= fallback + FUTURE_SLACK:
+        if EARLIEST_DATE <= d <= min(fallback or now, now) + FUTURE_SLACK:
             return d
     return fallback
 
 
-def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMail | Skipped:
+def _undated(date_raw: str, fallback: datetime | None) -> str:
+    """The reason a message without a usable date is skipped."""
+    header = f"Date {clean_text(date_raw)[:60]!r}" if date_raw else "no Date header"
+    delivery = f"delivery time {fallback:%Y-%m-%d}" if fallback else "no delivery time"
+    return f"no usable date ({header}, {delivery}): a date must lie between 1980 and now + 2 days"
+
+
+def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
+                  now: datetime | None = None) -> SentMail | Skipped:
     """The SentMail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
 
     ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
-    far-future Date. Only the first HEADER_CAP bytes are looked at.
+    far-future Date, if it is plausible itself (``plausible``, as of ``now``, default the
+    clock); a message with neither is Skipped. Only the first HEADER_CAP bytes are looked at.
     """
     block, fields = _fields(raw, location)
 
@@ -260,9 +255,12 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
             return Skipped(location, "no header block")
         return Skipped(location, "no sender and no recipient addresses")
 
-    if fallback_date.tzinfo is None:
-        fallback_date = fallback_date.replace(tzinfo=UTC)
     date_raw = one(b"date")
+    now = now or datetime.now(UTC)
+    fallback = plausible(fallback_date, now)
+    date = _date(date_raw, fallback, now)
+    if date is None:
+        return Skipped(location, _undated(date_raw, fallback_date))
     subject_raw = one(b"subject")
     message_id = _msg_id(one(b"message-id"))
     if not message_id:
@@ -272,7 +270,7 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime) -> SentMai
     in_reply_to = one(b"in-reply-to")
     return SentMail(
         message_id=message_id,
-        date=_date(date_raw, fallback_date),
+        date=date,
         sender=senders[0] if senders else None,
         to=to,
         cc=cc,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from connectors.base import Connector, Option
-from connectors.mailparse import HEADER_CAP, MONTHS, find_header_end, parse_headers
+from connectors.mailparse import HEADER_CAP, MONTHS, find_header_end, parse_headers, plausible
 from daemon.errors import SourceError
 from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
@@ -169,9 +169,19 @@ class MboxConnector(Connector):
             ) from e
         except OSError as e:
             raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
-        return self._read(f, cursor)
+        return self._read_or_fail(f, cursor, ctx.now)
 
-    def _read(self, f: BinaryIO, cursor: JSON | None) -> Iterator[Batch]:
+    def _read_or_fail(self, f: BinaryIO, cursor: JSON | None, now: datetime
+                      ) -> Iterator[Batch]:
+        """``_read``, with a read error one line: the batches before it are stored with
+        their cursors, so the next sync tries again from there."""
+        try:
+            yield from self._read(f, cursor, now)
+        except OSError as e:
+            raise SourceError(f"cannot read mbox file {self.path}: {e.strerror or e}; "
+                              "tried again at the next sync") from None
+
+    def _read(self, f: BinaryIO, cursor: JSON | None, now: datetime) -> Iterator[Batch]:
         with f:
             st = os.fstat(f.fileno())
             offset = self._resume_offset(f, st, cursor)
@@ -187,7 +197,7 @@ class MboxConnector(Connector):
             for msg in _messages(stream, offset):
                 if msg.header is None:
                     break  # still being written: the next sync reads it from its start
-                observations.append(self._observation(msg, mtime))
+                observations.append(self._observation(msg, mtime, now))
                 consumed = msg.end
                 if len(observations) >= BATCH_SIZE:
                     yield Batch(observations, self._cursor(f, st, consumed))
@@ -197,12 +207,14 @@ class MboxConnector(Connector):
                     consumed = max(consumed, stream.base + len(stream.buf))
             yield Batch(observations, self._cursor(f, st, consumed))
 
-    def _observation(self, msg: _Message, mtime: datetime) -> Observation:
+    def _observation(self, msg: _Message, mtime: datetime, now: datetime) -> Observation:
         location = f"mbox:{self.path.name}#{msg.offset}"
         assert msg.header is not None
         if not msg.header.strip():
             return Skipped(location, "no header block")
-        return parse_headers(msg.header, location, separator_date(msg.from_line) or mtime)
+        # the separator's date when plausible, else the file's mtime (checked by parse_headers)
+        fallback = plausible(separator_date(msg.from_line), now) or mtime
+        return parse_headers(msg.header, location, fallback, now)
 
     def _resume_offset(self, f: BinaryIO, st: os.stat_result, cursor: JSON | None) -> int:
         if cursor is None:

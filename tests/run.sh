@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, then lint, types, tests.
 # Usage: bash tests/run.sh [pytest args...]
+#        KEEPWARM_PYTHON=python3.13 bash tests/run.sh [pytest args...]   (another Python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,10 +15,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
-VENV="${KEEPWARM_VENV:-.venv}"
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
+# The Python to test on: python3 in .venv/, or KEEPWARM_PYTHON (a command or a path, e.g.
+# python3.13) in its own .venv-X.Y/, so one checkout keeps a venv per Python side by side.
+PYTHON="${KEEPWARM_PYTHON:-python3}"
+if [ -n "${KEEPWARM_PYTHON:-}" ]; then
+    version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    VENV="${KEEPWARM_VENV:-.venv-$version}"
+else
+    VENV="${KEEPWARM_VENV:-.venv}"
 fi
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+echo "== $("$VENV/bin/python" -VV | head -1) in $VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 echo "== ruff"

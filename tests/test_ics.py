@@ -363,6 +363,29 @@ def test_existing_file_mode_is_kept(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_a_read_only_reminders_file_is_refused_in_one_line_never_replaced(
+        tmp_path: Path) -> None:
+    """As vim refuses it: the atomic rename would replace a chmod 444 file (the folder
+    allows it), root or not."""
+    path = tmp_path / "r.ics"
+    conn = connector(path)
+    conn.apply([Create(reminder("kw-a"))])
+    before, inode = path.read_bytes(), path.stat().st_ino
+    path.chmod(0o444)
+    with pytest.raises(CalendarError) as refused:
+        conn.apply([Create(reminder("kw-b", 2))])
+    assert str(refused.value) == (
+        f"{path} is read-only, so keepwarm does not write reminders into it; make it writable "
+        f"(chmod u+w {path}) or point accounts[cal].path elsewhere")
+    assert path.read_bytes() == before and path.stat().st_ino == inode
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert [r.uid for r in conn.list_reminders()] == ["kw-a"]
+    conn.apply([Create(reminder("kw-a"))])  # nothing changes: nothing to refuse
+    path.chmod(0o644)
+    conn.apply([Create(reminder("kw-b", 2))])
+    assert [r.uid for r in conn.list_reminders()] == ["kw-a", "kw-b"]
+
+
 def test_unsplittable_file_is_not_edited(tmp_path: Path) -> None:
     path = tmp_path / "r.ics"
     path.write_bytes(b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n")

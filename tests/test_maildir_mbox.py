@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors import maildir as maildir_module
 from connectors.base import Connector
 from connectors.maildir import MaildirConnector, _Entry
 from connectors.mbox import MboxConnector
@@ -25,7 +27,7 @@ CTX = FetchContext(
 )
 
 
-def mail(n: int, *, date: bool = True, body: bytes = b"hello\n") -> bytes:
+def mail(n: int, *, date: bool | str = True, body: bytes = b"hello\n") -> bytes:
     lines = [
         "From: Me <me@example.org>",
         f"To: Person {n} <p{n}@example.com>",
@@ -33,7 +35,7 @@ def mail(n: int, *, date: bool = True, body: bytes = b"hello\n") -> bytes:
         f"Message-ID: <m{n}@example.org>",
     ]
     if date:
-        lines.append("Date: Tue, 14 Nov 2023 10:22:33 +0000")
+        lines.append(f"Date: {'Tue, 14 Nov 2023 10:22:33 +0000' if date is True else date}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
@@ -187,6 +189,33 @@ def test_maildir_date_falls_back_to_delivery_time(tmp_path: Path) -> None:
     }
 
 
+FUTURE = 1_900_000_000  # 2030-03-17: a broken file name, or a clock that was wrong
+PAST = 1_650_000_000  # 2022-04-15
+
+
+def test_maildir_a_delivery_time_in_the_future_is_no_date(tmp_path: Path) -> None:
+    """The fallback is checked like a Date header (1980 .. now + 2 days): a file name in 2030
+    gives way to the file's mtime, and with both absurd the message is Skipped, never a
+    touchpoint in 2030; a Date header past now + 2 days cannot hide behind it either."""
+    root, conn = maildir(tmp_path)
+    named = deliver(root, f"{FUTURE}.M1P1.host", mail(1, date=False))
+    both = deliver(root, f"{FUTURE + 1}.M2P1.host", mail(2, date=False))
+    header = deliver(root, f"{FUTURE + 2}.M3P1.host",
+                     mail(3, date="Mon, 1 Jan 2029 10:00:00 +0000"))
+    os.utime(named, (PAST, PAST))
+    os.utime(both, (FUTURE, FUTURE))
+    os.utime(header, (PAST, PAST))
+    batches, _ = fetch(conn, None)
+    assert {m.message_id: m.date for m in mails(batches)} == {
+        "m1@example.org": datetime.fromtimestamp(PAST, UTC),
+        "m3@example.org": datetime.fromtimestamp(PAST, UTC),
+    }
+    assert [o for b in batches for o in b.observations if isinstance(o, Skipped)] == [Skipped(
+        f"maildir:new/{FUTURE + 1}.M2P1.host",
+        "no usable date (no Date header, delivery time 2030-03-17): a date must lie between "
+        "1980 and now + 2 days")]
+
+
 def test_maildir_missing_folder_is_a_source_error(tmp_path: Path) -> None:
     conn = MaildirConnector(
         AccountConfig(name="work", type="maildir", options={"path": str(tmp_path / "nope")})
@@ -209,29 +238,74 @@ def test_maildir_tilde_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert ids(fetch(conn, None)[0]) == ["m1@example.org"]
 
 
-def test_maildir_unreadable_file_is_skipped_and_the_rest_read(tmp_path: Path) -> None:
+def unreadable(bad: Path, how: str, content: bytes) -> Callable[[], None]:
+    """Make the message file ``bad`` unreadable in one of three ways (root reads a chmod 000
+    file, the other two fail for anyone), without changing its folder again after; returns
+    what makes it readable, with ``content``, still without touching the folder."""
+    target = bad.parent.parent.parent / f"{bad.name}.target"  # outside the Maildir
+    if how == "chmod-000":
+        if os.geteuid() == 0:
+            pytest.skip("root reads a chmod 000 file")
+        bad.write_bytes(content)
+        bad.chmod(0)
+        return lambda: bad.chmod(0o600)
+    if how == "io-error":  # the file opens, its read fails (EIO)
+        target.symlink_to("/proc/self/mem")
+    bad.symlink_to(target)  # "dangling-link": a link to nothing, as a sync tool may leave
+    real = target.with_suffix(".real")
+    real.write_bytes(content)
+    return lambda: os.replace(real, target)
+
+
+def age(root: Path) -> None:
+    """Folders last changed a minute ago: a scan that finds them unchanged lists nothing."""
+    for sub in ("cur", "new"):
+        os.utime(root / sub, (time.time() - 60, time.time() - 60))
+
+
+@pytest.mark.parametrize("how", ["io-error", "dangling-link", "chmod-000"])
+def test_maildir_unreadable_file_is_skipped_once_and_retried_until_read(
+        tmp_path: Path, how: str) -> None:
     root, conn = maildir(tmp_path)
     deliver(root, "1700000000.M1P1.host", mail(1))
-    bad = root / "cur" / "1700000001.M2P1.host"
-    if os.geteuid() == 0:  # root reads any file: a regular file whose read fails instead
-        if not Path("/proc/self/mem").exists():
-            pytest.skip("needs /proc/self/mem when running as root")
-        bad.symlink_to("/proc/self/mem")
-    else:
-        bad.write_bytes(mail(2))
-        bad.chmod(0)
+    make_readable = unreadable(root / "cur" / "1700000001.M2P1.host", how, mail(2))
     deliver(root, "1700000002.M3P1.host", mail(3))
-    batches, _ = fetch(conn, None)
-    obs = [o for b in batches for o in b.observations]
-    skipped = [o for o in obs if isinstance(o, Skipped)]
+    age(root)
+    batches, cursor = fetch(conn, None)
+    skipped = [o for b in batches for o in b.observations if isinstance(o, Skipped)]
     assert [s.location for s in skipped] == ["maildir:cur/1700000001.M2P1.host"]
-    assert skipped[0].reason.startswith("cannot read")
+    assert skipped[0].reason.startswith("cannot read: ")
+    assert skipped[0].reason.endswith("; tried again at every sync until it can be read or is gone")
     assert sorted(ids(batches)) == ["m1@example.org", "m3@example.org"]
+    assert cursor["retry"] == ["cur/1700000001.M2P1.host"]
+    batches, cursor = fetch(conn, cursor)  # still unreadable: counted once, not every sync
+    assert [o for b in batches for o in b.observations] == []
+    make_readable()  # the folder does not change
+    batches, cursor = fetch(conn, cursor)
+    assert ids(batches) == ["m2@example.org"] and cursor["retry"] == []
+    assert ids(fetch(conn, cursor)[0]) == []
+
+
+def test_maildir_unreadable_file_that_is_gone_is_forgotten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(maildir_module, "RETRY_LIMIT", 1)
+    root, conn = maildir(tmp_path)
+    first, second = root / "cur" / "1700000001.M1P1.host", root / "cur" / "1700000002.M2P1.host"
+    unreadable(first, "dangling-link", mail(1))
+    unreadable(second, "dangling-link", mail(2))
+    batches, cursor = fetch(conn, None)
+    reasons = {o.location: o.reason for b in batches for o in b.observations}
+    assert cursor["retry"] == ["cur/1700000001.M1P1.host"]
+    assert reasons["maildir:cur/1700000002.M2P1.host"].endswith(
+        "; not tried again: more than 1 files here cannot be read")
+    first.unlink()
+    batches, cursor = fetch(conn, cursor)
+    assert [o for b in batches for o in b.observations] == [] and cursor["retry"] == []
 
 
 def test_maildir_vanished_file_is_skipped_silently(tmp_path: Path) -> None:
     _, conn = maildir(tmp_path)
-    assert conn._read(_Entry(0, "new/gone", 0)) is None
+    assert conn._read(_Entry(0, "new/gone", 0), NOW) is None
 
 
 def test_maildir_big_message_is_read_only_up_to_its_header(tmp_path: Path) -> None:
@@ -359,6 +433,28 @@ def test_mbox_fallback_date_from_the_separator_line(tmp_path: Path) -> None:
         datetime(2023, 11, 7, 8, 9, 10, tzinfo=UTC),
         datetime.fromtimestamp(1_650_000_000, UTC),
     ]
+
+
+def test_mbox_separator_dates_in_the_future_or_before_1980_give_way_to_mtime(
+        tmp_path: Path) -> None:
+    path = tmp_path / "Sent"
+    path.write_bytes(
+        b"From - Sun Mar 17 10:00:00 2030\n" + mail(1, date=False) + b"\n"
+        b"From - Thu Jan  1 00:00:00 1970\n" + mail(2, date=False) + b"\n"
+    )
+    os.utime(path, (PAST, PAST))
+    conn = MboxConnector(AccountConfig(name="tb", type="mbox", options={"path": str(path)}))
+    assert [m.date for m in mails(fetch(conn, None)[0])] == [
+        datetime.fromtimestamp(PAST, UTC)] * 2
+
+
+def test_mbox_read_error_is_one_line_and_the_next_sync_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "Sent"
+    path.symlink_to("/proc/self/mem")  # opens, but its first read fails (EIO), root or not
+    conn = MboxConnector(AccountConfig(name="tb", type="mbox", options={"path": str(path)}))
+    with pytest.raises(SourceError, match=r"^cannot read mbox file \S+/Sent: Input/output "
+                                          r"error; tried again at the next sync$"):
+        list(conn.fetch(None, CTX))
 
 
 def test_mbox_junk_and_broken_messages_do_not_stop_the_rest(tmp_path: Path) -> None:
