@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 from connectors.base import Connector, Option
 from connectors.mailparse import parse_headers, plausible, read_header_block
 from connectors.readahead import ReadAhead
-from daemon.errors import SourceError
+from daemon.errors import ShrinkRefused, SourceError
 from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class MaildirConnector(Connector):
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         dirs = self._dir_mtimes()  # raises SourceError now, not at the first next()
-        return self._scan(_Cursor.load(cursor), dirs, time.time_ns(), ctx.now)
+        return self._scan(_Cursor.load(cursor), dirs, time.time_ns(), ctx)
 
     def _dir_mtimes(self) -> dict[str, int]:
         """cur/ and new/ mtimes, taken before listing so a change during the scan shows later."""
@@ -212,8 +212,9 @@ class MaildirConnector(Connector):
         entries.sort(key=lambda e: (e.ctime_ns, e.rel))
         return entries
 
-    def _scan(self, old: _Cursor, dirs: dict[str, int], scan_ns: int, now: datetime
+    def _scan(self, old: _Cursor, dirs: dict[str, int], scan_ns: int, ctx: FetchContext
               ) -> Iterator[Batch]:
+        now = ctx.now
         retried, retry = self._retry(old.retry, now)
         if old.dirs == dirs and all(m < old.scan_ns - WINDOW_NS for m in dirs.values()):
             log.debug("maildir %s unchanged since the last scan", self.root)
@@ -221,6 +222,15 @@ class MaildirConnector(Connector):
             return
         listing = _Listing(self._list(dirs), old, dirs, scan_ns)
         entries, todo = listing.entries, listing.todo()
+        if not entries and old.below_ns >= 0:  # it held mail at an earlier sync
+            if not ctx.accept_shrink:
+                raise ShrinkRefused(
+                    f"{self.name}: the maildir folder {self.root} is empty, but it held mail "
+                    "at an earlier sync (an unmounted disk? a sync tool gone wrong?); keepwarm "
+                    "keeps what it read. If you emptied it: keepwarm sync --accept-shrink "
+                    f"{self.name}")
+            yield Batch((), _Cursor(-1, frozenset(), dirs, scan_ns).dump())
+            return
         if not todo:
             yield Batch(tuple(retried), listing.final(retry))
             return

@@ -118,6 +118,7 @@ class FetchContext:
     tz: tzinfo  # the user's timezone: floating times and all-day dates live in it
     window_start: datetime  # nothing older matters (cadence.forget_after)
     window_end: datetime  # meetings later than this are not read yet
+    accept_shrink: bool = False  # the user said a source that lost most of its data did so
 
 
 @dataclass(frozen=True)

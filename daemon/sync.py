@@ -77,10 +77,12 @@ class SyncReport:
             self.reminders and self.reminders.error)
 
 
-def fetch_context(settings: Settings, now: datetime) -> FetchContext:
+def fetch_context(settings: Settings, now: datetime,
+                  accept_shrink: bool = False) -> FetchContext:
     return FetchContext(now=now, tz=settings.tz,
                         window_start=now - timedelta(days=settings.forget_after_days),
-                        window_end=now + timedelta(days=settings.horizon_days))
+                        window_end=now + timedelta(days=settings.horizon_days),
+                        accept_shrink=accept_shrink)
 
 
 def connector(account: AccountConfig) -> Connector:
@@ -100,7 +102,8 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     seen = ingest.Snapshot(accept_shrink=accept_shrink)
     try:
         with store.bulk():
-            for batch in conn.fetch(store.cursor(account.name), fetch_context(settings, now)):
+            for batch in conn.fetch(store.cursor(account.name),
+                                    fetch_context(settings, now, accept_shrink)):
                 result = ingest.store_batch(store, account.name, batch, settings, now, seen)
                 report.add(result)
                 report.remaining = batch.remaining

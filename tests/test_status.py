@@ -219,3 +219,27 @@ def test_losing_half_is_fine_more_than_half_is_refused(tmp_path: Path) -> None:
     assert world.store.meeting_ids("cal") >= {"m3", "m9"}  # kept
     assert sync.sync(world.config, world.store, NOW, accept_shrink={"cal"}).ok
     assert world.store.meeting_ids("cal") == {f"m{n + 10}" for n in range(5)}
+
+
+def test_a_maildir_suddenly_empty_is_an_error_never_zero_new_messages(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    for days in (20, 10):
+        home.send(days, "ann@example.org")
+    assert home.run("sync") == 0
+    moved = home.root / "elsewhere"
+    moved.mkdir()
+    for f in (home.maildir / "cur").iterdir():  # the disk holding the mail is not mounted
+        f.rename(moved / f.name)
+    capsys.readouterr()
+    assert home.run("sync") == 1
+    out, err = out_err(capsys)
+    assert "✗ sent: sent: the maildir folder" in out and "is empty, but it held mail" in out
+    assert "keepwarm sync --accept-shrink sent" in out and not err
+    assert home.run("sync", "--accept-shrink", "sent") == 0
+    assert home.run("sync") == 0  # accepted: an empty folder is now the normal state
+    for f in moved.iterdir():
+        f.rename(home.maildir / "cur" / f.name)
+    home.send(1, "bo@example.org")
+    capsys.readouterr()
+    assert home.run("sync") == 0
+    assert "✓ sent: 1 new messages" in capsys.readouterr().out  # the others are known
