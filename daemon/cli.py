@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -149,7 +150,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if email in cfg.settings.own_addresses or email in store.aliases():
         say(f"{email} is one of your own addresses (configured, or seen as From in your "
                   "sent mail); keepwarm never tracks it.")
-    entries = store.timeline(email)
+    # what the header counts is what happened up to `now`: later rows say so, not "yes"
+    entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
+               if e.rule is None and e.at > now else e for e in store.timeline(email)]
     if not entries:
         say(f"keepwarm has seen no message or meeting with {email}.")
         return 0

@@ -9,7 +9,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -243,3 +245,16 @@ def test_a_maildir_suddenly_empty_is_an_error_never_zero_new_messages(
     capsys.readouterr()
     assert home.run("sync") == 0
     assert "✓ sent: 1 new messages" in capsys.readouterr().out  # the others are known
+
+
+def test_show_counts_in_its_rows_what_its_header_counts(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    for days in (30, 20, 10):
+        home.send(days, "ann@example.org")
+    assert home.run("sync") == 0
+    capsys.readouterr()
+    as_of = (datetime.now(ZoneInfo("Europe/Berlin")) - timedelta(days=15)).date()
+    assert home.run("show", "ann@example.org", "--as-of", as_of.isoformat()) == 0
+    out = capsys.readouterr().out
+    assert "2 touchpoints (0 meetings)" in out
+    assert out.count("yes") == 2 and out.count("not counted yet") == 1
