@@ -266,7 +266,7 @@ class Cycles:
         return self.user.calls[before:]
 
 
-IDLE = ["events.list", "events.list", "history.list", "events.list"]  # primary, Team, reminders
+IDLE = ["events.list", "events.list", "history.list", "events.list"]  # 2 calendars, mail, reminders
 
 
 def test_an_idle_cycle_lists_no_calendars_until_an_hour_has_passed(

@@ -12,7 +12,7 @@ installed-app consent with PKCE; a per-user rolling one-minute quota in Gmail un
 
 Faults are injected per user and per endpoint kind (``user.fault("messages.get",
 status=429)``): a status with an error reason and optional Retry-After, a delay, or a dropped
-connection; or a share of every API call and every batch part fails (``user.plan``, see
+or reset connection; or a share of every API call and every batch part fails (``user.plan``, see
 tests.servers.faultplan). Every request is logged per user (``user.calls``), so tests can
 count them.
 
