@@ -107,8 +107,19 @@ class CaldavConnector(CalendarConnector):
         return self._dav
 
     def call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` with transient faults retried (``retries``, ``timeout`` options)."""
-        return retry.call(self.account, what, functools.partial(fn, *args))
+        """``fn(*args)``, one request, with transient faults retried (``retries``,
+        ``timeout`` options): each request has its own budget (``DavSession.failures``)."""
+        dav = self.dav()
+        dav.failures = 0
+        return retry.call(self.account, what, functools.partial(fn, *args),
+                          failures=lambda: dav.failures)
+
+    def calendars(self) -> list[CalendarInfo]:
+        """Every calendar of the account (the home set found first, once per session)."""
+        dav = self.dav()
+        self.call("finding the calendars", dav.root)
+        self.call("finding the calendars", dav.home)
+        return self.call("listing calendars", dav.calendars)
 
     # -- source ----------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
@@ -129,7 +140,7 @@ class CaldavConnector(CalendarConnector):
         from connectors import davcache, icalmap
 
         dav = self.dav()
-        chosen = self._chosen(self.call("listing calendars", dav.calendars))
+        chosen = self._chosen(self.calendars())
         span = _window(ctx)
         if self._copies is None:
             self._copies = davcache.CalendarCopies(dav, self.call, self.account.state_dir)

@@ -37,6 +37,7 @@ from caldav.lib.http_sync import requests as http
 from caldav.response import DAVResponse
 from lxml import etree
 
+from connectors import retry
 from daemon.errors import AuthError, CalendarError, TransientError
 
 log = logging.getLogger(__name__)
@@ -121,8 +122,10 @@ class DavSession:
         self.client = DAVClient(url=url, username=username, password=password,
                                 timeout=timeout, enable_rfc6764=False)
         self._home: str | None = None
+        self._root: dict[str, Any] | None = None  # the properties of ``url``
         # requests by kind and objects downloaded: logged, and what tests count
         self.counts: Counter[str] = Counter()
+        self.failures = 0  # transient faults in a row of the request being sent
 
     def close(self) -> None:
         self.client.close()
@@ -131,10 +134,18 @@ class DavSession:
         return urljoin(self.url, href)
 
     # -- collections ---------------------------------------------------------------
+    def root(self) -> dict[str, Any]:
+        """The properties of the URL itself (asked once per session)."""
+        if self._root is None:
+            self._root = self._props(self.url)
+        return self._root
+
     def home(self) -> str:
-        """The calendar home set: from the URL itself, or its current-user-principal."""
+        """The calendar home set: from the URL itself (``root``, which a retrying caller
+        asks first, so each retried call sends one request), or its
+        current-user-principal."""
         if self._home is None:
-            props = self._props(self.url)
+            props = self.root()
             home = props.get(f"{{{_CALDAV}}}calendar-home-set")
             principal = props.get("{DAV:}current-user-principal")
             if not home and isinstance(principal, str):
@@ -145,7 +156,8 @@ class DavSession:
         return self._home
 
     def calendars(self) -> list[CalendarInfo]:
-        """Every calendar in the home set, with its change marker, in one PROPFIND."""
+        """Every calendar in the home set, with its change marker, in one PROPFIND (after
+        ``home``, which a retrying caller calls first: one request per retried call)."""
         home = self.home()
         response = self._request("PROPFIND", home, _LIST, {"Depth": "1"})
         self._expect(response, (207,), f"listing the calendars at {home}")
@@ -286,7 +298,23 @@ class DavSession:
 
     def _request(self, method: str, url: str, body: str,
                  headers: Mapping[str, str]) -> DAVResponse:
-        """One HTTP request; network faults and 5xx are transient, 401/403 an AuthError."""
+        """One request, counted in ``failures``. The session's first one may be two: the
+        library sends it without credentials, and again with them after the 401; when the
+        second fails, the first got its answer, and only the second's failures count."""
+        unsigned = self.client.auth is None
+        try:
+            response = self._send(method, url, body, headers)
+        except TransientError:
+            signed_meanwhile = unsigned and self.client.auth is not None
+            self.failures = 1 if signed_meanwhile else self.failures + 1
+            raise
+        self.failures = 0
+        return response
+
+    def _send(self, method: str, url: str, body: str,
+              headers: Mapping[str, str]) -> DAVResponse:
+        """One HTTP request; network faults, 429 and 5xx are transient (with the server's
+        Retry-After, read by ``retry.retry_after``), 401/403 an AuthError."""
         try:
             response = self.client.request(url, method, body, headers)
         except dav_error.AuthorizationError as exc:
@@ -296,9 +324,10 @@ class DavSession:
                 f"CalDAV server refused {self.username} at {self.shown_url} "
                 f"(HTTP {exc.status or 401}); check the password (password_command or "
                 f"keyring of accounts[{self.account}]) and that this user may use it") from None
-        except dav_error.RateLimitError:
+        except dav_error.RateLimitError as exc:  # its own parser drops "0.5" and the like
             raise TransientError(f"CalDAV server {self.shown_url} is busy "
-                                 f"(HTTP 429/503 on {method})") from None
+                                 f"(HTTP {exc.status or '429/503'} on {method})",
+                                 retry_after=retry.retry_after(exc.retry_after)) from None
         except http.exceptions.SSLError as exc:
             raise CalendarError(f"TLS with {self.shown_url} failed: {exc}") from None
         except http.exceptions.Timeout:

@@ -5,7 +5,9 @@ when missing) and carry ``KEEPWARM_PROPERTY``. Every write is conditional: creat
 ``If-None-Match: *``, update and delete with ``If-Match`` on the ETag keepwarm listed, and
 each existing object is fetched first to check it is still keepwarm's. A 412 means the user
 changed the event meanwhile: that change is left out and the next sync plans again from what
-the user did. Imported by ``CaldavConnector`` when it first writes (it needs icalendar).
+the user did. Each request is retried on its own; a write retried after its answer was
+lost meets its own effect (a 412) and is recognised as done, not taken for the user's edit.
+Imported by ``CaldavConnector`` when it first writes (it needs icalendar).
 """
 
 from __future__ import annotations
@@ -70,22 +72,22 @@ class DavReminders:
         now = datetime.now(UTC).replace(microsecond=0)
         applied = []
         for change in changes:
-            uid = change.reminder.uid if isinstance(change, Create | Update) else change.remote.uid
-            done = self.conn.call(f"writing reminder {uid}", self._apply_one, cal, change, now)
+            done = self._apply_one(cal, change, now)
             if done is not None:
                 applied.append(done)
         return applied
 
     def _apply_one(self, cal: CalendarInfo, change: Change, now: datetime) -> Applied | None:
-        dav = self.conn.dav()
+        """One change; each of its requests is retried on its own (``CaldavConnector.call``),
+        and a write that may have happened already is checked, never trusted to fail."""
         if isinstance(change, Create):
             url = f"{cal.url}{quote(change.reminder.uid, safe='')}.ics"
-            reply = dav.put(url, _render(change.reminder, now), {"If-None-Match": "*"})
+            reply = self._put(url, change.reminder, now, {"If-None-Match": "*"})
             if reply.status == 412:  # it exists: a retry after a lost answer, or a race
                 return self._adopt(change, url, now)
             return self._written(change, url, reply)
-        url = dav.absolute(change.remote.remote_id)
-        current = dav.get(url)
+        url = self.conn.dav().absolute(change.remote.remote_id)
+        current = self._get(url)
         if current.status == 404:
             if isinstance(change, Delete):
                 return Applied(change)
@@ -103,15 +105,30 @@ class DavReminders:
             return self._user_won(change)
         condition = {"If-Match": change.remote.etag or current.etag}
         if isinstance(change, Delete):
-            reply = dav.delete(url, condition)
+            reply = self.conn.call(f"deleting reminder {change.remote.uid}",
+                                   self.conn.dav().delete, url, condition)
             return self._user_won(change) if reply.status == 412 else Applied(change)
-        return self._written(change, url, dav.put(url, _render(change.reminder, now), condition))
+        reply = self._put(url, change.reminder, now, condition)
+        if reply.status == 412:  # the user's edit, or our own PUT whose answer was lost
+            again = self._get(url)
+            calendar = _parse(again.text)
+            if calendar is not None and _ours(calendar) and _same_reminder(
+                    calendar, change.reminder, now):
+                return Applied(change, change.remote.remote_id, again.etag)
+        return self._written(change, url, reply)
+
+    def _get(self, url: str) -> Reply:
+        return self.conn.call(f"reading {urlsplit(url).path}", self.conn.dav().get, url)
+
+    def _put(self, url: str, reminder: Reminder, now: datetime,
+             condition: dict[str, str]) -> Reply:
+        return self.conn.call(f"writing reminder {reminder.uid}", self.conn.dav().put, url,
+                              _render(reminder, now), condition)
 
     def _adopt(self, change: Create, url: str, now: datetime) -> Applied | None:
         """A create found the object already there: keepwarm's own is taken as done
         (repaired when unreadable); anything else is left alone."""
-        dav = self.conn.dav()
-        current = dav.get(url)
+        current = self._get(url)
         if current.status == 404:  # gone again already: the next sync plans it afresh
             return None
         calendar = _parse(current.text)
@@ -121,8 +138,8 @@ class DavReminders:
             return None
         if _remote(calendar, url, current.etag) is not None:
             return Applied(change, urlsplit(url).path, current.etag)
-        reply = dav.put(url, _render(change.reminder, now), {"If-Match": current.etag})
-        return self._written(change, url, reply)
+        return self._written(change, url, self._put(url, change.reminder, now,
+                                                    {"If-Match": current.etag}))
 
     def _written(self, change: Create | Update, url: str, reply: Reply) -> Applied | None:
         if reply.status == 412:
@@ -145,14 +162,13 @@ class DavReminders:
         if self._found is not None:
             return self._found
         dav, name = self.conn.dav(), self.conn.reminders_name
-        self._found = self._find(self.conn.call("listing calendars", dav.calendars))
+        self._found = self._find(self.conn.calendars())
         if self._found is None and create:
             slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "keepwarm"
             made = self.conn.call("creating the reminders calendar", dav.make_calendar,
                                   name, slug)
             if made is None:  # the URL is taken: our own create whose answer got lost?
-                again = self.conn.call("listing calendars", dav.calendars)
-                made = self._find(again) or self.conn.call(
+                made = self._find(self.conn.calendars()) or self.conn.call(
                     "creating the reminders calendar", dav.make_calendar,
                     name, f"{slug}-{random_tokens.token_hex(4)}")
             if made is None:

@@ -1,13 +1,14 @@
 """A Google account (Gmail and Google Calendar) as a keepwarm account of type "gmail".
 
 Sent mail comes through the Gmail API (connectors.gmailmail), meetings from Google Calendar
-and reminders go into it (connectors.gcal), over one OAuth sign-in (connectors.googleauth)
-with the least scopes the config needs (``scopes_for``, here, since the config decides).
+(connectors.gcal) and reminders go into it (connectors.gcalreminders), over one OAuth
+sign-in (connectors.googleauth) with the least scopes the config needs (``scopes_for``,
+here, since the config decides).
 The cursor holds a part per source: "calendar" (sync tokens) and "mail" (backfill position
 or history id). The calendar is read first, since it is quick, then the sent mail, whose
 first backfill can take hours under Gmail's quota.
 
-Those three modules need Google's client libraries; they are imported when a connector is
+Those modules need Google's client libraries; they are imported when a connector is
 built, never when the config loads this module to check options.
 """
 
@@ -23,7 +24,8 @@ from connectors.retry import RETRY_OPTIONS
 from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
 
 if TYPE_CHECKING:
-    from connectors.gcal import MeetingReader, ReminderWriter
+    from connectors.gcal import MeetingReader
+    from connectors.gcalreminders import ReminderWriter
     from connectors.gmailmail import SentMailReader
     from connectors.googleauth import GoogleSession
 
@@ -106,22 +108,25 @@ class GmailConnector(CalendarConnector):
     }
 
     def __init__(self, account: AccountConfig, *, backoff: float | None = None,
-                 page: int | None = None, batch: int | None = None) -> None:
-        """``backoff`` (GoogleSession), ``page`` and ``batch`` (SentMailReader) replace those
-        parts' own defaults when given: tests make them small."""
+                 page: int | None = None, batch: int | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        """``backoff`` and ``clock`` (GoogleSession), ``page`` and ``batch``
+        (SentMailReader) replace those parts' own defaults when given: tests make them
+        small, or move time on."""
         super().__init__(account)
-        from connectors import gcal, gmailmail, googleauth
+        from connectors import gcal, gcalreminders, gmailmail, googleauth
 
         opts = self.account.options
         self.mail, self.calendar = bool(opts["mail"]), bool(opts["calendar"])
         self.session: GoogleSession = googleauth.GoogleSession(
-            self.account, scopes_for(opts, account.holds_reminders), **_given(backoff=backoff))
+            self.account, scopes_for(opts, account.holds_reminders),
+            **_given(backoff=backoff, clock=clock))
         self.mail_reader: SentMailReader = gmailmail.SentMailReader(
             self.session, gmailmail.QuotaBudget(int(opts["quota_units_per_minute"])),
             int(opts["quota_get_units"]), **_given(page=page, batch=batch))
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
-        self.writer: ReminderWriter = gcal.ReminderWriter(self.session,
-                                                          str(opts["reminders_calendar"]))
+        self.writer: ReminderWriter = gcalreminders.ReminderWriter(
+            self.session, str(opts["reminders_calendar"]))
 
     # -- sources -----------------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:

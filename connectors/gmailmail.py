@@ -12,8 +12,9 @@ id) re-lists newest first down to the newest message read before, so nothing is 
 little is read twice (the store drops re-read Message-IDs); once per fetch, never in a loop.
 
 Quota: every call spends its units in a QuotaBudget first. Items a batch answers with 429,
-a rate-limit 403 or 5xx are sent again (the library does not); a message that keeps failing
-fails the sync at that point, so it is read next time rather than skipped.
+a rate-limit 403 or 5xx are sent again (the library does not), each with its own count of
+failures in a row; a message that keeps failing (more than ``retries`` times in a row) fails
+the sync at that point, so it is read next time rather than skipped.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
+from connectors import retry
 from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
 from connectors.googleauth import retry_after as retry_after_of
 from connectors.mailparse import parse_headers
-from daemon.errors import AuthError, SourceError, TransientError
+from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
 from daemon.model import JSON, FetchContext, Observation, OwnAddress, Skipped
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS = 5, 2, 1
 RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
 PROGRESS_EVERY = 30.0  # seconds between progress lines
 WINDOW = 60.0  # Gmail's quota period in seconds (bench/gmail.py shrinks it to scale time)
+_POST = object()  # the batch request itself, among its parts in a retry.InARow
 
 
 class QuotaBudget:
@@ -243,53 +246,76 @@ class SentMailReader:
     # -- headers by batch ----------------------------------------------------------------
     def _read_chunk(self, ids: Sequence[str], ctx: FetchContext
                     ) -> tuple[list[Observation], int]:
-        """SentMail (or Skipped) for each id, in order, and the newest internalDate seen."""
+        """SentMail (or Skipped) for each id, in order, and the newest internalDate seen.
+
+        Parts Gmail refused are sent again in the next batch; each part and the batch POST
+        keep their own count of failures in a row (``retry.InARow``), so the budget runs
+        out only for one that keeps failing, not for a batch whose parts fail now and then."""
+        order = list(dict.fromkeys(ids))
         results: dict[str, Observation] = {}
         dates: dict[str, int] = {}
-        pending = list(dict.fromkeys(ids))
-        now = ctx.now
+        pending = list(order)
+        in_a_row = retry.InARow()
 
         def attempt() -> None:
             nonlocal pending
-            refused: list[str] = []
-            waits: list[float | None] = []
-            problems: list[HttpError] = []
+            try:
+                refused = self._send_batch(pending, results, dates, ctx.now)
+            except TransientError:
+                in_a_row.failed([_POST])
+                raise
+            in_a_row.answered([_POST, *(i for i in pending if i not in refused)])
+            in_a_row.failed(refused)
+            pending = list(refused)
+            if refused:
+                worst, times = in_a_row.worst()
+                told = [w for w in refused.values() if w is not None]
+                raise TransientError(
+                    f"Gmail refused {len(refused)} of the header reads in a batch; message "
+                    f"{worst} {times} time{'s' if times > 1 else ''} in a row",
+                    retry_after=max(told) if told else None)
 
-            def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
-                if exc is None:
-                    results[request_id], dates[request_id] = to_sent_mail(response, now)
-                    return
-                status, reason = exc.resp.status, error_reason(exc)
-                if retryable(status, reason):
-                    refused.append(request_id)
-                    waits.append(retry_after_of(exc))
-                elif status == 404:
-                    results[request_id] = Skipped(f"gmail:{request_id}",
-                                                  "deleted before its headers were read")
-                elif status in (401, 403):
-                    problems.append(exc)
-                else:
-                    results[request_id] = Skipped(f"gmail:{request_id}",
-                                                  f"Gmail answered {status} {reason}")
+        self.session.call("reading message headers", attempt, failures=in_a_row.most)
+        return [results[i] for i in order], max((dates.get(i, 0) for i in order), default=0)
 
+    def _send_batch(self, ids: Sequence[str], results: dict[str, Observation],
+                    dates: dict[str, int], now: datetime) -> dict[str, float | None]:
+        """One batch of header reads into ``results`` and ``dates``; the ids Gmail refused
+        for now, with the Retry-After of each (None where it gave none)."""
+        refused: dict[str, float | None] = {}
+        problems: list[HttpError] = []
+
+        def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
+            if exc is None:
+                results[request_id], dates[request_id] = to_sent_mail(response, now)
+                return
+            status, reason = exc.resp.status, error_reason(exc)
+            if retryable(status, reason):
+                refused[request_id] = retry_after_of(exc)
+            elif status == 404:
+                results[request_id] = Skipped(f"gmail:{request_id}",
+                                              "deleted before its headers were read")
+            elif status in (401, 403):
+                problems.append(exc)
+            else:
+                results[request_id] = Skipped(f"gmail:{request_id}",
+                                              f"Gmail answered {status} {reason}")
+
+        try:
             batch = self.session.batch("gmail/v1")
             messages = self._gmail().messages()
-            for mid in pending:
+            for mid in ids:
                 batch.add(messages.get(userId="me", id=mid, format="metadata",
                                        metadataHeaders=HEADERS), callback=answer, request_id=mid)
-            with self.budget.spend(len(pending) * self.get_units):
+            with self.budget.spend(len(ids) * self.get_units):
                 batch.execute()
-            if problems:
-                raise self.session.translate(problems[0], "reading message headers", AuthError)
-            pending = refused
-            if refused:
-                told = [w for w in waits if w is not None]
-                raise TransientError(f"Gmail refused {len(refused)} of the header reads in a "
-                                     "batch", retry_after=max(told) if told else None)
-
-        self.session.call("reading message headers", attempt)
-        order = list(dict.fromkeys(ids))
-        return [results[i] for i in order], max((dates.get(i, 0) for i in order), default=0)
+        except KeepwarmError:
+            raise
+        except Exception as exc:  # the batch request itself: a TransientError, mostly
+            raise self.session.translate(exc, "reading message headers") from None
+        if problems:
+            raise self.session.translate(problems[0], "reading message headers", AuthError)
+        return refused
 
     def _call(self, what: str, units: int, fn: Callable[[], Any],
               passthrough: Sequence[int] = ()) -> Any:

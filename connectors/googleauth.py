@@ -16,6 +16,7 @@ import http.client
 import json
 import logging
 import sys
+import time
 import webbrowser
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ from googleapiclient.http import BatchHttpRequest
 from connectors import retry
 from connectors.atomic import write_atomic
 from connectors.base import state_file
+from connectors.calendarlist import CalendarList
 from connectors.gmail import SCOPE_PREFIX
 from daemon.errors import AuthError, ConfigError, KeepwarmError, SourceError, TransientError
 from daemon.model import AccountConfig
@@ -80,9 +82,10 @@ class GoogleSession:
     """One account's sign-in and API clients; built lazily, so an unused part costs nothing."""
 
     def __init__(self, account: AccountConfig, scopes: Sequence[str],
-                 backoff: float = BACKOFF) -> None:
+                 backoff: float = BACKOFF, clock: Callable[[], float] = time.time) -> None:
         """``account``: a connector's, every option present; ``backoff``: seconds before
-        the first retry of a fault the server gave no Retry-After for."""
+        the first retry of a fault the server gave no Retry-After for; ``clock``: the time
+        (seconds since the epoch) the kept calendar list ages by."""
         self.account = account
         self.name = account.name
         self.scopes = list(scopes)
@@ -96,6 +99,8 @@ class GoogleSession:
         self._saved_token: str | None = None
         self._http: google_auth_httplib2.AuthorizedHttp | None = None
         self._services: dict[str, Any] = {}
+        # Gmail and Calendar share the account's calendar list (kept between syncs)
+        self.calendar_list = CalendarList(account.state_dir, account.name, clock)
 
     # -- client secrets and the token file -------------------------------------------
     def client_config(self) -> dict[str, Any]:
@@ -198,8 +203,10 @@ class GoogleSession:
         return dict(answer.json())
 
     def call(self, what: str, fn: Callable[[], T], passthrough: Collection[int] = (),
-             error: type[KeepwarmError] = SourceError) -> T:
-        """``fn()`` with Google's faults translated and the transient ones retried.
+             error: type[KeepwarmError] = SourceError,
+             failures: Callable[[], int] | None = None) -> T:
+        """``fn()`` with Google's faults translated and the transient ones retried (see
+        ``retry.call`` for ``failures``).
 
         Statuses in ``passthrough`` come back as HttpStatus for the caller to handle."""
 
@@ -216,7 +223,7 @@ class GoogleSession:
             except Exception as exc:
                 raise self.translate(exc, what, error) from None
 
-        return retry.call(self.account, what, once, initial=self.backoff)
+        return retry.call(self.account, what, once, initial=self.backoff, failures=failures)
 
     def translate(self, exc: Exception, what: str,
                   error: type[KeepwarmError] = SourceError) -> KeepwarmError:

@@ -2,21 +2,23 @@
 the calendar keepwarm writes its reminders into.
 
 The parts: ``msauth`` signs in (device-code flow, MSAL token cache), ``graph`` speaks HTTP
-with Graph's throttling rules, ``outlookmail`` reads Sent Items and ``outlookcal`` reads and
-writes calendars. This module holds the account's options and the cursor, and imports those
-parts (they need msal and requests) only when a connector is built or used: the config
-loads this module to check options.
+with Graph's throttling rules, ``outlookmail`` reads Sent Items, ``outlookcal`` reads
+calendars and ``outlookreminders`` writes the reminders. This module holds the account's
+options and the cursor, and imports those parts (they need msal and requests) only when a
+connector is built or used: the config loads this module to check options.
 
 The cursor is one JSON object: ``mail`` (the link the Sent Items delta goes on from),
 ``calendars`` (the calendarView deltaLinks and the window they cover) and ``me`` (the user's
 own address, asked from ``/me`` on the first sync and again weekly; with its proxy addresses
 it is handed to the core as ``OwnAddress`` so the user never becomes their own contact). An
-idle sync costs one mail delta request and one calendar delta request per calendar.
+idle sync costs one mail delta request and one calendar delta request per calendar, and
+listing the reminders: the calendar list is kept between syncs (``connectors.calendarlist``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches, state_file
+from connectors.calendarlist import CalendarList
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import CalendarError, KeepwarmError, SourceError
 from daemon.model import (
@@ -41,7 +44,7 @@ from daemon.model import (
 if TYPE_CHECKING:
     from connectors.graph import Graph
     from connectors.msauth import MsAuth
-    from connectors.outlookcal import ReminderCalendar
+    from connectors.outlookreminders import ReminderCalendar
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,9 @@ class OutlookConnector(CalendarConnector):
     requires: ClassVar[Mapping[str, str]] = {
         "msal": "msal", "msal_extensions": "msal-extensions", "requests": "requests"}
 
-    def __init__(self, account: AccountConfig) -> None:
+    def __init__(self, account: AccountConfig, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``clock``: the time (seconds since the epoch) the kept calendar list ages by."""
         super().__init__(account)
         from connectors import msauth
 
@@ -102,6 +107,7 @@ class OutlookConnector(CalendarConnector):
             account.address, float(opts["timeout"]))
         self._graph: Graph | None = None
         self._reminders: ReminderCalendar | None = None
+        self.calendar_list = CalendarList(self.account.state_dir, account.name, clock)
 
     def close(self) -> None:
         if self._graph is not None:
@@ -159,7 +165,8 @@ class OutlookConnector(CalendarConnector):
         if self.read_calendar:
             before = dict(state)
             found, cal_state, snapshot = outlookcal.read_meetings(
-                graph, state.get("calendars"), self.calendars, str(me.get("address", "")), ctx)
+                graph, state.get("calendars"), self.calendars, str(me.get("address", "")), ctx,
+                self.calendar_list)
             state["calendars"] = cal_state
             if snapshot:
                 observations = pending + found
@@ -173,9 +180,10 @@ class OutlookConnector(CalendarConnector):
     # -- reminders calendar ----------------------------------------------------------
     def reminders(self) -> ReminderCalendar:
         if self._reminders is None:
-            from connectors.outlookcal import ReminderCalendar
+            from connectors.outlookreminders import ReminderCalendar
 
-            self._reminders = ReminderCalendar(self.graph(), self.reminders_name)
+            self._reminders = ReminderCalendar(self.graph(), self.reminders_name,
+                                               self.calendar_list)
         return self._reminders
 
     def _list_reminders(self) -> list[RemoteReminder]:

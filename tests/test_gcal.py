@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors import gcal
+from connectors import gcalreminders
 from connectors.gmail import GmailConnector
 from daemon.errors import SourceError
 from daemon.model import (
@@ -161,7 +161,7 @@ def test_reminder_events_are_tagged_free_and_invite_nobody(google_user: User,
     w = writer(google_user, tmp_path)
     (applied,) = w.apply([Create(reminder(1))])
     (stored,) = ours(google_user)
-    assert applied.remote_id == stored["id"] == gcal.event_id("keepwarm-test-1")
+    assert applied.remote_id == stored["id"] == gcalreminders.event_id("keepwarm-test-1")
     assert stored["extendedProperties"]["private"] == {
         "keepwarm": cadence_id("p1@example.org").marker, "keepwarmuid": "keepwarm-test-1",
         "keepwarmapp": "1"}
@@ -241,3 +241,73 @@ def test_a_named_calendar_must_exist(google_user: User, tmp_path: Path) -> None:
     w = writer(google_user, tmp_path, reminders_calendar="Follow-ups")
     w.apply([Create(reminder(1))])
     assert w.list_reminders()[0].uid == "keepwarm-test-1"
+
+
+# -- the calendar list ----------------------------------------------------------------------
+class Cycles:
+    """What each sync asks of one account (its meetings, mail and reminders), each time by
+    a new connector, as separate ``keepwarm sync`` processes do, on a clock the test moves."""
+
+    def __init__(self, user: User, tmp_path: Path) -> None:
+        self.user, self.now = user, 1_800_000_000.0
+        self.account = user.account(tmp_path, holds_reminders=True, calendars=["primary", "Team"])
+        self.cursor: Any = None
+
+    def connector(self) -> GmailConnector:
+        return GmailConnector(self.account, backoff=FAST, clock=lambda: self.now)
+
+    def sync(self) -> list[str]:
+        """The requests of one cycle."""
+        before = len(self.user.calls)
+        conn = self.connector()
+        batches = list(conn.fetch(self.cursor, CTX))
+        conn.list_reminders()
+        self.cursor = json.loads(json.dumps(batches[-1].cursor))
+        return self.user.calls[before:]
+
+
+IDLE = ["events.list", "events.list", "history.list", "events.list"]  # 2 calendars, mail, reminders
+
+
+def test_an_idle_cycle_lists_no_calendars_until_an_hour_has_passed(
+        google_user: User, tmp_path: Path) -> None:
+    google_user.add_calendar("Team").put(event("t@x", NOW - timedelta(days=1)))
+    cycles = Cycles(google_user, tmp_path)
+    assert "calendarList.list" in cycles.sync()  # finds Team, then makes keepwarm's calendar
+    kept = tmp_path / "google.calendars.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert cycles.sync() == IDLE and cycles.sync() == IDLE
+    cycles.now += 3599
+    assert cycles.sync() == IDLE
+    cycles.now += 1
+    assert cycles.sync() == ["events.list", "events.list", "history.list",
+                             "calendarList.list", "events.list"]
+    assert cycles.sync() == IDLE
+    assert google_user.count("calendars.insert") == 1
+
+
+def test_a_calendar_that_answers_404_or_410_lists_the_calendars_again(
+        google_user: User, tmp_path: Path) -> None:
+    team = google_user.add_calendar("Team")
+    team.put(event("t@x", NOW - timedelta(days=1)))
+    cycles = Cycles(google_user, tmp_path)
+    cycles.sync()
+    cycles.connector().apply([Create(reminder(1))])
+    assert cycles.sync() == IDLE
+    # the user deletes keepwarm's calendar, and makes Team again: both ids are gone
+    del google_user.calendars[next(c.id for c in google_user.calendars.values()
+                                   if c.summary == "keepwarm")]
+    del google_user.calendars[team.id]
+    google_user.add_calendar("Team").put(event("t2@x", NOW - timedelta(days=2)))
+    calls = cycles.sync()
+    assert calls.count("calendarList.list") == 2  # once for Team's 404, once for keepwarm's
+    assert calls.count("calendars.insert") == 1
+    conn = cycles.connector()
+    batches = list(conn.fetch(None, CTX))
+    assert sorted(meetings(batches)) == ["t2@x"]  # the new Team
+    conn.apply([Create(reminder(1))])
+    assert [r.rid.contact for r in conn.list_reminders()] == ["p1@example.org"]
+    assert cycles.sync() == IDLE
+    google_user.calendar().expire_tokens()  # 410 to the sync token
+    assert "calendarList.list" in cycles.sync()
+    assert cycles.sync() == IDLE

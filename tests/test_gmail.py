@@ -28,7 +28,7 @@ from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
 from daemon.model import AccountConfig, Batch, FetchContext, Meeting, SentMail, Skipped
 from daemon.store import Store
-from tests.servers import google
+from tests.servers import faultplan, google
 from tests.servers.google import User
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,7 +276,7 @@ def test_an_item_that_keeps_failing_fails_the_sync_and_is_read_next_time(
     account = google_user.account(tmp_path, calendar=False, retries=2)
     conn = connector(account, batch=10)
     got: list[Batch] = []
-    with pytest.raises(TransientError, match="refused 1 of the header reads"):
+    with pytest.raises(TransientError, match=f"message {ids[12]} 3 times in a row"):
         for batch in conn.fetch(None, CTX):
             got.append(batch)
             if len(sent(got)) == 10:
@@ -285,6 +285,22 @@ def test_an_item_that_keeps_failing_fails_the_sync_and_is_read_next_time(
     google_user.faults.clear()
     rest, _ = run(account, got[-1].cursor)
     assert {m.message_id for m in sent(got + rest)} == {f"m{n}@example.com" for n in range(25)}
+
+
+def test_the_batch_and_each_part_have_their_own_retries(google_user: User,
+                                                       tmp_path: Path) -> None:
+    """Every API call and every batch part fails twice, then works: no request fails more
+    than ``retries`` (2) times in a row, so all is read, though a batch was refused many
+    more times than that in all."""
+    for n in range(30):
+        google_user.add_mail(mail(n))
+    google_user.plan = faultplan.FaultPlan(faultplan.GOOGLE, rate=1.0)
+    batches, cursor = run(google_user.account(tmp_path, retries=2), batch=10)
+    assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(30)]
+    assert cursor["mail"]["phase"] == "incremental"
+    assert google_user.count("batch") == 3 * 3 * 3  # each POST twice refused; parts likewise
+    for asked, waited, _ in google_user.plan.waits():
+        assert asked <= waited < asked + 0.5
 
 
 # -- the quota ------------------------------------------------------------------------------

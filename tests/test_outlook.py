@@ -340,7 +340,7 @@ def test_removed_cancelled_and_chosen_calendars(microsoft: MicrosoftServer,
     acct = w.config.account("ms")
     assert acct is not None
     private = replace(acct, options={**acct.options, "calendars": ["Private"]})
-    with pytest.raises(SourceError, match=r"no Outlook calendar named 'Private'.*'work'"):
+    with pytest.raises(SourceError, match=r"no Outlook calendar named 'Private'.*'Work'"):
         fetch(private)
 
 
@@ -354,6 +354,79 @@ def test_a_window_that_outgrows_its_token_is_read_again(microsoft: MicrosoftServ
     assert not any(b.snapshot for b in later)
     again, _ = fetch(acct, cursor, NOW + timedelta(days=8))
     assert again[-1].snapshot and [m.meeting_id for m in of(again, Meeting)] == ["n1"]
+
+
+# -- the calendar list ---------------------------------------------------------------------
+class Cycles:
+    """What each sync asks of the account (mail, meetings, reminders), each time by a new
+    connector, as separate ``keepwarm sync`` processes do, on a clock the test moves."""
+
+    def __init__(self, server: MicrosoftServer, tmp_path: Path) -> None:
+        self.server, self.now = server, 1_800_000_000.0
+        self.account = account(server, tmp_path, holds_reminders=True,
+                               calendars=["default", "Work"])
+        self.cursor: Any = None
+
+    def connector(self) -> OutlookConnector:
+        return OutlookConnector(self.account, clock=lambda: self.now)
+
+    def sync(self, *changes: Create) -> list[str]:
+        """The Graph requests of one cycle (paths, calendar ids as they are named)."""
+        before = len(self.server.log)
+        conn = self.connector()
+        try:
+            self.cursor = list(conn.fetch(self.cursor, ctx()))[-1].cursor
+            conn.list_reminders()
+            conn.apply(changes)
+        finally:
+            conn.close()
+        return [self.named(h.path) for h in self.server.log[before:] if h.method == "GET"]
+
+    def named(self, path: str) -> str:
+        for cal_id, name in self.server.state.calendars.items():
+            path = path.replace(f"/{cal_id}/", f"/{name}/")
+        return path.removeprefix("/v1.0")
+
+
+IDLE = ["/me/mailFolders/sentitems/messages/delta", "/me/calendarView/delta",
+        "/me/calendars/Work/calendarView/delta", "/me/calendars/keepwarm/events"]
+
+
+def test_an_idle_sync_lists_no_calendars_until_an_hour_has_passed(
+        microsoft: MicrosoftServer, tmp_path: Path) -> None:
+    microsoft.add_calendar("Work")
+    cycles = Cycles(microsoft, tmp_path)
+    assert "/me/calendars" in cycles.sync(Create(reminder(1)))  # finds Work, makes keepwarm
+    assert (tmp_path / "outlook.calendars.json").stat().st_mode & 0o777 == 0o600
+    assert cycles.sync() == IDLE and cycles.sync() == IDLE
+    cycles.now += 3599
+    assert cycles.sync() == IDLE
+    cycles.now += 1
+    assert cycles.sync() == [*IDLE[:3], "/me/calendars", IDLE[3]]
+    assert cycles.sync() == IDLE
+    assert [h.path for h in microsoft.hits("POST")].count("/v1.0/me/calendars") == 1
+
+
+def test_a_calendar_that_answers_404_or_410_lists_the_calendars_again(
+        microsoft: MicrosoftServer, tmp_path: Path) -> None:
+    work = microsoft.add_calendar("Work")
+    microsoft.add_event("Work", **graph_event(meeting("w1", 2, ("ann@x.org", "accepted"))))
+    cycles = Cycles(microsoft, tmp_path)
+    cycles.sync(Create(reminder(1)))
+    assert cycles.sync() == IDLE
+    # the user deletes keepwarm's calendar, and makes Work again: both ids are gone
+    del microsoft.state.calendars[microsoft.calendar_id("keepwarm") or ""]
+    del microsoft.state.calendars[work]
+    microsoft.add_event("Work", **graph_event(meeting("w2", 2, ("bo@x.org", "accepted"))))
+    assert cycles.sync(Create(reminder(2))).count("/me/calendars") == 2  # Work, keepwarm
+    assert [r.rid.contact for r in cycles.connector().list_reminders()] == ["p2@x.org"]
+    conn = cycles.connector()
+    assert sorted(m.meeting_id for m in of(list(conn.fetch(None, ctx())), Meeting)) == ["w2"]
+    conn.close()
+    assert cycles.sync() == IDLE
+    microsoft.expire_delta_tokens()  # 410 to every delta link
+    assert cycles.sync().count("/me/calendars") == 1
+    assert cycles.sync() == IDLE
 
 
 # -- faults ------------------------------------------------------------------------------

@@ -72,7 +72,10 @@ class Calendar:
         self._stamp(event)
 
     def expire_tokens(self) -> None:
-        self.token_floor = self.seq + 1
+        """Every sync token given out so far is too old now; the next full list gives a
+        good one."""
+        self.seq += 1
+        self.token_floor = self.seq
 
     def visible(self) -> dict[str, dict[str, Any]]:
         """The live events, without internal fields (what the user sees)."""

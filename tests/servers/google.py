@@ -12,7 +12,9 @@ installed-app consent with PKCE; a per-user rolling one-minute quota in Gmail un
 
 Faults are injected per user and per endpoint kind (``user.fault("messages.get",
 status=429)``): a status with an error reason and optional Retry-After, a delay, or a dropped
-connection. Every request is logged per user (``user.calls``), so tests can count them.
+or reset connection; or a share of every API call and every batch part fails (``user.plan``, see
+tests.servers.faultplan). Every request is logged per user (``user.calls``), so tests can
+count them.
 
 One server serves the whole session (``shared()``); each test gets its own user, and users
 never see each other's mail, calendars or tokens. The APIs themselves are in
@@ -26,6 +28,7 @@ import email.parser
 import email.policy
 import itertools
 import json
+import re
 import secrets
 import socket
 import threading
@@ -42,7 +45,7 @@ import pytest
 
 from connectors.gmail import GmailConnector, scopes_for
 from daemon.model import AccountConfig
-from tests.servers import gcal_api, gmail_api, google_oauth
+from tests.servers import faultplan, gcal_api, gmail_api, google_oauth
 
 Answer = tuple[int, dict[str, str], bytes]
 UNITS = {"profile": 1, "messages.list": 5, "history.list": 2}  # messages.get: per user
@@ -70,6 +73,7 @@ class Fault:
     delay: float = 0.0
     drop: bool = False  # the connection closes before the request is handled
     lost: bool = False  # the request is handled, then the connection closes unanswered
+    reset: bool = False  # the connection is reset (RST) before the request is handled
     times: int = 1
     match: str = ""  # only requests whose path and query contain this
 
@@ -100,6 +104,7 @@ class User:
     history_floor: int = 0
     calendars: dict[str, gcal_api.Calendar] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    plan: faultplan.FaultPlan | None = None  # a share of every API call and batch part fails
     calls: list[str] = field(default_factory=list)
     granted: dict[str, list[str]] = field(default_factory=dict)  # refresh token -> scopes
     revoked: set[str] = field(default_factory=set)
@@ -313,9 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
         user = self.user_for(headers, body if kind == "token" else b"")
         if user is not None:
             fault = self.take_fault(user, kind, self.path)
+            if fault is None and user.plan is not None and kind not in ("token", "o"):
+                fault = _from_plan(user.plan.fault(_request_name(self.command, self.path,
+                                                                 body, kind)))
             with srv.lock:
                 user.calls.append(kind)
             if fault is not None:
+                if fault.reset:
+                    faultplan.reset(self)
+                    return
                 if fault.delay:
                     time.sleep(fault.delay)
                 if fault.drop:
@@ -387,6 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind = kind_of(method, target)
             user = self.user_for(inner, b"")
             fault = self.take_fault(user, kind, target) if user is not None else None
+            if fault is None and user is not None and user.plan is not None:
+                fault = _from_plan(user.plan.fault(f"{method} {target}", can_reset=False))
             if user is not None:
                 with self.server.lock:
                     user.calls.append(f"batch:{kind}")
@@ -417,6 +430,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a slow fault)
             self.close_connection = True
+
+
+def _request_name(method: str, target: str, body: bytes, kind: str) -> str:
+    """What the fault plan calls a request: a batch by the requests in it (its boundary and
+    part ids are random), any other by method, target and body."""
+    if kind == "batch":
+        parts = re.findall(rb"^(?:GET|POST|PATCH|PUT|DELETE) \S+", body, re.MULTILINE)
+        return "batch " + b" ".join(parts).decode()
+    return f"{method} {target} {faultplan.digest(body)}"
+
+
+def _from_plan(planned: faultplan.Fault | None) -> Fault | None:
+    if planned is None:
+        return None
+    return Fault("planned", status=planned.status, reason=planned.reason,
+                 retry_after=planned.retry_after, reset=not planned.status)
 
 
 _REASONS = {200: "OK", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",

@@ -6,7 +6,8 @@ tokens can be revoked), and Graph's ``/me``, Sent Items delta (paging, deltaLink
 calendarView delta, calendars and events CRUD with single-value extended properties and
 ``$filter`` on them, ``transactionId`` dedup, etags and 412. Faults can be injected per
 request: 429 or 503 with ``Retry-After``, 500, slow answers, connections dropped before or
-after the request was carried out.
+after the request was carried out; or a share of every request fails (``plan``, see
+tests.servers.faultplan).
 
 MSAL insists on https, so the server has a throw-away self-signed certificate made at test
 time with ``cryptography`` (which msal depends on anyway), trusted through
@@ -46,6 +47,7 @@ from cryptography.x509.oid import NameOID
 
 from connectors.outlook import OutlookConnector
 from daemon.model import AccountConfig, Address, Meeting
+from tests.servers.faultplan import FaultPlan, digest, reset
 
 CLIENT_ID = "6f1c2a7e-0000-4000-8000-00000000c11e"
 TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
@@ -110,11 +112,12 @@ class Hit:
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 503 | 500 | slow | drop | drop_after
+    kind: str  # 429 | 503 | 500 | slow | drop | drop_after | reset
     method: str | None
     path: str | None  # a substring of the path
     times: int
-    seconds: float
+    seconds: float  # how slow, or the Retry-After of a 429 or 503
+    retry_after: bool = True  # False: a 429 or 503 without Retry-After
 
 
 @dataclass
@@ -169,6 +172,7 @@ class MicrosoftServer:
         self.token_lifetime = token_lifetime
         self.state = _State()
         self.faults: list[Fault] = []
+        self.plan: FaultPlan | None = None  # a share of every Graph request fails
         self.log: list[Hit] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -333,7 +337,7 @@ class MicrosoftServer:
         raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
         start = time.monotonic()
         graph = path.startswith("/v1.0/")
-        fault = self._take_fault(h.command, path) if graph else None
+        fault = self._take_fault(h.command, path, f"{h.path} {digest(raw)}") if graph else None
         with self._lock:
             self.in_flight += graph
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -352,12 +356,16 @@ class MicrosoftServer:
             if fault and fault.kind == "drop":
                 h.close_connection = True
                 return
+            if fault and fault.kind == "reset":
+                reset(h)
+                return
             if fault and fault.kind in ("429", "503", "500"):
                 status, body = int(fault.kind), {"error": {"code": "TooManyRequests"
                                                            if fault.kind == "429" else
                                                            "ServiceUnavailable",
                                                            "message": "injected fault"}}
-                extra = {"Retry-After": f"{fault.seconds:g}"} if fault.kind != "500" else {}
+                extra = ({"Retry-After": f"{fault.seconds:g}"}
+                         if fault.kind != "500" and fault.retry_after else {})
             else:
                 try:
                     status, body, extra = self._route(h.command, path, query, raw, h.headers)
@@ -380,14 +388,19 @@ class MicrosoftServer:
             with self._lock:
                 self.in_flight -= graph
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str, request: str) -> Fault | None:
+        """The fault this request meets: the first set up for it, else the plan's."""
         with self._lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.method in (None, method) and (
                         fault.path is None or fault.path in path):
                     fault.times -= 1
                     return fault
-        return None
+        planned = None if self.plan is None else self.plan.fault(f"{method} {request}")
+        if planned is None:
+            return None
+        return Fault(str(planned.status or "reset"), method, path, 1,
+                     planned.retry_after or 0.0, planned.retry_after is not None)
 
     def _route(self, method: str, path: str, query: dict[str, str], raw: bytes,
                headers: Any) -> tuple[int, Any, dict[str, str]]:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from connectors import gcal
+from connectors import gcalreminders
 from daemon.model import AccountConfig, Meeting
 from tests.servers import google
 
@@ -80,7 +80,7 @@ class GmailCalendarHarness:
     def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
         calendars = [c for c in self.user.calendars.values() if c.summary == "keepwarm"]
         calendar = calendars[0] if calendars else self.user.add_calendar("keepwarm", by_app=True)
-        calendar.put({"id": gcal.event_id(uid), "summary": "Follow up",
+        calendar.put({"id": gcalreminders.event_id(uid), "summary": "Follow up",
                       "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%SZ")},
                       "end": {"dateTime": (start + timedelta(minutes=15)).strftime(
                           "%Y-%m-%dT%H:%M:%SZ")},
