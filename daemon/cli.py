@@ -100,7 +100,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace, cfg: Config, store: Store) -> int:
     lock = InstanceLock(cfg.state_dir, "cycle.lock", wait=600,
-                        what="another keepwarm sync is running")
+                        what="keepwarm is syncing")
     if lock.holder():
         complain(f"waiting for the running keepwarm (process {lock.holder()}) to finish "
                  "its cycle…")
