@@ -24,9 +24,9 @@ from daemon.durations import duration_days, parse_duration
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
 from daemon.model import AccountConfig, Status
-from daemon.store import FAULTS as store_faults
+from daemon.sqlbase import FAULTS as store_faults
+from daemon.sqlbase import fault as store_fault
 from daemon.store import Store
-from daemon.store import fault as store_fault
 
 log = logging.getLogger("keepwarm")
 # Piped output keeps one row per line, so it can be grepped.
