@@ -4,7 +4,7 @@ Changes take effect at the next sync."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from daemon import steering
@@ -31,36 +31,32 @@ def contact_of(store: Store, address: str, create: bool = False) -> str:
     return store.add_address(email)
 
 
-def set_cadence(store: Store, address: str, days: int | None) -> str:
+def _steer(store: Store, address: str, change: Callable[[str], None]) -> str:
+    """Apply ``change`` to the contact owning ``address`` (made if new), then keep the
+    steering file in step; the contact's key."""
     with store.transaction():
         contact = contact_of(store, address, create=True)
-        store.set_contact(contact, "cadence_days", days)
+        change(contact)
     steering.save(store)
     return contact
+
+
+def set_cadence(store: Store, address: str, days: int | None) -> str:
+    return _steer(store, address, lambda c: store.set_contact(c, "cadence_days", days))
 
 
 def set_tags(store: Store, address: str, tags: Sequence[str], add: bool) -> str:
-    with store.transaction():
-        contact = contact_of(store, address, create=True)
-        store.tag(contact, [t.strip().lower() for t in tags if t.strip()], add)
-    steering.save(store)
-    return contact
+    clean = [t.strip().lower() for t in tags if t.strip()]
+    return _steer(store, address, lambda c: store.tag(c, clean, add))
 
 
 def snooze(store: Store, address: str, until: date | None) -> str:
-    with store.transaction():
-        contact = contact_of(store, address, create=True)
-        store.set_contact(contact, "snooze_until", until.isoformat() if until else None)
-    steering.save(store)
-    return contact
+    day = until.isoformat() if until else None
+    return _steer(store, address, lambda c: store.set_contact(c, "snooze_until", day))
 
 
 def set_ignored(store: Store, address: str, ignored: bool) -> str:
-    with store.transaction():
-        contact = contact_of(store, address, create=True)
-        store.set_contact(contact, "ignored", int(ignored))
-    steering.save(store)
-    return contact
+    return _steer(store, address, lambda c: store.set_contact(c, "ignored", int(ignored)))
 
 
 def merge(store: Store, address: str, other: str) -> str:

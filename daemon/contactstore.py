@@ -9,7 +9,7 @@ from typing import Any
 
 from daemon.model import ContactFacts, ContactSteering, Steering, TimelineEntry
 from daemon.reminderstore import ReminderTables
-from daemon.sqlbase import from_epoch
+from daemon.sqlbase import epoch, from_epoch
 
 
 class ContactTables(ReminderTables):
@@ -62,7 +62,7 @@ class ContactTables(ReminderTables):
 
     def contact_facts(self, until: datetime | None = None) -> list[ContactFacts]:
         """Every contact with at least one touchpoint (up to ``until``), own addresses excluded."""
-        limit = int(until.timestamp()) if until else 2**62
+        limit = epoch(until) if until else 2**62
         per: dict[str, dict[tuple[str, str], int]] = {}
         for contact, channel, source, at in self.db.execute(
                 "SELECT a.contact, p.channel, p.source_id, max(p.at) FROM participants p "
@@ -75,12 +75,16 @@ class ContactTables(ReminderTables):
             emails.setdefault(contact, []).append((name_at, email, name))
         settings = {r[0]: r[1:] for r in self.db.execute(
             "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
-        tags: dict[str, set[str]] = {}
-        for contact, tag in self.db.execute("SELECT contact, tag FROM tags"):
-            tags.setdefault(contact, set()).add(tag)
+        tags = self._tags()
         return [_facts(contact, touches, emails.get(contact, []),
                        settings.get(contact, (None, None, 0)), tags.get(contact, set()))
                 for contact, touches in per.items()]
+
+    def _tags(self) -> dict[str, set[str]]:
+        tags: dict[str, set[str]] = {}
+        for contact, tag in self.db.execute("SELECT contact, tag FROM tags"):
+            tags.setdefault(contact, set()).add(tag)
+        return tags
 
     def timeline(self, email: str) -> list[TimelineEntry]:
         """Every message and meeting with the contact owning ``email``, dropped ones included."""
@@ -102,9 +106,7 @@ class ContactTables(ReminderTables):
         settings = {c: (days, date.fromisoformat(snooze) if snooze else None, bool(ignored))
                     for c, days, snooze, ignored in self.db.execute(
                         "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
-        tags: dict[str, set[str]] = {}
-        for contact, tag in self.db.execute("SELECT contact, tag FROM tags"):
-            tags.setdefault(contact, set()).add(tag)
+        tags = self._tags()
         merged: dict[str, set[str]] = {}
         for email, contact in self.db.execute(
                 "SELECT email, contact FROM addresses WHERE email != contact"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 
 from daemon.errors import ShrinkRefused
 from daemon.inference import (
@@ -69,8 +70,8 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
             if batch.last:
                 _check_shrink(store, account, snapshot)
                 store.drop_meetings_except(account, snapshot.seen)
-        store.clear_skipped(account, [m.location for m in mails if m.location]
-                            + [m.location for m in meetings if m.location])
+        store.clear_skipped(account, chain((m.location for m in mails if m.location),
+                                           (m.location for m in meetings if m.location)))
         store.add_skipped(account, skipped, now)
         store.set_cursor(account, batch.cursor)
         # what was just judged used these rules: the first rejudge need not redo it

@@ -288,17 +288,19 @@ class ReminderId:
         """The id a marker names. Releases before reminder kinds wrote the bare contact key,
         or ``keepwarm:signin:ACCOUNT`` for a sign-in notice: both are still recognised."""
         if marker.startswith(LEGACY_SIGNIN):
-            return cls("notice", "", "signin:" + marker[len(LEGACY_SIGNIN):])
+            return cls(NOTICE, "", "signin:" + marker[len(LEGACY_SIGNIN):])
         parts = marker.split(":")
         if len(parts) == 3:
             return cls(*(_unescape(p) for p in parts))
-        return cls("cadence", marker)
+        return cls(CADENCE, marker)
 
     def __str__(self) -> str:
         return self.marker
 
 
 LEGACY_SIGNIN = "keepwarm:signin:"
+CADENCE = "cadence"  # a contact is due
+NOTICE = "notice"  # keepwarm's own message to the user
 
 
 def _escape(part: str) -> str:

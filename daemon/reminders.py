@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from daemon.model import ReminderId, ReminderRecord, Status, Wish
-
-CADENCE = "cadence"
-NOTICE = "notice"
+from daemon.model import CADENCE, NOTICE, ReminderId, ReminderRecord, Status, Wish
 
 
 def cadence_id(contact: str) -> ReminderId:

@@ -125,6 +125,11 @@ MIGRATIONS: list[str] = [
     DROP TABLE dismissals;
     ALTER TABLE dismissals2 RENAME TO dismissals
     """,
+    # 3: what an account skipped is the rows of `skipped` (an item read at last leaves it),
+    # not a running total
+    """
+    ALTER TABLE account_state DROP COLUMN skipped_total
+    """,
 ]
 
 

@@ -115,9 +115,6 @@ class Store(ContactTables):
             self.db.executemany("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?)",
                                 [(account, s.location, s.reason, now.isoformat())
                                  for s in skipped])
-            self.db.execute("INSERT OR IGNORE INTO account_state(account) VALUES (?)", (account,))
-            self.db.execute("UPDATE account_state SET skipped_total = skipped_total + ? "
-                            "WHERE account=?", (len(skipped), account))
 
     def stored_by_account(self) -> dict[str, tuple[int, int]]:
         """account -> (messages, meetings) stored from it: what an interrupted first sync
@@ -137,8 +134,9 @@ class Store(ContactTables):
         return list(self.db.execute("SELECT account, location, reason, at FROM skipped "
                                     "ORDER BY account, at, location"))
 
-    def clear_skipped(self, account: str, locations: Collection[str]) -> None:
-        """Items read at last: no longer skipped."""
+    def clear_skipped(self, account: str, locations: Iterable[str]) -> None:
+        """Items read at last: no longer skipped (``locations`` is read only when the
+        account has skipped items at all: a backfill's batches pay one lookup)."""
         if not self.db.execute("SELECT 1 FROM skipped WHERE account=? LIMIT 1",
                                (account,)).fetchone():
             return
@@ -147,8 +145,7 @@ class Store(ContactTables):
                                 [(account, loc) for loc in locations])
 
     def account_states(self) -> dict[str, dict[str, str | int | None]]:
-        cols = ["account", "last_attempt", "last_success", "last_error", "last_error_at",
-                "skipped_total"]
+        cols = ["account", "last_attempt", "last_success", "last_error", "last_error_at"]
         rows = self.db.execute(f"SELECT {', '.join(cols)} FROM account_state")
         return {r[0]: dict(zip(cols, r, strict=True)) for r in rows}
 

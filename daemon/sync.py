@@ -99,12 +99,12 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     ``accept_shrink``: a calendar that lost most of its meetings at once is believed."""
     report = AccountReport(account.name)
     conn = conn or connector(account)
-    seen = ingest.Snapshot(accept_shrink=accept_shrink)
+    ctx = fetch_context(settings, now, accept_shrink)
+    snapshot = ingest.Snapshot(accept_shrink=ctx.accept_shrink)
     try:
         with store.bulk():
-            for batch in conn.fetch(store.cursor(account.name),
-                                    fetch_context(settings, now, accept_shrink)):
-                result = ingest.store_batch(store, account.name, batch, settings, now, seen)
+            for batch in conn.fetch(store.cursor(account.name), ctx):
+                result = ingest.store_batch(store, account.name, batch, settings, now, snapshot)
                 report.add(result)
                 report.remaining = batch.remaining
                 for obs in batch.observations:
