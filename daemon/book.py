@@ -1,70 +1,178 @@
 """The address book over the store: the user's steering of contacts (cadence, tags, snooze,
-ignore, merge), by any of their addresses, saved in the store and in the steering file.
-Changes take effect at the next sync."""
+ignore, merge, unmerge), by any of their addresses as people paste them, saved in the store
+and in the steering file. Changes take effect at the next sync.
+
+A typo steers nobody and says nothing, so an address keepwarm has never seen is refused
+(with the closest ones it knows) unless ``force`` says the user means it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import difflib
+import re
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
+from email.utils import getaddresses
+from urllib.parse import unquote
 
 from daemon import steering
 from daemon.errors import UsageError
 from daemon.store import Store
 
+_MAILTO = re.compile(r"(^|<)\s*mailto:", re.IGNORECASE)
+
 
 def normalise(address: str) -> str:
-    email = address.strip().strip("<>").lower()
-    if email.count("@") != 1 or not all(email.split("@")):
-        raise UsageError(f"{address!r} is not an e-mail address")
+    """The one address in what a person pasted: ``Name <addr>``, ``<addr>``,
+    ``mailto:addr?subject=x``, quoted, in any case; a one-line UsageError otherwise."""
+    raw = _MAILTO.sub(r"\1", address.strip().strip("'\"").strip())
+    found = [unquote(a.split("?")[0]).strip().lower() for _, a in getaddresses([raw]) if a]
+    if len(found) > 1:
+        raise UsageError(f"{address!r} holds {len(found)} addresses: give one")
+    email = found[0] if found else ""
+    local, _, domain = email.partition("@")
+    if not local or "@" in domain or "." not in domain.strip(".") or " " in email:
+        raise UsageError(f"{address!r} is not an e-mail address: give one like "
+                         "ann@example.com or \"Ann Lee <ann@example.com>\"")
     return email
 
 
+def suggestions(store: Store, text: str, n: int = 3) -> list[str]:
+    """Up to ``n`` known addresses closest to ``text``, by address or by name."""
+    words = text.strip().lower()
+    by_key: dict[str, str] = {}
+    for email, name in store.known_names():
+        by_key.setdefault(email, email)
+        if name:
+            by_key.setdefault(name.lower(), email)
+    contain = sorted(k for k in by_key if len(words) >= 3 and words in k)
+    picked: list[str] = []
+    for key in [*difflib.get_close_matches(words, by_key, n=3 * n, cutoff=0.6), *contain]:
+        if by_key[key] not in picked:
+            picked.append(by_key[key])
+    return picked[:n]
+
+
+def resolve(store: Store, text: str) -> str:
+    """``normalise``, but what is no address (a name, a part of one) is answered with the
+    known addresses closest to it."""
+    try:
+        return normalise(text)
+    except UsageError:
+        close = suggestions(store, text)
+        if not close:
+            raise
+        raise UsageError(f"{text!r} is not an e-mail address; did you mean "
+                         f"{_either(close)}?") from None
+
+
+def never_seen(store: Store, email: str) -> str:
+    """'keepwarm has never seen X', with the closest known addresses when there are some."""
+    close = suggestions(store, email)
+    hint = f"; did you mean {_either(close)}?" if close else ""
+    return f"keepwarm has never seen {email}{hint}"
+
+
+def _either(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
 def contact_of(store: Store, address: str, create: bool = False) -> str:
-    """The contact key owning ``address``; with create, a new one-address contact if unknown
-    (steering a person before keepwarm has seen them is allowed)."""
-    email = normalise(address)
+    """The contact key owning ``address``. An address seen only in dropped messages gets a
+    contact of its own; one never seen at all only with ``create`` (steering a person
+    before keepwarm has seen them is allowed, but must be meant: ``--force``)."""
+    email = resolve(store, address)
     contact = store.contact_of(email)
     if contact is not None:
         return contact
-    if not create:
-        raise UsageError(f"keepwarm has never seen {email}; check `keepwarm contacts`")
+    if not create and not store.knows(email):
+        raise UsageError(f"{never_seen(store, email)} Check the address, or add --force to "
+                         f"steer {email} anyway.")
     return store.add_address(email)
 
 
-def _steer(store: Store, address: str, change: Callable[[str], None]) -> str:
-    """Apply ``change`` to the contact owning ``address`` (made if new), then keep the
-    steering file in step; the contact's key."""
+def _steer(store: Store, address: str, change: Callable[[str], None], force: bool) -> str:
+    """Apply ``change`` to the contact owning ``address``, then keep the steering file in
+    step; the contact's key. Whatever ``change`` refuses leaves the store as it was."""
     with store.transaction():
-        contact = contact_of(store, address, create=True)
+        contact = contact_of(store, address, create=force)
         change(contact)
     steering.save(store)
     return contact
 
 
-def set_cadence(store: Store, address: str, days: int | None) -> str:
-    return _steer(store, address, lambda c: store.set_contact(c, "cadence_days", days))
+def _not_own(address: str, own: Collection[str], what: str) -> None:
+    email = normalise(address)
+    if email in own:
+        raise UsageError(f"{email} is one of your own addresses (configured, or seen as From "
+                         f"in your sent mail): keepwarm never counts it, so there is nothing "
+                         f"to {what}")
 
 
-def set_tags(store: Store, address: str, tags: Sequence[str], add: bool) -> str:
+def set_cadence(store: Store, address: str, days: int | None, force: bool = False) -> str:
+    return _steer(store, address, lambda c: store.set_contact(c, "cadence_days", days), force)
+
+
+def set_tags(store: Store, address: str, tags: Sequence[str], add: bool,
+             force: bool = False) -> str:
+    """Add or remove tags; removing a tag the contact does not have is refused (a typo
+    would otherwise be reported as done)."""
     clean = [t.strip().lower() for t in tags if t.strip()]
-    return _steer(store, address, lambda c: store.tag(c, clean, add))
+
+    def change(contact: str) -> None:
+        have = store.tags_of(contact)
+        missing = sorted(set(clean) - have)
+        if not add and missing:
+            now = f"its tags are {' '.join(sorted(have))}" if have else "it has no tags"
+            raise UsageError(f"{contact} is not tagged {' '.join(missing)} ({now}); "
+                             "nothing was untagged")
+        store.tag(contact, clean, add)
+
+    return _steer(store, address, change, force)
 
 
-def snooze(store: Store, address: str, until: date | None) -> str:
+def snooze(store: Store, address: str, until: date | None, force: bool = False) -> str:
     day = until.isoformat() if until else None
-    return _steer(store, address, lambda c: store.set_contact(c, "snooze_until", day))
+    return _steer(store, address, lambda c: store.set_contact(c, "snooze_until", day), force)
 
 
-def set_ignored(store: Store, address: str, ignored: bool) -> str:
-    return _steer(store, address, lambda c: store.set_contact(c, "ignored", int(ignored)))
+def set_ignored(store: Store, address: str, ignored: bool, own: Collection[str] = (),
+                force: bool = False) -> str:
+    if ignored:
+        _not_own(address, own, "ignore")
+    return _steer(store, address, lambda c: store.set_contact(c, "ignored", int(ignored)),
+                  force)
 
 
-def merge(store: Store, address: str, other: str) -> str:
-    """Make ``other``'s contact part of ``address``'s; its own settings fill only gaps."""
+def merge(store: Store, address: str, other: str, own: Collection[str] = (),
+          force: bool = False) -> tuple[str, bool]:
+    """Make ``other``'s contact part of ``address``'s; its own settings fill only gaps.
+    The kept contact's key, and False when the two already were one contact."""
+    if normalise(address) == normalise(other):
+        raise UsageError(f"merge needs two different addresses, not {normalise(address)} "
+                         "twice")
+    for one in (address, other):
+        _not_own(one, own, "merge")
     with store.transaction():
-        keep = contact_of(store, address, create=True)
-        gone = contact_of(store, other, create=True)
+        keep = contact_of(store, address, create=force)
+        gone = contact_of(store, other, create=force)
         if keep != gone:
             store.merge_contacts(keep, gone)
     steering.save(store)
-    return keep
+    return keep, keep != gone
+
+
+def unmerge(store: Store, address: str, force: bool = False) -> str:
+    """Undo a merge: ``address`` becomes a contact of its own again, with its touchpoints
+    and no settings; the contact it left keeps its key and settings. Its former key."""
+    email = normalise(address)
+    with store.transaction():
+        contact = contact_of(store, email, create=force)
+        others = [e for e in store.addresses_of(contact) if e != email]
+        if not others:
+            raise UsageError(f"{email} is not merged with another address: nothing to undo")
+        if contact == email:
+            raise UsageError(f"{email} is the address its contact is kept under (with "
+                             f"{', '.join(others)}): unmerge {_either(others)} instead")
+        store.unmerge(email)
+    steering.save(store)
+    return contact

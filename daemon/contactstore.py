@@ -3,7 +3,7 @@ as a whole (``daemon.steering`` keeps it in a file too), and what a contact's hi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -60,6 +60,32 @@ class ContactTables(ReminderTables):
             self.db.execute("DELETE FROM contacts WHERE contact=?", (gone,))
             self.db.execute("UPDATE addresses SET contact=? WHERE contact=?", (keep, gone))
 
+    def unmerge(self, email: str) -> None:
+        """``email`` leaves its contact for one of its own, with no settings (a merge folded
+        them into the contact it joined) and its own touchpoints (they follow the address)."""
+        with self.transaction():
+            self.db.execute("UPDATE addresses SET contact=email WHERE email=?", (email,))
+
+    def addresses_of(self, contact: str) -> list[str]:
+        """The contact's addresses, its key first."""
+        rows = self.db.execute("SELECT email FROM addresses WHERE contact=?", (contact,))
+        return sorted((r[0] for r in rows), key=lambda e: (e != contact, e))
+
+    def tags_of(self, contact: str) -> set[str]:
+        return self._tags().get(contact, set())
+
+    def knows(self, email: str) -> bool:
+        """Whether keepwarm has seen ``email`` at all: a contact, or in any message or
+        meeting (a dropped one too)."""
+        return self.contact_of(email) is not None or self.db.execute(
+            "SELECT 1 FROM participants WHERE email=? LIMIT 1", (email,)).fetchone() is not None
+
+    def known_names(self) -> list[tuple[str, str]]:
+        """(address, name) of everyone seen, '' where no name was; for did-you-mean."""
+        rows = self.db.execute("SELECT email, '' FROM addresses UNION "
+                               "SELECT DISTINCT email, name FROM participants")
+        return [(str(e), str(n)) for e, n in rows]
+
     def contact_facts(self, until: datetime | None = None) -> list[ContactFacts]:
         """Every contact with at least one touchpoint (up to ``until``), own addresses excluded."""
         limit = epoch(until) if until else 2**62
@@ -69,16 +95,28 @@ class ContactTables(ReminderTables):
                 "JOIN addresses a ON a.email = p.email WHERE p.rule IS NULL AND p.at <= ? "
                 "GROUP BY a.contact, p.channel, p.source_id", (limit,)):
             per.setdefault(contact, {})[(channel, source)] = at
-        emails: dict[str, list[tuple[int, str, str]]] = {}
-        for email, contact, name, name_at in self.db.execute(
-                "SELECT email, contact, name, name_at FROM addresses"):
-            emails.setdefault(contact, []).append((name_at, email, name))
+        emails: dict[str, list[str]] = {}
+        for email, contact in self.db.execute("SELECT email, contact FROM addresses"):
+            emails.setdefault(contact, []).append(email)
+        names = self._names(limit)
         settings = {r[0]: r[1:] for r in self.db.execute(
             "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
         tags = self._tags()
-        return [_facts(contact, touches, emails.get(contact, []),
+        return [_facts(contact, touches, emails.get(contact, []), names.get(contact, ""),
                        settings.get(contact, (None, None, 0)), tags.get(contact, set()))
                 for contact, touches in per.items()]
+
+    def _names(self, limit: int) -> dict[str, str]:
+        """contact -> its name (``best_name``), from every message and meeting up to
+        ``limit``: names are read from the observations, so they never go stale."""
+        seen: dict[str, list[NameSeen]] = {}
+        for contact, email, name, channel, count, last in self.db.execute(
+                "SELECT a.contact, p.email, p.name, p.channel, count(*), max(p.at) "
+                "FROM participants p JOIN addresses a ON a.email = p.email "
+                "WHERE p.name != '' AND p.at <= ? GROUP BY p.email, p.name, p.channel",
+                (limit,)):
+            seen.setdefault(contact, []).append((email, name, channel, count, last))
+        return {contact: best_name(rows) for contact, rows in seen.items()}
 
     def _tags(self) -> dict[str, set[str]]:
         tags: dict[str, set[str]] = {}
@@ -146,18 +184,38 @@ class ContactTables(ReminderTables):
         self._set_meta("steering", digest)
 
 
-def _facts(contact: str, touches: Mapping[tuple[str, str], int],
-           emails: list[tuple[int, str, str]], settings: tuple[Any, ...],
-           tags: set[str]) -> ContactFacts:
-    """One contact from its touchpoints (channel, source -> time), addresses and settings:
-    the name is the latest one seen, the key comes first among the addresses."""
+# (email, name, channel, how many messages or meetings, the latest one's time)
+NameSeen = tuple[str, str, str, int, int]
+# what calendars write where a person's name belongs
+PLACEHOLDER_NAMES = frozenset({"organizer", "organiser", "attendee", "participant", "guest",
+                               "chair", "required", "optional", "unknown", "none"})
+
+
+def best_name(seen: Iterable[NameSeen]) -> str:
+    """The name a person is written to most in mail, ties to the most recent; a meeting's
+    name only when no mail names them, since calendars fill CN with placeholders
+    ("Organizer") or the address itself, which are never a name. '' when nothing is left."""
+    score: dict[tuple[bool, str], tuple[int, int]] = {}
+    for email, name, channel, count, last in seen:
+        bare = name.strip().strip("<>").strip().lower()
+        if bare in PLACEHOLDER_NAMES or bare == email or bare.removeprefix("mailto:") == email:
+            continue
+        n, at = score.get((channel == "email", name), (0, 0))
+        score[(channel == "email", name)] = (n + count, max(at, last))
+    if not score:
+        return ""
+    return max(score.items(), key=lambda kv: (kv[0][0], kv[1], kv[0][1]))[0][1]
+
+
+def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[str],
+           name: str, settings: tuple[Any, ...], tags: set[str]) -> ContactFacts:
+    """One contact from its touchpoints (channel, source -> time), addresses, name and
+    settings; the key comes first among the addresses."""
     (channel, _), last = max(touches.items(), key=lambda kv: (kv[1], kv[0][0] == "meeting"))
-    addrs = sorted(emails, reverse=True)
-    name = next((n for _, _, n in addrs if n), "")
     cadence_days, snooze_until, ignored = settings
     return ContactFacts(
         key=contact,
-        emails=tuple(sorted({e for _, e, _ in addrs}, key=lambda e: (e != contact, e))),
+        emails=tuple(sorted(set(emails), key=lambda e: (e != contact, e))),
         name=name or contact,
         touchpoints=len(touches),
         meetings=sum(1 for ch, _ in touches if ch == "meeting"),

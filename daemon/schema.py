@@ -130,6 +130,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE account_state DROP COLUMN skipped_total
     """,
+    # 4: a contact's name is chosen from the participants rows when it is read (mail names
+    # first, the most frequent), not kept per address as the latest one seen
+    """
+    ALTER TABLE addresses DROP COLUMN name;
+    ALTER TABLE addresses DROP COLUMN name_at
+    """,
 ]
 
 

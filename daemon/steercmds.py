@@ -1,54 +1,135 @@
-"""The commands that steer: cadence, tag, untag, snooze, ignore, unignore, merge. Each is
-saved in the store and the steering file, and takes effect at the next sync."""
+"""The commands that steer: cadence, tag, untag, snooze, ignore, unignore, merge, unmerge,
+and `steering`, which lists what they set. Each change is saved in the store and the
+steering file, and takes effect at the next sync."""
 
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta
+import json
+import re
+import sys
+from datetime import date, datetime, timedelta
 
-from daemon import book, cmdbase
+from daemon import book, cmdbase, steering
 from daemon.cmdbase import Add, open_all
+from daemon.config import Config
+from daemon.errors import UsageError
+from daemon.store import Store
 from daemon.terminal import say
+
+MAX_DAYS = 3653  # ten years: anything longer is a slip (years for days), never a plan
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _days(text: str) -> int:
+    """A duration argument in days, at most ten years."""
+    days = cmdbase.days(text)
+    if days > MAX_DAYS:
+        raise UsageError(f"{text!r} is more than ten years; to never be reminded of someone, "
+                         "use `keepwarm ignore`")
+    return days
+
+
+def snooze_until(text: str, today: date) -> date | None:
+    """``off`` (None), a date like 2027-01-15, or a duration from today; the day must lie
+    ahead, and within ten years."""
+    if text.strip().lower() == "off":
+        return None
+    if _DATE.match(text.strip()):
+        try:
+            until = date.fromisoformat(text.strip())
+        except ValueError:
+            raise UsageError(f"{text!r} is not a date of the calendar") from None
+        if until <= today:
+            raise UsageError(f"{until} is not after today ({today}): snooze until a later "
+                             "day, or `off`")
+        if (until - today).days > MAX_DAYS:
+            raise UsageError(f"{until} is more than ten years ahead; to never be reminded of "
+                             "someone, use `keepwarm ignore`")
+        return until
+    if not text.strip() or not text.strip()[0].isdigit():
+        raise UsageError(f"{text!r} is not a duration like '2w', a date like 2027-01-15, "
+                         "or 'off'")
+    return today + timedelta(days=_days(text))
+
+
+def _change(args: argparse.Namespace, cfg: Config, store: Store) -> str:
+    """Apply one steering command; what it did, in words starting with the contact."""
+    addr, force = args.address, args.force
+    own = cfg.settings.own_addresses | store.aliases()
+    if args.cmd == "cadence":
+        days = None if args.every == "default" else _days(args.every)
+        key = book.set_cadence(store, addr, days, force)
+        return f"{key}: {'the default cadence' if days is None else f'every {days} days'}"
+    if args.cmd in ("tag", "untag"):
+        key = book.set_tags(store, addr, args.tags, args.cmd == "tag", force)
+        return f"{key}: {args.cmd}ged {' '.join(args.tags)}"
+    if args.cmd == "snooze":
+        until = snooze_until(args.until, datetime.now(cfg.settings.tz).date())
+        key = book.snooze(store, addr, until, force)
+        return f"{key}: {f'snoozed until {until}' if until else 'no longer snoozed'}"
+    if args.cmd in ("ignore", "unignore"):
+        key = book.set_ignored(store, addr, args.cmd == "ignore", own, force)
+        return f"{key}: {'ignored' if args.cmd == 'ignore' else 'tracked again'}"
+    if args.cmd == "unmerge":
+        left = book.unmerge(store, addr, force)
+        return f"{book.normalise(addr)}: a contact of its own again, no longer part of {left}"
+    key, changed = book.merge(store, addr, args.other, own, force)
+    other = book.normalise(args.other)
+    return f"{key}: {'now also owns' if changed else 'already owns'} {other}"
 
 
 def _steer(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
-    addr = args.address
-    if args.cmd == "cadence":
-        days = None if args.every == "default" else cmdbase.days(args.every)
-        key = book.set_cadence(store, addr, days)
-        what = "the default cadence" if days is None else f"every {days} days"
-    elif args.cmd in ("tag", "untag"):
-        key = book.set_tags(store, addr, args.tags, add=args.cmd == "tag")
-        what = f"{'tagged' if args.cmd == 'tag' else 'untagged'} {' '.join(args.tags)}"
-    elif args.cmd == "snooze":
-        until = None if args.duration == "off" else (
-            datetime.now(cfg.settings.tz).date() + timedelta(days=cmdbase.days(args.duration)))
-        key = book.snooze(store, addr, until)
-        what = f"snoozed until {until}" if until else "no longer snoozed"
-    elif args.cmd in ("ignore", "unignore"):
-        key = book.set_ignored(store, addr, args.cmd == "ignore")
-        what = "ignored" if args.cmd == "ignore" else "tracked again"
-    else:
-        key = book.merge(store, addr, args.other)
-        what = f"now also owns {book.normalise(args.other)}"
-    say(f"{key}: {what}. Takes effect at the next `keepwarm sync`.")
+    say(f"{_change(args, cfg, store)}. Takes effect at the next `keepwarm sync`.")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    """`keepwarm steering`: aligned columns on a terminal; tab-separated lines with a
+    header otherwise, for cut and awk; or JSON."""
+    _, store = open_all(args)
+    current = store.steering()
+    if args.json:
+        print(json.dumps(steering.as_json(current), indent=2, ensure_ascii=False))
+        return 0
+    rows = steering.lines(current)
+    if not rows:
+        say("Nothing steered yet: keepwarm follows the config's cadences for everyone.")
+        return 0
+    table = [("contact", "setting", "value"), *rows]
+    if not sys.stdout.isatty():
+        print("\n".join("\t".join(r) for r in table))
+        return 0
+    widths = [max(len(r[i]) for r in table) for i in range(2)]
+    say("\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in table))
     return 0
 
 
 def register(add: Add) -> None:
-    s = add("cadence", "set a contact's interval (e.g. 30d), or 'default'", _steer)
-    s.add_argument("address")
-    s.add_argument("every")
+    def steer(name: str, text: str) -> argparse.ArgumentParser:
+        s = add(name, text, _steer)
+        s.add_argument("--force", action="store_true",
+                       help="steer an address keepwarm has never seen (refused otherwise, "
+                            "as a likely typo)")
+        s.add_argument("address", help="any of the contact's addresses, as pasted "
+                                       "(Name <addr>, <addr>, mailto:addr)")
+        s._negative_number_matcher = re.compile(r"^-\d")  # `snooze X -3d` is refused by us
+        return s
+
+    steer("cadence", "set a contact's interval (e.g. 30d), or 'default'").add_argument(
+        "every", help="a duration like 30d, 6w or 1y (at most ten years), or 'default'")
     for name in ("tag", "untag"):
-        s = add(name, f"{name} a contact (used by [[cadence.rules]] match='tag:NAME')", _steer)
-        s.add_argument("address")
-        s.add_argument("tags", nargs="+")
-    s = add("snooze", "no reminder for a while (e.g. 2w), or 'off'", _steer)
-    s.add_argument("address")
-    s.add_argument("duration")
-    for name, text in (("ignore", "never track this contact"), ("unignore", "track it again")):
-        add(name, text, _steer).add_argument("address")
-    s = add("merge", "one person, several addresses: OTHER joins ADDRESS's contact", _steer)
-    s.add_argument("address")
-    s.add_argument("other")
+        steer(name, f"{name} a contact (used by [[cadence.rules]] match='tag:NAME')"
+              ).add_argument("tags", nargs="+", metavar="tag", help="one or more tag names")
+    steer("snooze", "no reminder until then: a duration (2w), a date (2027-01-15), or 'off'"
+          ).add_argument("until", metavar="until",
+                         help="how long (2w, 3d), until which day (2027-01-15), or 'off'")
+    steer("ignore", "never track this contact")
+    steer("unignore", "track it again")
+    steer("merge", "one person, several addresses: OTHER joins ADDRESS's contact").add_argument(
+        "other", help="the address to join ADDRESS's contact (as pasted)")
+    steer("unmerge", "undo a merge: ADDRESS becomes a contact of its own again")
+    s = add("steering", "list every cadence, tag, snooze, ignore, merge and dismissed "
+                        "reminder you set", _list)
+    s.add_argument("--json", action="store_true", help="print JSON (keys in the README)")

@@ -65,6 +65,38 @@ def render(steering: Steering) -> str:
     return "".join(lines)
 
 
+def lines(steering: Steering) -> list[tuple[str, str, str]]:
+    """(contact, setting, value), one per thing the user set, named as the command that
+    set it (`keepwarm steering`); a dismissed reminder's value is its kind and due date."""
+    rows: list[tuple[str, str, str]] = []
+    for contact, s in sorted(steering.contacts.items()):
+        if s.cadence_days is not None:
+            rows.append((contact, "cadence", f"{s.cadence_days}d"))
+        rows += [(contact, "tag", t) for t in sorted(s.tags)]
+        if s.snooze_until is not None:
+            rows.append((contact, "snooze", s.snooze_until.isoformat()))
+        if s.ignored:
+            rows.append((contact, "ignore", "yes"))
+        rows += [(contact, "merge", a) for a in sorted(s.addresses)]
+    rows += [(rid.contact, "dismissed", " ".join(filter(None, (rid.kind, rid.key, "due",
+                                                                 due.isoformat()))))
+             for rid, due in sorted(steering.dismissals.items())]
+    return rows
+
+
+def as_json(steering: Steering) -> dict[str, Any]:
+    """The steering for `keepwarm steering --json` (keys documented in the README)."""
+    return {
+        "contacts": [{"contact": c, "cadence_days": s.cadence_days,
+                      "snooze_until": s.snooze_until.isoformat() if s.snooze_until else None,
+                      "ignored": s.ignored, "tags": sorted(s.tags),
+                      "merged": sorted(s.addresses)}
+                     for c, s in sorted(steering.contacts.items())],
+        "dismissed": [{"kind": rid.kind, "contact": rid.contact, "key": rid.key,
+                       "due": due.isoformat()}
+                      for rid, due in sorted(steering.dismissals.items())]}
+
+
 def _str(text: str) -> str:
     """A TOML basic string: JSON's escapes are TOML's, but TOML also forbids a raw DEL."""
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")

@@ -229,29 +229,13 @@ class Store(ContactTables):
             return self._add_participants(rows)
 
     def _add_participants(self, rows: list[Row]) -> int:
-        """Store the rows, and keep each touched address's display name the one seen at
-        the latest time (ties: the later row); returns how many rows are touchpoints.
-
-        Applying the rows' names one by one keeps a running "latest named row", so only
-        each address's first row (it creates the address) and its latest named row can
-        matter: two statements per address instead of one per row, with the same result.
-        """
+        """Store the rows and give every touchpoint address a contact (a contact's name is
+        read from the rows when asked for: ``ContactTables._names``); returns how many rows
+        are touchpoints."""
         self.db.executemany("INSERT OR IGNORE INTO participants VALUES (?,?,?,?,?,?,?,?)", rows)
-        first: dict[str, tuple[str, str, str, int]] = {}
-        latest: dict[str, tuple[str, str, str, int]] = {}
-        for r in rows:
-            if r[7] is not None:
-                continue
-            email, name, at = r[2], r[3], r[6]
-            first.setdefault(email, (email, email, name, at))
-            if name and (email not in latest or at >= latest[email][3]):
-                latest[email] = (email, email, name, at)
-        self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
-                            "VALUES (?, ?, ?, ?)", first.values())
-        self.db.executemany(
-            "INSERT INTO addresses(email, contact, name, name_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(email) DO UPDATE SET name=excluded.name, name_at=excluded.name_at "
-            "WHERE excluded.name_at >= addresses.name_at", latest.values())
+        touched = {r[2] for r in rows if r[7] is None}
+        self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
+                            [(e, e) for e in sorted(touched)])
         return sum(1 for r in rows if r[7] is None)
 
     def meeting_ids(self, account: str) -> set[str]:
@@ -313,7 +297,6 @@ class Store(ContactTables):
             self.db.executemany("UPDATE participants SET rule=? WHERE channel=? AND "
                                 "source_id=? AND email=? AND rule IS NOT ?",
                                 [(*u, u[0]) for u in updates])
-            self.db.execute("INSERT OR IGNORE INTO addresses(email, contact, name, name_at) "
-                            "SELECT email, email, name, at FROM participants WHERE rule IS NULL "
-                            "GROUP BY email")
+            self.db.execute("INSERT OR IGNORE INTO addresses(email, contact) "
+                            "SELECT DISTINCT email, email FROM participants WHERE rule IS NULL")
 

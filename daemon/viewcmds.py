@@ -52,11 +52,14 @@ def cmd_contacts(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
-    email = book.normalise(args.address)
+    email = book.resolve(store, args.address)
     now = as_of(args, cfg)
     if email in cfg.settings.own_addresses or email in store.aliases():
         say(f"{email} is one of your own addresses (configured, or seen as From in your "
                   "sent mail); keepwarm never tracks it.")
+    elif not store.knows(email):
+        say(f"{book.never_seen(store, email)}.")
+        return 0
     # what the header counts is what happened up to `now`: later rows say so, not "yes"
     entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
                if e.rule is None and e.at > now else e for e in store.timeline(email)]
