@@ -24,7 +24,10 @@ _MAILTO = re.compile(r"(^|<)\s*mailto:", re.IGNORECASE)
 def normalise(address: str) -> str:
     """The one address in what a person pasted: ``Name <addr>``, ``<addr>``,
     ``mailto:addr?subject=x``, quoted, in any case; a one-line UsageError otherwise."""
-    raw = _MAILTO.sub(r"\1", address.strip().strip("'\"").strip())
+    raw = address.strip()
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "'\"":  # the shell's quotes, kept
+        raw = raw[1:-1].strip()
+    raw = _MAILTO.sub(r"\1", raw)
     found = [unquote(a.split("?")[0]).strip().lower() for _, a in getaddresses([raw]) if a]
     if len(found) > 1:
         raise UsageError(f"{address!r} holds {len(found)} addresses: give one")
@@ -66,9 +69,9 @@ def resolve(store: Store, text: str) -> str:
 
 
 def never_seen(store: Store, email: str) -> str:
-    """'keepwarm has never seen X', with the closest known addresses when there are some."""
+    """'keepwarm has never seen X.', or with the closest known addresses when there are."""
     close = suggestions(store, email)
-    hint = f"; did you mean {_either(close)}?" if close else ""
+    hint = f"; did you mean {_either(close)}?" if close else "."
     return f"keepwarm has never seen {email}{hint}"
 
 

@@ -58,7 +58,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         say(f"{email} is one of your own addresses (configured, or seen as From in your "
                   "sent mail); keepwarm never tracks it.")
     elif not store.knows(email):
-        say(f"{book.never_seen(store, email)}.")
+        say(book.never_seen(store, email))
         return 0
     # what the header counts is what happened up to `now`: later rows say so, not "yes"
     entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
