@@ -103,8 +103,7 @@ def _steer(store: Store, address: str, change: Callable[[str], None], force: boo
     return contact
 
 
-def _not_own(address: str, own: Collection[str], what: str) -> None:
-    email = normalise(address)
+def _not_own(email: str, own: Collection[str], what: str) -> None:
     if email in own:
         raise UsageError(f"{email} is one of your own addresses (configured, or seen as From "
                          f"in your sent mail): keepwarm never counts it, so there is nothing "
@@ -141,7 +140,7 @@ def snooze(store: Store, address: str, until: date | None, force: bool = False) 
 def set_ignored(store: Store, address: str, ignored: bool, own: Collection[str] = (),
                 force: bool = False) -> str:
     if ignored:
-        _not_own(address, own, "ignore")
+        _not_own(resolve(store, address), own, "ignore")
     return _steer(store, address, lambda c: store.set_contact(c, "ignored", int(ignored)),
                   force)
 
@@ -150,10 +149,10 @@ def merge(store: Store, address: str, other: str, own: Collection[str] = (),
           force: bool = False) -> tuple[str, bool]:
     """Make ``other``'s contact part of ``address``'s; its own settings fill only gaps.
     The kept contact's key, and False when the two already were one contact."""
-    if normalise(address) == normalise(other):
-        raise UsageError(f"merge needs two different addresses, not {normalise(address)} "
-                         "twice")
-    for one in (address, other):
+    first, second = resolve(store, address), resolve(store, other)
+    if first == second:
+        raise UsageError(f"merge needs two different addresses, not {first} twice")
+    for one in (first, second):
         _not_own(one, own, "merge")
     with store.transaction():
         keep = contact_of(store, address, create=force)

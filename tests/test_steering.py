@@ -114,6 +114,40 @@ def test_an_edit_of_the_file_is_taken_over(home: Home) -> None:
     assert done.stderr.startswith(f"{path}: not valid TOML") and "Traceback" not in done.stderr
 
 
+def test_unmerge_and_the_listing_survive_the_loss_of_the_store(home: Home) -> None:
+    assert run(home, "sync").returncode == 0
+    steer(home)
+    assert run(home, "unmerge", "ann.private@example.net").returncode == 0
+    path = home.root / "kw.steering.toml"
+    assert "ann.private@example.net" not in path.read_text()
+    listing = run(home, "steering").stdout
+    assert listing.splitlines() == [
+        "contact\tsetting\tvalue", "ann@example.org\tcadence\t30d",
+        "bo@example.org\ttag\tclient", f"cy@example.org\tsnooze\t{snoozed(home)}",
+        "dee@example.org\tignore\tyes"]
+    for name in ("kw.db", "kw.db-wal", "kw.db-shm"):
+        (home.root / name).unlink(missing_ok=True)
+    assert run(home, "sync").returncode == 0
+    assert run(home, "steering").stdout == listing
+    emails = {c["email"]: c["emails"] for c in contacts(home)}
+    assert emails["ann.private@example.net"] == ["ann.private@example.net"]
+    assert emails["ann@example.org"] == ["ann@example.org"]
+
+
+def test_a_merge_deleted_from_the_file_is_undone(home: Home) -> None:
+    assert run(home, "sync").returncode == 0
+    steer(home)
+    path = home.root / "kw.steering.toml"
+    path.write_text(path.read_text().replace('addresses = ["ann.private@example.net"]\n', ""))
+    emails = {c["email"]: c["emails"] for c in contacts(home)}
+    assert emails["ann.private@example.net"] == ["ann.private@example.net"]
+
+
+def snoozed(home: Home) -> str:
+    (cy,) = [c for c in contacts(home) if c["email"] == "cy@example.org"]
+    return str(cy["snooze_until"])
+
+
 def test_a_damaged_store_is_one_line_and_sync_rebuilds_it(home: Home) -> None:
     assert run(home, "sync").returncode == 0
     steer(home)
