@@ -49,7 +49,7 @@ def suggestions(store: Store, text: str, n: int = 3) -> list[str]:
             by_key.setdefault(name.lower(), email)
     contain = sorted(k for k in by_key if len(words) >= 3 and words in k)
     picked: list[str] = []
-    for key in [*difflib.get_close_matches(words, by_key, n=3 * n, cutoff=0.6), *contain]:
+    for key in [*difflib.get_close_matches(words, by_key, n=3 * n, cutoff=0.75), *contain]:
         if by_key[key] not in picked:
             picked.append(by_key[key])
     return picked[:n]
@@ -70,9 +70,12 @@ def resolve(store: Store, text: str) -> str:
 
 def never_seen(store: Store, email: str) -> str:
     """'keepwarm has never seen X.', or with the closest known addresses when there are."""
+    return f"keepwarm has never seen {email}{_close(store, email)}"
+
+
+def _close(store: Store, email: str) -> str:
     close = suggestions(store, email)
-    hint = f"; did you mean {_either(close)}?" if close else "."
-    return f"keepwarm has never seen {email}{hint}"
+    return f"; did you mean {_either(close)}?" if close else "."
 
 
 def _either(items: Sequence[str]) -> str:
@@ -88,8 +91,9 @@ def contact_of(store: Store, address: str, create: bool = False) -> str:
     if contact is not None:
         return contact
     if not create and not store.knows(email):
-        raise UsageError(f"{never_seen(store, email)} Check the address, or add --force to "
-                         f"steer {email} anyway.")
+        raise UsageError(f"{email} is in no message or meeting keepwarm has seen"
+                         f"{_close(store, email)} Check the address, or add --force to steer "
+                         "it anyway.")
     return store.add_address(email)
 
 

@@ -122,7 +122,9 @@ def test_steering_an_unknown_address_needs_force(home: Home, capsys: Capture,
     cmd, *rest = args
     code, _, err = run(home, capsys, cmd, "bob@beta.exmaple", *rest)
     assert code == 2
-    assert f"never seen bob@beta.exmaple; did you mean {BOB}?" in one_line(err)
+    assert err.startswith("keepwarm: bob@beta.exmaple is in no message or meeting keepwarm "
+                          f"has seen; did you mean {BOB}? Check the address, or add --force")
+    assert one_line(err)
     assert "--force" in err
     assert steered(home, capsys) == {"contacts": [], "dismissed": []}
 
