@@ -114,7 +114,9 @@ def register(add: Add) -> None:
                             "as a likely typo)")
         s.add_argument("address", help="any of the contact's addresses, as pasted "
                                        "(Name <addr>, <addr>, mailto:addr)")
-        s._negative_number_matcher = re.compile(r"^-\d")  # `snooze X -3d` is refused by us
+        # argparse takes `-3d` for an option and answers with its usage; as a value it gets
+        # the one-line refusal that says what is accepted
+        s._negative_number_matcher = re.compile(r"^-\d")
         return s
 
     steer("cadence", "set a contact's interval (e.g. 30d), or 'default'").add_argument(

@@ -67,7 +67,8 @@ def render(steering: Steering) -> str:
 
 def lines(steering: Steering) -> list[tuple[str, str, str]]:
     """(contact, setting, value), one per thing the user set, named as the command that
-    set it (`keepwarm steering`); a dismissed reminder's value is its kind and due date."""
+    set it (`keepwarm steering`); a dismissed reminder's value is its kind, key and due
+    date, its contact '-' for keepwarm's own notices (so no column is ever empty)."""
     rows: list[tuple[str, str, str]] = []
     for contact, s in sorted(steering.contacts.items()):
         if s.cadence_days is not None:
@@ -78,9 +79,9 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
         if s.ignored:
             rows.append((contact, "ignore", "yes"))
         rows += [(contact, "merge", a) for a in sorted(s.addresses)]
-    rows += [(rid.contact, "dismissed", " ".join(filter(None, (rid.kind, rid.key, "due",
-                                                                 due.isoformat()))))
-             for rid, due in sorted(steering.dismissals.items())]
+    rows += [(rid.contact or "-", "dismissed", " ".join(
+        filter(None, (rid.kind, rid.key, "due", due.isoformat()))))
+        for rid, due in sorted(steering.dismissals.items())]
     return rows
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from daemon import book, steering
 from daemon.errors import UsageError
-from daemon.reminders import cadence_id
+from daemon.reminders import cadence_id, signin_id
 from daemon.store import Store
 from tests.test_cli import TODAY, Home, noon
 
@@ -252,7 +252,8 @@ def test_steering_lists_every_setting(home: Home, capsys: Capture) -> None:
                  ("merge", "ann@example.org", "ann@home.example")):
         assert run(home, capsys, *args)[0] == 0
     store = Store(home.root / "kw.db")
-    store.replace_reminders({}, {cadence_id(BOB): TODAY})  # deleted from the calendar
+    # reminders deleted from the calendar: a contact's, and keepwarm's own notice
+    store.replace_reminders({}, {cadence_id(BOB): TODAY, signin_id("sent"): TODAY})
     steering.save(store)
     store.close()
     code, out, _ = run(home, capsys, "steering")
@@ -263,9 +264,11 @@ def test_steering_lists_every_setting(home: Home, capsys: Capture) -> None:
         f"{BOB}\tcadence\t30d", f"{BOB}\ttag\tclient", f"{BOB}\ttag\tgolf",
         f"{BOB}\tsnooze\t{snooze}",
         "news@lists.example\tignore\tyes",
-        f"{BOB}\tdismissed\tcadence due {TODAY}"]
+        f"{BOB}\tdismissed\tcadence due {TODAY}",
+        f"-\tdismissed\tnotice signin:sent due {TODAY}"]
     assert steered(home, capsys)["dismissed"] == [
-        {"kind": "cadence", "contact": BOB, "key": "", "due": TODAY.isoformat()}]
+        {"kind": "cadence", "contact": BOB, "key": "", "due": TODAY.isoformat()},
+        {"kind": "notice", "contact": "", "key": "signin:sent", "due": TODAY.isoformat()}]
 
 
 # -- the contact's name ------------------------------------------------------------------
