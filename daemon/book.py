@@ -33,7 +33,7 @@ def normalise(address: str) -> str:
         raise UsageError(f"{address!r} holds {len(found)} addresses: give one")
     email = found[0] if found else ""
     local, _, domain = email.partition("@")
-    if not local or "@" in domain or "." not in domain.strip(".") or " " in email:
+    if not local or not domain or "@" in domain or " " in email:
         raise UsageError(f"{address!r} is not an e-mail address: give one like "
                          "ann@example.com or \"Ann Lee <ann@example.com>\"")
     return email
