@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from daemon import book, steering
+from daemon.contactstore import best_name
 from daemon.errors import UsageError
 from daemon.reminders import cadence_id, signin_id
 from daemon.store import Store
@@ -317,6 +318,17 @@ def test_the_name_written_most_wins_and_ties_go_to_the_latest(tmp_path: Path,
     assert home.run("sync", "--no-write") == 0
     got = names(home, capsys)
     assert (got[BOB], got["ann@example.org"]) == ("Robert Baker", "Ann Lee")
+
+
+def test_the_name_rule_itself() -> None:
+    e = "bo@x.org"
+    assert best_name([(e, "Organizer", "meeting", 9, 9), (e, "BO@x.org", "email", 5, 5),
+                      (e, "<mailto:bo@x.org>", "meeting", 1, 1)]) == ""
+    assert best_name([(e, "Bo Meeting", "meeting", 50, 50), (e, "Bo", "email", 1, 1)]) == "Bo"
+    assert best_name([(e, "Bo A", "email", 2, 10), (e, "Bo B", "email", 2, 20)]) == "Bo B"
+    # one person at two addresses: the counts of one name add up
+    assert best_name([(e, "Bo", "email", 2, 10), ("b2@y.org", "Bo", "email", 2, 10),
+                      (e, "Robert", "email", 3, 30)]) == "Bo"
 
 
 def test_names_are_read_from_an_upgraded_store(tmp_path: Path) -> None:
