@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Option, Problem
+from daemon import extras
 from daemon.errors import AuthError, MissingDependency
 from daemon.model import AccountConfig
 
@@ -79,7 +80,8 @@ def _from_keyring(account: AccountConfig) -> str:
         import keyring  # optional: pip install 'keepwarm[keyring]'
         import keyring.errors
     except ImportError:
-        raise MissingDependency(name, account.type, ["keyring"]) from None
+        raise MissingDependency(name, account.type, ["keyring"], extras.install_command(
+            extras.requirements("keyring", ["keyring"]))) from None
     try:
         secret = keyring.get_password(KEYRING_SERVICE, name)
     except keyring.errors.KeyringError as exc:

@@ -38,17 +38,18 @@ def _steer(args: argparse.Namespace) -> int:
 
 def register(add: Add) -> None:
     s = add("cadence", "set a contact's interval (e.g. 30d), or 'default'", _steer)
-    s.add_argument("address")
-    s.add_argument("every")
+    s.add_argument("address", help="the contact's e-mail address")
+    s.add_argument("every", help="an interval such as 30d, 6w or 3m, or 'default' to clear it")
     for name in ("tag", "untag"):
         s = add(name, f"{name} a contact (used by [[cadence.rules]] match='tag:NAME')", _steer)
-        s.add_argument("address")
-        s.add_argument("tags", nargs="+")
+        s.add_argument("address", help="the contact's e-mail address")
+        s.add_argument("tags", nargs="+", metavar="TAG",
+                       help="the tags to add" if name == "tag" else "the tags to remove")
     s = add("snooze", "no reminder for a while (e.g. 2w), or 'off'", _steer)
-    s.add_argument("address")
-    s.add_argument("duration")
+    s.add_argument("address", help="the contact's e-mail address")
+    s.add_argument("duration", help="how long, such as 2w or 3m, or 'off' to end the snooze")
     for name, text in (("ignore", "never track this contact"), ("unignore", "track it again")):
-        add(name, text, _steer).add_argument("address")
+        add(name, text, _steer).add_argument("address", help="the contact's e-mail address")
     s = add("merge", "one person, several addresses: OTHER joins ADDRESS's contact", _steer)
-    s.add_argument("address")
-    s.add_argument("other")
+    s.add_argument("address", help="the address whose contact keeps the others")
+    s.add_argument("other", help="another address of the same person")

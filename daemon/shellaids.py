@@ -1,0 +1,55 @@
+"""Shell completion scripts and the man page, generated from the one argparse parser, so
+neither can drift from what `keepwarm --help` says.
+
+Completion comes from shtab (bash, zsh and fish, all from the same parser); the man page from
+argparse-manpage. Both are small, maintained, and have no dependencies of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+
+SHELLS = ("bash", "zsh", "fish")
+FILE_METAVAR = "FILE"  # an option with this metavar completes as a path
+
+
+def keepwarm_version() -> str:
+    """The installed distribution's version: pyproject.toml says it once."""
+    try:
+        return version("keepwarm")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def actions(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.Action]]:
+    """Every action of ``parser`` and of its subcommands, with the command line it belongs
+    to ("keepwarm sync"): what completion, the man page and the help test walk."""
+    for action in parser._actions:
+        yield parser.prog, action
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                yield from actions(sub)
+
+
+def completion(parser: argparse.ArgumentParser, shell: str) -> str:
+    """The completion script for ``shell``; options that take a FILE complete as paths."""
+    import shtab
+
+    for _, action in actions(parser):
+        if action.metavar == FILE_METAVAR:
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+    script: str = shtab.complete(parser, shell=shell)
+    return script
+
+
+def manpage(parser: argparse.ArgumentParser, summary: str) -> str:
+    """The roff man page, section 1, for every command and option."""
+    from argparse_manpage.manpage import Manpage
+
+    page = Manpage(parser)
+    page.source = f"keepwarm {keepwarm_version()}"
+    page.manual = "keepwarm manual"
+    page.description = summary
+    return str(page)
