@@ -77,7 +77,7 @@ def _from_command(name: str, command: str) -> str:
 def _from_keyring(account: AccountConfig) -> str:
     name = account.name
     try:
-        import keyring  # optional: pip install 'keepwarm[keyring]'
+        import keyring  # optional: the keyring extra
         import keyring.errors
     except ImportError:
         raise MissingDependency(name, account.type, ["keyring"], extras.install_command(

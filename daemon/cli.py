@@ -119,13 +119,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    sys.stdout.write(shellaids.completion(parser(), args.shell))
+    _write_utf8(shellaids.completion(parser(), args.shell))
     return 0
 
 
 def cmd_manpage(args: argparse.Namespace) -> int:
-    sys.stdout.write(shellaids.manpage(parser(), SUMMARY))
+    _write_utf8(shellaids.manpage(parser(), SUMMARY))
     return 0
+
+
+def _write_utf8(text: str) -> None:
+    """A script or a page goes to a file or a program (a shell, man), never to be shown as
+    is: UTF-8 whatever the locale, so an ASCII-only one (cron, LC_ALL=POSIX) cannot fail."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 SUMMARY = "follow-up reminders in your calendar from your sent mail and meetings"

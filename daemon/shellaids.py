@@ -44,6 +44,27 @@ def completion(parser: argparse.ArgumentParser, shell: str) -> str:
     return script
 
 
+# what a man page has beyond the options (roff): where keepwarm looks, as the README says
+ENVIRONMENT = r""".TP
+.B KEEPWARM_CONFIG
+the config file, unless \-\-config names one
+.TP
+.B XDG_CONFIG_HOME\fR, \fBXDG_DATA_HOME\fR, \fBXDG_STATE_HOME
+the folders of the config, of the store and reminders file, and of the state
+(default ~/.config, ~/.local/share and ~/.local/state)
+"""
+FILES = r""".TP
+.I $XDG_CONFIG_HOME/keepwarm/config.toml
+the config; keepwarm init writes a starter one
+.TP
+.I $XDG_DATA_HOME/keepwarm/keepwarm.db
+the store, with steering.toml beside it: what you told keepwarm
+.TP
+.I $XDG_DATA_HOME/keepwarm/followups.ics
+the reminders file of the starter config
+"""
+
+
 def manpage(parser: argparse.ArgumentParser, summary: str) -> str:
     """The roff man page, section 1, for every command and option."""
     from argparse_manpage.manpage import Manpage
@@ -52,4 +73,6 @@ def manpage(parser: argparse.ArgumentParser, summary: str) -> str:
     page.source = f"keepwarm {keepwarm_version()}"
     page.manual = "keepwarm manual"
     page.description = summary
+    page.add_section("environment", "=", ENVIRONMENT)
+    page.add_section("files", "=", FILES)
     return str(page)

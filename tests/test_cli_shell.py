@@ -155,3 +155,5 @@ def test_the_man_page_is_clean_roff_naming_every_command(
     for option in ("--version", "--config", "--accept-shrink", "--no-browser"):
         assert option in rendered.stdout.replace("\u2010", "-"), option
     assert "``" not in rendered.stdout
+    assert re.search(r"^ENVIRONMENT\n\s+KEEPWARM_CONFIG$", rendered.stdout, re.MULTILINE)
+    assert re.search(r"^FILES$", rendered.stdout, re.MULTILINE)
