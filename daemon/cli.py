@@ -143,8 +143,7 @@ def parser() -> argparse.ArgumentParser:
     """The whole command line; completion scripts and the man page are made from it too."""
     p = argparse.ArgumentParser(prog="keepwarm", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version",
-                   version=f"keepwarm {shellaids.keepwarm_version()}",
+    p.add_argument("--version", action=shellaids.VersionAction,
                    help="print keepwarm's version and exit")
     p.add_argument("--config", metavar=shellaids.FILE_METAVAR,
                    help="the config file (default: $KEEPWARM_CONFIG, else "

@@ -8,6 +8,7 @@ argparse-manpage. Both are small, maintained, and have no dependencies of their 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 
@@ -21,6 +22,20 @@ def keepwarm_version() -> str:
         return version("keepwarm")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+class VersionAction(argparse.Action):
+    """`--version`: looks the version up only when asked (the lookup reads the installed
+    metadata, which every other command would pay for at start)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        sys.stdout.write(f"keepwarm {keepwarm_version()}\n")
+        parser.exit()
 
 
 def actions(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.Action]]:
