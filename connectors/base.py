@@ -7,7 +7,10 @@ A connector module stays light: it imports the standard library and keepwarm's o
 modules only, and names the third-party packages it needs in ``requires``. The config loads
 every connector class to check its options, so a heavy import there would slow every command
 down and a missing package would break every account; here a missing package is one
-MissingDependency, raised when that account's connector is built.
+MissingDependency, raised when that account's connector is built. The types whose packages
+come in an optional extra (``extra``: gmail, outlook) are checked when the config loads
+instead, without importing anything: an account configured without its extra is one line
+naming the command that adds it, exit 2, before any work.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
+from daemon import extras
 from daemon.errors import MissingDependency, ReadOnlyError, UsageError
 from daemon.model import (
     JSON,
@@ -77,13 +81,26 @@ class Connector(abc.ABC):
     options: ClassVar[Mapping[str, Option]] = {}
     # third-party packages the connector imports: import name -> pip distribution name
     requires: ClassVar[Mapping[str, str]] = {}
+    # the optional extra of pyproject.toml that brings ``requires``; None: the base install
+    extra: ClassVar[str | None] = None
 
     def __init__(self, account: AccountConfig) -> None:
         missing = [dist for module, dist in self.requires.items() if not _importable(module)]
         if missing:
-            raise MissingDependency(account.name, self.type, missing)
+            raise MissingDependency(account.name, self.type, missing,
+                                    extras.install_command(missing))
         self.account = replace(account, options=self.with_defaults(account.options))
         self.name = account.name
+
+    @classmethod
+    def missing_extra(cls) -> str | None:
+        """None when this type's optional extra is installed (or it needs none), else what
+        to run: the config says it when it loads, since such an account can never work."""
+        if cls.extra is None or not extras.missing(list(cls.requires)):
+            return None
+        packages = extras.requirements(cls.extra, list(cls.requires.values()))
+        return (f"type {cls.type!r} needs keepwarm's {cls.extra} extra; add it with: "
+                f"{extras.install_command(packages)}")
 
     @classmethod
     def with_defaults(cls, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,6 +71,7 @@ class GmailConnector(CalendarConnector):
     """Sent mail and meetings of a Google account, and its calendar for reminders."""
 
     type: ClassVar[str] = "gmail"
+    extra: ClassVar[str | None] = "google"
     reads_mail: ClassVar[bool] = True
     reads_meetings: ClassVar[bool] = True
     needs_signin: ClassVar[bool] = True

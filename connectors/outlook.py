@@ -56,6 +56,7 @@ class OutlookConnector(CalendarConnector):
     """One Microsoft account: Sent Items, chosen calendars, and optionally the reminders."""
 
     type = "outlook"
+    extra: ClassVar[str | None] = "microsoft"
     reads_mail = True
     reads_meetings = True
     user_editable = True

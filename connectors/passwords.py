@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.base import Option, Problem
+from daemon import extras
 from daemon.errors import AuthError, MissingDependency
 from daemon.model import AccountConfig
 
@@ -76,10 +77,11 @@ def _from_command(name: str, command: str) -> str:
 def _from_keyring(account: AccountConfig) -> str:
     name = account.name
     try:
-        import keyring  # optional: pip install 'keepwarm[keyring]'
+        import keyring  # optional: the keyring extra
         import keyring.errors
     except ImportError:
-        raise MissingDependency(name, account.type, ["keyring"]) from None
+        raise MissingDependency(name, account.type, ["keyring"], extras.install_command(
+            extras.requirements("keyring", ["keyring"]))) from None
     try:
         secret = keyring.get_password(KEYRING_SERVICE, name)
     except keyring.errors.KeyringError as exc:

@@ -1,5 +1,8 @@
-"""The ``keepwarm`` command. Exit codes: 0 fine, 1 an account or calendar failed,
-2 bad config or usage, 130 interrupted."""
+"""keepwarm reads the headers of the mail you sent and the meetings in your calendars, and
+puts a follow-up reminder into your own calendar when someone is due.
+
+Exit codes: 0 fine, 1 an account or calendar failed, 2 bad config or usage, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from daemon import logsetup, render, runtime, service, steercmds, sync, viewcmds
-from daemon.cmdbase import config_path, open_all
+from daemon import logsetup, render, runtime, service, shellaids, steercmds, sync, viewcmds
+from daemon.cmdbase import Add, config_path, open_all
 from daemon.config import Config, load, permission_warnings
 from daemon.errors import ConfigError, KeepwarmError, UsageError
 from daemon.lock import InstanceLock
@@ -110,22 +113,67 @@ def cmd_service(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from daemon.demo import run_demo
 
+    if args.log_level == "warning":  # the sample's one unreadable file is there on purpose:
+        logging.getLogger().setLevel(logging.ERROR)  # its summary line counts it, once
     return run_demo(out)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="keepwarm", description=__doc__)
-    p.add_argument("--config", help="config file (default: $KEEPWARM_CONFIG, else "
-                                    "~/.config/keepwarm/config.toml)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["debug", "info", "warning", "error"])
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+def cmd_completion(args: argparse.Namespace) -> int:
+    _write_utf8(shellaids.completion(parser(), args.shell))
+    return 0
 
-    def add(name: str, help_text: str, func: object) -> argparse.ArgumentParser:
+
+def cmd_manpage(args: argparse.Namespace) -> int:
+    _write_utf8(shellaids.manpage(parser(), SUMMARY))
+    return 0
+
+
+def _write_utf8(text: str) -> None:
+    """A script or a page goes to a file or a program (a shell, man), never to be shown as
+    is: UTF-8 whatever the locale, so an ASCII-only one (cron, LC_ALL=POSIX) cannot fail."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+SUMMARY = "follow-up reminders in your calendar from your sent mail and meetings"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line; completion scripts and the man page are made from it too."""
+    p = argparse.ArgumentParser(prog="keepwarm", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=shellaids.VersionAction,
+                   help="print keepwarm's version and exit")
+    p.add_argument("--config", metavar=shellaids.FILE_METAVAR,
+                   help="the config file (default: $KEEPWARM_CONFIG, else "
+                        "$XDG_CONFIG_HOME/keepwarm/config.toml)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["debug", "info", "warning", "error"],
+                   help="how much keepwarm logs on stderr (default: warning)")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND",
+                           help="what to do; `keepwarm COMMAND --help` tells more")
+
+    def add(name: str, help_text: str,
+            func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(func=func)
         return sp
 
+    _register(add)
+    viewcmds.register(add)
+    steercmds.register(add)
+    s = add("completion", "print the shell completion script for bash, zsh or fish",
+            cmd_completion)
+    s.add_argument("shell", choices=shellaids.SHELLS,
+                   help="the shell to complete in, e.g. `source <(keepwarm completion bash)`")
+    add("manpage", "print keepwarm's man page (roff), e.g. `keepwarm manpage | man -l -`",
+        cmd_manpage)
+    return p
+
+
+def _register(add: Add) -> None:
+    """The commands that set keepwarm up and run it."""
     add("init", "write a starter config (never overwrites)", cmd_init)
     s = add("sync", "pull all accounts, update touchpoints, write reminders", cmd_sync)
     s.add_argument("--account", help="pull only this account")
@@ -135,15 +183,13 @@ def parser() -> argparse.ArgumentParser:
                         "once (keepwarm refuses it otherwise)")
     s = add("run", "keep polling and keep reminders right, until stopped", cmd_run)
     s = add("service", "install keepwarm as a systemd user service", cmd_service)
-    s.add_argument("action", choices=["install"])
+    s.add_argument("action", choices=["install"],
+                   help="install: write the systemd user unit for this installation and config")
     s = add("auth", "sign in to an account (Google, Microsoft)", cmd_auth)
     s.add_argument("name", help="the account's name in the config")
     s.add_argument("--no-browser", action="store_true",
                    help="print the sign-in URL instead of opening a browser")
     add("demo", "run the real pipeline on bundled sample data", cmd_demo)
-    viewcmds.register(add)
-    steercmds.register(add)
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

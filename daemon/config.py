@@ -357,7 +357,10 @@ def _account_class(chk: _Checker, key: str, acc: Mapping[str, Any]) -> type[Conn
         chk.problem(f"{key}.type",
                     f"unknown account type {type_name!r}; known: {', '.join(registry.types())}")
         return None
-    return registry.connector_class(type_name)
+    cls = registry.connector_class(type_name)
+    if needs := cls.missing_extra():  # a gmail account without keepwarm[google]
+        chk.problem(f"{key}.type", needs)
+    return cls
 
 
 def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connector],

@@ -22,15 +22,16 @@ class ConfigError(KeepwarmError):
 class MissingDependency(KeepwarmError):
     """A Python package an account's connector needs is not installed: that account cannot
     run, the others go on. Raised when the connector is built, not when the config loads,
-    so a missing Google library never stops a Maildir account."""
+    so a missing keyring never stops a Maildir account. ``command`` installs the packages
+    where keepwarm runs (daemon/extras.py)."""
 
     exit_code = 2
 
-    def __init__(self, account: str, type_name: str, packages: list[str]) -> None:
+    def __init__(self, account: str, type_name: str, packages: list[str], command: str) -> None:
         self.packages = list(packages)
         which = "package" if len(packages) == 1 else "packages"
         super().__init__(f"account {account!r} ({type_name}) needs the Python {which} "
-                         f"{', '.join(packages)}: pip install {' '.join(packages)}")
+                         f"{', '.join(packages)}: {command}")
 
 
 class UsageError(KeepwarmError):

@@ -123,7 +123,7 @@ def register(add: Add) -> None:
         "every", help="a duration like 30d, 6w or 1y (at most ten years), or 'default'")
     for name in ("tag", "untag"):
         steer(name, f"{name} a contact (used by [[cadence.rules]] match='tag:NAME')"
-              ).add_argument("tags", nargs="+", metavar="tag", help="one or more tag names")
+              ).add_argument("tags", nargs="+", metavar="TAG", help="one or more tag names")
     steer("snooze", "no reminder until then: a duration (2w), a date (2027-01-15), or 'off'"
           ).add_argument("until", metavar="until",
                          help="how long (2w, 3d), until which day (2027-01-15), or 'off'")

@@ -195,17 +195,21 @@ def _skipped(store: Store) -> int:
     return 0
 
 
+AS_OF_HELP = "the day to look from, as if it were today (default: today)"
+
+
 def register(add: Add) -> None:
     for name, text, func in (("lapsed", "who is overdue, most overdue first", cmd_lapsed),
                              ("contacts", "every contact and its cadence", cmd_contacts)):
         sp = add(name, text, func)
-        sp.add_argument("--as-of", metavar="YYYY-MM-DD")
-        sp.add_argument("--json", action="store_true")
+        sp.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
+        sp.add_argument("--json", action="store_true",
+                        help="print JSON (keys listed in the README) instead of a table")
     s = add("show", "one contact's timeline, and why it is (not) due", cmd_show)
-    s.add_argument("address")
-    s.add_argument("--as-of", metavar="YYYY-MM-DD")
+    s.add_argument("address", help="the contact's e-mail address")
+    s.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
     s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
-    s.add_argument("--as-of", metavar="YYYY-MM-DD")
+    s.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
     s = add("status", "accounts, last syncs, errors", cmd_status)
     s.add_argument("--skipped", action="store_true",
                    help="list every item a source could not read, with the reason")

@@ -6,10 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests run for real (never skipped): systemd-analyze checks the unit,
-# Dovecot serves the IMAP tests (tests/servers/dovecot.py starts its own, no system service).
+# Dovecot serves the IMAP tests (tests/servers/dovecot.py starts its own, no system service),
+# zsh and fish check their completion scripts, groff the man page (tests/test_cli_shell.py).
 need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 [ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
+command -v zsh >/dev/null || need_apt+=(zsh)
+command -v fish >/dev/null || need_apt+=(fish)
+command -v groff >/dev/null || need_apt+=(groff-base)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
@@ -28,7 +32,8 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 echo "== $("$VENV/bin/python" -VV | head -1) in $VENV"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# every extra: a test must never pass because a library it needs was skipped
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[all,test]'
 
 echo "== ruff"
 "$VENV/bin/ruff" check daemon connectors tests bench

@@ -9,24 +9,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers.google import User
-
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("googleapiclient", "google.auth", "msal", "msal_extensions", "requests", "caldav",
          "lxml", "imapclient", "icalendar", "recurring_ical_events")
-# Makes googleapiclient unimportable, as if google-api-python-client were not installed.
-NO_GOOGLE = '''
+
+
+def hiding(*packages: str) -> str:
+    """A sitecustomize.py making ``packages`` unimportable, as if they were not installed."""
+    return f'''
 import sys
 
 
-class NoGoogleClient:
+class Hide:
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] == "googleapiclient":
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        if name.partition(".")[0] in {set(packages)!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
         return None
 
 
-sys.meta_path.insert(0, NoGoogleClient())
+sys.meta_path.insert(0, Hide())
 '''
 
 
@@ -61,40 +62,39 @@ def test_loading_the_config_imports_no_connector_library(tmp_path: Path) -> None
     assert imported == []
 
 
-def test_a_missing_library_is_that_accounts_error_alone(google_user: User,
-                                                        tmp_path: Path) -> None:
+def test_a_missing_library_is_that_accounts_error_alone(tmp_path: Path) -> None:
+    """A package of the base install gone missing (a broken venv) stops its account only.
+    (A missing optional extra, gmail or outlook, is refused when the config loads instead:
+    tests/test_cli_install.py.)"""
     site = tmp_path / "site"
     site.mkdir()
-    (site / "sitecustomize.py").write_text(NO_GOOGLE)
+    (site / "sitecustomize.py").write_text(hiding("caldav"))
     (tmp_path / "Sent" / "cur").mkdir(parents=True)
     (tmp_path / "Sent" / "cur" / "1.m").write_bytes(
         b"From: me@example.com\nTo: ann@example.org\nDate: Mon, 2 Nov 2026 09:05:00 +0000\n"
         b"Message-ID: <1@example.com>\nSubject: hi\n\nbody\n")
-    google_user.account(tmp_path)  # a signed-in account: only the library is missing
     config = tmp_path / "config.toml"
     config.write_text(
         f'[store]\npath = "kw.db"\nstate_dir = "{tmp_path}"\n'
         '[[accounts]]\nname = "disk"\ntype = "maildir"\npath = "Sent"\n'
-        '[[accounts]]\nname = "google"\ntype = "gmail"\nclient_secrets = "google.client.json"\n'
-        f'endpoint = "{google_user.server.url}"\n')
+        '[[accounts]]\nname = "dav"\ntype = "caldav"\nurl = "https://dav.invalid/"\n'
+        'username = "me"\npassword_command = "echo secret"\n')
     done = python("import sys\nfrom daemon.cli import main\nsys.exit(main(sys.argv[1:]))",
                   "--config", str(config), "sync", path=f"{site}{os.pathsep}{ROOT}")
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
     assert "✓ disk: 1 new messages" in done.stdout
-    (line,) = [x for x in done.stdout.splitlines() if "google" in x]
-    assert line == ("✗ google: account 'google' (gmail) needs the Python package "
-                    "google-api-python-client: pip install google-api-python-client")
-    assert google_user.calls == []  # the Google server never heard of it
+    (line,) = [x for x in done.stdout.splitlines() if "dav" in x]
+    assert line == ("✗ dav: account 'dav' (caldav) needs the Python package caldav: "
+                    f"{sys.executable} -m pip install caldav")
     # as the reminders calendar: the reminders fail alike, the mail is still read
     config.write_text(config.read_text().replace("[[accounts]]", '[reminders]\ncalendar = '
-                                                 '"google"\n[[accounts]]', 1))
+                                                 '"dav"\n[[accounts]]', 1))
     done = python("import sys\nfrom daemon.cli import main\nsys.exit(main(sys.argv[1:]))",
                   "--config", str(config), "sync", path=f"{site}{os.pathsep}{ROOT}")
     assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
     assert "✓ disk: 0 new messages" in done.stdout
-    assert ("✗ reminders: account 'google' (gmail) needs the Python package "
-            "google-api-python-client") in done.stdout
+    assert ("✗ reminders: account 'dav' (caldav) needs the Python package caldav") in done.stdout
 
 
 def test_the_in_memory_test_connector_is_not_a_product_type() -> None:

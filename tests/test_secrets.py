@@ -68,7 +68,8 @@ def test_a_password_that_cannot_be_had_says_what_to_check(monkeypatch: pytest.Mo
         assert f"run it yourself to check: {command}" in text and "keepwarm auth" not in text
     monkeypatch.setitem(sys.modules, "keyring", None)  # the optional package not installed
     with pytest.raises(MissingDependency, match=r"^account 'work' \(imap\) needs the Python "
-                                                "package keyring: pip install keyring$"):
+                                                r"package keyring: \S+ -m pip install "
+                                                r"'keyring>=24'$"):
         passwords.password(account(keyring=True))
     assert passwords.what_to_check(account(keyring=True)) == (
         "check the password in the keyring (store it again with: keyring set keepwarm work)")
