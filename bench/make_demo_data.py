@@ -203,14 +203,6 @@ MAILS: tuple[Mail, ...] = (
          "Oliver, 9 March works for the kick-off; I will send the invitation."),
 )
 
-# A stray non-message in the Sent folder: no header block at all (no line has a colon).
-MALFORMED_WHEN = "2025-11-20 12:00"
-MALFORMED = (
-    b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-    b"garbage left by a crashed mail client, not an e-mail message\n"
-)
-
-
 def message_id(mail: Mail, n: int) -> str:
     domain = "mail.gmail.example" if mail.sender == ALEX_ALIAS else "morgan-consulting.example"
     return f"<{mail.date:%Y%m%d%H%M}.{n:02d}.demo@{domain}>"
@@ -264,14 +256,10 @@ def write_maildir() -> list[str]:
     for old in MAILDIR.iterdir():
         if old.name.endswith(FILE_SUFFIX):
             old.unlink()
-    items: list[tuple[datetime, Mail | None]] = [(m.date, m) for m in MAILS]
-    malformed_at = datetime.strptime(MALFORMED_WHEN, "%Y-%m-%d %H:%M").replace(tzinfo=BERLIN)
-    items.append((malformed_at, None))
-    items.sort(key=lambda item: item[0])
     names = []
-    for n, (when, mail) in enumerate(items, start=1):
-        name = file_name(when, n)
-        (MAILDIR / name).write_bytes(MALFORMED if mail is None else render_mail(mail, n))
+    for n, mail in enumerate(sorted(MAILS, key=lambda m: m.date), start=1):
+        name = file_name(mail.date, n)
+        (MAILDIR / name).write_bytes(render_mail(mail, n))
         names.append(name)
     return names
 
