@@ -71,21 +71,24 @@ pth = "~/Mail"
         load(path)
     lines = info.value.problems
     expected = [
-        "identity.colour: unknown key",
+        "identity.colour: unknown key; known: addresses, timezone",
         "identity.timezone: 'Mars/Olympus' is not a known time zone",
         "filters.max_recipients: must be an integer, not a string 'many'",
         "cadence.default: 'ninety days' is not a duration",
         "cadence.rules[0]: needs both 'match' and 'every'",
         "reminders.time: '25:99' is not a time of day",
-        "reminders.working_days: must be a non-empty list",
+        "reminders.working_days: 'funday' is not a day; days are mon, tue",
         "accounts[0].type: unknown account type 'carrier-pigeon'",
         "accounts[1].name: 'a' is used by another account",
-        "accounts[1].pth: unknown key for type 'maildir'",
+        "accounts[1].pth: unknown key for type 'maildir'; did you mean 'path'?",
         "accounts[1].path: missing: required for type 'maildir'",
         "reminders.calendar: no account is named 'nope'",
     ]
+    located = {"identity.colour": 4, "accounts[1].pth": 21}  # unknown keys have their line
     for want in expected:
-        assert any(line.startswith(f"{path}: ") and want in line for line in lines), want
+        key = want.split(":")[0]
+        where = f"{path}:{located[key]}: " if key in located else f"{path}: "
+        assert any(line.startswith(where) and want in line for line in lines), want
     assert len(lines) == len(expected)
 
 
@@ -137,12 +140,15 @@ tls = "none"
 """)
     with pytest.raises(ConfigError) as info:
         load(path)
-    assert [line.removeprefix(f"{path}: ") for line in info.value.problems] == [
+    assert [line.removeprefix(f"{path}: ").removeprefix(f"{path}:19: ")
+            for line in info.value.problems] == [
         "accounts[0].port: must be a TCP port (1 to 65535), not 70000",
         "accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'",
         "accounts[0].folders: must be an array, not a string 'Sent'",
         "accounts[0].timeout: must be at least 1, not 0",
-        "accounts[1].colour: unknown key for type 'gmail'",
+        "accounts[1].colour: unknown key for type 'gmail'; known: address, calendar, calendars, "
+        "client_secrets, endpoint, mail, name, poll_interval, quota_get_units, "
+        "quota_units_per_minute, reminders_calendar, retries, timeout, token_file, type",
         "accounts[1].calendars: must name at least one calendar; to read none, set "
         "calendar = false",
         "accounts[1].endpoint: plain http sends credentials in clear; use https:// (http is "
