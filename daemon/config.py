@@ -19,6 +19,8 @@ from connectors import registry
 from connectors.base import Connector
 from daemon.configcheck import (
     Checker,
+    address,
+    address_list,
     days,
     days_list,
     did_you_mean,
@@ -146,10 +148,10 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: Checker,
               accounts: list[AccountConfig], calendar: str) -> Settings:
     """The core's settings from [identity], [filters], [cadence] and [reminders]."""
     ident, filt, cad, rem = t["identity"], t["filters"], t["cadence"], t["reminders"]
-    addresses = chk.get(ident, "identity", "addresses", list, [], str_list)
+    addresses = chk.get(ident, "identity", "addresses", list, [], address_list)
     tz = chk.get(ident, "identity", "timezone", str, None, timezone) or system_timezone()
     return Settings(
-        own_addresses=frozenset(a.strip().lower() for a in addresses)
+        own_addresses=frozenset(addresses)
         | frozenset(a.address for a in accounts if a.address),
         tz=tz,
         ignore=DEFAULT_IGNORE + tuple(p.lower() for p in
@@ -261,12 +263,12 @@ def _accounts(data: Mapping[str, Any], chk: Checker, base: Path,
         cls = _account_class(chk, key, acc)
         if cls is None:
             continue
-        address = chk.get(acc, key, "address", str, "")
+        own = chk.get(acc, key, "address", str, "", address)
         poll = chk.get(acc, key, "poll_interval", str, None, duration)
         options = _options(chk, key, acc, cls, base)
         if name:
             out.append(AccountConfig(name=name, type=cls.type,
-                                     address=address.strip().lower(), options=options,
+                                     address=own, options=options,
                                      holds_reminders=name == calendar,
                                      state_dir=str(state_dir),
                                      poll_interval=poll.total_seconds() if poll else None))

@@ -174,6 +174,18 @@ def str_list(values: list[Any]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def address(text: str) -> str:
+    """A bare e-mail address, lower case: one that is not would never match any mail."""
+    local, at, domain = text.strip().rpartition("@")
+    if text and not (local and at and domain and not any(c in text.strip() for c in " <>,;")):
+        raise ValueError(f"{text!r} is not an e-mail address like 'me@example.com'")
+    return text.strip().lower()
+
+
+def address_list(values: list[Any]) -> tuple[str, ...]:
+    return tuple(address(v) for v in str_list(values))
+
+
 def option_check(opt: Option) -> Callable[[Any], Any]:
     """What ``opt`` says beyond the type: its choices, its items' type, its own check."""
 

@@ -153,6 +153,12 @@ def test_every_duration_must_be_longer_than_zero_and_at_most_ten_years(
     ("[reminders]\nworking_days = []\n",
      "reminders.working_days: must name at least one day: mon, tue, wed, thu, fri, sat, sun "
      "(or in full: monday, ...)"),
+    ('[identity]\naddresses = ["me@example.com", "Me <me@example.org>", "me"]\n',
+     "identity.addresses: 'Me <me@example.org>' is not an e-mail address like "
+     "'me@example.com'"),
+    ('[[accounts]]\nname = "m"\ntype = "mbox"\npath = "m"\naddress = "me at example.com"\n',
+     "accounts[0].address: 'me at example.com' is not an e-mail address like "
+     "'me@example.com'"),
     ('[reminders]\ncalendar = "folowups"\n',
      "reminders.calendar: no account is named 'folowups'; did you mean 'followups'?"),
 ])
