@@ -12,6 +12,7 @@ import pytest
 
 from daemon.config import load, parse, permission_warnings
 from daemon.errors import ConfigError
+from daemon.tomllines import key_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -223,3 +224,24 @@ def test_secrets_readable_by_others_are_warned_about(tmp_path: Path) -> None:
     secrets.chmod(0o600)
     path.chmod(0o600)
     assert permission_warnings(load(path)) == []
+
+
+def test_key_lines_follow_every_form_of_toml_that_places_a_key() -> None:
+    text = ('# comment\r\n[identity]\r\naddresses = ["a@x.example", # c\r\n  "b@x.example"]\r\n'
+            "s = '''\r\nnot = 1\r\n'''\r\n"
+            't = """q\\"""\r\nfake = 2\r\n""""\r\n'
+            "when = 1979-05-27 07:32:00\r\n"
+            '[[accounts]]\r\nname = "a"\r\n[[accounts]]\r\n"name" = "b"\r\n'
+            "opts.deep = { x = 1, y = [{ z = 2 }] }\r\n"
+            "[[accounts.sub]]\r\nk = 3\r\n")
+    lines = key_lines(text)
+    assert {k: lines[k] for k in ("identity", "identity.addresses", "identity.addresses[1]",
+                                  "identity.s", "identity.t", "identity.when", "accounts",
+                                  "accounts[0].name", "accounts[1]", "accounts[1].name",
+                                  "accounts[1].opts.deep.y[0].z", "accounts[1].sub[0].k")} == {
+        "identity": 2, "identity.addresses": 3, "identity.addresses[1]": 4, "identity.s": 5,
+        "identity.t": 8, "identity.when": 11, "accounts": 12, "accounts[0].name": 13,
+        "accounts[1]": 14, "accounts[1].name": 15, "accounts[1].opts.deep.y[0].z": 16,
+        "accounts[1].sub[0].k": 18}
+    assert "identity.not" not in lines and "identity.fake" not in lines
+    assert key_lines("[store\n") == {}  # not TOML: no lines at all
