@@ -38,6 +38,7 @@ from daemon.model import DEFAULT_IGNORE, AccountConfig, CadenceRule, Settings
 
 APP = "keepwarm"
 
+
 @dataclass(frozen=True)
 class Config:
     path: Path
@@ -199,25 +200,25 @@ def _cadence_rules(cad: Mapping[str, Any], chk: Checker) -> tuple[CadenceRule, .
 
 def _check_calendar(chk: Checker, calendar: str, accounts: list[AccountConfig],
                     data: Mapping[str, Any]) -> None:
-    """[reminders] calendar must name an account that can hold reminders. An account that
-    has problems of its own is left out of ``accounts``: its name is then not called
-    unknown here (its own lines say what is wrong)."""
+    """[reminders] calendar must name an account that can hold reminders. An account with
+    a wrong type is left out of ``accounts``; its name is not then called unknown here, as
+    its own line says what is wrong."""
     if not calendar:
         return
     target = next((a for a in accounts if a.name == calendar), None)
-    writers = sorted(t for t in registry.types() if registry.connector_class(t).writes_reminders)
-    fix = f"name an account of type {', '.join(writers)}, or set calendar = \"\" for none"
     if target is None:
         raw = data.get("accounts")
-        named = [a.get("name") for a in raw if isinstance(a, dict)] if isinstance(raw, list) \
-            else []
+        named = [a["name"] for a in (raw if isinstance(raw, list) else [])
+                 if isinstance(a, dict) and isinstance(a.get("name"), str)]
         if calendar not in named:
-            chk.problem("reminders.calendar", f"no account is named {calendar!r}"
-                        + did_you_mean(calendar, [n for n in named if isinstance(n, str)]))
+            chk.problem("reminders.calendar",
+                        f"no account is named {calendar!r}" + did_you_mean(calendar, named))
     elif not registry.connector_class(target.type).writes_reminders:
+        writers = [t for t in registry.types() if registry.connector_class(t).writes_reminders]
         chk.problem("reminders.calendar",
                     f"account {calendar!r} is of type {target.type!r}, which cannot hold "
-                    f"reminders; {fix}")
+                    f"reminders; name an account of type {', '.join(writers)}, or set "
+                    'calendar = "" for none')
 
 
 def permission_warnings(cfg: Config) -> list[str]:
