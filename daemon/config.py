@@ -17,8 +17,8 @@ import platformdirs
 
 from connectors import registry
 from connectors.base import Connector
+from daemon.configcheck import Checker as _Checker  # named as before the split
 from daemon.configcheck import (
-    Checker,
     address,
     address_list,
     days,
@@ -98,7 +98,7 @@ def load(path: Path) -> Config:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([syntax_error(path, exc)]) from None
-    return parse(data, path, Checker(path, text))
+    return parse(data, path, _Checker(path, text))
 
 
 def syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
@@ -119,9 +119,9 @@ TABLES = {
 }
 
 
-def parse(data: Mapping[str, Any], path: Path, chk: Checker | None = None) -> Config:
+def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> Config:
     """Check already-parsed TOML data (``path`` names the file in messages)."""
-    chk = chk or Checker(path)
+    chk = chk or _Checker(path)
     base = path.parent
     chk.unknown(data, "", [*TABLES, "accounts"], "unknown section")
     t = {name: chk.table(data, name, keys) for name, keys in TABLES.items()}
@@ -145,7 +145,7 @@ def parse(data: Mapping[str, Any], path: Path, chk: Checker | None = None) -> Co
     )
 
 
-def _settings(t: Mapping[str, Mapping[str, Any]], chk: Checker,
+def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
               accounts: list[AccountConfig], calendar: str) -> Settings:
     """The core's settings from [identity], [filters], [cadence] and [reminders]."""
     ident, filt, cad, rem = t["identity"], t["filters"], t["cadence"], t["reminders"]
@@ -176,7 +176,7 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: Checker,
     )
 
 
-def _cadence_rules(cad: Mapping[str, Any], chk: Checker) -> tuple[CadenceRule, ...]:
+def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, ...]:
     rules: list[CadenceRule] = []
     raw_rules = cad.get("rules", [])
     if not isinstance(raw_rules, list):
@@ -198,7 +198,7 @@ def _cadence_rules(cad: Mapping[str, Any], chk: Checker) -> tuple[CadenceRule, .
     return tuple(rules)
 
 
-def _check_calendar(chk: Checker, calendar: str, accounts: list[AccountConfig],
+def _check_calendar(chk: _Checker, calendar: str, accounts: list[AccountConfig],
                     data: Mapping[str, Any]) -> None:
     """[reminders] calendar must name an account that can hold reminders. An account with
     a wrong type is left out of ``accounts``; its name is not then called unknown here, as
@@ -246,7 +246,7 @@ def permission_warnings(cfg: Config) -> list[str]:
 COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
 
 
-def _accounts(data: Mapping[str, Any], chk: Checker, base: Path,
+def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
               calendar: str, state_dir: Path) -> list[AccountConfig]:
     """Every [[accounts]] table checked against its connector's option declarations."""
     raw = data.get("accounts", [])
@@ -276,7 +276,7 @@ def _accounts(data: Mapping[str, Any], chk: Checker, base: Path,
     return out
 
 
-def _account_name(chk: Checker, key: str, acc: Mapping[str, Any], seen: set[str]) -> str | None:
+def _account_name(chk: _Checker, key: str, acc: Mapping[str, Any], seen: set[str]) -> str | None:
     name: str | None = chk.get(acc, key, "name", str, None)
     if not name:
         chk.problem(f"{key}.name", "missing: every account needs a unique name")
@@ -287,7 +287,7 @@ def _account_name(chk: Checker, key: str, acc: Mapping[str, Any], seen: set[str]
     return name
 
 
-def _account_class(chk: Checker, key: str, acc: Mapping[str, Any]) -> type[Connector] | None:
+def _account_class(chk: _Checker, key: str, acc: Mapping[str, Any]) -> type[Connector] | None:
     type_name = chk.get(acc, key, "type", str, None)
     if not type_name:
         chk.problem(f"{key}.type", f"missing: one of {', '.join(registry.types())}")
@@ -300,7 +300,7 @@ def _account_class(chk: Checker, key: str, acc: Mapping[str, Any]) -> type[Conne
     return registry.connector_class(type_name)
 
 
-def _options(chk: Checker, key: str, acc: Mapping[str, Any], cls: type[Connector],
+def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connector],
              base: Path) -> dict[str, Any]:
     """The connector's options, each checked by its declaration, defaults filled in; then
     the connector's rules across options, over the values that passed (a wrong one is said

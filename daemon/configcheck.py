@@ -22,9 +22,8 @@ from daemon.tomllines import key_lines
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_NUMBERS = {**{d: i for i, d in enumerate(WEEKDAYS)}, **{d: i for i, d in
-                                                             enumerate(_FULL_DAYS)}}
-LONGEST = parse_duration("10y")  # any longer is a typo: nobody plans a follow-up in 2040
+_DAY_NUMBERS = {day: i % 7 for i, day in enumerate(WEEKDAYS + _FULL_DAYS)}
+LONGEST = parse_duration("10y")  # any longer is a typo (and a huge one overflows timedelta)
 _TIME = re.compile(r"^(\d{1,2}):(\d\d)(?::(\d\d))?$")
 _NOT_POSITIVE = re.compile(r"^\s*(-|0+\s*[a-z]*\s*$)")
 
