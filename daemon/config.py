@@ -122,6 +122,7 @@ TABLES = {
 def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> Config:
     """Check already-parsed TOML data (``path`` names the file in messages)."""
     chk = chk or _Checker(path)
+    chk.homes = _homes
     base = path.parent
     chk.unknown(data, "", [*TABLES, "accounts"], "unknown section")
     t = {name: chk.table(data, name, keys) for name, keys in TABLES.items()}
@@ -244,6 +245,15 @@ def permission_warnings(cfg: Config) -> list[str]:
 
 
 COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
+
+
+def _homes() -> dict[str, str]:
+    """A key of exactly one table -> that table; not a key some account type takes (an imap
+    account's ``path`` is a mistake of another kind)."""
+    account_keys = COMMON_ACCOUNT_KEYS.union(*(registry.connector_class(t).options
+                                               for t in registry.types()))
+    return {key: table for table, keys in TABLES.items() for key in keys
+            if key not in account_keys and sum(key in other for other in TABLES.values()) == 1}
 
 
 def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,

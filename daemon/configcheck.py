@@ -37,6 +37,10 @@ class Checker:
         self.problems: list[str] = []
         self._text = text
         self._lines: dict[str, int] | None = None
+        # key -> the one table it belongs in, to say where a key written in the wrong place
+        # goes (after an [[accounts]] header, every key is that account's); asked only when
+        # an unknown key turns up
+        self.homes: Callable[[], Mapping[str, str]] = dict
 
     def problem(self, key: str, text: str, locate: bool = False) -> None:
         line = self._line(key) if locate else None
@@ -49,12 +53,14 @@ class Checker:
 
     def unknown(self, data: Mapping[str, Any], prefix: str, allowed: Iterable[str],
                 what: str = "unknown key") -> None:
-        """One problem per key of ``data`` not in ``allowed``, with its line and the
-        allowed key it was probably meant to be."""
+        """One problem per key of ``data`` not in ``allowed``, with its line and where it
+        belongs or the allowed key it was probably meant to be."""
         allowed = sorted(allowed)
         for name in sorted(set(data) - set(allowed)):
+            home = self.homes().get(name)
             self.problem(f"{prefix}.{name}" if prefix else name,
-                         what + did_you_mean(name, allowed), locate=True)
+                         what + (f"; it belongs in [{home}]" if home else
+                                 did_you_mean(name, allowed)), locate=True)
 
     def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
         value = data.get(key, {})

@@ -93,6 +93,24 @@ def test_the_line_is_found_in_arrays_of_tables_dotted_keys_and_inline_tables(
     assert keepwarm(tmp_path, capsys, toml) == (2, problem)
 
 
+@pytest.mark.parametrize("toml, problem", [
+    ('addresses = ["me@example.com"]\n', "1: addresses: unknown section; it belongs in [identity]"),
+    ('[identity]\ntime = "09:00"\n', "2: identity.time: unknown key; it belongs in [reminders]"),
+    # below an [[accounts]] header every key is that account's: the usual slip
+    ('[[accounts]]\nname = "m"\ntype = "mbox"\npath = "m"\nmax_per_day = 3\n',
+     "5: accounts[0].max_per_day: unknown key for type 'mbox'; it belongs in [reminders]"),
+    # a key some account type takes is not sent to a table: it is a mistake of another kind
+    ('[[accounts]]\nname = "m"\ntype = "imap"\nhost = "h.example"\nusername = "u"\n'
+     'keyring = true\npath = "INBOX"\n',
+     "7: accounts[0].path: unknown key for type 'imap'; known: address, folders, host, "
+     "keyring, name, password_command, poll_interval, port, retries, timeout, tls, type, "
+     "username"),
+])
+def test_a_key_written_under_the_wrong_table_is_told_where_it_belongs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, problem: str) -> None:
+    assert keepwarm(tmp_path, capsys, toml) == (2, [problem])
+
+
 def test_a_misspelt_account_type_gets_a_guess_and_the_known_types(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = keepwarm(tmp_path, capsys, '[[accounts]]\nname = "m"\ntype = "imaps"\n')
