@@ -23,7 +23,6 @@ from daemon.tomllines import key_lines
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_NUMBERS = {day: i % 7 for i, day in enumerate(WEEKDAYS + _FULL_DAYS)}
-LONGEST = parse_duration("10y")  # any longer is a typo (and a huge one overflows timedelta)
 _TIME = re.compile(r"^(\d{1,2}):(\d\d)(?::(\d\d))?$")
 _NOT_POSITIVE = re.compile(r"^\s*(-|0+\s*[a-z]*\s*$)")
 
@@ -122,17 +121,26 @@ def positive(value: int) -> int:
     return value
 
 
-def duration(text: str) -> timedelta:
-    """A config duration: longer than zero and at most 10 years."""
-    if isinstance(text, str) and _NOT_POSITIVE.match(text):
-        raise ValueError(f"must be longer than zero, like '30d', not {text!r}")
-    try:
-        value = parse_duration(text)
-    except OverflowError:
-        value = LONGEST * 2
-    if value > LONGEST:
-        raise ValueError(f"must be at most 10y, not {text!r}")
-    return value
+def duration_up_to(longest: str) -> Callable[[str], timedelta]:
+    """A check of a config duration: longer than zero and at most ``longest``."""
+    limit = parse_duration(longest)
+
+    def check(text: str) -> timedelta:
+        if isinstance(text, str) and _NOT_POSITIVE.match(text):
+            raise ValueError(f"must be longer than zero, like '30d', not {text!r}")
+        try:
+            value = parse_duration(text)
+        except OverflowError:  # more seconds than timedelta holds
+            value = limit * 2
+        if value > limit:
+            raise ValueError(f"must be at most {longest}, not {text!r}")
+        return value
+
+    return check
+
+
+# any longer is a typo: no interval, horizon or wait in keepwarm is meant to be decades
+duration = duration_up_to("10y")
 
 
 def days(text: str) -> int:
