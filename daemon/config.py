@@ -91,7 +91,7 @@ def _resolve(path_text: str, base: Path) -> str:
 def load(path: Path) -> Config:
     """Read and check ``path``; ConfigError lists every problem found."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors may start with a BOM
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found; create one with `keepwarm init`"]) from None

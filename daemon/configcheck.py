@@ -64,7 +64,8 @@ class Checker:
     def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
-            self.problem(key, f"must be a table, not {type(value).__name__}")
+            self.problem(key, f"must be a table ([{key}]), not {toml_type(type(value))} "
+                              f"{value!r}")
             return {}
         self.unknown(value, key, allowed)
         return value

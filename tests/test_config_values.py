@@ -180,6 +180,8 @@ def test_every_duration_must_be_longer_than_zero_and_not_absurdly_long(
     ('[[accounts]]\nname = "m"\ntype = "mbox"\npath = "m"\naddress = "me at example.com"\n',
      "accounts[0].address: 'me at example.com' is not an e-mail address like "
      "'me@example.com'"),
+    ('identity = "me@example.com"\n',
+     "identity: must be a table ([identity]), not a string 'me@example.com'"),
     ('[reminders]\ncalendar = "folowups"\n',
      "reminders.calendar: no account is named 'folowups'; did you mean 'followups'?"),
 ])
@@ -275,3 +277,9 @@ def test_every_command_that_reads_the_config_reports_it_the_same_way(
         "4: identity.adresses: unknown key; did you mean 'addresses'?",
         " reminders.time: '25:00' is not a time of day like '09:30' (00:00 to 23:59)"])
     assert not (tmp_path / "kw.db").exists()  # nothing was touched
+
+
+def test_a_file_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[reminders]\nmax_per_day = 3\n' + ACCOUNTS.encode())
+    assert load(path).settings.max_per_day == 3
