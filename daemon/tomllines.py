@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import tomllib
 
-Path = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 # a number, a boolean, a date or time; a date and a time may be separated by one space
@@ -32,7 +32,7 @@ def key_lines(text: str) -> dict[str, int]:
         return {}
 
 
-def dotted(path: Path) -> str:
+def dotted(path: KeyPath) -> str:
     """A key path as the config's messages name it: ``accounts[1].pth``."""
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
@@ -42,10 +42,10 @@ class _Scanner:
         self.text = text
         self.i = 0
         self.lines: dict[str, int] = {}
-        self.arrays: dict[Path, int] = {}  # [[array]] path -> index of its last element
+        self.arrays: dict[KeyPath, int] = {}  # [[array]] path -> index of its last element
 
     def scan(self) -> dict[str, int]:
-        table: Path = ()
+        table: KeyPath = ()
         while self._skip(newlines=True) < len(self.text):
             if self.text.startswith("[", self.i):
                 table = self._header()
@@ -56,7 +56,7 @@ class _Scanner:
                 raise _Unsure
         return self.lines
 
-    def _note(self, path: Path, at: int) -> None:
+    def _note(self, path: KeyPath, at: int) -> None:
         """The line of ``path``: the first place it is written (a table, before its keys).
         A quoted key holding ``.`` or ``[`` would read as another path: it gets no line."""
         if not any(isinstance(p, str) and ("." in p or "[" in p) for p in path):
@@ -75,9 +75,9 @@ class _Scanner:
                 break
         return self.i
 
-    def _resolve(self, parts: list[str], at: int) -> Path:
+    def _resolve(self, parts: list[str], at: int) -> KeyPath:
         """A header's key path, with the last element of every [[array]] on the way."""
-        path: Path = ()
+        path: KeyPath = ()
         for part in parts:
             path += (part,)
             self._note(path, at)
@@ -85,7 +85,7 @@ class _Scanner:
                 path += (self.arrays[path],)
         return path
 
-    def _header(self) -> Path:
+    def _header(self) -> KeyPath:
         at = self.i
         double = self.text.startswith("[[", at)
         self.i += 2 if double else 1
@@ -103,7 +103,7 @@ class _Scanner:
         self._note(element, at)
         return element
 
-    def _pair(self, table: Path) -> None:
+    def _pair(self, table: KeyPath) -> None:
         """``key = value``, noting the key and, inside the value, every key it holds."""
         at = self.i
         path = table
@@ -135,7 +135,7 @@ class _Scanner:
                 return parts
             self.i += 1
 
-    def _value(self, path: Path) -> None:
+    def _value(self, path: KeyPath) -> None:
         char = self.text[self.i]
         if char in "\"'":
             self._string()
@@ -149,7 +149,7 @@ class _Scanner:
                 raise _Unsure
             self.i = scalar.end()
 
-    def _array(self, path: Path) -> None:
+    def _array(self, path: KeyPath) -> None:
         self.i += 1
         index = 0
         while self._skip(newlines=True) < len(self.text) and self.text[self.i] != "]":
@@ -163,7 +163,7 @@ class _Scanner:
                 raise _Unsure
         self.i += 1
 
-    def _inline_table(self, path: Path) -> None:
+    def _inline_table(self, path: KeyPath) -> None:
         self.i += 1
         while self._skip(newlines=True) < len(self.text) and self.text[self.i] != "}":
             self._pair(path)
