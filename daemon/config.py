@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,13 +16,29 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 
 from connectors import registry
-from connectors.base import Connector, Option
-from daemon.durations import duration_days, parse_duration
+from connectors.base import Connector
+from daemon.configcheck import Checker as _Checker  # named as before the split
+from daemon.configcheck import (
+    address,
+    address_list,
+    days,
+    days_list,
+    did_you_mean,
+    duration,
+    duration_up_to,
+    option_check,
+    positive,
+    str_list,
+    time_of_day,
+    timezone,
+    weekdays,
+)
+from daemon.configcheck import toml_type as toml_type  # where daemon.steering finds it
 from daemon.errors import ConfigError
 from daemon.model import DEFAULT_IGNORE, AccountConfig, CadenceRule, Settings
 
 APP = "keepwarm"
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -66,93 +83,6 @@ def system_timezone() -> tzinfo:
     return ZoneInfo("UTC")
 
 
-class _Checker:
-    """Collects problems as ``file: key: problem`` lines while reading values."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[str] = []
-
-    def problem(self, key: str, text: str) -> None:
-        self.problems.append(f"{self.path}: {key}: {text}")
-
-    def table(self, data: Mapping[str, Any], key: str, allowed: set[str]) -> Mapping[str, Any]:
-        value = data.get(key, {})
-        if not isinstance(value, dict):
-            self.problem(key, f"must be a table, not {type(value).__name__}")
-            return {}
-        for unknown in sorted(set(value) - allowed):
-            self.problem(f"{key}.{unknown}", "unknown key")
-        return value
-
-    def get(self, table: Mapping[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
-            default: Any, convert: Callable[[Any], Any] | None = None) -> Any:
-        if key not in table:
-            return convert(default) if convert and default is not None else default
-        value = table[key]
-        if not _of_type(value, kind):
-            names = " or ".join(toml_type(k) for k in (kind if isinstance(kind, tuple)
-                                                           else (kind,)))
-            self.problem(f"{prefix}.{key}",
-                         f"must be {names}, not {toml_type(type(value))} {value!r}")
-            return convert(default) if convert and default is not None else default
-        if convert is None:
-            return value
-        try:
-            return convert(value)
-        except (ValueError, TypeError, ZoneInfoNotFoundError) as exc:
-            self.problem(f"{prefix}.{key}", str(exc) or f"invalid value {value!r}")
-            return convert(default) if default is not None else None
-
-
-def _of_type(value: Any, kind: type | tuple[type, ...]) -> bool:
-    """isinstance, except that TOML's true and false are not numbers."""
-    return isinstance(value, kind) and (not isinstance(value, bool) or kind is bool or (
-        isinstance(kind, tuple) and bool in kind))
-
-
-TOML_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-              list: "an array", dict: "a table", date: "a date like 2026-03-02"}
-
-
-def toml_type(kind: type) -> str:
-    """A Python type as the TOML the user wrote it in calls it."""
-    return TOML_TYPES.get(kind, kind.__name__)
-
-
-def _positive(value: int) -> int:
-    if value < 1:
-        raise ValueError(f"must be at least 1, not {value}")
-    return value
-
-
-def _time_of_day(text: str) -> time:
-    try:
-        return time.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time of day like '09:30'") from None
-
-
-def _timezone(name: str) -> tzinfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not a known time zone (e.g. 'Europe/Berlin')") from None
-
-
-def _weekdays(days: list[Any]) -> frozenset[int]:
-    bad = [d for d in days if not isinstance(d, str) or d.lower()[:3] not in WEEKDAYS]
-    if bad or not days:
-        raise ValueError(f"must be a non-empty list of {', '.join(WEEKDAYS)}; bad: {bad}")
-    return frozenset(WEEKDAYS.index(d.lower()[:3]) for d in days)
-
-
-def _str_list(values: list[Any]) -> tuple[str, ...]:
-    if not all(isinstance(v, str) for v in values):
-        raise ValueError("must be an array of strings")
-    return tuple(values)
-
-
 def _resolve(path_text: str, base: Path) -> str:
     p = Path(path_text).expanduser()
     return str(p if p.is_absolute() else (base / p))
@@ -160,16 +90,24 @@ def _resolve(path_text: str, base: Path) -> str:
 
 def load(path: Path) -> Config:
     """Read and check ``path``; ConfigError lists every problem found."""
-    chk = _Checker(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors may start with a BOM
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found; create one with `keepwarm init`"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    return parse(data, path, chk)
+        raise ConfigError([syntax_error(path, exc)]) from None
+    return parse(data, path, _Checker(path, text))
+
+
+def syntax_error(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """``FILE:LINE:COLUMN: not valid TOML: what`` (tomllib puts the place at the end)."""
+    m = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc))
+    if not m:
+        return f"{path}: not valid TOML: {exc}"
+    return f"{path}:{m.group(2)}:{m.group(3)}: not valid TOML: {m.group(1)}"
 
 
 TABLES = {
@@ -185,18 +123,18 @@ TABLES = {
 def parse(data: Mapping[str, Any], path: Path, chk: _Checker | None = None) -> Config:
     """Check already-parsed TOML data (``path`` names the file in messages)."""
     chk = chk or _Checker(path)
+    chk.homes = _homes
     base = path.parent
-    for unknown in sorted(set(data) - set(TABLES) - {"accounts"}):
-        chk.problem(unknown, "unknown section")
+    chk.unknown(data, "", [*TABLES, "accounts"], "unknown section")
     t = {name: chk.table(data, name, keys) for name, keys in TABLES.items()}
     store_path = chk.get(t["store"], "store", "path", str, None)
     state_dir = chk.get(t["store"], "store", "state_dir", str, None)
-    max_backoff = chk.get(t["daemon"], "daemon", "max_backoff", str, "1h", parse_duration)
+    max_backoff = chk.get(t["daemon"], "daemon", "max_backoff", str, "1h", duration)
     calendar = chk.get(t["reminders"], "reminders", "calendar", str, "")
     state_path = Path(_resolve(state_dir, base)) if state_dir else default_state_dir()
     accounts = _accounts(data, chk, base, calendar, state_path)
     settings = _settings(t, chk, accounts, calendar)
-    _check_calendar(chk, calendar, accounts)
+    _check_calendar(chk, calendar, accounts, data)
     if chk.problems:
         raise ConfigError(chk.problems)
     return Config(
@@ -213,30 +151,31 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
               accounts: list[AccountConfig], calendar: str) -> Settings:
     """The core's settings from [identity], [filters], [cadence] and [reminders]."""
     ident, filt, cad, rem = t["identity"], t["filters"], t["cadence"], t["reminders"]
-    addresses = chk.get(ident, "identity", "addresses", list, [], _str_list)
-    tz = chk.get(ident, "identity", "timezone", str, None, _timezone) or system_timezone()
+    addresses = chk.get(ident, "identity", "addresses", list, [], address_list)
+    tz = chk.get(ident, "identity", "timezone", str, None, timezone) or system_timezone()
     return Settings(
-        own_addresses=frozenset(a.strip().lower() for a in addresses)
+        own_addresses=frozenset(addresses)
         | frozenset(a.address for a in accounts if a.address),
         tz=tz,
         ignore=DEFAULT_IGNORE + tuple(p.lower() for p in
-                                      chk.get(filt, "filters", "ignore", list, [], _str_list)),
-        max_recipients=chk.get(filt, "filters", "max_recipients", int, 15, _positive),
+                                      chk.get(filt, "filters", "ignore", list, [], str_list)),
+        max_recipients=chk.get(filt, "filters", "max_recipients", int, 15, positive),
         max_meeting_attendees=chk.get(filt, "filters", "max_meeting_attendees", int, 12,
-                                      _positive),
-        default_days=chk.get(cad, "cadence", "default", str, "90d", duration_days),
-        new_relationship_days=tuple(duration_days(d) for d in chk.get(
-            cad, "cadence", "new_relationship", list, ["14d", "30d"], _duration_list)),
-        min_touchpoints=chk.get(cad, "cadence", "min_touchpoints", int, 2, _positive),
-        forget_after_days=chk.get(cad, "cadence", "forget_after", str, "3y", duration_days),
+                                      positive),
+        default_days=chk.get(cad, "cadence", "default", str, "90d", days),
+        new_relationship_days=chk.get(cad, "cadence", "new_relationship", list,
+                                      ["14d", "30d"], days_list),
+        min_touchpoints=chk.get(cad, "cadence", "min_touchpoints", int, 2, positive),
+        forget_after_days=chk.get(cad, "cadence", "forget_after", str, "3y", days),
         rules=_cadence_rules(cad, chk),
         reminders_calendar=calendar,
-        reminder_time=chk.get(rem, "reminders", "time", str, "09:30", _time_of_day),
-        reminder_duration=chk.get(rem, "reminders", "duration", str, "15min", parse_duration),
-        max_per_day=chk.get(rem, "reminders", "max_per_day", int, 5, _positive),
+        reminder_time=chk.get(rem, "reminders", "time", str, "09:30", time_of_day),
+        reminder_duration=chk.get(rem, "reminders", "duration", str, "15min",
+                                  duration_up_to("1d")),  # an event, not a holiday
+        max_per_day=chk.get(rem, "reminders", "max_per_day", int, 5, positive),
         working_days=chk.get(rem, "reminders", "working_days", list,
-                             ["mon", "tue", "wed", "thu", "fri"], _weekdays),
-        horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", duration_days),
+                             ["mon", "tue", "wed", "thu", "fri"], weekdays),
+        horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", days),
     )
 
 
@@ -251,10 +190,9 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
         if not isinstance(rule, dict):
             chk.problem(key, "must be a table with 'match' and 'every'")
             continue
-        for unknown in sorted(set(rule) - {"match", "every"}):
-            chk.problem(f"{key}.{unknown}", "unknown key")
+        chk.unknown(rule, key, ["match", "every"])
         match = chk.get(rule, key, "match", str, None)
-        every = chk.get(rule, key, "every", str, None, duration_days)
+        every = chk.get(rule, key, "every", str, None, days)
         if match is None or every is None:
             if "match" not in rule or "every" not in rule:
                 chk.problem(key, "needs both 'match' and 'every'")
@@ -263,17 +201,27 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
     return tuple(rules)
 
 
-def _check_calendar(chk: _Checker, calendar: str, accounts: list[AccountConfig]) -> None:
-    """[reminders] calendar must name an account that can hold reminders."""
+def _check_calendar(chk: _Checker, calendar: str, accounts: list[AccountConfig],
+                    data: Mapping[str, Any]) -> None:
+    """[reminders] calendar must name an account that can hold reminders. An account with
+    a wrong type is left out of ``accounts``; its name is not then called unknown here, as
+    its own line says what is wrong."""
     if not calendar:
         return
     target = next((a for a in accounts if a.name == calendar), None)
     if target is None:
-        chk.problem("reminders.calendar", f"no account is named {calendar!r}")
+        raw = data.get("accounts")
+        named = [a["name"] for a in (raw if isinstance(raw, list) else [])
+                 if isinstance(a, dict) and isinstance(a.get("name"), str)]
+        if calendar not in named:
+            chk.problem("reminders.calendar",
+                        f"no account is named {calendar!r}" + did_you_mean(calendar, named))
     elif not registry.connector_class(target.type).writes_reminders:
+        writers = [t for t in registry.types() if registry.connector_class(t).writes_reminders]
         chk.problem("reminders.calendar",
                     f"account {calendar!r} is of type {target.type!r}, which cannot hold "
-                    "reminders")
+                    f"reminders; name an account of type {', '.join(writers)}, or set "
+                    'calendar = "" for none')
 
 
 def permission_warnings(cfg: Config) -> list[str]:
@@ -298,13 +246,16 @@ def permission_warnings(cfg: Config) -> list[str]:
     return out
 
 
-def _duration_list(values: list[Any]) -> list[str]:
-    for v in values:
-        parse_duration(v)
-    return values
-
-
 COMMON_ACCOUNT_KEYS = {"name", "type", "address", "poll_interval"}
+
+
+def _homes() -> dict[str, str]:
+    """A key of exactly one table -> that table; not a key some account type takes (an imap
+    account's ``path`` is a mistake of another kind)."""
+    account_keys = COMMON_ACCOUNT_KEYS.union(*(registry.connector_class(t).options
+                                               for t in registry.types()))
+    return {key: table for table, keys in TABLES.items() for key in keys
+            if key not in account_keys and sum(key in other for other in TABLES.values()) == 1}
 
 
 def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
@@ -325,12 +276,12 @@ def _accounts(data: Mapping[str, Any], chk: _Checker, base: Path,
         cls = _account_class(chk, key, acc)
         if cls is None:
             continue
-        address = chk.get(acc, key, "address", str, "")
-        poll = chk.get(acc, key, "poll_interval", str, None, parse_duration)
+        own = chk.get(acc, key, "address", str, "", address)
+        poll = chk.get(acc, key, "poll_interval", str, None, duration)
         options = _options(chk, key, acc, cls, base)
         if name:
             out.append(AccountConfig(name=name, type=cls.type,
-                                     address=address.strip().lower(), options=options,
+                                     address=own, options=options,
                                      holds_reminders=name == calendar,
                                      state_dir=str(state_dir),
                                      poll_interval=poll.total_seconds() if poll else None))
@@ -355,7 +306,8 @@ def _account_class(chk: _Checker, key: str, acc: Mapping[str, Any]) -> type[Conn
         return None
     if type_name not in registry.REGISTRY:
         chk.problem(f"{key}.type",
-                    f"unknown account type {type_name!r}; known: {', '.join(registry.types())}")
+                    f"unknown account type {type_name!r}"
+                    + did_you_mean(type_name, registry.types(), known=True))
         return None
     cls = registry.connector_class(type_name)
     if needs := cls.missing_extra():  # a gmail account without keepwarm[google]
@@ -368,8 +320,8 @@ def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connecto
     """The connector's options, each checked by its declaration, defaults filled in; then
     the connector's rules across options, over the values that passed (a wrong one is said
     once, by its own check)."""
-    for unknown in sorted(set(acc) - COMMON_ACCOUNT_KEYS - set(cls.options)):
-        chk.problem(f"{key}.{unknown}", f"unknown key for type {cls.type!r}")
+    chk.unknown(acc, key, COMMON_ACCOUNT_KEYS | set(cls.options),
+                f"unknown key for type {cls.type!r}")
     options: dict[str, Any] = {}
     valid: dict[str, Any] = {}
     for name, opt in cls.options.items():
@@ -379,7 +331,7 @@ def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connecto
                         + (f"; {opt.help}" if opt.help else ""))
             value = opt.default
         else:
-            value = chk.get(acc, key, name, opt.type, opt.default, _option_check(opt))
+            value = chk.get(acc, key, name, opt.type, opt.default, option_check(opt))
             value = _resolve(value, base) if opt.is_path and value else value
         options[name] = value
         if len(chk.problems) == before:
@@ -387,20 +339,3 @@ def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connecto
     for name, problem in cls.check_options(valid):
         chk.problem(f"{key}.{name}" if name else key, problem)
     return options
-
-
-def _option_check(opt: Option) -> Callable[[Any], Any]:
-    """What ``opt`` says beyond the type: its choices, its items' type, its own check."""
-
-    def check(value: Any) -> Any:
-        if opt.choices and value not in opt.choices:
-            raise ValueError(f"must be one of {', '.join(map(repr, opt.choices))}, "
-                             f"not {value!r}")
-        if opt.item is not None and not all(_of_type(v, opt.item) for v in value):
-            raise ValueError(f"must be an array of which each item is "
-                             f"{toml_type(opt.item)}, not {value!r}")
-        if opt.check is not None:
-            opt.check(value)
-        return value
-
-    return check

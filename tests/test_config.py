@@ -12,6 +12,7 @@ import pytest
 
 from daemon.config import load, parse, permission_warnings
 from daemon.errors import ConfigError
+from daemon.tomllines import key_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,21 +72,24 @@ pth = "~/Mail"
         load(path)
     lines = info.value.problems
     expected = [
-        "identity.colour: unknown key",
+        "identity.colour: unknown key; known: addresses, timezone",
         "identity.timezone: 'Mars/Olympus' is not a known time zone",
         "filters.max_recipients: must be an integer, not a string 'many'",
         "cadence.default: 'ninety days' is not a duration",
         "cadence.rules[0]: needs both 'match' and 'every'",
         "reminders.time: '25:99' is not a time of day",
-        "reminders.working_days: must be a non-empty list",
+        "reminders.working_days: 'funday' is not a day; days are mon, tue",
         "accounts[0].type: unknown account type 'carrier-pigeon'",
         "accounts[1].name: 'a' is used by another account",
-        "accounts[1].pth: unknown key for type 'maildir'",
+        "accounts[1].pth: unknown key for type 'maildir'; did you mean 'path'?",
         "accounts[1].path: missing: required for type 'maildir'",
         "reminders.calendar: no account is named 'nope'",
     ]
+    located = {"identity.colour": 4, "accounts[1].pth": 21}  # unknown keys have their line
     for want in expected:
-        assert any(line.startswith(f"{path}: ") and want in line for line in lines), want
+        key = want.split(":")[0]
+        where = f"{path}:{located[key]}: " if key in located else f"{path}: "
+        assert any(line.startswith(where) and want in line for line in lines), want
     assert len(lines) == len(expected)
 
 
@@ -137,12 +141,15 @@ tls = "none"
 """)
     with pytest.raises(ConfigError) as info:
         load(path)
-    assert [line.removeprefix(f"{path}: ") for line in info.value.problems] == [
+    assert [line.removeprefix(f"{path}: ").removeprefix(f"{path}:19: ")
+            for line in info.value.problems] == [
         "accounts[0].port: must be a TCP port (1 to 65535), not 70000",
         "accounts[0].tls: must be one of 'ssl', 'starttls', 'none', not 'yes'",
         "accounts[0].folders: must be an array, not a string 'Sent'",
         "accounts[0].timeout: must be at least 1, not 0",
-        "accounts[1].colour: unknown key for type 'gmail'",
+        "accounts[1].colour: unknown key for type 'gmail'; known: address, calendar, calendars, "
+        "client_secrets, endpoint, mail, name, poll_interval, quota_get_units, "
+        "quota_units_per_minute, reminders_calendar, retries, timeout, token_file, type",
         "accounts[1].calendars: must name at least one calendar; to read none, set "
         "calendar = false",
         "accounts[1].endpoint: plain http sends credentials in clear; use https:// (http is "
@@ -217,3 +224,24 @@ def test_secrets_readable_by_others_are_warned_about(tmp_path: Path) -> None:
     secrets.chmod(0o600)
     path.chmod(0o600)
     assert permission_warnings(load(path)) == []
+
+
+def test_key_lines_follow_every_form_of_toml_that_places_a_key() -> None:
+    text = ('# comment\r\n[identity]\r\naddresses = ["a@x.example", # c\r\n  "b@x.example"]\r\n'
+            "s = '''\r\nnot = 1\r\n'''\r\n"
+            't = """q\\"""\r\nfake = 2\r\n""""\r\n'
+            "when = 1979-05-27 07:32:00\r\n"
+            '[[accounts]]\r\nname = "a"\r\n[[accounts]]\r\n"name" = "b"\r\n'
+            "opts.deep = { x = 1, y = [{ z = 2 }] }\r\n"
+            "[[accounts.sub]]\r\nk = 3\r\n")
+    lines = key_lines(text)
+    assert {k: lines[k] for k in ("identity", "identity.addresses", "identity.addresses[1]",
+                                  "identity.s", "identity.t", "identity.when", "accounts",
+                                  "accounts[0].name", "accounts[1]", "accounts[1].name",
+                                  "accounts[1].opts.deep.y[0].z", "accounts[1].sub[0].k")} == {
+        "identity": 2, "identity.addresses": 3, "identity.addresses[1]": 4, "identity.s": 5,
+        "identity.t": 8, "identity.when": 11, "accounts": 12, "accounts[0].name": 13,
+        "accounts[1]": 14, "accounts[1].name": 15, "accounts[1].opts.deep.y[0].z": 16,
+        "accounts[1].sub[0].k": 18}
+    assert "identity.not" not in lines and "identity.fake" not in lines
+    assert key_lines("[store\n") == {}  # not TOML: no lines at all
