@@ -1,14 +1,59 @@
-"""Where the command line's words go: stdout for results, stderr for complaints."""
+"""Where the command line's words go: stdout for results, stderr for complaints; and how
+they survive where they land. An ASCII-only stdout (a cron job, LC_ALL=POSIX) gets "Jose
+Muller" and an ASCII table instead of a UnicodeEncodeError; a pipe gets tab-separated lines
+and no colours; NO_COLOR gets no escape codes at all."""
 
 from __future__ import annotations
 
+import codecs
+import io
+import json
+import os
 import sys
+import unicodedata
+from typing import Any, Literal
 
 from rich.console import Console
 
-# Piped output keeps one row per line, so it can be grepped.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+from daemon import tables
+
+# what NFKD cannot take apart into ASCII, in the words keepwarm itself prints
+_ASCII = {"✓": "+", "✗": "x", "—": "-", "–": "-", "…": "...", "→": "->", "“": '"',
+          "”": '"', "‘": "'", "’": "'", "×": "x", "±": "+/-", "≥": ">="}
+
+
+def _degrade(exc: UnicodeError) -> tuple[str, int]:
+    """An encoding error handler: each character the stream cannot take becomes its ASCII
+    letters (é → e), a known stand-in (✓ → +), or '?'."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start:exc.end]
+    return "".join(_ASCII.get(ch) or unicodedata.normalize("NFKD", ch).encode(
+        "ascii", "ignore").decode() or "?" for ch in text), exc.end
+
+
+codecs.register_error("keepwarm-ascii", _degrade)
+
+
+def encodes(stream: Any, text: str = "é─▁") -> bool:
+    """Whether ``stream`` can show ``text`` as it is."""
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+for _stream in (sys.stdout, sys.stderr):
+    if isinstance(_stream, io.TextIOWrapper) and not encodes(_stream):
+        _stream.reconfigure(errors="keepwarm-ascii")
+
+# Piped output keeps one row per line, so it can be grepped. NO_COLOR means no escapes at all.
+_COLOURS: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200,
+              color_system=_COLOURS)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200,
+              color_system=_COLOURS)
 
 
 def complain(text: str) -> None:
@@ -19,3 +64,23 @@ def complain(text: str) -> None:
 def say(text: str, style: str | None = None) -> None:
     """Print plain text: names and subjects from mail must never be read as markup."""
     out.print(text, style=style, markup=False, soft_wrap=True)  # URLs must stay whole
+
+
+def fancy(console: Console = out) -> bool:
+    """Whether ``console`` can show blocks and box drawing (else ASCII stand-ins)."""
+    return encodes(console.file)
+
+
+def show(grid: tables.Grid, console: Console = out) -> None:
+    """A table on a terminal; tab-separated lines with a header row anywhere else."""
+    if console.is_terminal:
+        console.print(tables.table(grid, console.width, ascii=not fancy(console)))
+    else:
+        for line in tables.tsv(grid):
+            print(line, file=console.file)
+
+
+def emit_json(data: object) -> None:
+    """JSON on stdout: UTF-8 as is where the stream takes it, \\u escapes where it cannot
+    (never degraded to ASCII letters: a program reads this)."""
+    print(json.dumps(data, indent=2, ensure_ascii=not encodes(sys.stdout, "é…")))

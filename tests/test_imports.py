@@ -81,7 +81,7 @@ def test_a_missing_library_is_that_accounts_error_alone(google_user: User,
                   "--config", str(config), "sync", path=f"{site}{os.pathsep}{ROOT}")
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
-    assert "✓ disk: 1 new messages" in done.stdout
+    assert "✓ disk: 1 new message," in done.stdout
     (line,) = [x for x in done.stdout.splitlines() if "google" in x]
     assert line == ("✗ google: account 'google' (gmail) needs the Python package "
                     "google-api-python-client: pip install google-api-python-client")
