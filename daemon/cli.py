@@ -21,7 +21,7 @@ from daemon.lock import InstanceLock
 from daemon.sqlbase import FAULTS as store_faults
 from daemon.sqlbase import fault as store_fault
 from daemon.store import Store
-from daemon.terminal import complain, err, out, say
+from daemon.terminal import complain, err, hang_up, out, say
 
 log = logging.getLogger("keepwarm")
 
@@ -160,6 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of a pipe has all it wants
+        hang_up()
+        return 141
     except store_faults as exc:  # SQLite found damage in the middle of a command
         fault = store_fault(exc, getattr(args, "store_path", Path("the store")))
         complain(f"keepwarm: {fault}")

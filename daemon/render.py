@@ -154,12 +154,13 @@ def timeline_grid(entries: Sequence[TimelineEntry], tz: tzinfo) -> Grid:
     several = len({e.email for e in entries}) > 1
     g = Grid("Timeline", (Column("When"), Column("Channel", drop=2),
                           *([Column("Address")] if several else []), Column("Role", drop=1),
-                          Column("Subject / meeting", fold=True), Column("Counted?", fold=True)))
+                          Column("Subject / meeting", fold=True, key="title"),
+                          Column("Counted?", fold=True, key="counted")))
     for e in entries:
         g.add(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.channel,
               *([e.email] if several else []), e.role, e.title,
               "yes" if e.rule is None else f"no: {e.rule}",
-              style="" if e.rule is None else "yellow")
+              style="" if e.rule is None else "dim")
     return g
 
 

@@ -15,7 +15,7 @@ from rich.text import Text
 # rich's SIMPLE_HEAD in ASCII, for a terminal that cannot show box drawing
 ASCII_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 FOLD_MIN = 12  # a free-text column is never narrowed below this while a column can go
-GAP = 3  # between two columns: padding, rule, padding
+GAP = 2  # between two columns: one space of padding, one of rule
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,11 @@ class Column:
     drop: int = 0  # 0: always shown; otherwise dropped on a narrow terminal, 1 first
     fold: bool = False  # free text (names, subjects, reasons) may fold onto more lines
     right: bool = False
+    key: str = ""  # the header when piped; by default the header in snake_case
+
+    @property
+    def name(self) -> str:
+        return self.key or self.header.lower().replace(" ", "_")
 
 
 @dataclass
@@ -60,12 +65,17 @@ def widths(grid: Grid, width: int) -> dict[int, int]:
         keep.remove(min(droppable, key=lambda i: grid.columns[i].drop))
     given = {i: least[i] for i in keep}
     spare = width - sum(given.values()) - GAP * (len(keep) - 1)
-    for fold in (False, True):
-        for i in keep:
-            if grid.columns[i].fold == fold and spare > 0:
-                more = min(spare, full[i] - given[i])
-                given[i] += more
-                spare -= more
+    for i in keep:  # addresses and dates on one line first
+        if not grid.columns[i].fold and spare > 0:
+            more = min(spare, full[i] - given[i])
+            given[i], spare = given[i] + more, spare - more
+    wanting = [i for i in keep if given[i] < full[i]]
+    while spare > 0 and wanting:  # then free text, a character each in turn
+        for i in list(wanting):
+            if spare > 0:
+                given[i], spare = given[i] + 1, spare - 1
+            if given[i] >= full[i]:
+                wanting.remove(i)
     return given
 
 
@@ -73,7 +83,7 @@ def table(grid: Grid, width: int, ascii: bool) -> Table:
     """The rich table for a terminal ``width`` columns wide."""
     sizes = widths(grid, width)
     t = Table(title=grid.title or None, box=ASCII_HEAD if ascii else box.SIMPLE_HEAD,
-              show_edge=False, pad_edge=False)
+              show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
     for i, w in sizes.items():
         c = grid.columns[i]
         t.add_column(c.header, width=w, overflow="fold", justify="right" if c.right else "left")
@@ -89,6 +99,6 @@ def clean(value: str) -> str:
 
 def tsv(grid: Grid) -> Iterator[str]:
     """The header row, then one line per row; tabs and newlines in values become spaces."""
-    yield "\t".join(clean(c.header.lower().replace(" ", "_")) for c in grid.columns)
+    yield "\t".join(c.name for c in grid.columns)
     for row in grid.rows:
         yield "\t".join(clean(v) for v in row)

@@ -80,6 +80,13 @@ def show(grid: tables.Grid, console: Console = out) -> None:
             print(line, file=console.file)
 
 
+def hang_up() -> None:
+    """After a reader closed the pipe (`keepwarm lapsed | head`): send the rest of stdout,
+    and Python's flush at exit, to /dev/null instead of a BrokenPipeError traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def emit_json(data: object) -> None:
     """JSON on stdout: UTF-8 as is where the stream takes it, \\u escapes where it cannot
     (never degraded to ASCII letters: a program reads this)."""

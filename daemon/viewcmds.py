@@ -99,10 +99,10 @@ def _about(s: Status, today: date) -> list[str]:
              f"last {s.last_date} by {f.last_channel}",
              f"cadence every {plural(s.interval_days, 'day')}: {s.interval_source}"]
     if s.lapsed:
-        lines.append(f"LAPSED: {plural(s.overdue_days, 'day')} overdue, due {s.due} "
-                     f"(tracked: {s.why})")
+        lines.append(f"LAPSED: {plural(s.overdue_days, 'day')} overdue, due {s.due}; "
+                     f"tracked: {s.why}")
     elif s.tracked:
-        lines.append(f"due {s.due} (tracked: {s.why})")
+        lines.append(f"due {s.due}; tracked: {s.why}")
     else:
         lines.append(f"not tracked: {s.why}")
     if f.snooze_until and f.snooze_until > today:
