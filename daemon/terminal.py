@@ -61,9 +61,11 @@ def complain(text: str) -> None:
     err.print(text, markup=False, soft_wrap=True)
 
 
-def say(text: str, style: str | None = None) -> None:
-    """Print plain text: names and subjects from mail must never be read as markup."""
-    out.print(text, style=style, markup=False, soft_wrap=True)  # URLs must stay whole
+def say(text: str, style: str | None = None, wrap: bool = False) -> None:
+    """Print plain text: names and subjects from mail must never be read as markup. A line
+    is left whole for the terminal to wrap (URLs must stay whole), or with ``wrap`` folded
+    at spaces to the terminal's width (so an address stays on one line)."""
+    out.print(text, style=style, markup=False, soft_wrap=not wrap)
 
 
 def fancy(console: Console = out) -> bool:

@@ -72,9 +72,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz))
         return 0
     if status is not None:
-        say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold")
+        say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
         for line in _about(status, now.date()):
-            say(f"  {line}")
+            say(f"  {line}", wrap=True)
     else:
         say(f"{email}: no touchpoint counted; see why below.")
     say(f"  touches per month {sparkline.labelled(counts, now.date(), ascii=not fancy())}")

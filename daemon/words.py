@@ -1,5 +1,5 @@
-"""How keepwarm's counts and states read to a person: "1 meeting", never "1 meetings" or
-"touchpoint(s)"; a contact's state in the words `show` and `contacts` share."""
+"""How keepwarm's counts and states read to a person: "1 meeting", never "1 meetings" or a
+plural in brackets; a contact's state in the words `show` and `contacts` share."""
 
 from __future__ import annotations
 
