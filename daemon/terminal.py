@@ -48,12 +48,17 @@ for _stream in (sys.stdout, sys.stderr):
     if isinstance(_stream, io.TextIOWrapper) and not encodes(_stream):
         _stream.reconfigure(errors="keepwarm-ascii")
 
-# Piped output keeps one row per line, so it can be grepped. NO_COLOR means no escapes at all.
+# Piped output keeps one row per line, so it can be grepped; $COLUMNS still wins (with
+# FORCE_COLOR, a table for a pipe). NO_COLOR means no escape codes at all, not only colours.
 _COLOURS: Literal["auto"] | None = None if os.environ.get("NO_COLOR") else "auto"
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200,
-              color_system=_COLOURS)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200,
-              color_system=_COLOURS)
+
+
+def _width(stream: Any) -> int | None:
+    return None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
+
+
+out = Console(highlight=False, width=_width(sys.stdout), color_system=_COLOURS)
+err = Console(stderr=True, highlight=False, width=_width(sys.stderr), color_system=_COLOURS)
 
 
 def complain(text: str) -> None:

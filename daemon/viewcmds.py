@@ -15,7 +15,7 @@ from daemon.errors import UsageError
 from daemon.model import Status, TimelineEntry
 from daemon.statusview import cmd_status
 from daemon.store import Store
-from daemon.terminal import emit_json, fancy, out, say, show
+from daemon.terminal import complain, emit_json, fancy, out, say, show
 from daemon.words import plural
 
 JSON_HELP = "print JSON instead (its keys are listed in the README and stay stable)"
@@ -57,12 +57,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     email = book.normalise(args.address)
     now = as_of(args, cfg)
     if email in cfg.settings.own_addresses or email in store.aliases():
-        say(f"{email} is one of your own addresses (configured, or seen as From in your "
-                  "sent mail); keepwarm never tracks it.")
+        (complain if args.json else say)(  # stdout is the JSON's alone
+            f"{email} is one of your own addresses (configured, or seen as From in your "
+            "sent mail); keepwarm never tracks it.")
     # what the header counts is what happened up to `now`: later rows say so, not "yes"
     entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
                if e.rule is None and e.at > now else e for e in store.timeline(email)]
-    if not entries:
+    if not entries and not args.json:  # JSON says so with an empty timeline
         say(f"keepwarm has seen no message or meeting with {email}.")
         return 0
     match = [s for s in _statuses(cfg, store, now) if email in s.facts.emails]

@@ -174,6 +174,16 @@ def test_show_json_of_an_address_with_nothing_counted_has_null_fields(
     assert got["timeline"][0]["counted"] is False and got["timeline"][0]["rule"]
 
 
+def test_show_json_is_json_for_an_own_or_an_unseen_address(
+        people: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = run_json(people, capsys, "show", "me@example.com")
+    unseen = run_json(people, capsys, "show", "nobody@example.org")
+    assert isinstance(mine, dict) and isinstance(unseen, dict)
+    assert unseen["timeline"] == [] and mine["tracked"] is False
+    assert not any(t["counted"] for t in mine["timeline"])
+    assert sum(unseen["sparkline"]["counts"]) == 0 and unseen["email"] == "nobody@example.org"
+
+
 def test_lapsed_and_contacts_json_keep_their_keys(
         people: Home, capsys: pytest.CaptureFixture[str]) -> None:
     for command in ("lapsed", "contacts"):
@@ -243,6 +253,12 @@ def test_an_80_column_terminal_shows_every_address_and_date_whole(people: Home) 
     starts = [c["start"][:16].replace("T", " ") for c in json.loads(
         cli(people, "plan", "--json").stdout)["changes"]]
     _whole(plan, *starts)
+
+
+def test_force_color_and_columns_put_the_table_into_a_pipe(people: Home) -> None:
+    text = ANSI.sub("", cli(people, "contacts", FORCE_COLOR="1", COLUMNS="80").stdout)
+    assert "─" in text and "\t" not in text
+    _whole(text, LONG, JOSE)
 
 
 def test_a_narrow_terminal_drops_secondary_columns_first(people: Home) -> None:
