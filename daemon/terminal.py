@@ -57,8 +57,16 @@ def _width(stream: Any) -> int | None:
     return None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
 
 
-out = Console(highlight=False, width=_width(sys.stdout), color_system=_COLOURS)
-err = Console(stderr=True, highlight=False, width=_width(sys.stderr), color_system=_COLOURS)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Raise it, for `main` to end as it does after a plain print (rich would exit 1,
+        which keepwarm means for a failed account)."""
+        self.quiet = True
+        raise BrokenPipeError
+
+
+out = _Console(highlight=False, width=_width(sys.stdout), color_system=_COLOURS)
+err = _Console(stderr=True, highlight=False, width=_width(sys.stderr), color_system=_COLOURS)
 
 
 def complain(text: str) -> None:

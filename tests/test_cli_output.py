@@ -26,6 +26,7 @@ from rich.cells import cell_len
 
 from daemon import render, tables
 from daemon.sparkline import ASCII_BLOCKS, BLOCKS, labelled, monthly_counts, sparkline
+from daemon.words import plural
 from tests.test_cli import TODAY, Home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -223,6 +224,19 @@ def test_show_piped_is_plain_lines_then_the_timeline_tab_separated(
     assert not BOXES & set(text)
 
 
+@pytest.mark.parametrize("args", [("contacts",), ("show", JOSE), ("status", "--json")])
+def test_a_reader_that_stops_early_ends_keepwarm_quietly(people: Home,
+                                                         args: tuple[str, ...]) -> None:
+    """`keepwarm contacts | head -0`: exit 141 as after SIGPIPE, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "--config",
+                             str(people.config), *args], env=ENV, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before keepwarm has written anything
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
+
+
 def test_tab_separated_values_never_hold_a_tab_or_a_line_break() -> None:
     grid = tables.Grid("t", (tables.Column("A"), tables.Column("B b")))
     grid.add("one\ttwo", "three\nfour\r\nfive")
@@ -286,6 +300,12 @@ def test_counts_read_as_english(home: Home, capsys: pytest.CaptureFixture[str]) 
         "Nothing to change: 1 reminder is as it should be.")
     assert home.run("status") == 0
     assert "1 contact, 1 reminder" in capsys.readouterr().out
+
+
+def test_plural() -> None:
+    assert [plural(1, "meeting"), plural(0, "meeting"), plural(2, "reply", "replies"),
+            plural(1234, "new message")] == [
+        "1 meeting", "0 meetings", "2 replies", "1,234 new messages"]
 
 
 def test_show_never_says_not_tracked_twice(home: Home,
