@@ -22,6 +22,7 @@ from daemon.sqlbase import FAULTS as store_faults
 from daemon.sqlbase import fault as store_fault
 from daemon.store import Store
 from daemon.terminal import complain, err, hang_up, out, say
+from daemon.words import plural
 
 log = logging.getLogger("keepwarm")
 
@@ -49,7 +50,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _sync(args, cfg, store)
     except KeyboardInterrupt:
         # every batch is stored with its cursor: what was read is kept, the rest comes next
-        complain(f"interrupted: {store.counts()['messages']:,} messages stored; the next "
+        complain(f"interrupted: {plural(store.counts()['messages'], 'message')} stored; the next "
                  "`keepwarm sync` resumes")
         return 130
 

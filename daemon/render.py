@@ -190,7 +190,7 @@ class SyncProgress:
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                 TextColumn("{task.completed:>8.0f} items"),
+                                 TextColumn("{task.fields[items]:>14}"),
                                  TextColumn("{task.fields[rate]}"), BarColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, transient=True,
@@ -206,11 +206,13 @@ class SyncProgress:
 
     def update(self, account: str, result: IngestResult, remaining: int | None = None) -> None:
         if account not in self.tasks:
-            self.tasks[account] = self.progress.add_task(account, total=None, rate="")
+            self.tasks[account] = self.progress.add_task(account, total=None, rate="",
+                                                         items="")
         task_id = self.tasks[account]
         self.progress.advance(task_id, result.messages + result.duplicates + result.meetings
                               + result.skipped)
         task = self.progress.tasks[task_id]
+        self.progress.update(task_id, items=plural(int(task.completed), "item"))
         if remaining is not None:
             self.progress.update(task_id, total=task.completed + remaining)
         if task.elapsed and task.elapsed >= 1:  # before a second has passed, a rate is noise

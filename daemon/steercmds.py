@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from daemon import book, cmdbase
 from daemon.cmdbase import Add, open_all
 from daemon.terminal import say
+from daemon.words import plural
 
 
 def _steer(args: argparse.Namespace) -> int:
@@ -17,7 +18,7 @@ def _steer(args: argparse.Namespace) -> int:
     if args.cmd == "cadence":
         days = None if args.every == "default" else cmdbase.days(args.every)
         key = book.set_cadence(store, addr, days)
-        what = "the default cadence" if days is None else f"every {days} days"
+        what = "the default cadence" if days is None else f"every {plural(days, 'day')}"
     elif args.cmd in ("tag", "untag"):
         key = book.set_tags(store, addr, args.tags, add=args.cmd == "tag")
         what = f"{'tagged' if args.cmd == 'tag' else 'untagged'} {' '.join(args.tags)}"

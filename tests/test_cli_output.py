@@ -308,6 +308,12 @@ def test_plural() -> None:
         "1 meeting", "0 meetings", "2 replies", "1,234 new messages"]
 
 
+def test_a_one_day_cadence_is_every_1_day(home: Home,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert home.run("cadence", "ann@example.org", "1d") == 0
+    assert "ann@example.org: every 1 day." in capsys.readouterr().out
+
+
 def test_show_never_says_not_tracked_twice(home: Home,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     home.send(5, "dee@example.org")
