@@ -59,10 +59,11 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     elif facts.meetings > 0:
         tracked, why = True, "met in a meeting"
     elif facts.touchpoints >= settings.min_touchpoints:
-        tracked, why = True, f"{facts.touchpoints} touchpoints"
+        tracked, why = True, (f"enough touchpoints (tracking starts at "
+                              f"{settings.min_touchpoints})")
     else:
-        tracked, why = False, (f"only {facts.touchpoints} touchpoint(s) and no meeting; "
-                               f"tracking starts at {settings.min_touchpoints}")
+        tracked, why = False, (f"fewer than {settings.min_touchpoints} touchpoints and no "
+                               "meeting")
     return Status(facts, tracked, why, days, source, last, due, (as_of - due).days)
 
 

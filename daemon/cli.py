@@ -24,7 +24,8 @@ from daemon.lock import InstanceLock
 from daemon.sqlbase import FAULTS as store_faults
 from daemon.sqlbase import fault as store_fault
 from daemon.store import Store
-from daemon.terminal import complain, err, out, say
+from daemon.terminal import complain, err, hang_up, out, say
+from daemon.words import plural
 
 log = logging.getLogger("keepwarm")
 
@@ -52,7 +53,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _sync(args, cfg, store)
     except KeyboardInterrupt:
         # every batch is stored with its cursor: what was read is kept, the rest comes next
-        complain(f"interrupted: {store.counts()['messages']:,} messages stored; the next "
+        complain(f"interrupted: {plural(store.counts()['messages'], 'message')} stored; the next "
                  "`keepwarm sync` resumes")
         return 130
 
@@ -204,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader of a pipe has all it wants
+        hang_up()
+        return 141
     except store_faults as exc:  # SQLite found damage in the middle of a command
         fault = store_fault(exc, getattr(args, "store_path", Path("the store")))
         complain(f"keepwarm: {fault}")

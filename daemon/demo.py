@@ -17,6 +17,7 @@ from rich.console import Console
 
 from daemon import cadence, render, steering, sync
 from daemon.config import load
+from daemon.terminal import show
 
 DEMO_TZ = ZoneInfo("Europe/Berlin")
 DEMO_NOW = datetime(2026, 3, 2, 8, 0, tzinfo=DEMO_TZ)
@@ -79,8 +80,8 @@ def run_demo(console: Console, folder: Path | None = None) -> int:
         report = sync.sync(cfg, store, DEMO_NOW)
         render.sync_summary(console, report)
         statuses = sync.compute(store, cfg.settings, DEMO_NOW)
-        console.print(render.lapsed_table(cadence.lapsed(statuses),
-                                          f"Lapsed as of {DEMO_NOW.date()}"))
+        console.print(f"Lapsed as of {DEMO_NOW.date()}:")
+        show(render.lapsed_grid(cadence.lapsed(statuses), ""), console)
         console.print(f"Reminders written to {folder / 'followups.ics'} — open it in any "
                       "calendar app. The demo folder stays for you to explore.")
         console.print(f"Try: keepwarm --config {folder / 'config.toml'} show "

@@ -1,10 +1,9 @@
-"""How results look to a person (rich tables) and to a program (JSON)."""
+"""How results look to a person (tables, see daemon.tables) and to a program (JSON)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -18,11 +17,26 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
-from daemon.model import Create, Delete, IngestResult, Status, TimelineEntry, Update
+from daemon import sparkline, words
+from daemon.model import (
+    Change,
+    Create,
+    IngestResult,
+    Status,
+    TimelineEntry,
+    Update,
+    change_rid,
+)
 from daemon.planner import Plan
 from daemon.sync import SyncReport
+from daemon.tables import Column, Grid
+from daemon.words import plural
+
+# the keys of one contact in `lapsed`, `contacts` and `show --json` (the README lists them)
+STATUS_KEYS = ("email", "emails", "name", "last_touch", "last_channel", "due", "cadence_days",
+               "cadence_source", "overdue_days", "touchpoints", "meetings", "tracked", "lapsed",
+               "tags", "ignored", "snooze_until")
 
 
 def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
@@ -47,31 +61,38 @@ def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
     }
 
 
-def dump_json(items: Sequence[Status], tz: tzinfo) -> str:
-    return json.dumps([status_json(s, tz) for s in items], indent=2, ensure_ascii=False)
+def statuses_json(items: Sequence[Status], tz: tzinfo) -> list[dict[str, Any]]:
+    return [status_json(s, tz) for s in items]
 
 
-def lapsed_table(items: Sequence[Status], title: str) -> Table:
-    t = Table(title=title)
-    for col in ("Name", "Email", "Last touch", "Cadence", "Due", "Overdue"):
-        t.add_column(col, justify="right" if col in ("Cadence", "Overdue") else "left")
+def _overdue_style(s: Status) -> str:
+    """Red from one whole interval overdue, yellow from half of one (a terminal only)."""
+    return ("red" if s.overdue_days >= s.interval_days else
+            "yellow" if 2 * s.overdue_days >= s.interval_days else "")
+
+
+def lapsed_grid(items: Sequence[Status], title: str) -> Grid:
+    g = Grid(title, (Column("Name", fold=True), Column("Email"),
+                     Column("Last touch", drop=2), Column("Cadence", drop=1, right=True),
+                     Column("Due", drop=3), Column("Overdue", right=True)))
     for s in items:
-        t.add_row(escape(s.facts.name), s.facts.key, f"{s.last_date} ({s.facts.last_channel})",
-                  f"{s.interval_days}d", s.due.isoformat(), f"{s.overdue_days}d")
-    return t
+        g.add(s.facts.name, s.facts.key, f"{s.last_date} ({s.facts.last_channel})",
+              f"{s.interval_days}d", s.due.isoformat(), f"{s.overdue_days}d",
+              style=_overdue_style(s))
+    return g
 
 
-def contacts_table(items: Sequence[Status]) -> Table:
-    t = Table(title=f"{len(items)} contacts")
-    for col in ("Name", "Email", "Touchpoints", "Last touch", "Cadence", "Due", "State"):
-        t.add_column(col)
+def contacts_grid(items: Sequence[Status], today: date) -> Grid:
+    g = Grid(plural(len(items), "contact"),
+             (Column("Name", fold=True), Column("Email"),
+              Column("Touchpoints", drop=1, right=True), Column("Last touch", drop=3),
+              Column("Cadence", drop=2, right=True), Column("Due", drop=4),
+              Column("State", fold=True)))
     for s in items:
-        state = ("lapsed" if s.lapsed else "tracked" if s.tracked else "not tracked")
-        if s.facts.tags:
-            state += " [" + ", ".join(sorted(s.facts.tags)) + "]"
-        t.add_row(escape(s.facts.name), ", ".join(s.facts.emails), str(s.facts.touchpoints),
-                  s.last_date.isoformat(), f"{s.interval_days}d", s.due.isoformat(), state)
-    return t
+        g.add(s.facts.name, ", ".join(s.facts.emails), str(s.facts.touchpoints),
+              s.last_date.isoformat(), f"{s.interval_days}d", s.due.isoformat(),
+              words.state(s, today))
+    return g
 
 
 def sync_summary(console: Console, report: SyncReport) -> None:
@@ -80,46 +101,86 @@ def sync_summary(console: Console, report: SyncReport) -> None:
             hint = " (needs sign-in)" if a.needs_signin else ""
             console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]")
         else:
-            console.print(f"✓ {escape(a.name)}: {a.messages} new messages, {a.meetings} meetings, "
-                          f"{a.touchpoints} new touchpoints, {a.duplicates} duplicates, "
-                          f"{a.skipped} skipped")
+            console.print(f"✓ {escape(a.name)}: {plural(a.messages, 'new message')}, "
+                          f"{plural(a.meetings, 'meeting')}, "
+                          f"{plural(a.touchpoints, 'new touchpoint')}, "
+                          f"{plural(a.duplicates, 'duplicate')}, {a.skipped:,} skipped")
     r = report.reminders
     if r is not None:
         if r.error:
             console.print(f"[red]✗ reminders: {escape(r.error)}[/red]")
         else:
-            console.print(f"✓ reminders: {r.created} created, {r.moved} moved, "
-                          f"{r.deleted} removed")
+            console.print(f"✓ reminders: {r.created:,} created, {r.moved:,} moved, "
+                          f"{r.deleted:,} removed")
 
 
-def plan_table(plan: Plan, tz: tzinfo) -> Table:
-    t = Table(title="What sync would write")
-    for col in ("Action", "When", "Title"):
-        t.add_column(col)
+def _change(c: Change) -> tuple[str, datetime, str]:
+    """A change as its action, the reminder's start and its title."""
+    if isinstance(c, Create):
+        return "create", c.reminder.start, c.reminder.title
+    if isinstance(c, Update):
+        return ("move" if c.remote.start != c.reminder.start else "update",
+                c.reminder.start, c.reminder.title)
+    return "remove", c.remote.start, c.remote.title or c.remote.uid
+
+
+def kept(plan: Plan) -> int:
+    """How many wanted reminders are in the calendar as they should be."""
+    return len(plan.reminders.keys() - {change_rid(c) for c in plan.changes})
+
+
+def plan_grid(plan: Plan, tz: tzinfo) -> Grid:
+    g = Grid("What sync would write", (Column("Action"), Column("When"),
+                                        Column("Title", fold=True)))
     for c in plan.changes:
-        if isinstance(c, Create):
-            t.add_row("create", c.reminder.start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"),
-                      escape(c.reminder.title))
-        elif isinstance(c, Update):
-            t.add_row("move" if c.remote.start != c.reminder.start else "update",
-                      c.reminder.start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"),
-                      escape(c.reminder.title))
-        elif isinstance(c, Delete):
-            t.add_row("remove", c.remote.start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"),
-                      escape(c.remote.title or c.remote.uid))
-    return t
+        action, start, title = _change(c)
+        g.add(action, start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"), title)
+    return g
 
 
-def timeline_table(entries: Sequence[TimelineEntry], tz: tzinfo) -> Table:
-    t = Table(title="Timeline")
-    for col in ("When", "Channel", "Address", "Subject / meeting", "Counted?"):
-        t.add_column(col)
+def plan_json(plan: Plan, tz: tzinfo) -> dict[str, Any]:
+    changes = []
+    for c in plan.changes:
+        action, start, title = _change(c)
+        rid = change_rid(c)
+        changes.append({"action": action, "start": start.astimezone(tz).isoformat(),
+                        "title": title, "kind": rid.kind, "contact": rid.contact or None})
+    return {"changes": changes, "kept": kept(plan)}
+
+
+def timeline_grid(entries: Sequence[TimelineEntry], tz: tzinfo) -> Grid:
+    """Every message and meeting with a contact; the Address column only for a contact with
+    several addresses (one address is in the header already)."""
+    several = len({e.email for e in entries}) > 1
+    g = Grid("Timeline", (Column("When"), Column("Channel", drop=2),
+                          *([Column("Address")] if several else []), Column("Role", drop=1),
+                          Column("Subject / meeting", fold=True, key="title"),
+                          Column("Counted?", fold=True, key="counted")))
     for e in entries:
-        t.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.channel,
-                  f"{e.email} ({e.role})", escape(e.title[:60]),
-                  "[green]yes[/green]" if e.rule is None else
-                  f"[yellow]no: {escape(e.rule)}[/yellow]")
-    return t
+        g.add(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.channel,
+              *([e.email] if several else []), e.role, e.title,
+              "yes" if e.rule is None else f"no: {e.rule}",
+              style="" if e.rule is None else "dim")
+    return g
+
+
+def timeline_json(entries: Sequence[TimelineEntry], tz: tzinfo) -> list[dict[str, Any]]:
+    return [{"at": e.at.astimezone(tz).isoformat(), "channel": e.channel, "email": e.email,
+             "role": e.role, "title": e.title, "counted": e.rule is None, "rule": e.rule}
+            for e in entries]
+
+
+def show_json(email: str, s: Status | None, entries: Sequence[TimelineEntry],
+              counts: Sequence[int], end: date, tz: tzinfo) -> dict[str, Any]:
+    """`show --json`: the contact as `contacts --json` has it (its keys null when nothing
+    was counted), then the timeline and the touches per month of the sparkline."""
+    contact = status_json(s, tz) if s else dict.fromkeys(STATUS_KEYS) | {
+        "email": email, "emails": [email], "tracked": False, "lapsed": False}
+    first = sparkline.months(end, len(counts))[0]
+    return contact | {"state": words.state(s, end) if s else None,
+                      "timeline": timeline_json(entries, tz),
+                      "sparkline": {"start": f"{first:%Y-%m}", "end": f"{end:%Y-%m}",
+                                    "counts": list(counts)}}
 
 
 class SyncProgress:
@@ -129,7 +190,7 @@ class SyncProgress:
 
     def __init__(self, console: Console) -> None:
         self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                 TextColumn("{task.completed:>8.0f} items"),
+                                 TextColumn("{task.fields[items]:>14}"),
                                  TextColumn("{task.fields[rate]}"), BarColumn(),
                                  TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, transient=True,
@@ -145,11 +206,13 @@ class SyncProgress:
 
     def update(self, account: str, result: IngestResult, remaining: int | None = None) -> None:
         if account not in self.tasks:
-            self.tasks[account] = self.progress.add_task(account, total=None, rate="")
+            self.tasks[account] = self.progress.add_task(account, total=None, rate="",
+                                                         items="")
         task_id = self.tasks[account]
         self.progress.advance(task_id, result.messages + result.duplicates + result.meetings
                               + result.skipped)
         task = self.progress.tasks[task_id]
+        self.progress.update(task_id, items=plural(int(task.completed), "item"))
         if remaining is not None:
             self.progress.update(task_id, total=task.completed + remaining)
         if task.elapsed and task.elapsed >= 1:  # before a second has passed, a rate is noise

@@ -30,6 +30,7 @@ from daemon.errors import ConfigError
 from daemon.lock import InstanceLock
 from daemon.model import AccountConfig
 from daemon.notify import Notifier
+from daemon.words import plural
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ class Runtime:
         parked = [n for n, s in self.slots.items() if s.needs_signin]
         failing = [n for n, s in self.slots.items() if s.last_error and not s.needs_signin]
         parts = [self.waiting] if self.waiting else []
-        parts.append(f"{len(self.slots)} accounts")
+        parts.append(plural(len(self.slots), "account"))
         if parked:
             parts.append(f"needs sign-in: {', '.join(parked)} (keepwarm auth NAME)")
         if failing:

@@ -5,17 +5,16 @@ steering file, and takes effect at the next sync."""
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import sys
 from datetime import date, datetime, timedelta
 
-from daemon import book, cmdbase, steering
+from daemon import book, cmdbase, steering, tables
 from daemon.cmdbase import Add, open_all
 from daemon.config import Config
 from daemon.errors import UsageError
 from daemon.store import Store
-from daemon.terminal import say
+from daemon.terminal import emit_json, say, show
+from daemon.words import plural
 
 MAX_DAYS = 3653  # ten years: anything longer is a slip (years for days), never a plan
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -60,7 +59,8 @@ def _change(args: argparse.Namespace, cfg: Config, store: Store) -> str:
     if args.cmd == "cadence":
         days = None if args.every == "default" else _days(args.every)
         key = book.set_cadence(store, addr, days, force)
-        return f"{key}: {'the default cadence' if days is None else f'every {days} days'}"
+        every = "the default cadence" if days is None else f"every {plural(days, 'day')}"
+        return f"{key}: {every}"
     if args.cmd in ("tag", "untag"):
         key = book.set_tags(store, addr, args.tags, args.cmd == "tag", force)
         return f"{key}: {args.cmd}ged {' '.join(args.tags)}"
@@ -91,18 +91,17 @@ def _list(args: argparse.Namespace) -> int:
     _, store = open_all(args)
     current = store.steering()
     if args.json:
-        print(json.dumps(steering.as_json(current), indent=2, ensure_ascii=False))
+        emit_json(steering.as_json(current))
         return 0
     rows = steering.lines(current)
     if not rows:
         say("Nothing steered yet: keepwarm follows the config's cadences for everyone.")
         return 0
-    table = [("contact", "setting", "value"), *rows]
-    if not sys.stdout.isatty():
-        print("\n".join("\t".join(r) for r in table))
-        return 0
-    widths = [max(len(r[i]) for r in table) for i in range(2)]
-    say("\n".join(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in table))
+    grid = tables.Grid("What you set", [tables.Column("Contact"), tables.Column("Setting"),
+                                        tables.Column("Value", fold=True)])
+    for row in rows:
+        grid.add(*row)
+    show(grid)
     return 0
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections import Counter
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from datetime import date, datetime, tzinfo
 
-from daemon import book, cadence, render, sync
+from daemon import book, cadence, render, sparkline, sync
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.config import Config
 from daemon.errors import UsageError
-from daemon.lock import InstanceLock
-from daemon.model import AccountConfig, Status
+from daemon.model import Status, TimelineEntry
+from daemon.statusview import cmd_status
 from daemon.store import Store
-from daemon.terminal import out, say
+from daemon.terminal import complain, emit_json, fancy, out, say, show
+from daemon.words import plural
+
+JSON_HELP = "print JSON instead (its keys are listed in the README and stay stable)"
 
 
 def _statuses(cfg: Config, store: Store, now: datetime) -> list[Status]:
@@ -29,11 +30,11 @@ def cmd_lapsed(args: argparse.Namespace) -> int:
     now = as_of(args, cfg)
     items = cadence.lapsed(_statuses(cfg, store, now))
     if args.json:
-        print(render.dump_json(items, cfg.settings.tz))
+        emit_json(render.statuses_json(items, cfg.settings.tz))
     elif not items and not store.account_states() and not store.stored_by_account():
         say("Nothing has been synced yet: run `keepwarm sync` first.")
     elif items:
-        out.print(render.lapsed_table(items, f"Lapsed as of {now.date()}"))
+        show(render.lapsed_grid(items, f"Lapsed as of {now.date()}"))
     else:
         say(f"Nobody has lapsed as of {now.date()}.")
     return 0
@@ -41,12 +42,13 @@ def cmd_lapsed(args: argparse.Namespace) -> int:
 
 def cmd_contacts(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
-    items = sorted(_statuses(cfg, store, as_of(args, cfg)),
+    now = as_of(args, cfg)
+    items = sorted(_statuses(cfg, store, now),
                    key=lambda s: (not s.tracked, s.due, s.facts.name.lower()))
     if args.json:
-        print(render.dump_json(items, cfg.settings.tz))
+        emit_json(render.statuses_json(items, cfg.settings.tz))
     else:
-        out.print(render.contacts_table(items))
+        show(render.contacts_grid(items, now.date()))
     return 0
 
 
@@ -55,34 +57,67 @@ def cmd_show(args: argparse.Namespace) -> int:
     email = book.resolve(store, args.address)
     now = as_of(args, cfg)
     if email in cfg.settings.own_addresses or email in store.aliases():
-        say(f"{email} is one of your own addresses (configured, or seen as From in your "
-                  "sent mail); keepwarm never tracks it.")
-    elif not store.knows(email):
-        say(book.never_seen(store, email))
-        return 0
+        (complain if args.json else say)(  # stdout is the JSON's alone
+            f"{email} is one of your own addresses (configured, or seen as From in your "
+            "sent mail); keepwarm never tracks it.")
+    elif not store.knows(email):  # with --json, on stderr: the JSON's timeline is empty
+        (complain if args.json else say)(book.never_seen(store, email))
+        if not args.json:
+            return 0
     # what the header counts is what happened up to `now`: later rows say so, not "yes"
     entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
                if e.rule is None and e.at > now else e for e in store.timeline(email)]
-    if not entries:
+    if not entries and not args.json:  # JSON says so with an empty timeline
         say(f"keepwarm has seen no message or meeting with {email}.")
         return 0
     match = [s for s in _statuses(cfg, store, now) if email in s.facts.emails]
-    if match:
-        s = match[0]
-        f = s.facts
-        say(f"{f.name} <{', '.join(f.emails)}>", style="bold")
-        say(f"  {f.touchpoints} touchpoint{'s' * (f.touchpoints != 1)} ({f.meetings} "
-            f"meeting{'s' * (f.meetings != 1)}), last {s.last_date} by {f.last_channel}")
-        say(f"  cadence every {s.interval_days} days: {s.interval_source}")
-        state = ("LAPSED, " + f"{s.overdue_days} days overdue" if s.lapsed else
-                 f"due {s.due}" if s.tracked else "not tracked")
-        say(f"  {state}; {'tracked' if s.tracked else 'not tracked'} because {s.why}")
-        if f.snooze_until:
-            say(f"  snoozed until {f.snooze_until}")
+    status = match[0] if match else None
+    counts = sparkline.monthly_counts(_touch_days(entries, now, cfg.settings.tz), now.date())
+    if args.json:
+        emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz))
+        return 0
+    if status is not None:
+        say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
+        for line in _about(status, now.date()):
+            say(f"  {line}", wrap=True)
     else:
         say(f"{email}: no touchpoint counted; see why below.")
-    out.print(render.timeline_table(entries, cfg.settings.tz))
+    say(f"  touches per month {sparkline.labelled(counts, now.date(), ascii=not fancy())}")
+    if not out.is_terminal:
+        say("")  # the timeline's tab-separated lines follow, after this blank line
+    show(render.timeline_grid(entries, cfg.settings.tz))
     return 0
+
+
+def _touch_days(entries: Sequence[TimelineEntry], now: datetime, tz: tzinfo) -> list[date]:
+    """The day of each counted message or meeting up to ``now``, once each (a message to two
+    of a merged contact's addresses is one touch, as in the header)."""
+    touches = {(e.channel, e.location, e.at) for e in entries if e.rule is None and e.at <= now}
+    return [at.astimezone(tz).date() for _, _, at in touches]
+
+
+def _about(s: Status, today: date) -> list[str]:
+    """The lines under a contact's name: counts, cadence, why it is (not) due, and what the
+    user steered."""
+    f = s.facts
+    lines = [f"{plural(f.touchpoints, 'touchpoint')} ({plural(f.meetings, 'meeting')}), "
+             f"last {s.last_date} by {f.last_channel}",
+             f"cadence every {plural(s.interval_days, 'day')}: {s.interval_source}"]
+    if s.lapsed:
+        lines.append(f"LAPSED: {plural(s.overdue_days, 'day')} overdue, due {s.due}; "
+                     f"tracked: {s.why}")
+    elif s.tracked:
+        lines.append(f"due {s.due}; tracked: {s.why}")
+    else:
+        lines.append(f"not tracked: {s.why}")
+    if f.snooze_until and f.snooze_until > today:
+        lines.append(f"snoozed until {f.snooze_until}: no reminder before then")
+    if len(f.emails) > 1:
+        lines.append(f"merged: one person with {plural(len(f.emails), 'address', 'addresses')}"
+                     f" ({', '.join(f.emails)})")
+    if f.tags:
+        lines.append("tagged: " + ", ".join(sorted(f.tags)))
+    return lines
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -97,101 +132,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         p = sync.make_plan(cfg, store, statuses, now, writer)
     finally:
         writer.close()
-    if not p.changes:
-        say(f"Nothing to change: {len(p.reminders)} reminders are as they should be.")
+    if args.json:
+        emit_json(render.plan_json(p, cfg.settings.tz))
+    elif not p.changes:
+        n = len(p.reminders)
+        say(f"Nothing to change: {plural(n, 'reminder')} "
+            + ("is as it should be." if n == 1 else "are as they should be."))
     else:
-        out.print(render.plan_table(p, cfg.settings.tz))
-    return 0
-
-
-def _daemon(cfg: Config, store: Store) -> dict[str, Any] | None:
-    """The running daemon's published view, or None when no daemon runs."""
-    pid = InstanceLock(cfg.state_dir).holder()
-    state = store.daemon_state()
-    if pid is None or state is None:
-        return None
-    return state if state.get("pid") == pid else None
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    cfg, store = open_all(args)
-    if args.skipped:
-        return _skipped(store)
-    states = store.account_states()
-    say(f"config {cfg.path}\nstore  {cfg.store_path}")
-    daemon = _daemon(cfg, store)
-    if daemon:
-        say(f"keepwarm run: process {daemon['pid']}, up since {daemon['started']}")
-        if daemon.get("waiting"):
-            say(f"  {daemon['waiting']}")
-    else:
-        say("keepwarm run: not running (start it with `keepwarm run` or the systemd service)")
-    live = daemon["accounts"] if daemon else {}
-    skipped = Counter(account for account, *_ in store.skipped())
-    stored = store.stored_by_account()
-    failing = sum(_account_status(acc, states.get(acc.name), live.get(acc.name, {}),
-                                  skipped[acc.name], stored.get(acc.name))
-                  for acc in cfg.accounts)
-    failing += _reminders_status(store)
-    counts = store.counts()
-    say(", ".join(f"{v} {k}" for k, v in counts.items()))
-    today = datetime.now(cfg.settings.tz).date()
-    say(f"reminders written today: {store.written_on(today)}")
-    return 1 if failing else 0
-
-
-def _account_status(acc: AccountConfig, st: Mapping[str, Any] | None, info: Mapping[str, Any],
-                    skipped: int, stored: tuple[int, int] | None) -> bool:
-    """One account's lines of `keepwarm status`; True when it is failing."""
-    if st is None:
-        if stored:  # a first sync stopped early (Ctrl-C, a crash): what it has is kept
-            say(f"  {acc.name} ({acc.type}): first sync not finished, {stored[0]:,} messages "
-                f"and {stored[1]:,} meetings stored; the next `keepwarm sync` resumes")
-        else:
-            say(f"  {acc.name} ({acc.type}): never synced — run `keepwarm sync`")
-        return False
-    line = f"  {acc.name} ({acc.type}): last success {st['last_success'] or 'never'}"
-    if skipped:
-        line += (f", {skipped} item{'s' * (skipped != 1)} skipped "
-                 "(`keepwarm status --skipped` lists them)")
-    if info.get("next_poll"):
-        line += f", next poll {info['next_poll']}"
-    if info.get("backlog"):
-        left = info.get("remaining")
-        line += ", still catching up" + (f" (about {left:,} left)" if left else "")
-    say(line)
-    if info.get("needs_signin"):
-        say(f"    needs sign-in: run `keepwarm auth {acc.name}`", style="red")
-        return True
-    if st["last_error"]:
-        say(f"    last sync failed at {st['last_error_at']}: {st['last_error']}", style="red")
-        return True
-    return False
-
-
-def _reminders_status(store: Store) -> bool:
-    """The reminders calendar's line: failing until a write succeeds."""
-    state = store.reminders_state()
-    if state is None:
-        return False
-    say(f"  reminders into {state['calendar']}: last written "
-        f"{state.get('last_success') or 'never'}")
-    if state.get("last_error"):
-        say(f"    last write failed at {state['last_attempt']}: {state['last_error']}",
-            style="red")
-        return True
-    return False
-
-
-def _skipped(store: Store) -> int:
-    """`keepwarm status --skipped`: every item a source could not use, with the reason."""
-    rows = store.skipped()
-    if not rows:
-        say("Nothing was skipped.")
-    else:  # tab-separated for cut and awk (rich would expand the tabs)
-        print("account\tlocation\treason\tskipped at")
-    for account, location, reason, when in rows:
-        print(f"{account}\t{location}\t{reason}\t{when}")
+        show(render.plan_grid(p, cfg.settings.tz))
     return 0
 
 
@@ -203,13 +151,16 @@ def register(add: Add) -> None:
                              ("contacts", "every contact and its cadence", cmd_contacts)):
         sp = add(name, text, func)
         sp.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
-        sp.add_argument("--json", action="store_true",
-                        help="print JSON (keys listed in the README) instead of a table")
+        sp.add_argument("--json", action="store_true", help=JSON_HELP)
     s = add("show", "one contact's timeline, and why it is (not) due", cmd_show)
-    s.add_argument("address", help="the contact's e-mail address")
+    s.add_argument("address", help="any of the contact's addresses, as pasted "
+                                   "(Name <addr>, <addr>, mailto:addr)")
     s.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s = add("plan", "what sync would change in the reminders calendar", cmd_plan)
     s.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
     s = add("status", "accounts, last syncs, errors", cmd_status)
     s.add_argument("--skipped", action="store_true",
                    help="list every item a source could not read, with the reason")
+    s.add_argument("--json", action="store_true", help=JSON_HELP)

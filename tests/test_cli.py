@@ -155,7 +155,8 @@ def test_show_explains_dropped_items(home: Home, capsys: pytest.CaptureFixture[s
     capsys.readouterr()
     assert home.run("show", "Fay@Example.org") == 0
     out = capsys.readouterr().out
-    assert "mailing list (List-Id)" in out and "only 1 touchpoint" in out
+    assert "mailing list (List-Id)" in out and "1 touchpoint (0 meetings)" in out
+    assert "not tracked: fewer than 2 touchpoints and no meeting" in out
 
 
 def test_a_broken_account_fails_the_sync_but_not_the_others(

@@ -83,7 +83,7 @@ def test_a_missing_library_is_that_accounts_error_alone(tmp_path: Path) -> None:
                   "--config", str(config), "sync", path=f"{site}{os.pathsep}{ROOT}")
     assert done.returncode != 0
     assert "Traceback" not in done.stdout + done.stderr
-    assert "✓ disk: 1 new messages" in done.stdout
+    assert "✓ disk: 1 new message," in done.stdout
     (line,) = [x for x in done.stdout.splitlines() if "dav" in x]
     assert line == ("✗ dav: account 'dav' (caldav) needs the Python package caldav: "
                     f"{sys.executable} -m pip install caldav")

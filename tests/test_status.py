@@ -244,7 +244,7 @@ def test_a_maildir_suddenly_empty_is_an_error_never_zero_new_messages(
     home.send(1, "bo@example.org")
     capsys.readouterr()
     assert home.run("sync") == 0
-    assert "✓ sent: 1 new messages" in capsys.readouterr().out  # the others are known
+    assert "✓ sent: 1 new message," in capsys.readouterr().out  # the others are known
 
 
 def test_show_counts_in_its_rows_what_its_header_counts(
