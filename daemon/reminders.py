@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 from daemon.model import CADENCE, NOTICE, ReminderId, ReminderRecord, Status, Wish
+from daemon.words import plural
 
 
 def cadence_id(contact: str) -> ReminderId:
@@ -29,7 +30,7 @@ def describe(s: Status) -> tuple[str, str]:
     channel = "a meeting" if f.last_channel == "meeting" else "e-mail"
     lines = [
         f"Last touch: {s.last_date.isoformat()} by {channel}",
-        f"Cadence: every {s.interval_days} days ({s.interval_source})",
+        f"Cadence: every {plural(s.interval_days, 'day')} ({s.interval_source})",
         f"Due: {s.due.isoformat()}",
         f"Addresses: {', '.join(f.emails)}",
         "",
