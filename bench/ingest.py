@@ -47,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from daemon import cadence, ingest
 from daemon.config import Config, parse
-from daemon.model import Address, Batch, ContactFacts, SentMail, Settings
+from daemon.model import Address, Batch, ContactFacts, Mail, Settings
 from daemon.store import Store
 from daemon.sync import pull
 
@@ -244,12 +244,12 @@ def run_cadence(n: int, settings: Settings) -> CadenceRun:
     me = Address(ME_EMAIL, ME_NAME)
     with tempfile.TemporaryDirectory(prefix="kwbench-") as tmp:
         store = Store(Path(tmp) / "keepwarm.db")
-        mails: list[SentMail] = []
+        mails: list[Mail] = []
         # every person gets 1-6 messages (about 3.5 n messages in all), some with a Cc
         for i, (email, name) in enumerate(people):
             for k in range(rng.randint(1, 6)):
                 cc = (Address(*rng.choice(people)),) if rng.random() < 0.15 else ()
-                mails.append(SentMail(
+                mails.append(Mail(
                     f"m{i}.{k}@bench.invalid",
                     NOW - timedelta(seconds=rng.randint(0, 3 * 365 * 86400)),
                     me, to=(Address(email, name),), cc=cc, subject="hello"))

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anyw
 
 from connectors.outlook import OutlookConnector
 from daemon.config import parse
-from daemon.model import FetchContext, SentMail
+from daemon.model import FetchContext, Mail
 from daemon.store import Store
 from daemon.sync import pull
 from tests.servers.microsoft import CLIENT_ID, USER, MicrosoftServer, certificate, trust
@@ -136,7 +136,7 @@ def run(url: str, conn: Connection, count: int, repeat: int) -> dict[str, Any]:
             connector = OutlookConnector(account)
             t0 = time.perf_counter()
             got = sum(1 for b in connector.fetch(None, ctx) for o in b.observations
-                      if isinstance(o, SentMail))
+                      if isinstance(o, Mail))
             fetch_s.append(time.perf_counter() - t0)
             connector.close()
             conn.send("hits")

@@ -1,4 +1,4 @@
-"""Gmail's sent mail as SentMail: a newest-first backfill, then history, within the quota.
+"""Gmail's sent mail as Mail: a newest-first backfill, then history, within the quota.
 
 Backfill: ``users.getProfile`` gives the historyId to continue from later, then
 ``messages.list(labelIds=SENT)`` pages of up to 500 ids, newest first, and the headers of
@@ -246,7 +246,7 @@ class SentMailReader:
     # -- headers by batch ----------------------------------------------------------------
     def _read_chunk(self, ids: Sequence[str], ctx: FetchContext
                     ) -> tuple[list[Observation], int]:
-        """SentMail (or Skipped) for each id, in order, and the newest internalDate seen.
+        """Mail (or Skipped) for each id, in order, and the newest internalDate seen.
 
         Parts Gmail refused are sent again in the next batch; each part and the batch POST
         keep their own count of failures in a row (``retry.InARow``), so the budget runs

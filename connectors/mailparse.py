@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from connectors.addrlist import pairs
 from connectors.text import clean_text
-from daemon.model import Address, SentMail, Skipped
+from daemon.model import Address, Mail, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +226,8 @@ def _undated(date_raw: str, fallback: datetime | None) -> str:
 
 
 def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
-                  now: datetime | None = None) -> SentMail | Skipped:
-    """The SentMail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
+                  now: datetime | None = None) -> Mail | Skipped:
+    """The Mail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
 
     ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
     far-future Date, if it is plausible itself (``plausible``, as of ``now``, default the
@@ -268,7 +268,7 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
         digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
         message_id = f"{digest}@{SYNTHETIC_ID_DOMAIN}"
     in_reply_to = one(b"in-reply-to")
-    return SentMail(
+    return Mail(
         message_id=message_id,
         date=date,
         sender=senders[0] if senders else None,

@@ -33,7 +33,7 @@ from daemon.model import (
 
 @dataclass
 class MemoryData:
-    mail: list[Observation] = field(default_factory=list)  # SentMail or Skipped, in order
+    mail: list[Observation] = field(default_factory=list)  # Mail or Skipped, in order
     meetings: dict[str, Meeting] = field(default_factory=dict)
     meetings_version: int = 0
     reminders: dict[str, RemoteReminder] = field(default_factory=dict)  # by remote id

@@ -29,7 +29,7 @@ from connectors import mailparse
 from connectors.graph import Graph, GraphError, stale_link
 from connectors.text import clean_text
 from daemon.errors import SourceError
-from daemon.model import Address, FetchContext, Observation, SentMail, Skipped
+from daemon.model import Address, FetchContext, Mail, Observation, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ def own_addresses(graph: Graph) -> list[str]:
     return addresses
 
 
-def to_sent_mail(message: dict[str, Any]) -> SentMail | Skipped:
-    """The SentMail in one Graph message, or Skipped when nothing in it is usable."""
+def to_sent_mail(message: dict[str, Any]) -> Mail | Skipped:
+    """The Mail in one Graph message, or Skipped when nothing in it is usable."""
     location = f"outlook:{message.get('id', '?')}"
     sent = graph_time(message.get("sentDateTime"))
     if sent is None:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from functools import lru_cache
 
-from daemon.model import Address, Meeting, SentMail, Settings, Verdict
+from daemon.model import Address, Mail, Meeting, Settings, Verdict
 
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 OWN_ADDRESS = "own address"
@@ -42,7 +42,7 @@ def compiled(patterns: tuple[str, ...]) -> Patterns:
     return Patterns(patterns)
 
 
-def mail_rule(mail: SentMail, ignore: Patterns, max_recipients: int) -> str | None:
+def mail_rule(mail: Mail, ignore: Patterns, max_recipients: int) -> str | None:
     """A rule that drops the whole message, or None. Order: most specific reason first."""
     if mail.sender is not None and (pattern := ignore.match(mail.sender.email)):
         return f"automated sender ({pattern})"
@@ -60,7 +60,7 @@ def mail_rule(mail: SentMail, ignore: Patterns, max_recipients: int) -> str | No
     return None
 
 
-def infer_mail(mail: SentMail, own: Collection[str], ignore: Patterns,
+def infer_mail(mail: Mail, own: Collection[str], ignore: Patterns,
                max_recipients: int) -> list[Verdict]:
     """One verdict per distinct recipient of a sent message."""
     whole = mail_rule(mail, ignore, max_recipients)
@@ -127,7 +127,7 @@ def _participants(meeting: Meeting) -> dict[str, tuple[str, str, str]]:
     return people
 
 
-def learned_aliases(mails: Iterable[SentMail]) -> set[str]:
+def learned_aliases(mails: Iterable[Mail]) -> set[str]:
     """Every From address of the user's own sent mail is one of the user's addresses."""
     return {m.sender.email for m in mails if m.sender is not None and m.sender.email}
 

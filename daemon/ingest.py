@@ -21,9 +21,9 @@ from daemon.inference import (
 from daemon.model import (
     Batch,
     IngestResult,
+    Mail,
     Meeting,
     OwnAddress,
-    SentMail,
     Settings,
     Skipped,
 )
@@ -43,7 +43,7 @@ class Snapshot:
 def store_batch(store: Store, account: str, batch: Batch, settings: Settings, now: datetime,
                 snapshot: Snapshot | None = None) -> IngestResult:
     """Judge one batch and store it with its cursor, all or nothing (see ``Snapshot``)."""
-    mails = [o for o in batch.observations if isinstance(o, SentMail)]
+    mails = [o for o in batch.observations if isinstance(o, Mail)]
     meetings = [o for o in batch.observations if isinstance(o, Meeting)]
     skipped = [o for o in batch.observations if isinstance(o, Skipped)]
     told = {o.email for o in batch.observations if isinstance(o, OwnAddress)}
@@ -53,7 +53,7 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         new_aliases = (learned_aliases(mails) | told) - aliases - settings.own_addresses
         own = settings.own_addresses | aliases | new_aliases
         store.add_aliases(new_aliases, now, OWN_ADDRESS)
-        unique: dict[str, SentMail] = {}
+        unique: dict[str, Mail] = {}
         for m in mails:
             unique.setdefault(m.message_id, m)
         unknown = store.unknown_messages(list(unique))

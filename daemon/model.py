@@ -27,8 +27,10 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
-class SentMail:
-    """The headers of one message the user sent; nothing of the body."""
+class Mail:
+    """The headers of one message, sent by the user or received; nothing of the body.
+    ``received`` says where a source found it (an inbox, an archive); whether it is the
+    user's own is decided by its From (inference), since an archive holds both."""
 
     message_id: str  # without angle brackets; synthesised when the message has none
     date: datetime  # aware; delivery/file time when Date is missing or absurd
@@ -43,6 +45,12 @@ class SentMail:
     auto_submitted: str = ""
     in_reply_to: str = ""
     location: str = ""  # where it came from (file, folder/UID), for logs and `keepwarm show`
+    references: tuple[str, ...] = ()  # References' ids, without <>, the last 20 at most
+    thread: str = ""  # the service's thread id (Gmail threadId, Graph conversationId)
+    autoreply: bool = False  # X-Autoreply, X-Autorespond or X-Autoresponder present
+    report: bool = False  # Content-Type multipart/report: a bounce or a receipt
+    link: str = ""  # a web link that opens the message (Graph webLink), if the source has one
+    received: bool = False  # read from a received folder (see the class docstring)
 
     @property
     def recipients(self) -> tuple[Address, ...]:
@@ -90,7 +98,7 @@ class OwnAddress:
     email: str
 
 
-Observation = SentMail | Meeting | Skipped | OwnAddress
+Observation = Mail | Meeting | Skipped | OwnAddress
 
 
 @dataclass(frozen=True, slots=True)

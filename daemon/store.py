@@ -24,10 +24,10 @@ from daemon.model import (
     JSON,
     Address,
     Attendee,
+    Mail,
     Meeting,
     MeetingStatus,
     PartStat,
-    SentMail,
     Skipped,
     Verdict,
 )
@@ -191,7 +191,7 @@ class Store(ContactTables):
         return set(ids) - known
 
     def add_mail(self, account: str,
-                 judged: Iterable[tuple[SentMail, Sequence[Verdict]]]) -> int:
+                 judged: Iterable[tuple[Mail, Sequence[Verdict]]]) -> int:
         """New messages (see ``unknown_messages``) with one verdict per recipient; returns
         how many of the verdicts are touchpoints. ``judged`` is read once, as it comes: a
         verdict lives only until it is a row (a backfill's verdicts kept alive at once cost
@@ -261,7 +261,7 @@ class Store(ContactTables):
             self.db.execute(f"INSERT OR {'IGNORE' if only_if_unset else 'REPLACE'} INTO meta "
                             "VALUES ('rules', ?)", (fingerprint,))
 
-    def stored_mail(self) -> Iterator[SentMail]:
+    def stored_mail(self) -> Iterator[Mail]:
         """Every stored message with what inference reads of it (to judge it again)."""
         people: dict[str, dict[str, list[Address]]] = {}
         for mid, email, name, role in self.db.execute(
@@ -271,7 +271,7 @@ class Store(ContactTables):
                 "SELECT message_id, at, sender, list_id, list_unsubscribe, precedence, "
                 "auto_submitted FROM messages"):
             p = people.get(mid, {})
-            yield SentMail(mid, from_epoch(at), Address(sender) if sender else None,
+            yield Mail(mid, from_epoch(at), Address(sender) if sender else None,
                            to=tuple(p.get("to", ())), cc=tuple(p.get("cc", ())),
                            bcc=tuple(p.get("bcc", ())), list_id=list_id, list_unsubscribe=unsub,
                            precedence=prec, auto_submitted=auto)

@@ -35,10 +35,10 @@ from daemon.model import (
     Create,
     Delete,
     FetchContext,
+    Mail,
     Meeting,
     Reminder,
     ReminderId,
-    SentMail,
     Update,
 )
 from daemon.reminders import cadence_id
@@ -484,7 +484,7 @@ class World:
         self.calendar_name = cal_options.get("reminders_calendar", "keepwarm")
 
     def send(self, mid: str, days_ago: float, to: str, now: datetime = NOW) -> None:
-        self.mail.mail.append(SentMail(mid, now - timedelta(days=days_ago),
+        self.mail.mail.append(Mail(mid, now - timedelta(days=days_ago),
                                        Address("me@work.example"), to=(Address(to),)))
 
     def sync(self, now: datetime = NOW) -> sync.SyncReport:

@@ -19,7 +19,7 @@ from connectors.memory import MemoryConnector, MemoryData
 from connectors.outlookcal import CONTACT_PROPERTY
 from daemon import sync
 from daemon.config import Config, parse
-from daemon.model import Address, Attendee, Meeting, SentMail
+from daemon.model import Address, Attendee, Mail, Meeting
 from daemon.store import Store
 from tests.servers import faultplan, google
 from tests.servers.faultplan import FaultPlan
@@ -291,7 +291,7 @@ class CaldavRun:
         self.own = ""
 
     def send(self, message_id: str, to: str, when: datetime) -> None:
-        self.mail.mail.append(SentMail(message_id, when, Address(ME), to=(Address(to),)))
+        self.mail.mail.append(Mail(message_id, when, Address(ME), to=(Address(to),)))
 
     def meet(self, uid: str, start: datetime, attendees: tuple[str, ...]) -> None:
         def stamp(t: datetime) -> str:

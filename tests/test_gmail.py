@@ -26,7 +26,7 @@ from connectors.gmailmail import QuotaBudget
 from daemon import sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
-from daemon.model import AccountConfig, Batch, FetchContext, Meeting, SentMail, Skipped
+from daemon.model import AccountConfig, Batch, FetchContext, Mail, Meeting, Skipped
 from daemon.store import Store
 from tests.servers import faultplan, google
 from tests.servers.google import User
@@ -60,8 +60,8 @@ def run(account: AccountConfig, cursor: Any = None, ctx: FetchContext = CTX, **t
     return batches, json.loads(json.dumps(batches[-1].cursor))
 
 
-def sent(batches: list[Batch]) -> list[SentMail]:
-    return [o for b in batches for o in b.observations if isinstance(o, SentMail)]
+def sent(batches: list[Batch]) -> list[Mail]:
+    return [o for b in batches for o in b.observations if isinstance(o, Mail)]
 
 
 def config(tmp_path: Path, user: User, expired: bool = False, **options: Any) -> Config:

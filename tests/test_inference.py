@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from daemon.inference import Patterns, infer_mail, infer_meeting, learned_aliases
-from daemon.model import DEFAULT_IGNORE, Address, Attendee, Meeting, SentMail
+from daemon.model import DEFAULT_IGNORE, Address, Attendee, Mail, Meeting
 
 T = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 OWN = {"me@example.com", "alias@example.net"}
@@ -15,12 +15,12 @@ IGNORE = Patterns(DEFAULT_IGNORE)
 
 
 def mail(*to: str, cc: tuple[str, ...] = (), bcc: tuple[str, ...] = (),
-         sender: str = "me@example.com", **kw: str) -> SentMail:
-    return SentMail("id@x", T, Address(sender), to=tuple(Address(a, a[0].upper()) for a in to),
+         sender: str = "me@example.com", **kw: str) -> Mail:
+    return Mail("id@x", T, Address(sender), to=tuple(Address(a, a[0].upper()) for a in to),
                     cc=tuple(Address(a) for a in cc), bcc=tuple(Address(a) for a in bcc), **kw)
 
 
-def rules(m: SentMail, max_recipients: int = 15) -> dict[str, str | None]:
+def rules(m: Mail, max_recipients: int = 15) -> dict[str, str | None]:
     return {v.email: v.rule for v in infer_mail(m, OWN, IGNORE, max_recipients)}
 
 
@@ -95,7 +95,7 @@ def test_recipient_limit_counts_distinct_recipients() -> None:
 
 def test_aliases_are_learned_from_from() -> None:
     assert learned_aliases([mail("a@x.org", sender="alex@home.example"),
-                            mail("a@x.org"), SentMail("n", T, None)]) == {
+                            mail("a@x.org"), Mail("n", T, None)]) == {
         "alex@home.example", "me@example.com"}
 
 

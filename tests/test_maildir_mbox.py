@@ -17,7 +17,7 @@ from connectors.base import Connector
 from connectors.maildir import MaildirConnector, _Entry
 from connectors.mbox import MboxConnector
 from daemon.errors import SourceError
-from daemon.model import AccountConfig, Batch, FetchContext, SentMail, Skipped
+from daemon.model import AccountConfig, Batch, FetchContext, Mail, Skipped
 from tests.conformance.harnesses.maildir import MaildirHarness
 from tests.conformance.harnesses.mbox import MboxHarness, mbox_entry
 
@@ -45,8 +45,8 @@ def fetch(connector: Connector, cursor: Any) -> tuple[list[Batch], Any]:
     return batches, batches[-1].cursor
 
 
-def mails(batches: list[Batch]) -> list[SentMail]:
-    return [o for b in batches for o in b.observations if isinstance(o, SentMail)]
+def mails(batches: list[Batch]) -> list[Mail]:
+    return [o for b in batches for o in b.observations if isinstance(o, Mail)]
 
 
 def ids(batches: list[Batch]) -> list[str]:
@@ -326,7 +326,7 @@ def test_maildir_header_only_junk_and_empty_files(tmp_path: Path) -> None:
     deliver(root, "1700000002.M1P1.host", b"To: a@example.com\n")  # header, no body
     batches, _ = fetch(conn, None)
     obs = sorted((o for b in batches for o in b.observations), key=lambda o: o.location)
-    assert [type(o).__name__ for o in obs] == ["Skipped", "Skipped", "SentMail"]
+    assert [type(o).__name__ for o in obs] == ["Skipped", "Skipped", "Mail"]
 
 
 # -- mbox -----------------------------------------------------------------------------------
@@ -472,10 +472,10 @@ def test_mbox_junk_and_broken_messages_do_not_stop_the_rest(tmp_path: Path) -> N
     assert [type(o).__name__ for o in obs] == [
         "Skipped",
         "Skipped",
-        "SentMail",
+        "Mail",
         "Skipped",
         "Skipped",
-        "SentMail",
+        "Mail",
     ]
     assert obs[0] == Skipped("mbox:Sent#0", "does not start with a 'From ' line")
     assert ids(batches) == ["m1@example.org", "m2@example.org"]

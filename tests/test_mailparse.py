@@ -20,15 +20,15 @@ from connectors.mailparse import (
     parse_headers,
     read_header_block,
 )
-from daemon.model import Address, SentMail, Skipped
+from daemon.model import Address, Mail, Skipped
 
 FALLBACK = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 CORPUS = pathlib.Path(test.test_email.__file__).parent / "data"
 
 
-def parse(raw: bytes) -> SentMail:
+def parse(raw: bytes) -> Mail:
     result = parse_headers(raw, "test", FALLBACK)
-    assert isinstance(result, SentMail), result
+    assert isinstance(result, Mail), result
     return result
 
 
@@ -140,7 +140,7 @@ def test_a_fallback_is_checked_like_a_date_header() -> None:
     good = msg("From: me@example.org", "To: a@example.com", "Date: Thu, 19 Mar 2026 10:00 +0000")
     for fallback in (future, ancient, None):
         result = parse_headers(good, "t", fallback, now)
-        assert isinstance(result, SentMail)
+        assert isinstance(result, Mail)
         assert result.date == datetime(2026, 3, 19, 10, 0, tzinfo=UTC)
     late = msg("From: me@example.org", "To: a@example.com", "Date: Mon, 23 Mar 2026 10:00 +0000")
     assert parse_headers(late, "t", future, now) == Skipped(
@@ -150,7 +150,7 @@ def test_a_fallback_is_checked_like_a_date_header() -> None:
 
 def test_naive_fallback_is_taken_as_utc() -> None:
     result = parse_headers(msg("To: a@example.com"), "t", datetime(2024, 1, 1))
-    assert isinstance(result, SentMail)
+    assert isinstance(result, Mail)
     assert result.date == datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -326,17 +326,17 @@ def test_every_cpython_test_message_parses_without_raising() -> None:
     assert len(files) > 40
     for path in files:
         result = parse_headers(path.read_bytes(), path.name, FALLBACK)
-        assert isinstance(result, SentMail | Skipped)
+        assert isinstance(result, Mail | Skipped)
         assert result.location == path.name
 
 
-def corpus(name: str) -> SentMail | Skipped:
+def corpus(name: str) -> Mail | Skipped:
     return parse_headers((CORPUS / name).read_bytes(), name, FALLBACK)
 
 
 def test_corpus_msg_20_repeated_cc() -> None:
     m = corpus("msg_20.txt")
-    assert isinstance(m, SentMail)
+    assert isinstance(m, Mail)
     assert m.sender == Address("bbb@ddd.com", "John X. Doe")  # name from a (comment)
     assert m.to == (Address("bbb@zzz.org"),)
     assert [a.email for a in m.cc] == ["ccc@zzz.org", "ddd@zzz.org", "eee@zzz.org"]
@@ -346,7 +346,7 @@ def test_corpus_msg_20_repeated_cc() -> None:
 
 def test_corpus_msg_25_two_to_headers_after_a_from_line() -> None:
     m = corpus("msg_25.txt")
-    assert isinstance(m, SentMail)
+    assert isinstance(m, Mail)
     assert [a.email for a in m.to] == [
         "linuxuser-admin@www.linux.org.uk",
         "postmaster@zinfandel.lacita.com",
@@ -356,14 +356,14 @@ def test_corpus_msg_25_two_to_headers_after_a_from_line() -> None:
 
 def test_corpus_msg_02_stops_at_the_header_block() -> None:
     m = corpus("msg_02.txt")  # the digest's parts have their own To: lines in the body
-    assert isinstance(m, SentMail)
+    assert isinstance(m, Mail)
     assert m.to == (Address("ppp@zzz.org"),)
     assert m.subject == "Ppp digest, Vol 1 #2 - 5 msgs"
 
 
 def test_corpus_msg_27_folded_subject_and_commented_names() -> None:
     m = corpus("msg_27.txt")
-    assert isinstance(m, SentMail)
+    assert isinstance(m, Mail)
     assert m.to == (Address("bperson@dom.ain", "Barney P. Erson"),)
     assert m.subject.startswith("bug demonstration 1234567891") and m.subject.endswith(" more text")
 
@@ -379,7 +379,7 @@ def test_corpus_skips() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
-    assert isinstance(parse_headers(raw, "fuzz", FALLBACK), SentMail | Skipped)
+    assert isinstance(parse_headers(raw, "fuzz", FALLBACK), Mail | Skipped)
 
 
 _NAMES = st.sampled_from(
@@ -404,7 +404,7 @@ _HEADER_LINE = st.tuples(_NAMES, st.text(max_size=80)).map(lambda t: f"{t[0]}: {
 @given(st.lists(_HEADER_LINE, max_size=12), st.sampled_from(["\n", "\r\n"]))
 def test_arbitrary_header_like_text_never_raises(lines: list[str], eol: str) -> None:
     raw = (eol.join(lines) + eol + eol).encode("utf-8", "surrogatepass")
-    assert isinstance(parse_headers(raw, "fuzz", FALLBACK), SentMail | Skipped)
+    assert isinstance(parse_headers(raw, "fuzz", FALLBACK), Mail | Skipped)
 
 
 _ATOM = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=10)

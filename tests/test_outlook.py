@@ -36,11 +36,11 @@ from daemon.model import (
     Create,
     Delete,
     FetchContext,
+    Mail,
     Meeting,
     OwnAddress,
     Reminder,
     ReminderId,
-    SentMail,
     Skipped,
     Update,
 )
@@ -168,7 +168,7 @@ def test_backfill_pages_through_sent_items_and_learns_own_addresses(
     ids = {send(microsoft, f"p{n % 50}@x.org", days_ago=n % 300) for n in range(2500)}
     send(microsoft, "old@x.org", days_ago=500)  # before the window: never asked for
     batches, _ = fetch(acct)
-    assert {m.message_id for m in of(batches, SentMail)} == ids
+    assert {m.message_id for m in of(batches, Mail)} == ids
     assert {o.email for o in of(batches, OwnAddress)} == {USER, "me.alias@contoso.example"}
     mail = microsoft.hits("GET", "/messages/delta")
     assert len(mail) == 3  # 1,000 a page
@@ -190,18 +190,18 @@ def test_resuming_anywhere_loses_nothing_and_an_idle_sync_costs_two_requests(
         batches, cursor = fetch(acct)
         for i, batch in enumerate(batches):
             after, _ = fetch(acct, json.loads(json.dumps(batch.cursor)))
-            seen = {m.message_id for m in of(batches[:i + 1] + after, SentMail)}
+            seen = {m.message_id for m in of(batches[:i + 1] + after, Mail)}
             assert seen == want
         before = len(server.log)
         idle, cursor = fetch(acct, cursor)
-        assert of(idle, SentMail) == [] and of(idle, Meeting) == []
+        assert of(idle, Mail) == [] and of(idle, Meeting) == []
         assert [(h.method, h.path) for h in server.log[before:]] == [
             ("GET", "/v1.0/me/mailFolders/sentitems/messages/delta"),
             ("GET", "/v1.0/me/calendarView/delta")]
         new = send(server, "new@x.org")
         server.add_event(**graph_event(meeting("m2", 1, ("b@x.org", "accepted"))))
         newer, _ = fetch(acct, cursor)
-        assert [m.message_id for m in of(newer, SentMail)] == [new]
+        assert [m.message_id for m in of(newer, Mail)] == [new]
         assert [m.meeting_id for m in of(newer, Meeting)] == ["m2"]
         assert not any(b.snapshot for b in newer)
     finally:
@@ -225,7 +225,7 @@ def test_graph_fields_and_headers_go_through_the_one_header_parser(
     microsoft.add_message(**{"toRecipients": [person("q@x.org")], "subject": "draft"})
     microsoft.add_message(**{"sentDateTime": "2026-11-20T10:00:00Z", "subject": "nobody"})
     batches, _ = fetch(acct)
-    mails = {m.message_id: m for m in of(batches, SentMail)}
+    mails = {m.message_id: m for m in of(batches, Mail)}
     m = mails[listed]
     assert (m.list_id, m.precedence, m.auto_submitted, m.in_reply_to) == (
         "<news.example.org>", "bulk", "auto-generated", "prev@x.org")
@@ -236,7 +236,7 @@ def test_graph_fields_and_headers_go_through_the_one_header_parser(
     assert p.bcc == (Address("b@x.org"),) and p.date == NOW - timedelta(days=3)
     (synthetic,) = [k for k in mails if k.endswith("@keepwarm.invalid")]
     again, _ = fetch(acct)
-    assert synthetic in {m.message_id for m in of(again, SentMail)}  # stable id
+    assert synthetic in {m.message_id for m in of(again, Mail)}  # stable id
     reasons = sorted(s.reason for s in of(batches, Skipped))
     assert reasons == ["message has no readable sentDateTime",
                        "no sender and no recipient addresses"]
@@ -269,7 +269,7 @@ def test_a_garbled_or_dangling_link_starts_a_fresh_round(microsoft: MicrosoftSer
     cursor["calendars"]["links"]["default"] = f"{microsoft.url}/v1.0/me/calendars/gone/" \
                                               "calendarView/delta?$deltatoken=x"
     batches, _ = fetch(acct, cursor)
-    assert [m.message_id for m in of(batches, SentMail)] == [mid]
+    assert [m.message_id for m in of(batches, Mail)] == [mid]
     assert [m.meeting_id for m in of(batches, Meeting)] == ["g1"] and batches[-1].last
     assert [h.status for h in microsoft.hits("GET", "/messages/delta")][-2:] == [400, 200]
     assert [h.status for h in microsoft.hits("GET", "calendarView/delta")][-2:] == [404, 200]
@@ -558,7 +558,7 @@ def test_expired_tokens_are_refreshed_silently(tmp_path: Path) -> None:
 def test_a_revoked_sign_in_stops_only_that_account(microsoft: MicrosoftServer,
                                                    tmp_path: Path) -> None:
     w = World(tmp_path, microsoft)
-    w.mail.mail.append(SentMail("x1", NOW - timedelta(days=2), Address("me@work.example"),
+    w.mail.mail.append(Mail("x1", NOW - timedelta(days=2), Address("me@work.example"),
                                 to=(Address("zed@x.org"),)))
     microsoft.revoke_refresh_tokens()
     microsoft.expire_access_tokens()

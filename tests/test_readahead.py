@@ -16,7 +16,7 @@ import pytest
 from connectors import readahead
 from connectors.maildir import MaildirConnector
 from connectors.readahead import LEAD, MIN_FILES, ReadAhead
-from daemon.model import AccountConfig, FetchContext, SentMail
+from daemon.model import AccountConfig, FetchContext, Mail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -123,5 +123,5 @@ def test_maildir_reads_the_same_with_and_without_the_helper(tmp_path: Path, size
     now = datetime(2026, 11, 22, tzinfo=UTC)
     ctx = FetchContext(now=now, tz=UTC, window_start=now.replace(year=2020), window_end=now)
     ids = [o.message_id for b in conn.fetch(None, ctx) for o in b.observations
-           if isinstance(o, SentMail)]
+           if isinstance(o, Mail)]
     assert sorted(ids) == sorted(f"m{n}@x" for n in range(size))

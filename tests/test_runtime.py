@@ -18,7 +18,7 @@ from daemon.cli import main
 from daemon.config import load
 from daemon.errors import AuthError, TransientError
 from daemon.lock import InstanceLock
-from daemon.model import Address, SentMail
+from daemon.model import Address, Mail
 from daemon.runtime import FIRST_BACKOFF, POLL_BUDGET, Runtime
 from daemon.store import Store
 
@@ -52,7 +52,7 @@ class Daemon:
         self.rt = Runtime(self.path, self.config, clock=self.clock)
 
     def send(self, account: str, mid: str, days_ago: int, to: str) -> None:
-        self.data[account].mail.append(SentMail(mid, datetime.now(UTC) - timedelta(days=days_ago),
+        self.data[account].mail.append(Mail(mid, datetime.now(UTC) - timedelta(days=days_ago),
                                                 Address("me@x.example"), to=(Address(to),)))
 
     def polls(self) -> dict[str, str | None]:

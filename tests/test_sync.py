@@ -13,7 +13,7 @@ from connectors.memory import MemoryConnector, MemoryData
 from daemon import book, cadence, ingest, reminder_state, sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
-from daemon.model import Address, Attendee, IngestResult, Meeting, SentMail
+from daemon.model import Address, Attendee, IngestResult, Mail, Meeting
 from daemon.store import BULK_CACHE_KIB, Store
 
 NOW = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
@@ -41,7 +41,7 @@ class World:
 
     def send(self, account: str, mid: str, days_ago: float, *to: str, sender: str =
              "me@work.example", **kw: Any) -> None:
-        self.data[account].mail.append(SentMail(
+        self.data[account].mail.append(Mail(
             mid, NOW - timedelta(days=days_ago), Address(sender),
             to=tuple(Address(a, a.split("@")[0].title()) for a in to), **kw))
 
@@ -251,7 +251,7 @@ def test_a_skipped_item_read_at_last_is_no_longer_listed(world: World) -> None:
     world.sync()
     assert [row[:3] for row in world.store.skipped()] == [
         ("work", "mem:7", "cannot read: Permission denied")]
-    world.data["work"].mail.append(SentMail("m7", NOW - timedelta(days=1),
+    world.data["work"].mail.append(Mail("m7", NOW - timedelta(days=1),
                                             Address("me@work.example"),
                                             to=(Address("ann@x.org"),), location="mem:7"))
     world.sync()

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors import registry
-from daemon.model import Address, Attendee, Batch, FetchContext, Meeting, SentMail, Skipped
+from daemon.model import Address, Attendee, Batch, FetchContext, Mail, Meeting, Skipped
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 CTX = FetchContext(now=NOW, tz=ZoneInfo("Europe/Berlin"), window_start=NOW - timedelta(days=1095),
@@ -39,8 +39,8 @@ def fetch(harness: Any, cursor: Any = None) -> tuple[list[Batch], Any]:
     return batches, batches[-1].cursor
 
 
-def mails(batches: list[Batch]) -> list[SentMail]:
-    return [o for b in batches for o in b.observations if isinstance(o, SentMail)]
+def mails(batches: list[Batch]) -> list[Mail]:
+    return [o for b in batches for o in b.observations if isinstance(o, Mail)]
 
 
 def meetings(batches: list[Batch]) -> list[Meeting]:
