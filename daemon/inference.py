@@ -18,7 +18,14 @@ from functools import lru_cache
 from daemon.model import Address, Mail, Meeting, Settings, Verdict
 
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+AUTO_PRECEDENCE = BULK_PRECEDENCE | {"auto_reply"}
 OWN_ADDRESS = "own address"
+# subjects of auto-replies in the languages people's correspondents write most
+AUTO_SUBJECTS = re.compile(
+    r"^\s*(auto\s*:|(automatic reply|auto-?reply|out of (the )?office|abwesenheitsnotiz"
+    r"|automatische antwort|r\u00e9ponse automatique|respuesta autom\u00e1tica"
+    r"|fuera de la oficina)\b)", re.IGNORECASE)
+BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 
 
 class Patterns:
@@ -57,6 +64,31 @@ def mail_rule(mail: Mail, ignore: Patterns, max_recipients: int) -> str | None:
     count = len({a.email for a in mail.recipients})
     if count > max_recipients:
         return f"too many recipients ({count} > {max_recipients})"
+    return None
+
+
+def received_rule(mail: Mail, own: Collection[str], ignore: Patterns) -> str | None:
+    """Why a received message is not a person writing to the user (an auto-reply, a bounce,
+    a list), or None: only such a message counts as an answer or as their having written."""
+    sender = mail.sender.email if mail.sender is not None else ""
+    if not sender:
+        return "no sender"
+    if sender in own:
+        return OWN_ADDRESS
+    if sender.startswith(BOUNCE_SENDERS) or mail.report:
+        return "bounce or receipt"
+    if mail.list_id:
+        return "mailing list (List-Id)"
+    if mail.auto_submitted and mail.auto_submitted != "no":
+        return f"automated (Auto-Submitted: {mail.auto_submitted})"
+    if mail.autoreply:
+        return "auto-reply (X-Autoreply)"
+    if mail.precedence in AUTO_PRECEDENCE:
+        return f"automated (Precedence: {mail.precedence})"
+    if AUTO_SUBJECTS.match(mail.subject):
+        return "auto-reply (subject)"
+    if pattern := ignore.match(sender):
+        return f"automated sender ({pattern})"
     return None
 
 

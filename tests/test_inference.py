@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon.inference import Patterns, infer_mail, infer_meeting, learned_aliases
+from daemon.inference import (
+    Patterns,
+    infer_mail,
+    infer_meeting,
+    learned_aliases,
+    received_rule,
+)
 from daemon.model import DEFAULT_IGNORE, Address, Attendee, Mail, Meeting
 
 T = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -143,3 +150,35 @@ def test_big_meetings_count_for_nobody() -> None:
     people = [(f"p{i}@x.org", "accepted") for i in range(12)]  # + organizer = 13
     assert set(mrules(meeting(*people)).values()) == {"too many attendees (13 > 12)"}
     assert set(mrules(meeting(*people[:11])).values()) == {None}
+
+
+@pytest.mark.parametrize(("changes", "rule"), [
+    ({}, None),
+    ({"subject": "Re: Proposal Q3"}, None),
+    ({"subject": "Auto insurance renewal"}, None),
+    ({"subject": "Automatic reply: Proposal"}, "auto-reply (subject)"),
+    ({"subject": "AW: Abwesenheitsnotiz: Angebot"}, None),  # a forwarded notice is a person's
+    ({"subject": "Abwesenheitsnotiz: Angebot"}, "auto-reply (subject)"),
+    ({"subject": "Réponse automatique : devis"}, "auto-reply (subject)"),
+    ({"subject": "Respuesta automática: propuesta"}, "auto-reply (subject)"),
+    ({"subject": "Out of Office: back Monday"}, "auto-reply (subject)"),
+    ({"subject": "Auto: Proposal"}, "auto-reply (subject)"),
+    ({"sender": Address("mailer-daemon@mx.example")}, "bounce or receipt"),
+    ({"sender": Address("postmaster@beta.example")}, "bounce or receipt"),
+    ({"report": True}, "bounce or receipt"),
+    ({"list_id": "<team.lists.example>"}, "mailing list (List-Id)"),
+    ({"auto_submitted": "auto-replied"}, "automated (Auto-Submitted: auto-replied)"),
+    ({"auto_submitted": "no"}, None),
+    ({"autoreply": True}, "auto-reply (X-Autoreply)"),
+    ({"precedence": "auto_reply"}, "automated (Precedence: auto_reply)"),
+    ({"precedence": "junk"}, "automated (Precedence: junk)"),
+    ({"sender": Address("noreply@beta.example")}, "automated sender (noreply@*)"),
+    ({"sender": Address("me@alpha.example")}, "own address"),
+    ({"sender": None}, "no sender"),
+])
+def test_what_received_mail_is_a_person_writing(changes: dict[str, object],
+                                                 rule: str | None) -> None:
+    base = Mail("r1", T, Address("jane@beta.example", "Jane"), to=(Address("me@alpha.example"),),
+                received=True)
+    mail = dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+    assert received_rule(mail, {"me@alpha.example"}, Patterns(DEFAULT_IGNORE)) == rule
