@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 from daemon import logsetup, render, runtime, service, shellaids, steercmds, sync, viewcmds
 from daemon.cmdbase import Add, config_path, open_all
@@ -138,10 +141,24 @@ def _write_utf8(text: str) -> None:
 SUMMARY = "follow-up reminders in your calendar from your sent mail and meetings"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with git's courtesy: a mistyped command or choice names the closest one."""
+
+    def error(self, message: str) -> NoReturn:
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:
+            choices = [c.strip("'") for c in found.group(2).split(", ")]  # quoted before 3.12.8
+            close = difflib.get_close_matches(found.group(1), choices, n=1)
+            if close:
+                message = (f"{found.group(1)!r} is not a choice here; did you mean "
+                           f"{close[0]!r}? (`{self.prog} --help` lists them)")
+        super().error(message)
+
+
 def parser() -> argparse.ArgumentParser:
     """The whole command line; completion scripts and the man page are made from it too."""
-    p = argparse.ArgumentParser(prog="keepwarm", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="keepwarm", description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action=shellaids.VersionAction,
                    help="print keepwarm's version and exit")
     p.add_argument("--config", metavar=shellaids.FILE_METAVAR,

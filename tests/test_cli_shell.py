@@ -157,3 +157,14 @@ def test_the_man_page_is_clean_roff_naming_every_command(
     assert "``" not in rendered.stdout
     assert re.search(r"^ENVIRONMENT\n\s+KEEPWARM_CONFIG$", rendered.stdout, re.MULTILINE)
     assert re.search(r"^FILES$", rendered.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize(("argv", "meant"), [
+    (["shw", "x"], "'show'"), (["--log-level", "warn", "status"], "'warning'"),
+    (["completion", "bsh"], "'bash'")])
+def test_a_mistyped_command_or_choice_names_the_closest(
+        argv: list[str], meant: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert f"did you mean {meant}?" in capsys.readouterr().err
