@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from daemon.contactstore import ContactTables
 from daemon.model import (
+    FROM,
     JSON,
     Address,
     Attendee,
@@ -40,6 +41,11 @@ BULK_CACHE_KIB = 32 * 1024
 Row = tuple[str, str, str, str, str, str, int, str | None]
 # rule, channel, source_id, email: a verdict that may have changed
 Rejudged = tuple[str | None, str, str, str]
+# a message's direction; the one participants row of a received message has role FROM
+SENT, RECEIVED = "sent", "received"
+MESSAGE_COLUMNS = ("message_id, account, at, sender, subject, list_id, list_unsubscribe, "
+                   "precedence, auto_submitted, in_reply_to, location, direction, refs, "
+                   "thread, autoreply, report, link")
 
 
 class Store(ContactTables):
@@ -152,7 +158,8 @@ class Store(ContactTables):
     def counts(self) -> dict[str, int]:
         q = {"messages": "SELECT count(*) FROM messages",
              "meetings": "SELECT count(*) FROM meetings",
-             "touchpoints": "SELECT count(*) FROM participants WHERE rule IS NULL",
+             "touchpoints": "SELECT count(*) FROM participants WHERE rule IS NULL "
+                            f"AND role != '{FROM}'",
              "contacts": "SELECT count(DISTINCT contact) FROM addresses",
              "reminders": "SELECT count(*) FROM reminders"}
         return {k: self.db.execute(v).fetchone()[0] for k, v in q.items()}
@@ -192,8 +199,10 @@ class Store(ContactTables):
 
     def add_mail(self, account: str,
                  judged: Iterable[tuple[Mail, Sequence[Verdict]]]) -> int:
-        """New messages (see ``unknown_messages``) with one verdict per recipient; returns
-        how many of the verdicts are touchpoints. ``judged`` is read once, as it comes: a
+        """New messages (see ``unknown_messages``) with their verdicts: one per recipient of
+        a sent message, one for the sender of a received one (``Mail.received`` is the
+        direction here: ingest decides it by From). Returns how many verdicts are
+        touchpoints (never a received one's). ``judged`` is read once, as it comes: a
         verdict lives only until it is a row (a backfill's verdicts kept alive at once cost
         the garbage collector a sixth of the ingest time)."""
         messages, rows = [], []
@@ -201,11 +210,14 @@ class Store(ContactTables):
             at = epoch(m.date)
             messages.append((m.message_id, account, at, m.sender.email if m.sender else "",
                              m.subject, m.list_id, m.list_unsubscribe, m.precedence,
-                             m.auto_submitted, m.in_reply_to, m.location))
+                             m.auto_submitted, m.in_reply_to, m.location,
+                             RECEIVED if m.received else SENT, " ".join(m.references),
+                             m.thread, int(m.autoreply), int(m.report), m.link))
             rows += [("email", m.message_id, v.email, v.name, v.role, "", at, v.rule)
                      for v in verdicts]
         with self.transaction():
-            self.db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", messages)
+            self.db.executemany(f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES "
+                                f"({','.join('?' * 17)})", messages)
             return self._add_participants(rows)
 
     def put_meetings(self, account: str,
@@ -233,10 +245,10 @@ class Store(ContactTables):
         read from the rows when asked for: ``ContactTables._names``); returns how many rows
         are touchpoints."""
         self.db.executemany("INSERT OR IGNORE INTO participants VALUES (?,?,?,?,?,?,?,?)", rows)
-        touched = {r[2] for r in rows if r[7] is None}
+        touched = {r[2] for r in rows if r[7] is None and r[4] != FROM}
         self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
                             [(e, e) for e in sorted(touched)])
-        return sum(1 for r in rows if r[7] is None)
+        return sum(1 for r in rows if r[7] is None and r[4] != FROM)
 
     def meeting_ids(self, account: str) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT meeting_id FROM meetings WHERE account=?",
@@ -263,18 +275,49 @@ class Store(ContactTables):
 
     def stored_mail(self) -> Iterator[Mail]:
         """Every stored message with what inference reads of it (to judge it again)."""
+        return self._mail(-2**62)
+
+    def thread_mail(self, since: datetime) -> list[Mail]:
+        """Every message of either direction dated from ``since`` on, oldest first, as the
+        source read it (what follow-ups need: who wrote, to whom, in which thread). A sent
+        message's To and Cc come from its participants rows (own addresses included), a
+        received one has its sender's name and no recipients (they are not stored)."""
+        return list(self._mail(epoch(since)))
+
+    def _mail(self, since: int) -> Iterator[Mail]:
+        """The messages from ``since`` on in two queries, one per table (100,000 in a
+        fraction of a second); equal addresses share one ``Address``."""
         people: dict[str, dict[str, list[Address]]] = {}
+        addresses: dict[tuple[str, str], Address] = {}
         for mid, email, name, role in self.db.execute(
-                "SELECT source_id, email, name, role FROM participants WHERE channel='email'"):
-            people.setdefault(mid, {}).setdefault(role, []).append(Address(email, name))
-        for mid, at, sender, list_id, unsub, prec, auto in self.db.execute(
-                "SELECT message_id, at, sender, list_id, list_unsubscribe, precedence, "
-                "auto_submitted FROM messages"):
+                "SELECT source_id, email, name, role FROM participants "
+                "WHERE channel='email' AND at >= ?", (since,)):
+            address = addresses.setdefault((email, name), Address(email, name))
+            people.setdefault(mid, {}).setdefault(role, []).append(address)
+        for (mid, at, sender, subject, list_id, unsub, prec, auto, in_reply_to, location,
+             direction, refs, thread, autoreply, report, link) in self.db.execute(
+                f"SELECT {MESSAGE_COLUMNS.replace('account, ', '')} FROM messages "
+                "WHERE at >= ? ORDER BY at, message_id", (since,)):
             p = people.get(mid, {})
-            yield Mail(mid, from_epoch(at), Address(sender) if sender else None,
-                           to=tuple(p.get("to", ())), cc=tuple(p.get("cc", ())),
-                           bcc=tuple(p.get("bcc", ())), list_id=list_id, list_unsubscribe=unsub,
-                           precedence=prec, auto_submitted=auto)
+            frm = p[FROM][0] if FROM in p else (
+                addresses.setdefault((sender, ""), Address(sender)) if sender else None)
+            yield Mail(mid, from_epoch(at), frm, to=tuple(p.get("to", ())),
+                       cc=tuple(p.get("cc", ())), bcc=tuple(p.get("bcc", ())),
+                       subject=subject, list_id=list_id, list_unsubscribe=unsub,
+                       precedence=prec, auto_submitted=auto, in_reply_to=in_reply_to,
+                       location=location, references=tuple(refs.split()), thread=thread,
+                       autoreply=bool(autoreply), report=bool(report), link=link,
+                       received=direction == RECEIVED)
+
+    def mark_followup_done(self, message_ids: Iterable[str], at: datetime) -> None:
+        """The user's `keepwarm done`: no follow-up on these messages (the first mark of a
+        message is kept). The steering file keeps the marks too (``daemon.steering``)."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO followup_done VALUES (?, ?)",
+                                [(mid, epoch(at)) for mid in message_ids])
+
+    def followups_done(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT message_id FROM followup_done")}
 
     def stored_meetings(self) -> Iterator[Meeting]:
         people: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -298,5 +341,6 @@ class Store(ContactTables):
                                 "source_id=? AND email=? AND rule IS NOT ?",
                                 [(*u, u[0]) for u in updates])
             self.db.execute("INSERT OR IGNORE INTO addresses(email, contact) "
-                            "SELECT DISTINCT email, email FROM participants WHERE rule IS NULL")
+                            "SELECT DISTINCT email, email FROM participants "
+                            f"WHERE rule IS NULL AND role != '{FROM}'")
 
