@@ -11,11 +11,12 @@ crash never loses or doubles a touchpoint: either both land or neither does.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -282,32 +283,47 @@ class Store(ContactTables):
         source read it (what follow-ups need: who wrote, to whom, in which thread). A sent
         message's To and Cc come from its participants rows (own addresses included), a
         received one has its sender's name and no recipients (they are not stored)."""
-        return list(self._mail(epoch(since)))
+        enabled = gc.isenabled()
+        gc.disable()  # the collector's passes over 100,000 new acyclic objects: a third
+        try:
+            return list(self._mail(epoch(since)))
+        finally:
+            if enabled:
+                gc.enable()
 
     def _mail(self, since: int) -> Iterator[Mail]:
-        """The messages from ``since`` on in two queries, one per table (100,000 in a
-        fraction of a second); equal addresses share one ``Address``."""
+        """The messages from ``since`` on in two queries, one per table (100,000 in about
+        0.7 s on a laptop); equal addresses share one ``Address``. Written for speed: columns
+        are read in ``Mail``'s field order and passed by position."""
         people: dict[str, dict[str, list[Address]]] = {}
         addresses: dict[tuple[str, str], Address] = {}
         for mid, email, name, role in self.db.execute(
                 "SELECT source_id, email, name, role FROM participants "
                 "WHERE channel='email' AND at >= ?", (since,)):
-            address = addresses.setdefault((email, name), Address(email, name))
-            people.setdefault(mid, {}).setdefault(role, []).append(address)
+            address = addresses.get((email, name)) or addresses.setdefault(
+                (email, name), Address(email, name))
+            roles = people.get(mid)
+            if roles is None:
+                people[mid] = {role: [address]}
+            elif role in roles:
+                roles[role].append(address)
+            else:
+                roles[role] = [address]
+        none: dict[str, list[Address]] = {}
         for (mid, at, sender, subject, list_id, unsub, prec, auto, in_reply_to, location,
-             direction, refs, thread, autoreply, report, link) in self.db.execute(
-                f"SELECT {MESSAGE_COLUMNS.replace('account, ', '')} FROM messages "
-                "WHERE at >= ? ORDER BY at, message_id", (since,)):
-            p = people.get(mid, {})
+             refs, thread, autoreply, report, link, direction) in self.db.execute(
+                "SELECT message_id, at, sender, subject, list_id, list_unsubscribe, "
+                "precedence, auto_submitted, in_reply_to, location, refs, thread, autoreply, "
+                "report, link, direction FROM messages WHERE at >= ? ORDER BY at, message_id",
+                (since,)):
+            p = people.get(mid, none)
             frm = p[FROM][0] if FROM in p else (
-                addresses.setdefault((sender, ""), Address(sender)) if sender else None)
-            yield Mail(mid, from_epoch(at), frm, to=tuple(p.get("to", ())),
-                       cc=tuple(p.get("cc", ())), bcc=tuple(p.get("bcc", ())),
-                       subject=subject, list_id=list_id, list_unsubscribe=unsub,
-                       precedence=prec, auto_submitted=auto, in_reply_to=in_reply_to,
-                       location=location, references=tuple(refs.split()), thread=thread,
-                       autoreply=bool(autoreply), report=bool(report), link=link,
-                       received=direction == RECEIVED)
+                addresses.get((sender, "")) or Address(sender) if sender else None)
+            yield Mail(mid, datetime.fromtimestamp(at, UTC), frm,
+                       tuple(p.get("to", ())), tuple(p.get("cc", ())), tuple(p.get("bcc", ())),
+                       subject, list_id, unsub, prec, auto, in_reply_to, location,
+                       tuple(refs.split()) if refs else (), thread, autoreply == 1,
+                       report == 1, link, direction == RECEIVED)
 
     def mark_followup_done(self, message_ids: Iterable[str], at: datetime) -> None:
         """The user's `keepwarm done`: no follow-up on these messages (the first mark of a
