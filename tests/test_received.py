@@ -127,6 +127,10 @@ def test_received_mail_never_makes_a_contact_nor_moves_its_last_touch(
         ("from", "Re: plans", False), ("to", "", True), ("to", "", True)]
     assert shown["timeline"][0]["rule"] == "received (never a touchpoint)"
     assert shown["name"] == "Ann Lee"  # her own From name names her
+    assert (shown["received"], shown["last_received"][:10]) == (1, ago(3).date().isoformat())
+    capsys.readouterr()
+    assert home.run("show", "ann@x.org") == 0
+    assert f"wrote to you 1 time, last {ago(3).date()}" in capsys.readouterr().out
     vendor = home.json(capsys, "show", "sales@vendor.example")
     assert vendor["touchpoints"] is None and len(vendor["timeline"]) == 5
     assert all(not t["counted"] for t in vendor["timeline"])
@@ -201,8 +205,14 @@ def test_two_way_through_the_command_line(tmp_path: Path, capsys: pytest.Capture
              received("r1", 99, "ann@x.org", subject="Re: a0"),
              received("r2", 98, "bo@cold.example", subject="Automatic reply: away"))
     assert home.run("sync") == 0
-    tracked = {c["email"]: c["tracked"] for c in home.json(capsys, "contacts")}
-    assert tracked == {"ann@x.org": True, "bo@cold.example": not two_way}
+    contacts = {c["email"]: c for c in home.json(capsys, "contacts")}
+    assert {k: c["tracked"] for k, c in contacts.items()} == {
+        "ann@x.org": True, "bo@cold.example": not two_way}
+    assert (contacts["bo@cold.example"]["why"] == ONE_WAY) == two_way
+    assert (contacts["ann@x.org"]["received"], contacts["bo@cold.example"]["received"]) == (1, 0)
+    capsys.readouterr()
+    assert home.run("contacts") == 0
+    assert (f"not tracked ({ONE_WAY})" in capsys.readouterr().out) == two_way
     capsys.readouterr()
     assert home.run("show", "bo@cold.example") == 0
     assert (f"not tracked: {ONE_WAY}" in capsys.readouterr().out) == two_way
