@@ -158,6 +158,7 @@ class Store(ContactTables):
 
     def counts(self) -> dict[str, int]:
         q = {"messages": "SELECT count(*) FROM messages",
+             "received": f"SELECT count(*) FROM messages WHERE direction='{RECEIVED}'",
              "meetings": "SELECT count(*) FROM meetings",
              "touchpoints": "SELECT count(*) FROM participants WHERE rule IS NULL "
                             f"AND role != '{FROM}'",

@@ -109,7 +109,7 @@ def test_direction_is_decided_by_from_and_aliases_come_from_sent_folders_only(
         "s1": False, "s2": False, "r1": True, "r2": False, "r3": True}
     assert [a.email for a in by_id["r2"].recipients] == ["cy@x.org"]
     assert (result.messages, result.touchpoints) == (5, 3)  # ann, bo, cy: sent mail only
-    assert store.counts()["touchpoints"] == 3
+    assert (store.counts()["touchpoints"], store.counts()["received"]) == (3, 2)
     assert {f.key for f in store.contact_facts()} == {"ann@x.org", "bo@x.org", "cy@x.org"}
 
 
