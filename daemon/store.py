@@ -180,7 +180,10 @@ class Store(ContactTables):
 
     def add_aliases(self, emails: Collection[str], now: datetime, rule: str) -> None:
         """New addresses of the user's own: ``rule`` on every row that has them (an own
-        address is the first rule of all, so it only ever turns touchpoints off)."""
+        address is the first rule of all, so it only ever turns touchpoints off). Mail
+        received from one of them before it was known (an inbox read before the sent
+        folder) was the user's own: it becomes sent, its recipients unknown (a received
+        message stores none)."""
         if not emails:
             return
         with self.transaction():
@@ -188,6 +191,10 @@ class Store(ContactTables):
                                 [(a, now.isoformat()) for a in sorted(emails)])
             self.db.executemany("UPDATE participants SET rule=? WHERE email=?",
                                 [(rule, a) for a in emails])
+            self.db.executemany(f"DELETE FROM participants WHERE role='{FROM}' AND email=?",
+                                [(a,) for a in emails])
+            self.db.executemany(f"UPDATE messages SET direction='{SENT}' WHERE "
+                                f"direction='{RECEIVED}' AND sender=?", [(a,) for a in emails])
 
     def unknown_messages(self, ids: Sequence[str]) -> set[str]:
         """Those of ``ids`` not stored yet."""

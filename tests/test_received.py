@@ -113,6 +113,19 @@ def test_direction_is_decided_by_from_and_aliases_come_from_sent_folders_only(
     assert {f.key for f in store.contact_facts()} == {"ann@x.org", "bo@x.org", "cy@x.org"}
 
 
+def test_mail_received_from_an_address_learned_later_becomes_sent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    store_mails(store, received("r1", 9, "me@home.example", subject="note to self"),
+                received("r2", 8, "ann@x.org"))
+    assert [m.received for m in store.thread_mail(ago(30))] == [True, True]
+    store_mails(store, Mail("s1", ago(7), Address("me@home.example"), to=(Address("ann@x.org"),)))
+    assert [(m.message_id, m.received, m.sender) for m in store.thread_mail(ago(30))] == [
+        ("r1", False, Address("me@home.example")), ("r2", True, Address("ann@x.org")),
+        ("s1", False, Address("me@home.example"))]
+    assert store.timeline("me@home.example") == []  # its row as a sender is gone
+    assert store.counts()["received"] == 1
+
+
 def test_received_mail_never_makes_a_contact_nor_moves_its_last_touch(
         home: Home, capsys: pytest.CaptureFixture[str]) -> None:
     home.add(sent("s1", 60, "ann@x.org"), sent("s2", 50, "ann@x.org"),
