@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from daemon.model import CadenceRule, ContactFacts, Settings, Status
 
 ORDINALS = ("1st", "2nd", "3rd")
+# why a contact is not tracked with [cadence] two_way: they never wrote (nor met the user)
+ONE_WAY = "one-way: never wrote back"
 
 
 def local_date(dt: datetime, tz: tzinfo) -> date:
@@ -45,7 +47,9 @@ def interval(facts: ContactFacts, settings: Settings) -> tuple[int, str]:
 
 
 def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
-    """Tracked, interval, due date and how overdue one contact is on ``as_of``."""
+    """Tracked, interval, due date and how overdue one contact is on ``as_of``. With
+    ``two_way`` a contact is tracked only once they wrote to the user or met them: cold
+    outreach and a vendor written to once get follow-ups, never a cadence."""
     days, source = interval(facts, settings)
     last = local_date(facts.last_touch, settings.tz)
     due = last + timedelta(days=days)
@@ -58,9 +62,12 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
         tracked, why = False, f"last touch {age} days ago, beyond forget_after"
     elif facts.meetings > 0:
         tracked, why = True, "met in a meeting"
+    elif settings.two_way and facts.received == 0:
+        tracked, why = False, ONE_WAY
     elif facts.touchpoints >= settings.min_touchpoints:
         tracked, why = True, (f"enough touchpoints (tracking starts at "
-                              f"{settings.min_touchpoints})")
+                              f"{settings.min_touchpoints})"
+                              + (" and wrote back" if settings.two_way else ""))
     else:
         tracked, why = False, (f"fewer than {settings.min_touchpoints} touchpoints and no "
                                "meeting")

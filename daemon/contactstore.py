@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from daemon.model import ContactFacts, ContactSteering, Steering, TimelineEntry
+from daemon.model import FROM, ContactFacts, ContactSteering, Steering, TimelineEntry
 from daemon.reminderstore import ReminderTables
 from daemon.sqlbase import epoch, from_epoch
 
@@ -87,13 +87,15 @@ class ContactTables(ReminderTables):
         return [(str(e), str(n)) for e, n in rows]
 
     def contact_facts(self, until: datetime | None = None) -> list[ContactFacts]:
-        """Every contact with at least one touchpoint (up to ``until``), own addresses excluded."""
+        """Every contact with at least one touchpoint (up to ``until``), own addresses
+        excluded: received mail is never a touchpoint, so someone who only wrote to the
+        user is no contact (every vendor mailing twice would be one)."""
         limit = epoch(until) if until else 2**62
         per: dict[str, dict[tuple[str, str], int]] = {}
         for contact, channel, source, at in self.db.execute(
                 "SELECT a.contact, p.channel, p.source_id, max(p.at) FROM participants p "
                 "JOIN addresses a ON a.email = p.email WHERE p.rule IS NULL AND p.at <= ? "
-                "GROUP BY a.contact, p.channel, p.source_id", (limit,)):
+                "AND p.role != ? GROUP BY a.contact, p.channel, p.source_id", (limit, FROM)):
             per.setdefault(contact, {})[(channel, source)] = at
         emails: dict[str, list[str]] = {}
         for email, contact in self.db.execute("SELECT email, contact FROM addresses"):
@@ -102,9 +104,19 @@ class ContactTables(ReminderTables):
         settings = {r[0]: r[1:] for r in self.db.execute(
             "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
         tags = self._tags()
+        received = self._received(limit)
         return [_facts(contact, touches, emails.get(contact, []), names.get(contact, ""),
-                       settings.get(contact, (None, None, 0)), tags.get(contact, set()))
+                       settings.get(contact, (None, None, 0)), tags.get(contact, set()),
+                       received.get(contact, (0, None)))
                 for contact, touches in per.items()]
+
+    def _received(self, limit: int) -> dict[str, tuple[int, int]]:
+        """contact -> (messages they wrote to the user up to ``limit``, the latest one's
+        time): received mail whose sender is a person (no rule), by any of their addresses."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT a.contact, count(DISTINCT p.source_id), max(p.at) FROM participants p "
+            "JOIN addresses a ON a.email = p.email WHERE p.channel='email' AND p.role=? "
+            "AND p.rule IS NULL AND p.at <= ? GROUP BY a.contact", (FROM, limit))}
 
     def _names(self, limit: int) -> dict[str, str]:
         """contact -> its name (``best_name``), from every message and meeting up to
@@ -125,17 +137,19 @@ class ContactTables(ReminderTables):
         return tags
 
     def timeline(self, email: str) -> list[TimelineEntry]:
-        """Every message and meeting with the contact owning ``email``, dropped ones included."""
+        """Every message and meeting with the contact owning ``email``, dropped ones included;
+        a received message is never counted (its rule says so, or why it is automatic)."""
         contact = self.contact_of(email)
         emails = [email] if contact is None else [r[0] for r in self.db.execute(
             "SELECT email FROM addresses WHERE contact=?", (contact,))]
         marks = ",".join("?" * len(emails))
         rows = self.db.execute(
             "SELECT p.at, p.channel, p.email, p.role, coalesce(m.subject, g.summary, ''), "
-            "p.rule, coalesce(m.location, g.location, '') FROM participants p "
+            "CASE WHEN p.role=? THEN coalesce(p.rule, ?) ELSE p.rule END, "
+            "coalesce(m.location, g.location, '') FROM participants p "
             "LEFT JOIN messages m ON p.channel='email' AND m.message_id=p.source_id "
             "LEFT JOIN meetings g ON p.channel='meeting' AND g.meeting_id=p.source_id "
-            f"WHERE p.email IN ({marks}) ORDER BY p.at DESC", emails)
+            f"WHERE p.email IN ({marks}) ORDER BY p.at DESC", [FROM, RECEIVED_NOTE, *emails])
         return [TimelineEntry(from_epoch(r[0]), *r[1:]) for r in rows]
 
     # -- the user's steering -----------------------------------------------------------
@@ -153,7 +167,10 @@ class ContactTables(ReminderTables):
                                        tags=frozenset(tags.get(c, ())),
                                        addresses=frozenset(merged.get(c, ())))
                     for c in {*settings, *tags, *merged}}
-        return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals())
+        done = {mid: from_epoch(at) for mid, at in self.db.execute(
+            "SELECT message_id, at FROM followup_done")}
+        return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals(),
+                        done)
 
     def apply_steering(self, steering: Steering) -> None:
         """Make the store's steering exactly ``steering`` (what the user's file says)."""
@@ -175,6 +192,10 @@ class ContactTables(ReminderTables):
             self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",
                                 [(r.kind, r.contact, r.key, d.isoformat())
                                  for r, d in steering.dismissals.items()])
+            self.db.execute("DELETE FROM followup_done")
+            self.db.executemany("INSERT INTO followup_done VALUES (?, ?)",
+                                [(mid, epoch(at)) for mid, at in
+                                 steering.followups_done.items()])
 
     def steering_digest(self) -> str | None:
         """The digest of the steering file the store last took its steering from."""
@@ -184,6 +205,8 @@ class ContactTables(ReminderTables):
         self._set_meta("steering", digest)
 
 
+# what `keepwarm show` says of a received message from a person: not a touchpoint
+RECEIVED_NOTE = "received (never a touchpoint)"
 # (email, name, channel, how many messages or meetings, the latest one's time)
 NameSeen = tuple[str, str, str, int, int]
 # what calendars write where a person's name belongs
@@ -208,9 +231,10 @@ def best_name(seen: Iterable[NameSeen]) -> str:
 
 
 def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[str],
-           name: str, settings: tuple[Any, ...], tags: set[str]) -> ContactFacts:
-    """One contact from its touchpoints (channel, source -> time), addresses, name and
-    settings; the key comes first among the addresses."""
+           name: str, settings: tuple[Any, ...], tags: set[str],
+           received: tuple[int, int | None]) -> ContactFacts:
+    """One contact from its touchpoints (channel, source -> time), addresses, name,
+    settings and received mail (count, latest); the key comes first among the addresses."""
     (channel, _), last = max(touches.items(), key=lambda kv: (kv[1], kv[0][0] == "meeting"))
     cadence_days, snooze_until, ignored = settings
     return ContactFacts(
@@ -224,4 +248,6 @@ def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[st
         tags=frozenset(tags),
         cadence_days=cadence_days,
         snooze_until=date.fromisoformat(snooze_until) if snooze_until else None,
-        ignored=bool(ignored))
+        ignored=bool(ignored),
+        received=received[0],
+        last_received=None if received[1] is None else from_epoch(received[1]))

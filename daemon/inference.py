@@ -1,8 +1,11 @@
-"""Which people a sent message or a meeting is a touchpoint with, and why others are not.
+"""Which people a sent message or a meeting is a touchpoint with, and why others are not;
+whether a received message is a person writing.
 
 Pure functions: observations and settings in, one verdict per participant out. A verdict
 with ``rule=None`` is a touchpoint; otherwise ``rule`` names the filter that dropped it, so
-``keepwarm show`` can tell a user why someone is missing.
+``keepwarm show`` can tell a user why someone is missing. A received message has one verdict,
+for its sender (role ``from``): ``rule=None`` means a person wrote, which counts for replies
+and two-way relationships but is never a touchpoint (keepwarm tracks the user's own effort).
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 
-from daemon.model import Address, Mail, Meeting, Settings, Verdict
+from daemon.model import FROM, Address, Mail, Meeting, Settings, Verdict
 
 BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 AUTO_PRECEDENCE = BULK_PRECEDENCE | {"auto_reply"}
@@ -92,6 +96,26 @@ def received_rule(mail: Mail, own: Collection[str], ignore: Patterns) -> str | N
     return None
 
 
+def infer_received(mail: Mail, own: Collection[str], ignore: Patterns) -> list[Verdict]:
+    """The one verdict of a received message, for its sender (none without a sender)."""
+    if mail.sender is None or not mail.sender.email:
+        return []
+    return [Verdict(mail.sender.email, mail.sender.name, FROM, "",
+                    received_rule(mail, own, ignore))]
+
+
+def judge_mail(mail: Mail, own: Collection[str], ignore: Patterns, max_recipients: int
+               ) -> tuple[Mail, list[Verdict]]:
+    """A message and its verdicts, ``received`` now saying its direction: the user's own
+    (sent) when its From is one of ``own``, wherever it was found (an archive or Gmail's
+    All Mail holds both), else received when a received folder held it."""
+    if mail.received and mail.sender is not None and mail.sender.email in own:
+        mail = replace(mail, received=False)
+    if mail.received:
+        return mail, infer_received(mail, own, ignore)
+    return mail, infer_mail(mail, own, ignore, max_recipients)
+
+
 def infer_mail(mail: Mail, own: Collection[str], ignore: Patterns,
                max_recipients: int) -> list[Verdict]:
     """One verdict per distinct recipient of a sent message."""
@@ -160,8 +184,10 @@ def _participants(meeting: Meeting) -> dict[str, tuple[str, str, str]]:
 
 
 def learned_aliases(mails: Iterable[Mail]) -> set[str]:
-    """Every From address of the user's own sent mail is one of the user's addresses."""
-    return {m.sender.email for m in mails if m.sender is not None and m.sender.email}
+    """Every From address of mail read from a sent folder is one of the user's addresses
+    (never of received mail: that is other people's)."""
+    return {m.sender.email for m in mails
+            if m.sender is not None and m.sender.email and not m.received}
 
 
 def fingerprint(settings: Settings) -> str:

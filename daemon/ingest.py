@@ -16,6 +16,8 @@ from daemon.inference import (
     fingerprint,
     infer_mail,
     infer_meeting,
+    infer_received,
+    judge_mail,
     learned_aliases,
 )
 from daemon.model import (
@@ -42,7 +44,9 @@ class Snapshot:
 
 def store_batch(store: Store, account: str, batch: Batch, settings: Settings, now: datetime,
                 snapshot: Snapshot | None = None) -> IngestResult:
-    """Judge one batch and store it with its cursor, all or nothing (see ``Snapshot``)."""
+    """Judge one batch and store it with its cursor, all or nothing (see ``Snapshot``).
+    Aliases are learned from sent folders only; a message is the user's (sent) when its From
+    is one of the user's addresses, else received when read from a received folder."""
     mails = [o for o in batch.observations if isinstance(o, Mail)]
     meetings = [o for o in batch.observations if isinstance(o, Meeting)]
     skipped = [o for o in batch.observations if isinstance(o, Skipped)]
@@ -58,7 +62,7 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
             unique.setdefault(m.message_id, m)
         unknown = store.unknown_messages(list(unique))
         touchpoints = store.add_mail(account, (
-            (m, infer_mail(m, own, ignore, settings.max_recipients))
+            judge_mail(m, own, ignore, settings.max_recipients)
             for mid, m in unique.items() if mid in unknown))
         if snapshot is not None and batch.snapshot and snapshot.before is None:
             snapshot.before = store.meeting_ids(account)
@@ -98,7 +102,10 @@ def _check_shrink(store: Store, account: str, snapshot: Snapshot) -> None:
 
 def rejudge(store: Store, settings: Settings, now: datetime) -> None:
     """Apply the filters again where their outcome may have changed: all mail when the
-    filter settings changed since last time, and meetings always (they end as time passes)."""
+    filter settings changed since last time, and meetings always (they end as time passes).
+    A message keeps the direction it was stored with (a received one has no recipients
+    stored to judge as sent mail); its sender's address becoming the user's own turns its
+    row off all the same (``Store.add_aliases``)."""
     own = settings.own_addresses | store.aliases()
     ignore = compiled(settings.ignore)
     rules = fingerprint(settings)
@@ -106,8 +113,9 @@ def rejudge(store: Store, settings: Settings, now: datetime) -> None:
         updates: list[Rejudged] = []
         if store.rules_fingerprint() != rules:
             for mail in store.stored_mail():
-                updates += [(v.rule, "email", mail.message_id, v.email)
-                            for v in infer_mail(mail, own, ignore, settings.max_recipients)]
+                verdicts = (infer_received(mail, own, ignore) if mail.received else
+                            infer_mail(mail, own, ignore, settings.max_recipients))
+                updates += [(v.rule, "email", mail.message_id, v.email) for v in verdicts]
             store.set_rules_fingerprint(rules)
         for meeting in store.stored_meetings():
             updates += [(v.rule, "meeting", meeting.meeting_id, v.email) for v in

@@ -149,9 +149,13 @@ class Verdict:
 
     email: str
     name: str
-    role: str  # to | cc | bcc | organizer | attendee
+    role: str  # to | cc | bcc | organizer | attendee | from (FROM)
     status: str  # an attendee's response; '' for mail
     rule: str | None  # None: a touchpoint; else why it is not one
+
+
+# the role of a received message's sender: rule None means a person wrote, never a touchpoint
+FROM = "from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +210,7 @@ class Settings:
     new_relationship_days: tuple[int, ...] = (14, 30)
     min_touchpoints: int = 2
     forget_after_days: int = 3 * 365
+    two_way: bool = False  # track only contacts who wrote back or met the user
     rules: tuple[CadenceRule, ...] = ()
     reminders_calendar: str = ""
     reminder_time: time = time(9, 30)
@@ -231,6 +236,8 @@ class ContactFacts:
     cadence_days: int | None = None  # set with `keepwarm cadence`
     snooze_until: date | None = None
     ignored: bool = False
+    received: int = 0  # messages they wrote to the user (not automatic; never a touchpoint)
+    last_received: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,10 +274,12 @@ class ContactSteering:
 
 @dataclass(frozen=True)
 class Steering:
-    """Every contact's steering, and the reminders the user deleted (kind -> due date)."""
+    """Every contact's steering, the reminders the user deleted (kind -> due date), and the
+    messages the user said need no follow-up (`keepwarm done`: Message-ID -> when)."""
 
     contacts: Mapping[str, ContactSteering] = field(default_factory=dict)
     dismissals: Mapping[ReminderId, date] = field(default_factory=dict)
+    followups_done: Mapping[str, datetime] = field(default_factory=dict)
 
 
 # -- reminders ----------------------------------------------------------------------------------

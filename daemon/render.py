@@ -36,7 +36,7 @@ from daemon.words import plural
 # the keys of one contact in `lapsed`, `contacts` and `show --json` (the README lists them)
 STATUS_KEYS = ("email", "emails", "name", "last_touch", "last_channel", "due", "cadence_days",
                "cadence_source", "overdue_days", "touchpoints", "meetings", "tracked", "lapsed",
-               "tags", "ignored", "snooze_until")
+               "tags", "ignored", "snooze_until", "received", "last_received", "why")
 
 
 def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
@@ -58,6 +58,10 @@ def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
         "tags": sorted(f.tags),
         "ignored": f.ignored,
         "snooze_until": f.snooze_until.isoformat() if f.snooze_until else None,
+        "received": f.received,
+        "last_received": f.last_received.astimezone(tz).isoformat() if f.last_received
+        else None,
+        "why": s.why,
     }
 
 

@@ -136,6 +136,19 @@ MIGRATIONS: list[str] = [
     ALTER TABLE addresses DROP COLUMN name;
     ALTER TABLE addresses DROP COLUMN name_at
     """,
+    # 5: received mail and threads. A message has a direction (a received one has one
+    # participants row, role 'from', never a touchpoint), what threads it (References,
+    # the service's thread id), its automatic markers and a web link. followup_done holds
+    # the user's `keepwarm done` marks (the steering file keeps them too).
+    """
+    ALTER TABLE messages ADD COLUMN direction TEXT NOT NULL DEFAULT 'sent';
+    ALTER TABLE messages ADD COLUMN refs TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN thread TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN autoreply INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN report INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN link TEXT NOT NULL DEFAULT '';
+    CREATE TABLE followup_done (message_id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID
+    """,
 ]
 
 

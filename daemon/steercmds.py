@@ -131,6 +131,6 @@ def register(add: Add) -> None:
     steer("merge", "one person, several addresses: OTHER joins ADDRESS's contact").add_argument(
         "other", help="the address to join ADDRESS's contact (as pasted)")
     steer("unmerge", "undo a merge: ADDRESS becomes a contact of its own again")
-    s = add("steering", "list every cadence, tag, snooze, ignore, merge and dismissed "
-                        "reminder you set", _list)
+    s = add("steering", "list every cadence, tag, snooze, ignore, merge, dismissed "
+                        "reminder and follow-up marked done you set", _list)
     s.add_argument("--json", action="store_true", help="print JSON (keys in the README)")

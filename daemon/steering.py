@@ -2,11 +2,12 @@
 so that a lost or damaged one loses none of it.
 
 Everything else in the store can be read again from the sources; cadences, tags, snoozes,
-ignores, merges and dismissed reminders cannot. So every change of them is also written to
-``steering.toml`` (atomically, 0600), and the file is applied whenever the store is opened:
-it is the user's, readable, and may be edited by hand. A store that SQLite finds damaged is
-set aside by `keepwarm sync` (``keepwarm.db.corrupt-<time>``) and rebuilt from the sources
-and this file; the reminders already in the calendar are adopted again by their marker.
+ignores, merges, dismissed reminders and follow-ups marked done cannot. So every change of
+them is also written to ``steering.toml`` (atomically, 0600), and the file is applied
+whenever the store is opened: it is the user's, readable, and may be edited by hand. A
+store that SQLite finds damaged is set aside by `keepwarm sync` (``keepwarm.db.corrupt-
+<time>``) and rebuilt from the sources and this file; the reminders already in the calendar
+are adopted again by their marker.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hashlib
 import json
 import logging
 import tomllib
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,8 @@ from daemon.store import Store
 log = logging.getLogger(__name__)
 
 HEADER = """\
-# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge) and the reminders
-# you deleted from your calendar. keepwarm writes this file at every change and applies it
+# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, done) and the
+# reminders you deleted from your calendar. keepwarm writes this file at every change and applies it
 # whenever it opens its store, so a lost or damaged store loses none of it. You may edit it
 # by hand (keep it valid TOML); the next keepwarm command takes it over.
 """
@@ -62,6 +63,10 @@ def render(steering: Steering) -> str:
         lines.append("\n[dismissed]  # reminder (kind:contact:key) -> the due date deleted\n")
         lines += [f"{_str(rid.marker)} = {due.isoformat()}\n"
                   for rid, due in sorted(steering.dismissals.items())]
+    if steering.followups_done:
+        lines.append("\n[done]  # keepwarm done: Message-ID -> when; no follow-up on it\n")
+        lines += [f"{_str(mid)} = {at.astimezone(UTC).isoformat()}\n"
+                  for mid, at in sorted(steering.followups_done.items())]
     return "".join(lines)
 
 
@@ -82,6 +87,8 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
     rows += [(rid.contact or "-", "dismissed", " ".join(
         filter(None, (rid.kind, rid.key, "due", due.isoformat()))))
         for rid, due in sorted(steering.dismissals.items())]
+    rows += [("-", "done", f"{mid} on {at.astimezone(UTC).date().isoformat()}")
+             for mid, at in sorted(steering.followups_done.items())]
     return rows
 
 
@@ -95,7 +102,9 @@ def as_json(steering: Steering) -> dict[str, Any]:
                      for c, s in sorted(steering.contacts.items())],
         "dismissed": [{"kind": rid.kind, "contact": rid.contact, "key": rid.key,
                        "due": due.isoformat()}
-                      for rid, due in sorted(steering.dismissals.items())]}
+                      for rid, due in sorted(steering.dismissals.items())],
+        "done": [{"message_id": mid, "at": at.astimezone(UTC).isoformat()}
+                 for mid, at in sorted(steering.followups_done.items())]}
 
 
 def _str(text: str) -> str:
@@ -123,9 +132,15 @@ def parse(text: str, path: Path) -> Steering:
             dismissals[ReminderId.parse(marker)] = due
         else:
             problems.append(f"{path}: dismissed.{marker}: must be a date like 2026-03-02")
+    done = {}
+    for mid, at in _table(data, "done", path, problems).items():
+        if isinstance(at, datetime):  # a time written without an offset is UTC
+            done[mid] = at if at.tzinfo else at.replace(tzinfo=UTC)
+        else:
+            problems.append(f"{path}: done.{mid}: must be a time like 2026-03-02T09:30:00Z")
     if problems:
         raise ConfigError(problems)
-    return Steering(contacts, dismissals)
+    return Steering(contacts, dismissals, done)
 
 
 def _table(data: dict[str, Any], key: str, path: Path, problems: list[str]) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     if status is not None:
         say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
-        for line in _about(status, now.date()):
+        for line in _about(status, now.date(), cfg.settings.tz):
             say(f"  {line}", wrap=True)
     else:
         say(f"{email}: no touchpoint counted; see why below.")
@@ -96,13 +96,16 @@ def _touch_days(entries: Sequence[TimelineEntry], now: datetime, tz: tzinfo) -> 
     return [at.astimezone(tz).date() for _, _, at in touches]
 
 
-def _about(s: Status, today: date) -> list[str]:
+def _about(s: Status, today: date, tz: tzinfo) -> list[str]:
     """The lines under a contact's name: counts, cadence, why it is (not) due, and what the
     user steered."""
     f = s.facts
     lines = [f"{plural(f.touchpoints, 'touchpoint')} ({plural(f.meetings, 'meeting')}), "
              f"last {s.last_date} by {f.last_channel}",
              f"cadence every {plural(s.interval_days, 'day')}: {s.interval_source}"]
+    if f.last_received is not None:  # received mail: never a touchpoint, shown apart
+        lines.insert(1, f"wrote to you {plural(f.received, 'time')}, last "
+                        f"{f.last_received.astimezone(tz).date()}")
     if s.lapsed:
         lines.append(f"LAPSED: {plural(s.overdue_days, 'day')} overdue, due {s.due}; "
                      f"tracked: {s.why}")

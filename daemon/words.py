@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from daemon.cadence import ONE_WAY
 from daemon.model import Status
 
 
@@ -19,7 +20,8 @@ def state(s: Status, today: date) -> str:
     behind a bare "not tracked"."""
     f = s.facts
     words = ["ignored" if f.ignored else "lapsed" if s.lapsed else
-             "tracked" if s.tracked else "not tracked"]
+             "tracked" if s.tracked else
+             f"not tracked ({ONE_WAY})" if s.why == ONE_WAY else "not tracked"]
     if f.snooze_until and f.snooze_until > today:
         words.append(f"snoozed until {f.snooze_until}")
     if len(f.emails) > 1:
