@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from connectors import registry
 from daemon.model import Address, Attendee, Batch, FetchContext, Mail, Meeting, Skipped
 
@@ -103,6 +105,76 @@ def test_a_malformed_message_is_skipped_and_the_rest_read(mail_harness: Any) -> 
     assert sorted(m.message_id for m in mails(batches)) == ["m1@example.com", "m2@example.com"]
     skipped = [o for b in batches for o in b.observations if isinstance(o, Skipped)]
     assert len(skipped) == 1 and skipped[0].reason and skipped[0].location
+
+
+# -- received mail -----------------------------------------------------------------
+def received_harness(harness: Any) -> Any:
+    if not hasattr(harness, "add_received"):
+        pytest.skip(f"the {harness.type} harness delivers no received mail")
+    return harness
+
+
+def reply(n: int, **extra: str) -> bytes:
+    """Person n's answer to my message n."""
+    date = (NOW - timedelta(days=20 - n)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    headers = {"From": f"Person {n} <p{n}@example.org>", "To": "Me <me@example.com>",
+               "Date": date, "Message-ID": f"<r{n}@example.org>", "Subject": f"Re: hello {n}",
+               "In-Reply-To": f"<m{n}@example.com>", **extra}
+    return ("".join(f"{k}: {v}\n" for k, v in headers.items()) + "\nbody\n").encode()
+
+
+def test_received_mail_carries_every_thread_and_automation_field(mail_harness: Any) -> None:
+    harness = received_harness(mail_harness)
+    chain = " ".join(f"<a{i}@example.org>" for i in range(25))
+    harness.add_mail(message(1))
+    harness.add_received(reply(1, References=f"{chain}\n <m1@example.com>"))
+    harness.add_received(reply(2, **{"X-Autoreply": "yes"}))
+    harness.add_received(reply(3, **{"X-Autorespond": "x", "Content-Type":
+                                     'Multipart/Report; report-type="delivery-status"'}))
+    harness.add_received(reply(4, **{"X-Autoresponder": ""}))
+    got = {m.message_id: m for m in mails(fetch(harness)[0])}
+    assert not got["m1@example.com"].received
+    first = got["r1@example.org"]
+    assert first.received and first.sender == Address("p1@example.org", "Person 1")
+    assert first.to == (Address("me@example.com", "Me"),)
+    assert first.in_reply_to == "m1@example.com"
+    assert first.references == (*(f"a{i}@example.org" for i in range(6, 25)), "m1@example.com")
+    assert (first.thread, first.autoreply, first.report) == ("", False, False)
+    assert (got["r2@example.org"].autoreply, got["r2@example.org"].report) == (True, False)
+    assert (got["r3@example.org"].autoreply, got["r3@example.org"].report) == (True, True)
+    assert got["r4@example.org"].autoreply and got["r4@example.org"].received
+
+
+def test_received_mail_resumes_from_any_batch_cursor(mail_harness: Any) -> None:
+    harness = received_harness(mail_harness)
+    for n in range(4):
+        harness.add_mail(message(n))
+        harness.add_received(reply(n))
+    batches, cursor = fetch(harness)
+    want = {f"m{n}@example.com" for n in range(4)} | {f"r{n}@example.org" for n in range(4)}
+    assert {m.message_id for m in mails(batches)} == want
+    for i, batch in enumerate(batches):
+        before = {m.message_id for m in mails(batches[: i + 1])}
+        after, _ = fetch(harness, json.loads(json.dumps(batch.cursor)))
+        assert before | {m.message_id for m in mails(after)} == want
+    idle, cursor = fetch(harness, cursor)
+    assert mails(idle) == []
+    harness.add_received(reply(7))
+    newer, _ = fetch(harness, cursor)
+    assert [(m.message_id, m.received) for m in mails(newer)] == [("r7@example.org", True)]
+
+
+def test_a_message_in_sent_and_received_comes_first_as_sent(mail_harness: Any) -> None:
+    """A copy of my own message in an inbox or an archive: the sent copy is delivered first,
+    so the store (first stored wins) keeps it as sent; a source may drop the second."""
+    harness = received_harness(mail_harness)
+    harness.add_received(message(1))
+    harness.add_mail(message(1))
+    harness.add_received(reply(1))
+    harness.add_received(reply(1))  # delivered twice to the inbox
+    got = [(m.message_id, m.received) for m in mails(fetch(harness)[0])]
+    assert got[0] == ("m1@example.com", False)
+    assert ("r1@example.org", True) in got
 
 
 # -- meeting sources ---------------------------------------------------------------
