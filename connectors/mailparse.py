@@ -267,11 +267,8 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
     if date is None:
         return Skipped(location, _undated(date_raw, fallback_date))
     subject_raw = one(b"subject")
-    message_id = _msg_id(one(b"message-id"))
-    if not message_id:
-        key = "|".join((from_raw, ", ".join(to_raw), ", ".join(cc_raw), date_raw, subject_raw))
-        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
-        message_id = f"{digest}@{SYNTHETIC_ID_DOMAIN}"
+    message_id = _msg_id(one(b"message-id")) or _synthetic_id(
+        from_raw, ", ".join(to_raw), ", ".join(cc_raw), date_raw, subject_raw)
     in_reply_to = one(b"in-reply-to")
     return Mail(
         message_id=message_id,
@@ -292,6 +289,12 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
         report=one(b"content-type").lower().startswith("multipart/report"),
         received=received,
     )
+
+
+def _synthetic_id(*fields: str) -> str:
+    """A stable id for a message without Message-ID, from the fields that tell it apart."""
+    digest = hashlib.sha1("|".join(fields).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{digest}@{SYNTHETIC_ID_DOMAIN}"
 
 
 def references(value: str) -> tuple[str, ...]:

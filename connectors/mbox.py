@@ -157,7 +157,7 @@ class MboxConnector(Connector):
     reads_mail: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
         "path": Option(str, required=True, is_path=True,
-                       help='the mbox file of sent mail, e.g. Thunderbird\'s "Sent"'),
+                       help='the mbox file, e.g. Thunderbird\'s "Sent"'),
         "received": mailpaths.received_option('mbox files (e.g. Thunderbird\'s "Inbox")'),
     }
 
