@@ -44,13 +44,15 @@ _FIELD = re.compile(
 _ANY_FIELD = re.compile(rb"(?:^|\n)[!-9;-~]+[ \t]*:")
 _MULTI = frozenset((b"to", b"cc", b"bcc"))
 # Present at all (any value): an autoresponder wrote it (vacation, ticket systems).
-_AUTOREPLY = (b"x-autoreply", b"x-autorespond", b"x-autoresponder")
+_AUTOREPLY = frozenset((b"x-autoreply", b"x-autorespond", b"x-autoresponder"))
+_REPORT = re.compile(rb"\s*multipart/report\b", re.IGNORECASE)  # a bounce or a receipt
 
 # Addresses: local@domain, no whitespace or specials, a domain of two or more labels
 # (so bare hosts like "localhost" and "x@y" are dropped), no address literals.
 _VALID_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+")
 
 _MSG_ID = re.compile(r"<([^<>]*)>")
+_PLAIN_REF = re.compile(r"<\s*([!-;=?-~]+)\s*>")  # an ASCII id: printable, no blank, no <>
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 # The Date form nearly every mailer writes ("Mon, 2 Nov 2026 09:05:00 +0100"), read without
 # the stdlib's general parser (a fifth of the parse time); anything else goes to the stdlib.
@@ -284,9 +286,9 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
         auto_submitted=plain(b"auto-submitted").lower(),
         in_reply_to=_msg_id(in_reply_to)[:VALUE_CAP] if in_reply_to else "",
         location=location,
-        references=references(one(b"references")),
-        autoreply=any(name in fields for name in _AUTOREPLY),
-        report=one(b"content-type").lower().startswith("multipart/report"),
+        references=references(_decode(refs[0])) if (refs := fields.get(b"references")) else (),
+        autoreply=not _AUTOREPLY.isdisjoint(fields),
+        report=_REPORT.match(fields.get(b"content-type", (b"",))[0]) is not None,
         received=received,
     )
 
@@ -300,8 +302,11 @@ def _synthetic_id(*fields: str) -> str:
 def references(value: str) -> tuple[str, ...]:
     """The ids of a References header, normalised like Message-ID, the last MAX_REFERENCES:
     the nearest ancestors find the thread, and a 500-id chain costs nothing to store."""
-    ids = [i for i in ("".join(clean_text(m).split())[:VALUE_CAP]
-                       for m in _MSG_ID.findall(value)) if i]
+    if not value.isascii():
+        ids = [i for i in ("".join(clean_text(m).split())[:VALUE_CAP]
+                           for m in _MSG_ID.findall(value)) if i]
+    else:  # the common case, without cleaning each id: printable ASCII only, blanks trimmed
+        ids = [i[:VALUE_CAP] for i in _PLAIN_REF.findall(value)]
     return tuple(ids[-MAX_REFERENCES:])
 
 
