@@ -167,9 +167,7 @@ class MaildirConnector(Connector):
     def __init__(self, account: AccountConfig, batch_size: int = BATCH_SIZE) -> None:
         super().__init__(account)
         opts = self.account.options
-        self.root = Path(opts["path"]).expanduser()
-        self.batch_size = batch_size
-        self.sent = MaildirFolder(self.root, self.name, "path", batch_size)
+        self.sent = MaildirFolder(Path(opts["path"]).expanduser(), self.name, "path", batch_size)
         self.received = {str(p): MaildirFolder(Path(p).expanduser(), self.name, "received",
                                                batch_size, received=True)
                          for p in opts["received"]}

@@ -164,8 +164,7 @@ class MboxConnector(Connector):
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
         opts = self.account.options
-        self.path = Path(opts["path"]).expanduser()
-        self.sent = MboxFile(self.path, self.name, "path")
+        self.sent = MboxFile(Path(opts["path"]).expanduser(), self.name, "path")
         self.received = {str(p): MboxFile(Path(p).expanduser(), self.name, "received", True)
                          for p in opts["received"]}
 
