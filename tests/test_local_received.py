@@ -19,6 +19,7 @@ from daemon.errors import ConfigError, SourceError
 from daemon.model import AccountConfig, Batch, FetchContext, Mail
 from tests.conformance.harnesses.maildir import MaildirHarness, deliver
 from tests.conformance.harnesses.mbox import MboxHarness, mbox_entry
+from tests.test_cli import Home
 
 NOW = datetime.now(UTC)
 CTX = FetchContext(now=NOW, tz=UTC, window_start=NOW - timedelta(days=1095),
@@ -119,3 +120,23 @@ def test_relative_received_paths_are_read_from_the_config_folder(tmp_path: Path)
         load(config)
     assert e.value.problems == [
         f"{config}: accounts[0].received: must be an array, not a string 'Inbox'"]
+
+
+def test_sync_with_a_missing_received_folder_keeps_the_sent_mail_and_names_the_key(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = Home(tmp_path)
+    home.send(10, "a@example.org")
+    home.send(5, "a@example.org")
+    text = home.config.read_text().replace('path = "Mail/Sent"\n',
+                                           'path = "Mail/Sent"\nreceived = ["Mail/INBOX"]\n')
+    home.config.write_text(text)
+    assert home.run("sync") == 1
+    out, err = capsys.readouterr()
+    (line,) = [x for x in out.splitlines() if "✗ sent" in x]
+    assert f"{tmp_path / 'Mail' / 'INBOX'}" in line and "accounts[sent].received" in line
+    assert "Traceback" not in out + err
+    assert home.run("contacts", "--json") == 0  # the sent mail was stored before the failure
+    assert [c["email"] for c in json.loads(capsys.readouterr().out)] == ["a@example.org"]
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Mail" / "INBOX" / sub).mkdir(parents=True)
+    assert home.run("sync") == 0
