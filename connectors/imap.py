@@ -144,9 +144,11 @@ class ImapConnector(Connector):
         return sent
 
     def _read(self, folders: list[Folder], old: dict[str, FolderState]) -> Iterator[Batch]:
+        """Every folder's new messages, after one STATUS each: the folders not read yet
+        count in each batch's ``remaining``, so a first sync's estimate covers them all."""
         states = {f.name: old[f.name] for f in folders if f.name in old}  # others are dropped
         problems: list[str] = []
-        seen: set[str] = set()  # Message-IDs of this fetch: \All holds INBOX's mail again
+        todo: list[tuple[Folder, Status, imapfolders.Plan]] = []
         for folder in folders:
             st = self._status(folder)
             p = imapfolders.plan(states.get(folder.name), st)
@@ -158,9 +160,12 @@ class ImapConnector(Connector):
                 problems.append(f"server keeps changing UIDVALIDITY of {folder.name!r} "
                                 f"({p.state.changes} syncs in a row); not reading it again "
                                 "until it stays the same")
-                continue
-            if p.skip:
-                continue
+            elif not p.skip:
+                todo.append((folder, st, p))
+        later = sum(imapfolders.estimate(p, st) for _, st, p in todo)
+        seen: set[str] = set()  # Message-IDs of this fetch: \All holds INBOX's mail again
+        for folder, st, p in todo:
+            later -= imapfolders.estimate(p, st)
             last = p.after
             for chunk_last, observations, left in self._messages(folder, st.uidvalidity,
                                                                   p.after):
@@ -168,7 +173,7 @@ class ImapConnector(Connector):
                 states[folder.name] = FolderState(p.state.uidvalidity, last, None,
                                                   p.state.changes)
                 yield Batch(_first_seen(observations, seen), imapfolders.dump_cursor(states),
-                            remaining=left)
+                            remaining=left + later)
             states[folder.name] = imapfolders.finished(p, st, last)
         yield Batch((), imapfolders.dump_cursor(states))
         if problems:

@@ -115,6 +115,15 @@ def plan(old: FolderState | None, st: Status) -> Plan:
     return Plan(FolderState(old.uidvalidity, old.last_uid, None, 0), after=old.last_uid)
 
 
+def estimate(p: Plan, st: Status) -> int:
+    """About how many messages reading the folder as planned fetches (progress, ETA): the
+    folder's UIDs above the plan's start, at most its message count."""
+    messages = st.messages or 0
+    if st.uidnext is None or not p.after:
+        return messages
+    return max(0, min(messages, st.uidnext - 1 - p.after))
+
+
 def finished(p: Plan, st: Status, last_read: int) -> FolderState:
     """The state once every UID the plan asked for is stored: UIDs below the STATUS's UIDNEXT
     all existed before the search that found them, so the next sync starts there."""

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from connectors.imap import ImapConnector
-from connectors.imapfolders import RECEIVED_FLAGS, find_special
+from connectors.imapfolders import (
+    RECEIVED_FLAGS,
+    FolderState,
+    Plan,
+    Status,
+    estimate,
+    find_special,
+)
 from daemon.errors import SourceError
 from daemon.model import AccountConfig, Batch, FetchContext, Mail
 from tests.servers.dovecot import Dovecot
@@ -65,6 +72,8 @@ def test_default_reads_inbox_archive_and_all_once_each_sent_first(server: Doveco
                             ("r1@example.org", True, "imap:INBOX"),
                             ("a1@example.org", True, "imap:Archive")]
     assert sorted(cursor["folders"]) == ["All Mail", "Archive", "INBOX", "Sent"]
+    # the estimate counts the folders still to read: 1 + 1 + 3 after Sent
+    assert [b.remaining for b in batches] == [5, 4, 3, 0, None]
 
     server.forget_commands(user)
     idle, cursor = fetch(account, cursor)
@@ -127,3 +136,11 @@ def test_find_special_keeps_the_order_of_the_flags_and_skips_unselectable() -> N
                ((), b"/", "INBOX")]
     assert find_special(listing, RECEIVED_FLAGS) == ["Archive", "Both", "[Gmail]/All Mail"]
     assert find_special([((), b"/", "INBOX")], RECEIVED_FLAGS) == []
+
+
+def test_estimate_counts_the_uids_above_the_plans_start_at_most_the_messages() -> None:
+    st = Status(7, 101, 60)
+    assert estimate(Plan(FolderState(7), after=0), st) == 60
+    assert estimate(Plan(FolderState(7, 90), after=90), st) == 10
+    assert estimate(Plan(FolderState(7, 10), after=10), st) == 60  # gaps: deleted messages
+    assert estimate(Plan(FolderState(7, 90), after=90), Status(7, None, None)) == 0
