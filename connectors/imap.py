@@ -150,7 +150,13 @@ class ImapConnector(Connector):
         problems: list[str] = []
         todo: list[tuple[Folder, Status, imapfolders.Plan]] = []
         for folder in folders:
-            st = self._status(folder)
+            try:
+                st = self._status(folder)
+            except SourceError as e:  # a received folder's fault stops no other folder
+                if not folder.received:
+                    raise
+                problems.append(str(e))
+                continue
             p = imapfolders.plan(states.get(folder.name), st)
             states[folder.name] = p.state
             if p.changed:

@@ -96,12 +96,18 @@ def test_explicit_received_folders_replace_the_default(server: Dovecot) -> None:
     assert got(fetch(only_archive)[0]) == [("a1@example.org", True, "imap:Archive")]
     none = server.account(user, received_folders=[])
     assert got(fetch(none)[0]) == []
-    missing = server.account(user, name="work", received_folders=["Archiv"])
+    server.append(user, [MINE])
+    missing = server.account(user, name="work", received_folders=["Archiv", "INBOX"])
+    batches: list[Batch] = []
+    conn = ImapConnector(missing)
     with pytest.raises(SourceError) as e:
-        fetch(missing)
+        batches.extend(conn.fetch(None, CTX))
+    conn.close()
     assert "'Archiv' not found" in str(e.value)
     assert "accounts[work].received_folders" in str(e.value)
     assert "\n" not in str(e.value)
+    assert got(batches) == [("m1@example.com", False, "imap:Sent"),  # the rest is read
+                            ("r1@example.org", True, "imap:INBOX")]
 
 
 def test_a_folder_named_as_sent_and_received_is_read_once_as_sent(server: Dovecot) -> None:
