@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from connectors.base import Option
+from daemon.errors import SourceError
 from daemon.model import JSON, Batch
 
 RECEIVED = "received"  # the option and the cursor key
@@ -34,7 +35,7 @@ def received_option(what: str) -> Option:
 def fetch(cursor: JSON | None, sent: Read, received: Mapping[str, Read]) -> Iterator[Batch]:
     """Every path's batches, each carrying the whole account's cursor. The sent path's fetch
     starts now (its errors raise here, not at the first ``next``); a received path that
-    fails ends the fetch after everything before it is yielded."""
+    fails is reported once every other path is read."""
     own = dict(cursor) if isinstance(cursor, dict) else None
     old = own.pop(RECEIVED, None) if own is not None else None
     parts = {key: old.get(key) if isinstance(old, dict) else None for key in received}
@@ -54,7 +55,13 @@ def _chain(first: Iterator[Batch], parts: dict[str, JSON | None],
     for batch in first:
         sent_cursor = batch.cursor
         yield replace(batch, cursor=whole())
+    faults: list[SourceError] = []
     for key, read in received.items():
-        for batch in read(parts[key]):
-            parts[key] = batch.cursor
-            yield replace(batch, cursor=whole())
+        try:
+            for batch in read(parts[key]):
+                parts[key] = batch.cursor
+                yield replace(batch, cursor=whole())
+        except SourceError as e:  # one path's fault stops no other path
+            faults.append(e)
+    if faults:
+        raise faults[0] if len(faults) == 1 else SourceError("; ".join(map(str, faults)))

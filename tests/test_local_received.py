@@ -83,17 +83,19 @@ def test_maildir_received_folders_each_keep_a_cursor_and_name_themselves(tmp_pat
 
 
 @pytest.mark.parametrize("harness_cls", [MaildirHarness, MboxHarness])
-def test_a_missing_received_path_fails_after_the_sent_mail_is_read(
+def test_a_missing_received_path_fails_after_every_other_path_is_read(
         harness_cls: Any, tmp_path: Path) -> None:
     harness = harness_cls(tmp_path)
-    opts = {**harness.account().options, "received": [str(tmp_path / "nope")]}
+    inbox = harness.account().options["received"]
+    opts = {**harness.account().options, "received": [str(tmp_path / "nope"), *inbox]}
     conn = TYPES[harness.type](AccountConfig("work", harness.type, options=opts))
     harness.add_mail(mail("me@example.com", "s1@x"))
+    harness.add_received(mail("ann@example.org", "r1@x"))
     seen: list[Batch] = []
     with pytest.raises(SourceError, match=r"nope.*accounts\[work\]\.received in the config"):
         for batch in conn.fetch(None, CTX):
             seen.append(batch)
-    assert got(seen) == [("s1@x", False)]  # stored with its cursor before the failure
+    assert got(seen) == [("s1@x", False), ("r1@x", True)]  # stored with their cursors
 
 
 def test_mbox_received_file_is_read_incrementally(tmp_path: Path) -> None:
