@@ -2,9 +2,9 @@
 
 Not a product type: the tests register it (``registry.register`` in tests/conftest.py).
 
-It holds sent and received mail, meetings and a reminders calendar in process memory, keyed by the
-account's ``key`` option, so tests (and the conformance suites) can drive the whole pipeline
-and play the user: moving or deleting reminders, adding events of their own.
+It holds sent and received mail, meetings and a reminders calendar in process memory, keyed
+by the account's ``key`` option, so tests (and the conformance suites) can drive the whole
+pipeline and play the user: moving or deleting reminders, adding events of their own.
 """
 
 from __future__ import annotations
@@ -70,13 +70,13 @@ class MemoryConnector(CalendarConnector):
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         self._check()
         at = {"mail": 0, "received": 0, "meetings": -1, **(cursor or {})}
-        for key in ("mail", "received"):
-            items = getattr(self.data, key)
+        lists = {"mail": self.data.mail, "received": self.data.received}
+        for key, items in lists.items():
             for i in range(at[key], len(items), self.batch_size):
-                end = min(i + self.batch_size, len(items))
-                at[key] = end
-                yield Batch([_as_received(o) if key == "received" else o for o in items[i:end]],
-                            dict(at), remaining=len(items) - end)
+                at[key] = min(i + self.batch_size, len(items))
+                yield Batch([_as_received(o) if key == "received" else o
+                             for o in items[i:at[key]]], dict(at),
+                            remaining=sum(len(v) - at[k] for k, v in lists.items()))
             at[key] = max(at[key], len(items))
         if at["meetings"] == self.data.meetings_version:
             yield Batch([], dict(at))
@@ -137,6 +137,7 @@ class MemoryConnector(CalendarConnector):
 
 
 def _as_received(obs: Observation) -> Observation:
+    """Mail of the received list as a source of received mail delivers it."""
     return replace(obs, received=True) if isinstance(obs, Mail) else obs
 
 
