@@ -1,4 +1,5 @@
-"""Write a deterministic, realistic Maildir of one user's SENT mail, for benchmarking ingest.
+"""Write a deterministic, realistic Maildir of one user's SENT mail, for benchmarking ingest
+(``--received``: the same user's RECEIVED mail instead).
 
 Why synthetic: a real sent folder cannot be shipped, and a benchmark must be reproducible
 byte for byte. What makes it realistic enough to measure a header parser and a store:
@@ -14,7 +15,12 @@ File mtimes are left at generation time: setting them costs more than writing th
 some file systems, the name already carries the delivery time, and neither keepwarm (ctime
 cursor) nor notmuch (directory mtimes) looks at a message file's mtime.
 
-Usage: python bench/gen_maildir.py OUT_DIR [--count 100000] [--seed 1]
+Received mail comes from the same people (the same Zipf weights), to the user and sometimes
+a colleague in Cc, most of it replies with an In-Reply-To and a References chain of 1-8 ids,
+with some mailing-list posts, notifications, auto-replies (X-Autoreply, Auto-Submitted) and
+bounces (multipart/report from MAILER-DAEMON) among it.
+
+Usage: python bench/gen_maildir.py OUT_DIR [--count 100000] [--seed 1] [--received]
 Same arguments, same bytes (file contents and names). OUT_DIR must not exist or be empty.
 """
 
@@ -262,6 +268,48 @@ class Generator:
         return ("\n".join(h) + "\n\n" + body).encode("utf-8")
 
 
+    def received(self, rng: random.Random, n: int, ts: float) -> bytes:
+        """One message to the user: mostly a person's reply, sometimes automated mail."""
+        sender, sender_email = self.person(rng)
+        kind = rng.random()
+        extra: list[str] = []
+        if kind < 0.1:  # a mailing-list post
+            addr, list_id = rng.choice(LISTS)
+            extra += [f"List-Id: {list_id}", "Precedence: list",
+                      f"List-Unsubscribe: <mailto:{addr.replace('@', '-unsubscribe@')}>"]
+        elif kind < 0.2:  # a notification
+            sender = sender_email = rng.choice(NOREPLY)
+        elif kind < 0.23:  # an out-of-office reply
+            extra += ["Auto-Submitted: auto-replied", "X-Autoreply: yes"]
+        elif kind < 0.24:  # a bounce of one of the user's messages
+            sender, sender_email = "Mail Delivery System <MAILER-DAEMON@mx.example>", ""
+            extra.append('Content-Type: multipart/report; report-type=delivery-status; '
+                         f'boundary="b{n}"')
+        rand = b64(rng, 120).replace("/", "_").replace("+", "-")
+        domain = sender_email.partition("@")[2] or "mx.example"
+        subject = " ".join(rng.choices(WORDS, k=rng.randint(2, 6))).capitalize()
+        h = [f"Return-Path: <{sender_email}>",
+             f"Received: from mail.{domain} (mail.{domain} [192.0.2.{n % 250 + 1}])\n\tby "
+             f"{HOST} (Postfix) with ESMTPS id {rng.getrandbits(40):010X}\n\tfor "
+             f"<{ME_EMAIL}>; {rfc2822(ts + rng.uniform(0.5, 3), 0)}",
+             f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\n\td={domain}; "
+             f"s=sel; t={int(ts)};\n\tbh={rand[:43]}=;\n\tb={wrap(rand[43:160], 64)}",
+             f"From: {sender}", f"To: {ME_NAME} <{ME_EMAIL}>",
+             f"Date: {rfc2822(ts, rng.choice(TZ_OFFSETS))}",
+             f"Message-ID: <{rand[:24]}@{domain}>", "MIME-Version: 1.0"]
+        if rng.random() < 0.1:
+            h.append("Cc: " + self.person(rng)[0])
+        if not extra and rng.random() < 0.7:  # a reply: a thread of 1 to 8 earlier messages
+            refs = [f"<{rng.getrandbits(64):016x}@mail.{ME_DOMAIN}>"
+                    for _ in range(rng.randint(1, 8))]
+            subject = "Re: " + subject
+            h += [f"In-Reply-To: {refs[-1]}", "References: " + "\n\t".join(refs)]
+        h.append(f"Subject: {subject}")
+        h += extra or ['Content-Type: text/plain; charset="UTF-8"']
+        text = "\n".join(rng.choices(BODY_LINES, k=rng.randint(1, 4)))
+        return ("\n".join(h) + f"\n\nHi Alex,\n\n{text}\n").encode("utf-8")
+
+
 def timestamps(rng: random.Random, count: int) -> list[float]:
     """Sorted send times: uniform over days, weekday-heavy, during working hours mostly."""
     start, span = START.timestamp(), (END - START).total_seconds()
@@ -278,7 +326,7 @@ def timestamps(rng: random.Random, count: int) -> list[float]:
     return out
 
 
-def generate(out: Path, count: int, seed: int) -> int:
+def generate(out: Path, count: int, seed: int, received: bool = False) -> int:
     """Write ``count`` messages into the Maildir ``out``; returns the bytes written.
 
     One process on purpose: creating files in one directory serialises on its lock in the
@@ -294,7 +342,7 @@ def generate(out: Path, count: int, seed: int) -> int:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     total = 0
     for n, ts in enumerate(timestamps(rng, count)):
-        data = gen.message(rng, n, ts)
+        data = gen.received(rng, n, ts) if received else gen.message(rng, n, ts)
         sec = int(ts)
         usec = int((ts - sec) * 1e6)
         wsize = len(data) + data.count(b"\n")  # size with CRLF line ends, as Dovecot writes
@@ -313,12 +361,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="the Maildir to create (cur/ new/ tmp/ inside)")
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--received", action="store_true", help="the user's received mail")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    size = generate(args.out, args.count, args.seed)
+    size = generate(args.out, args.count, args.seed, args.received)
     dt = time.perf_counter() - t0
     print(f"wrote {args.count} messages ({size / 1e6:.1f} MB) to {args.out}/cur "
-          f"in {dt:.1f} s; From: {ME_EMAIL}", file=sys.stderr)
+          f"in {dt:.1f} s; {'To' if args.received else 'From'}: {ME_EMAIL}", file=sys.stderr)
     return 0
 
 

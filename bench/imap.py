@@ -9,15 +9,17 @@ UIDs, each message's recipients parsed with the standard library (``BytesHeaderP
 same ``pull`` again with nothing new, timed, with the messages the server says it sent (its
 own logout line: ``hdr_count``, ``body_count``).
 
-The mail: ``bench/gen_maildir.py``'s deterministic sent folder (100,000 messages by default)
-written straight into the Dovecot user's Sent Maildir before the server starts (APPENDing
+The mail: ``bench/gen_maildir.py``'s deterministic sent folder (100,000 messages by default),
+and with ``--received N`` its received mail (N messages) in INBOX, which the floor then reads
+after Sent and keepwarm reads as its default received folder; written straight into the
+Dovecot user's Maildirs before the server starts (APPENDing
 100,000 messages takes minutes; Dovecot indexes the files on the first SELECT). One untimed
 floor pass first, so Dovecot's header cache and the page cache are equally warm for every
 timed run. Each timed run is its own process, so its peak RSS (``VmHWM``) is its own;
 floor and keepwarm runs alternate. Benchmarks measure; they assert nothing.
 
-Usage: python bench/imap.py [--count 100000] [--seed 1] [--dir /tmp/kwbench-imap]
-       [--repeat 3] [--json FILE]
+Usage: python bench/imap.py [--count 100000] [--received 0] [--seed 1]
+       [--dir /tmp/kwbench-imap] [--repeat 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -68,27 +70,28 @@ def rss_mb() -> float:
 
 
 # -- the two contestants (each runs in a child process) ---------------------------------
-def floor(port: int) -> dict[str, Any]:
+def floor(port: int, received: bool) -> dict[str, Any]:
     """A bare single-connection imapclient loop: fetch, parse recipients, nothing else."""
     t0, cpu0 = time.perf_counter(), time.process_time()
     c = IMAPClient("127.0.0.1", port, ssl=False)
     c.login(USER, PASSWORD)
-    c.select_folder("Sent", readonly=True)
-    uids = sorted(c.search(["UID", "1:*"]))
     parser = BytesHeaderParser()
     messages = recipients = 0
-    for i in range(0, len(uids), CHUNK):
-        for item in c.fetch(uids[i:i + CHUNK], FETCH_ITEMS).values():
-            msg = parser.parsebytes(item[BODY_KEY])
-            values = msg.get_all("to", []) + msg.get_all("cc", []) + msg.get_all("bcc", [])
-            recipients += len(getaddresses(values))
-            messages += 1
+    for folder in ("Sent", "INBOX") if received else ("Sent",):
+        c.select_folder(folder, readonly=True)
+        uids = sorted(c.search(["UID", "1:*"]))
+        for i in range(0, len(uids), CHUNK):
+            for item in c.fetch(uids[i:i + CHUNK], FETCH_ITEMS).values():
+                msg = parser.parsebytes(item[BODY_KEY])
+                values = msg.get_all("to", []) + msg.get_all("cc", []) + msg.get_all("bcc", [])
+                recipients += len(getaddresses(values))
+                messages += 1
     c.logout()
     return {"seconds": time.perf_counter() - t0, "cpu_s": time.process_time() - cpu0,
             "messages": messages, "recipients": recipients, "rss_mb": rss_mb()}
 
 
-def keepwarm(port: int, secret: Path) -> dict[str, Any]:
+def keepwarm(port: int, secret: Path, received: bool) -> dict[str, Any]:
     """daemon.sync.pull of an imap account into a fresh store, then idle syncs."""
     with tempfile.TemporaryDirectory(prefix="kwbench-store-") as tmp:
         config = parse({
@@ -96,7 +99,8 @@ def keepwarm(port: int, secret: Path) -> dict[str, Any]:
             "store": {"path": f"{tmp}/kw.db"},
             "accounts": [{"name": "imap", "type": "imap", "host": "127.0.0.1", "port": port,
                           "tls": "none", "username": USER,
-                          "password_command": f"cat {secret}"}],
+                          "password_command": f"cat {secret}",
+                          **({} if received else {"received_folders": []})}],
         }, Path(tmp) / "config.toml")
         store = Store(config.store_path)
         account = config.accounts[0]
@@ -116,30 +120,39 @@ def keepwarm(port: int, secret: Path) -> dict[str, Any]:
 
 
 # -- the parent: server, runs, report ----------------------------------------------------
-def prepare(base: Path, count: int, seed: int) -> Dovecot:
-    """A Dovecot whose user ``bench`` has ``count`` messages in Sent; reused between runs."""
-    gen = base / f"gen-{count}-{seed}" / "Sent"
+def generated(base: Path, name: str, count: int, seed: int, *flags: str) -> Path:
+    """A Maildir of ``bench/gen_maildir.py``, made once and reused."""
+    gen = base / f"gen-{name}-{count}-{seed}" / name
     if not (gen / "cur").is_dir():
         shutil.rmtree(gen.parent, ignore_errors=True)
         subprocess.run([sys.executable, str(ROOT / "bench" / "gen_maildir.py"), str(gen),
-                        "--count", str(count), "--seed", str(seed)], check=True)
-    folder = base / f"dovecot-{count}-{seed}"
+                        "--count", str(count), "--seed", str(seed), *flags], check=True)
+    return gen
+
+
+def prepare(base: Path, count: int, received: int, seed: int) -> Dovecot:
+    """A Dovecot whose user ``bench`` has ``count`` messages in Sent and ``received`` in
+    INBOX; reused between runs."""
+    folder = base / f"dovecot-{count}-{received}-{seed}"
     fresh = not (folder / "dovecot.conf").exists()
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
     server = Dovecot(folder)
     if fresh:
         server.add_user(USER)
-        shutil.copytree(gen, server.mail / USER / "Sent")
+        shutil.copytree(generated(base, "Sent", count, seed), server.mail / USER / "Sent")
+        if received:
+            shutil.copytree(generated(base, "INBOX", received, seed, "--received"),
+                            server.mail / USER / "INBOX")
         subprocess.run(["chown", "-R", f"{server.uid}:{server.gid}", str(server.mail)],
                        check=True)
     return server.start()
 
 
-def child(mode: str, port: int, secret: Path) -> dict[str, Any]:
+def child(mode: str, port: int, secret: Path, received: int) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, __file__, "--child", mode, "--port", str(port), "--secret", str(secret)],
-        capture_output=True, text=True, check=False)
+        [sys.executable, __file__, "--child", mode, "--port", str(port), "--secret", str(secret),
+         "--received", str(received)], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{mode} run failed:\n{out.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -154,6 +167,7 @@ def median(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=100_000)
+    ap.add_argument("--received", type=int, default=0, help="received messages in INBOX")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dir", type=Path, default=Path("/tmp/kwbench-imap"))
     ap.add_argument("--repeat", type=int, default=3)
@@ -163,23 +177,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--secret", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        result = floor(args.port) if args.child == "floor" else keepwarm(args.port, args.secret)
+        got = args.received > 0
+        result = (floor(args.port, got) if args.child == "floor"
+                  else keepwarm(args.port, args.secret, got))
         print(json.dumps(result))
         return 0
 
-    server = prepare(args.dir, args.count, args.seed)
+    server = prepare(args.dir, args.count, args.received, args.seed)
     try:
         secret = server.folder / "password-bench"
         secret.write_text(PASSWORD + "\n")
         load = os.getloadavg()[0]
-        print(f"# {args.count:,} messages on Dovecot 127.0.0.1:{server.port}, "
-              f"{os.cpu_count()} CPUs, load {load:.2f}; warm-up pass ...", flush=True)
-        child("floor", server.port, secret)
+        print(f"# {args.count:,} sent + {args.received:,} received messages on Dovecot "
+              f"127.0.0.1:{server.port}, {os.cpu_count()} CPUs, load {load:.2f}; "
+              "warm-up pass ...", flush=True)
+        child("floor", server.port, secret, args.received)
         floors, keeps, idle_fetched = [], [], []
         for i in range(args.repeat):
-            floors.append(child("floor", server.port, secret))
+            floors.append(child("floor", server.port, secret, args.received))
             before = len(server.sessions(USER))
-            keeps.append(child("keepwarm", server.port, secret))
+            keeps.append(child("keepwarm", server.port, secret, args.received))
             time.sleep(0.5)  # the logout lines reach the log asynchronously
             sessions = server.sessions(USER)[before:]
             idle_fetched.append(sum(h + b for h, b in sessions[1:]))
@@ -215,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     print("all floor runs (s): " + ", ".join(f"{r['seconds']:.2f}" for r in floors))
     print("all keepwarm runs (s): " + ", ".join(f"{r['seconds']:.2f}" for r in keeps))
     if args.json:
-        args.json.write_text(json.dumps({"count": args.count, "floor": floors, "keepwarm": keeps,
+        args.json.write_text(json.dumps({"count": args.count, "received": args.received,
+                                         "floor": floors, "keepwarm": keeps,
                                          "idle_fetched": idle_fetched, "ratio": ratio,
                                          "pairs": pairs, "idle_median_s": idle, "load": load},
                                         indent=1))

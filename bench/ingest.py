@@ -16,8 +16,11 @@ What is timed (each on a fresh temporary store, with the code the daemon runs):
 root); when that is not permitted the run is reported as warm. Peak RSS is this process's
 ``ru_maxrss`` (notmuch's is measured by GNU time). Benchmarks measure; they assert nothing.
 
-Usage: python bench/ingest.py MAILDIR [--contacts 10000] [--notmuch] [--cache both]
-       [--json FILE] [--profile]
+``--received INBOX`` adds a Maildir of received mail (``gen_maildir.py --received``) as the
+account's ``received`` folder: messages/s then counts both folders' files.
+
+Usage: python bench/ingest.py MAILDIR [--received INBOX] [--contacts 10000] [--notmuch]
+       [--cache both] [--json FILE] [--profile]
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -96,7 +99,7 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, time.perf_counter() - t0
 
 
-def bench_config(maildir: Path, store_path: Path) -> Config:
+def bench_config(maildir: Path, store_path: Path, received: Sequence[Path] = ()) -> Config:
     """A config as a user would write it, checked by the real parser (default filters on)."""
     data: dict[str, Any] = {
         "identity": {"addresses": [ME_EMAIL], "timezone": "Europe/Berlin"},
@@ -108,7 +111,8 @@ def bench_config(maildir: Path, store_path: Path) -> Config:
             {"match": "*.example", "every": "45d"},
             {"match": "ceo@*", "every": "7d"},
         ]},
-        "accounts": [{"name": "sent", "type": "maildir", "path": str(maildir)}],
+        "accounts": [{"name": "sent", "type": "maildir", "path": str(maildir),
+                      "received": [str(r) for r in received]}],
     }
     return parse(data, store_path.parent / "config.toml")
 
@@ -150,18 +154,19 @@ class KeepwarmRun:
         return self.files / self.pull_s
 
 
-def run_keepwarm(maildir: Path, cold: bool, profile: cProfile.Profile | None = None
-                 ) -> KeepwarmRun:
+def run_keepwarm(maildir: Path, cold: bool, profile: cProfile.Profile | None = None,
+                 received: Sequence[Path] = ()) -> KeepwarmRun:
     """The daemon's first sync of a Maildir account, phase by phase, on a fresh store."""
-    files = count_files(maildir)
+    files = sum(count_files(m) for m in (maildir, *received))
     with tempfile.TemporaryDirectory(prefix="kwbench-") as tmp:
-        cfg = bench_config(maildir, Path(tmp) / "keepwarm.db")
+        cfg = bench_config(maildir, Path(tmp) / "keepwarm.db", received)
         settings, account = cfg.settings, cfg.accounts[0]
         store = Store(cfg.store_path)
         if cold and not drop_caches():
             cold = False
         if not cold:
-            prewarm(maildir)
+            for folder in (maildir, *received):
+                prewarm(folder)
         if profile:
             profile.enable()
         report, pull_s = timed(lambda: pull(store, account, settings, NOW))
@@ -473,6 +478,8 @@ def to_json(r: Results) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("maildir", type=Path, help="a Maildir made by bench/gen_maildir.py")
+    ap.add_argument("--received", type=Path, action="append", default=[],
+                    help="a Maildir of received mail read as the account's received folder")
     ap.add_argument("--contacts", type=int, default=10_000,
                     help="contacts for the cadence recompute (default 10000)")
     ap.add_argument("--cache", choices=("cold", "warm", "both"), default="both",
@@ -485,12 +492,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="profile one warm keepwarm run (cProfile, top 30 by cumulative time)")
     args = ap.parse_args(argv)
     maildir = args.maildir.resolve()
+    received = [r.resolve() for r in args.received]
     if not (maildir / "cur").is_dir():
         raise SystemExit(f"{maildir} is not a Maildir (no cur/); make one with gen_maildir.py")
 
     if args.profile:
         prof = cProfile.Profile()
-        run = run_keepwarm(maildir, cold=False, profile=prof)
+        run = run_keepwarm(maildir, cold=False, profile=prof, received=received)
         print(f"profiled warm run: pull {run.pull_s:.2f} s ({run.msg_per_s:,.0f} msg/s, "
               "slower under the profiler)", file=sys.stderr)
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
@@ -502,7 +510,8 @@ def main(argv: list[str] | None = None) -> int:
                   code_fingerprint(), args.repeat,
                   load_before=Path("/proc/loadavg").read_text().strip())
     for cache in caches:
-        runs = [run_keepwarm(maildir, cold=cache == "cold") for _ in range(args.repeat)]
+        runs = [run_keepwarm(maildir, cold=cache == "cold", received=received)
+                for _ in range(args.repeat)]
         if cache == "cold" and runs[0].cache == "warm":
             print("note: cannot drop the page cache (not root?): the cold run is warm",
                   file=sys.stderr)

@@ -1,4 +1,5 @@
-"""IMAP source: the headers of the mail in an account's Sent folder(s), over imapclient.
+"""IMAP source: the headers of the mail in an account's Sent folder(s) and its received
+folders (INBOX, \\Archive, \\All), over imapclient.
 
 Why header fields by UID and nothing else: inference needs a dozen header fields, so the only
 data that crosses the wire is ``BODY.PEEK[HEADER.FIELDS (...)]`` plus INTERNALDATE (the date
@@ -8,8 +9,11 @@ command lines of tens of thousands of UIDs). Each chunk is one Batch whose curso
 UID up to here is stored", so a sync cut anywhere resumes after the last stored chunk and
 loses nothing; the store drops re-read messages by Message-ID. What the cursor holds per
 folder, and when a folder is read again, is decided in ``connectors.imapfolders``. An idle
-sync costs LOGIN, one LIST (only when the Sent folder is discovered) and one STATUS per
-folder, and downloads nothing.
+sync costs LOGIN, one LIST (only when a folder is discovered: the Sent folder, or the
+default received folders) and one STATUS per folder, and downloads nothing. Sent folders are
+read first, then INBOX, \\Archive and \\All; a Message-ID delivered by an earlier folder of
+the same fetch is dropped (\\All holds every INBOX message again), and the store drops the
+copies a later sync reads.
 
 The connection, its faults and the FETCH parsing are ``connectors.imapsession``, imported
 when a connector is built: the config loads this module to check options, and that must not
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,7 +35,7 @@ from connectors.mailparse import parse_headers
 from connectors.passwords import PASSWORD_OPTIONS
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import SourceError, TransientError
-from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Mail, Observation, Skipped
 
 if TYPE_CHECKING:
     from imapclient import IMAPClient
@@ -40,7 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIELDS = ("FROM TO CC BCC DATE MESSAGE-ID SUBJECT LIST-ID LIST-UNSUBSCRIBE PRECEDENCE "
-          "AUTO-SUBMITTED IN-REPLY-TO")
+          "AUTO-SUBMITTED IN-REPLY-TO REFERENCES X-AUTOREPLY X-AUTORESPOND X-AUTORESPONDER "
+          "CONTENT-TYPE")
 FETCH_ITEMS = ("INTERNALDATE", f"BODY.PEEK[HEADER.FIELDS ({FIELDS})]")
 BODY_KEY = f"BODY[HEADER.FIELDS ({FIELDS})]".encode()
 TLS_MODES = ("ssl", "starttls", "none")
@@ -61,6 +67,10 @@ class ImapConnector(Connector):
         **PASSWORD_OPTIONS,
         "folders": Option(list, default=[], item=str, check=checks.names,
                           help="folders to read; empty: the Sent folder (SPECIAL-USE \\Sent)"),
+        "received_folders": Option(
+            list, default=None, item=str, check=checks.names,
+            help="folders of received mail; default: INBOX plus the folders marked "
+                 "\\Archive and \\All (SPECIAL-USE); [] reads none"),
         **RETRY_OPTIONS,
     }
     requires: ClassVar[Mapping[str, str]] = {"imapclient": "imapclient"}
@@ -76,6 +86,8 @@ class ImapConnector(Connector):
         self.tls = str(opts["tls"])
         self.username = str(opts["username"])
         self.folders = [str(f) for f in opts["folders"]]
+        given = opts["received_folders"]
+        self.received_folders = None if given is None else [str(f) for f in given]
         self.timeout = float(opts["timeout"])
         self.chunk = chunk
         self.session = Session(self)
@@ -100,11 +112,27 @@ class ImapConnector(Connector):
         folders = self._folders()  # connects now: a refused login raises here, not at next()
         return self._read(folders, states)
 
-    def _folders(self) -> list[str]:
-        if self.folders:
+    def _folders(self) -> list[Folder]:
+        """The folders to read, sent ones first (a message in both is the user's own), each
+        once: one also named as a received folder is read as sent mail, as before."""
+        listing: imapfolders.Listing | None = None
+        if not (self.folders and self.received_folders is not None):
+            listing = self.session.call("LIST", lambda c: c.list_folders())
+        else:
             self.session.call("LOGIN", lambda c: None)
-            return self.folders
-        listing = self.session.call("LIST", lambda c: c.list_folders())
+        sent = [Folder(f, False, "folders") for f in self.folders] or [
+            Folder(self._find_sent(listing or []), False, None)]
+        if self.received_folders is None:
+            found = imapfolders.find_special(listing or [], imapfolders.RECEIVED_FLAGS)
+            received = [Folder(f, True, None) for f in ["INBOX", *found]]
+        else:
+            received = [Folder(f, True, "received_folders") for f in self.received_folders]
+        out: dict[str, Folder] = {}
+        for folder in [*sent, *received]:
+            out.setdefault(folder.name, folder)
+        return list(out.values())
+
+    def _find_sent(self, listing: imapfolders.Listing) -> str:
         sent = imapfolders.find_sent(listing)
         if sent is None:
             raise SourceError(
@@ -113,80 +141,117 @@ class ImapConnector(Connector):
                 f"accounts[{self.name}].folders to the folder(s) holding your sent mail "
                 f"(folders there: {imapfolders.describe(imapfolders.names(listing))})")
         log.debug("%s: sent mail is in %r", self.name, sent)
-        return [sent]
+        return sent
 
-    def _read(self, folders: list[str], old: dict[str, FolderState]) -> Iterator[Batch]:
-        states = {f: old[f] for f in folders if f in old}  # folders no longer read are dropped
+    def _read(self, folders: list[Folder], old: dict[str, FolderState]) -> Iterator[Batch]:
+        """Every folder's new messages, after one STATUS each: the folders not read yet
+        count in each batch's ``remaining``, so a first sync's estimate covers them all."""
+        states = {f.name: old[f.name] for f in folders if f.name in old}  # others are dropped
         problems: list[str] = []
+        todo: list[tuple[Folder, Status, imapfolders.Plan]] = []
         for folder in folders:
-            st = self._status(folder)
-            p = imapfolders.plan(states.get(folder), st)
-            states[folder] = p.state
+            try:
+                st = self._status(folder)
+            except SourceError as e:  # a received folder's fault stops no other folder
+                if not folder.received:
+                    raise
+                problems.append(str(e))
+                continue
+            p = imapfolders.plan(states.get(folder.name), st)
+            states[folder.name] = p.state
             if p.changed:
                 log.warning("%s: UIDVALIDITY of %r changed (%d in a row); reading it again",
-                            self.name, folder, p.state.changes)
+                            self.name, folder.name, p.state.changes)
             if p.keeps_changing:
-                problems.append(f"server keeps changing UIDVALIDITY of {folder!r} "
+                problems.append(f"server keeps changing UIDVALIDITY of {folder.name!r} "
                                 f"({p.state.changes} syncs in a row); not reading it again "
                                 "until it stays the same")
-                continue
-            if p.skip:
-                continue
+            elif not p.skip:
+                todo.append((folder, st, p))
+        later = sum(imapfolders.estimate(p, st) for _, st, p in todo)
+        seen: set[str] = set()  # Message-IDs of this fetch: \All holds INBOX's mail again
+        for folder, st, p in todo:
+            later -= imapfolders.estimate(p, st)
             last = p.after
             for chunk_last, observations, left in self._messages(folder, st.uidvalidity,
                                                                   p.after):
                 last = chunk_last
-                states[folder] = FolderState(p.state.uidvalidity, last, None, p.state.changes)
-                yield Batch(observations, imapfolders.dump_cursor(states), remaining=left)
-            states[folder] = imapfolders.finished(p, st, last)
+                states[folder.name] = FolderState(p.state.uidvalidity, last, None,
+                                                  p.state.changes)
+                yield Batch(_first_seen(observations, seen), imapfolders.dump_cursor(states),
+                            remaining=left + later)
+            states[folder.name] = imapfolders.finished(p, st, last)
         yield Batch((), imapfolders.dump_cursor(states))
         if problems:
             raise SourceError(f"account {self.name!r}: " + "; ".join(problems))
 
-    def _status(self, folder: str) -> Status:
+    def _status(self, folder: Folder) -> Status:
         def status(c: IMAPClient) -> Status:
             what = ["UIDVALIDITY", "UIDNEXT", "MESSAGES"]
             if c.has_capability("CONDSTORE"):
                 what.append("HIGHESTMODSEQ")
-            return Status.parse(c.folder_status(folder, what), f"{self.host}: {folder!r}")
+            return Status.parse(c.folder_status(folder.name, what),
+                                f"{self.host}: {folder.name!r}")
 
         try:
-            return self.session.call(f"STATUS {folder}", status, quiet=True)
+            return self.session.call(f"STATUS {folder.name}", status, quiet=True)
         except SourceError:
             listing = self.session.call("LIST", lambda c: c.list_folders())
-            if folder in imapfolders.names(listing):
+            if folder.name in imapfolders.names(listing):
                 raise
-        if not self.folders:  # the Sent folder vanished between LIST and STATUS
-            raise TransientError(f"folder {folder!r} disappeared during the sync")
+        if folder.key is None:  # a folder found by LIST vanished between LIST and STATUS
+            raise TransientError(f"folder {folder.name!r} disappeared during the sync")
         raise SourceError(
-            f"folder {folder!r} not found on {self.host}; fix accounts[{self.name}].folders "
-            f"(folders there: {imapfolders.describe(imapfolders.names(listing))})")
+            f"folder {folder.name!r} not found on {self.host}; fix accounts[{self.name}]."
+            f"{folder.key} (folders there: {imapfolders.describe(imapfolders.names(listing))})")
 
-    def _messages(self, folder: str, uidvalidity: int,
+    def _messages(self, folder: Folder, uidvalidity: int,
                   after: int) -> Iterator[tuple[int, list[Observation], int]]:
         """(last UID of the chunk, its observations, messages left in the folder after it)
         for every message above ``after``."""
 
         def search(c: IMAPClient) -> list[int]:
-            self.session.select(c, folder, uidvalidity)
+            self.session.select(c, folder.name, uidvalidity)
             return sorted(u for u in c.search(["UID", f"{after + 1}:*"]) if u > after)
 
-        uids = self.session.call(f"SEARCH {folder}", search)
-        log.debug("%s: %d new messages in %r", self.name, len(uids), folder)
+        uids = self.session.call(f"SEARCH {folder.name}", search)
+        log.debug("%s: %d new messages in %r", self.name, len(uids), folder.name)
         done = 0
         for chunk, uid_set in uid_sets(uids, self.chunk, imapfolders.MAX_SET_CHARS):
-            fetched = self.session.headers(folder, uidvalidity, uid_set)
+            fetched = self.session.headers(folder.name, uidvalidity, uid_set)
             observations = [obs for uid in chunk
                             if (obs := self._parse(folder, uid, fetched.get(uid))) is not None]
             done += len(chunk)
             yield chunk[-1], observations, len(uids) - done
 
-    def _parse(self, folder: str, uid: int, item: Fetched | None) -> Observation | None:
-        location = f"imap:{folder}/{uid}"
+    def _parse(self, folder: Folder, uid: int, item: Fetched | None) -> Observation | None:
+        location = f"imap:{folder.name}/{uid}"
         if item is None:
             log.debug("%s vanished before it was fetched", location)
             return None
         raw, when = item
         if raw is None:
             return Skipped(location, "the server sent no header fields")
-        return parse_headers(raw, location, when or datetime.now(UTC))
+        return parse_headers(raw, location, when or datetime.now(UTC), received=folder.received)
+
+
+@dataclass(frozen=True, slots=True)
+class Folder:
+    """A folder to read: ``received`` mail or sent; ``key``: the option that names it (None:
+    found by LIST or by default), for the error when it is missing."""
+
+    name: str
+    received: bool
+    key: str | None
+
+
+def _first_seen(observations: list[Observation], seen: set[str]) -> list[Observation]:
+    """``observations`` without the messages an earlier folder of this fetch delivered."""
+    out: list[Observation] = []
+    for obs in observations:
+        if isinstance(obs, Mail):
+            if obs.message_id in seen:
+                continue
+            seen.add(obs.message_id)
+        out.append(obs)
+    return out

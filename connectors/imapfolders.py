@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # Fallback names, in order, when no folder carries the \Sent special-use attribute.
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "[Gmail]/Sent Mail", "INBOX.Sent")
+# Received mail beside INBOX, by SPECIAL-USE attribute (RFC 6154): archived mail, and the
+# folder holding every message (Gmail's "All Mail"); read after INBOX, duplicates dropped.
+RECEIVED_FLAGS = (b"\\archive", b"\\all")
+_UNSELECTABLE = frozenset((b"\\noselect", b"\\nonexistent"))
 MAX_CHANGES = 3  # UIDVALIDITY changes in consecutive syncs before the folder is reported
 CHUNK = 5000  # UIDs per FETCH and per Batch (one store transaction; see docs/PERFORMANCE.md)
 MAX_SET_CHARS = 8000  # a UID set longer than this starts a new chunk (servers cap line length)
@@ -111,6 +115,15 @@ def plan(old: FolderState | None, st: Status) -> Plan:
     return Plan(FolderState(old.uidvalidity, old.last_uid, None, 0), after=old.last_uid)
 
 
+def estimate(p: Plan, st: Status) -> int:
+    """About how many messages reading the folder as planned fetches (progress, ETA): the
+    folder's UIDs above the plan's start, at most its message count."""
+    messages = st.messages or 0
+    if st.uidnext is None or not p.after:
+        return messages
+    return max(0, min(messages, st.uidnext - 1 - p.after))
+
+
 def finished(p: Plan, st: Status, last_read: int) -> FolderState:
     """The state once every UID the plan asked for is stored: UIDs below the STATUS's UIDNEXT
     all existed before the search that found them, so the next sync starts there."""
@@ -152,7 +165,7 @@ def find_sent(listing: Listing) -> str | None:
     """The Sent folder: the one marked ``\\Sent`` (RFC 6154), else the first fallback name
     that exists, in any capitalisation (the exact spelling wins a tie); None if neither."""
     selectable = [(flags, name) for flags, _, name in listing
-                  if not any(f.lower() in (b"\\noselect", b"\\nonexistent") for f in flags)]
+                  if not any(f.lower() in _UNSELECTABLE for f in flags)]
     for flags, name in selectable:
         if any(f.lower() == b"\\sent" for f in flags):
             return name
@@ -164,6 +177,18 @@ def find_sent(listing: Listing) -> str | None:
         if wanted.lower() in lowered:
             return lowered[wanted.lower()]
     return None
+
+
+def find_special(listing: Listing, flags: Sequence[bytes]) -> list[str]:
+    """The selectable folders marked with one of ``flags`` (RFC 6154 SPECIAL-USE, lower
+    case, e.g. ``\\archive``), in the order of ``flags``, each once."""
+    out: list[str] = []
+    for wanted in flags:
+        for folder_flags, _, name in listing:
+            lowered = {f.lower() for f in folder_flags}
+            if wanted in lowered and not lowered & _UNSELECTABLE and name not in out:
+                out.append(name)
+    return out
 
 
 def load_cursor(raw: JSON | None) -> dict[str, FolderState]:

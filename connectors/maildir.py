@@ -1,4 +1,6 @@
-"""Maildir source: the header of every message file in a Maildir's cur/ and new/.
+"""Maildir source: the header of every message file in a Maildir's cur/ and new/, for the
+sent folder (``path``) and each received folder (``received``), each folder with a cursor of
+its own (``connectors.mailpaths`` joins them into the account's).
 
 Why inode change time: every file that appears in cur/ or new/ (delivered, or renamed in
 from tmp/ or by a sync tool) gets a fresh ctime that no tool can set back, so "files whose
@@ -39,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from connectors import mailpaths
 from connectors.base import Connector, Option
 from connectors.mailparse import parse_headers, plausible, read_header_block
 from connectors.readahead import ReadAhead
@@ -150,21 +153,45 @@ class _Listing:
 
 
 class MaildirConnector(Connector):
-    """Reads the headers of sent mail stored as a Maildir (Thunderbird, mbsync, offlineimap)."""
+    """Reads the headers of mail stored as Maildirs (Thunderbird, mbsync, offlineimap): the
+    sent folder, and the received folders when configured."""
 
     type: ClassVar[str] = "maildir"
     reads_mail: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
         "path": Option(str, required=True, is_path=True,
-                       help="the Maildir folder holding cur/ new/ tmp/"),
+                       help="the Maildir folder of sent mail, holding cur/ new/ tmp/"),
+        "received": mailpaths.received_option("Maildir folders (INBOX, an archive)"),
     }
 
     def __init__(self, account: AccountConfig, batch_size: int = BATCH_SIZE) -> None:
         super().__init__(account)
-        self.root = Path(self.account.options["path"]).expanduser()
-        self.batch_size = batch_size
+        opts = self.account.options
+        self.sent = MaildirFolder(Path(opts["path"]).expanduser(), self.name, "path", batch_size)
+        self.received = {str(p): MaildirFolder(Path(p).expanduser(), self.name, "received",
+                                               batch_size, received=True)
+                         for p in opts["received"]}
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
+        def reader(folder: MaildirFolder) -> mailpaths.Read:
+            return lambda c: folder.fetch(c, ctx)
+
+        return mailpaths.fetch(cursor, reader(self.sent),
+                               {key: reader(f) for key, f in self.received.items()})
+
+
+class MaildirFolder:
+    """One Maildir folder read from its own cursor; ``received``: its mail is received mail.
+    ``account`` and ``key`` name the account and the option naming the folder, for errors."""
+
+    def __init__(self, root: Path, account: str, key: str, batch_size: int,
+                 received: bool = False) -> None:
+        self.root, self.name, self.key = root, account, key
+        self.batch_size, self.received = batch_size, received
+        # received folders name themselves in locations: an account may have several
+        self.where = f"maildir:{root.name}/" if received else "maildir:"
+
+    def fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         dirs = self._dir_mtimes()  # raises SourceError now, not at the first next()
         return self._scan(_Cursor.load(cursor), dirs, time.time_ns(), ctx)
 
@@ -181,7 +208,7 @@ class MaildirConnector(Connector):
         if not dirs:
             raise SourceError(
                 f"maildir folder {self.root} not found (no cur/ or new/ in it); "
-                f"fix accounts[{self.name}].path in the config"
+                f"fix accounts[{self.name}].{self.key} in the config"
             )
         return dirs
 
@@ -288,7 +315,7 @@ class MaildirConnector(Connector):
             then = "tried again at every sync until it can be read or is gone"
         else:
             then = f"not tried again: more than {RETRY_LIMIT} files here cannot be read"
-        return Skipped(f"maildir:{entry.rel}", f"cannot read: {got.reason}; {then}")
+        return Skipped(f"{self.where}{entry.rel}", f"cannot read: {got.reason}; {then}")
 
     def _read(self, entry: _Entry, now: datetime) -> Observation | _Unreadable | None:
         """The message in ``entry``, _Unreadable, or None when the file is gone."""
@@ -304,4 +331,4 @@ class MaildirConnector(Connector):
         except OSError as e:
             return _Unreadable(e.strerror or str(e))
         fallback = delivery_time(entry.rel.partition("/")[2], entry.mtime_ns, now)
-        return parse_headers(raw, f"maildir:{entry.rel}", fallback, now)
+        return parse_headers(raw, f"{self.where}{entry.rel}", fallback, now, self.received)

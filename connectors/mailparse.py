@@ -1,8 +1,8 @@
-"""The one header parser every mail source shares (Maildir, mbox, later IMAP).
+"""The one header parser every mail source shares (Maildir, mbox, IMAP).
 
 Why not ``email.parser``: building a full message object costs ~200 us per message, and
-keepwarm needs a dozen header fields of each sent message, never the body. This module finds
-the header block, picks only the wanted fields with one regex over bytes, and splits
+keepwarm needs a dozen header fields of each message, sent or received, never the body. This
+module finds the header block, picks only the wanted fields with one regex over bytes, splits
 addresses with ``connectors.addrlist`` (the same on every Python, where the standard
 library's parser is not). It never raises for one bad message: a message with nothing usable
 comes back as ``Skipped``.
@@ -32,21 +32,27 @@ VALUE_CAP = 998  # RFC 5322 line limit: caps list-id, list-unsubscribe and the l
 EARLIEST_DATE = datetime(1980, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=2)
 SYNTHETIC_ID_DOMAIN = "keepwarm.invalid"
+MAX_REFERENCES = 20  # the ids nearest the message: enough to find its thread, bounded in size
 _READ_CHUNK = 16 * 1024
 
 _FIELD = re.compile(
     rb"\n(from|to|cc|bcc|date|message-id|subject|list-id|list-unsubscribe|precedence"
-    rb"|auto-submitted|in-reply-to)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)",
+    rb"|auto-submitted|in-reply-to|references|x-autoreply|x-autorespond|x-autoresponder"
+    rb"|content-type)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)",
     re.IGNORECASE,
 )
 _ANY_FIELD = re.compile(rb"(?:^|\n)[!-9;-~]+[ \t]*:")
 _MULTI = frozenset((b"to", b"cc", b"bcc"))
+# Present at all (any value): an autoresponder wrote it (vacation, ticket systems).
+_AUTOREPLY = frozenset((b"x-autoreply", b"x-autorespond", b"x-autoresponder"))
+_REPORT = re.compile(rb"\s*multipart/report\b", re.IGNORECASE)  # a bounce or a receipt
 
 # Addresses: local@domain, no whitespace or specials, a domain of two or more labels
 # (so bare hosts like "localhost" and "x@y" are dropped), no address literals.
 _VALID_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+")
 
 _MSG_ID = re.compile(r"<([^<>]*)>")
+_PLAIN_REF = re.compile(r"<\s*([!-;=?-~]+)\s*>")  # an ASCII id: printable, no blank, no <>
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
 # The Date form nearly every mailer writes ("Mon, 2 Nov 2026 09:05:00 +0100"), read without
 # the stdlib's general parser (a fifth of the parse time); anything else goes to the stdlib.
@@ -226,12 +232,13 @@ def _undated(date_raw: str, fallback: datetime | None) -> str:
 
 
 def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
-                  now: datetime | None = None) -> Mail | Skipped:
+                  now: datetime | None = None, received: bool = False) -> Mail | Skipped:
     """The Mail in ``raw`` (a message or its header block), or Skipped if nothing is usable.
 
     ``fallback_date`` (delivery or file time) replaces a missing, unparseable, pre-1980 or
     far-future Date, if it is plausible itself (``plausible``, as of ``now``, default the
     clock); a message with neither is Skipped. Only the first HEADER_CAP bytes are looked at.
+    ``received``: the source read it from a received folder (``Mail.received``).
     """
     block, fields = _fields(raw, location)
 
@@ -262,11 +269,8 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
     if date is None:
         return Skipped(location, _undated(date_raw, fallback_date))
     subject_raw = one(b"subject")
-    message_id = _msg_id(one(b"message-id"))
-    if not message_id:
-        key = "|".join((from_raw, ", ".join(to_raw), ", ".join(cc_raw), date_raw, subject_raw))
-        digest = hashlib.sha1(key.encode("utf-8", "surrogatepass")).hexdigest()
-        message_id = f"{digest}@{SYNTHETIC_ID_DOMAIN}"
+    message_id = _msg_id(one(b"message-id")) or _synthetic_id(
+        from_raw, ", ".join(to_raw), ", ".join(cc_raw), date_raw, subject_raw)
     in_reply_to = one(b"in-reply-to")
     return Mail(
         message_id=message_id,
@@ -282,7 +286,28 @@ def parse_headers(raw: bytes, location: str, fallback_date: datetime | None,
         auto_submitted=plain(b"auto-submitted").lower(),
         in_reply_to=_msg_id(in_reply_to)[:VALUE_CAP] if in_reply_to else "",
         location=location,
+        references=references(_decode(refs[0])) if (refs := fields.get(b"references")) else (),
+        autoreply=not _AUTOREPLY.isdisjoint(fields),
+        report=_REPORT.match(fields.get(b"content-type", (b"",))[0]) is not None,
+        received=received,
     )
+
+
+def _synthetic_id(*fields: str) -> str:
+    """A stable id for a message without Message-ID, from the fields that tell it apart."""
+    digest = hashlib.sha1("|".join(fields).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{digest}@{SYNTHETIC_ID_DOMAIN}"
+
+
+def references(value: str) -> tuple[str, ...]:
+    """The ids of a References header, normalised like Message-ID, the last MAX_REFERENCES:
+    the nearest ancestors find the thread, and a 500-id chain costs nothing to store."""
+    if not value.isascii():
+        ids = [i for i in ("".join(clean_text(m).split())[:VALUE_CAP]
+                           for m in _MSG_ID.findall(value)) if i]
+    else:  # the common case, without cleaning each id: printable ASCII only, blanks trimmed
+        ids = [i[:VALUE_CAP] for i in _PLAIN_REF.findall(value)]
+    return tuple(ids[-MAX_REFERENCES:])
 
 
 def _fields(raw: bytes, location: str) -> tuple[bytes, dict[bytes, list[bytes]]]:

@@ -1,4 +1,6 @@
-"""mbox source: the headers of every message in one mbox file (a Thunderbird "Sent" folder).
+"""mbox source: the headers of every message in an mbox file (a Thunderbird "Sent" folder),
+for the sent file (``path``) and each received file (``received``), each with a cursor of its
+own (``connectors.mailpaths`` joins them into the account's).
 
 Why a byte offset for a cursor: mail clients only append to an mbox until they compact it,
 which rewrites the file. The cursor is the offset up to which everything is read plus the
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
+from connectors import mailpaths
 from connectors.base import Connector, Option
 from connectors.mailparse import HEADER_CAP, MONTHS, find_header_end, parse_headers, plausible
 from daemon.errors import SourceError
@@ -147,26 +150,46 @@ def _messages(s: _Stream, offset: int) -> Iterator[_Message]:
 
 
 class MboxConnector(Connector):
-    """Reads the headers of sent mail stored in one mbox file."""
+    """Reads the headers of mail stored in mbox files: the sent mail's, and the received
+    mail's when configured."""
 
     type: ClassVar[str] = "mbox"
     reads_mail: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
         "path": Option(str, required=True, is_path=True,
                        help='the mbox file, e.g. Thunderbird\'s "Sent"'),
+        "received": mailpaths.received_option('mbox files (e.g. Thunderbird\'s "Inbox")'),
     }
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        self.path = Path(self.account.options["path"]).expanduser()
+        opts = self.account.options
+        self.sent = MboxFile(Path(opts["path"]).expanduser(), self.name, "path")
+        self.received = {str(p): MboxFile(Path(p).expanduser(), self.name, "received", True)
+                         for p in opts["received"]}
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
+        def reader(file: MboxFile) -> mailpaths.Read:
+            return lambda c: file.fetch(c, ctx)
+
+        return mailpaths.fetch(cursor, reader(self.sent),
+                               {key: reader(f) for key, f in self.received.items()})
+
+
+class MboxFile:
+    """One mbox file read from its own cursor; ``received``: its mail is received mail.
+    ``account`` and ``key`` name the account and the option naming the file, for errors."""
+
+    def __init__(self, path: Path, account: str, key: str, received: bool = False) -> None:
+        self.path, self.name, self.key, self.received = path, account, key, received
+
+    def fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - closed by the generator
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as e:
             raise SourceError(
-                f"mbox file {self.path} not found; fix accounts[{self.name}].path in the config"
-            ) from e
+                f"mbox file {self.path} not found; fix accounts[{self.name}].{self.key} in "
+                "the config") from e
         except OSError as e:
             raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
         return self._read_or_fail(f, cursor, ctx.now)
@@ -214,7 +237,7 @@ class MboxConnector(Connector):
             return Skipped(location, "no header block")
         # the separator's date when plausible, else the file's mtime (checked by parse_headers)
         fallback = plausible(separator_date(msg.from_line), now) or mtime
-        return parse_headers(msg.header, location, fallback, now)
+        return parse_headers(msg.header, location, fallback, now, self.received)
 
     def _resume_offset(self, f: BinaryIO, st: os.stat_result, cursor: JSON | None) -> int:
         if cursor is None:

@@ -2,9 +2,9 @@
 
 Not a product type: the tests register it (``registry.register`` in tests/conftest.py).
 
-It holds sent mail, meetings and a reminders calendar in process memory, keyed by the
-account's ``key`` option, so tests (and the conformance suites) can drive the whole pipeline
-and play the user: moving or deleting reminders, adding events of their own.
+It holds sent and received mail, meetings and a reminders calendar in process memory, keyed
+by the account's ``key`` option, so tests (and the conformance suites) can drive the whole
+pipeline and play the user: moving or deleting reminders, adding events of their own.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from daemon.model import (
     Change,
     Create,
     FetchContext,
+    Mail,
     Meeting,
     Observation,
     RemoteReminder,
@@ -34,6 +35,7 @@ from daemon.model import (
 @dataclass
 class MemoryData:
     mail: list[Observation] = field(default_factory=list)  # Mail or Skipped, in order
+    received: list[Observation] = field(default_factory=list)  # read after mail, as received
     meetings: dict[str, Meeting] = field(default_factory=dict)
     meetings_version: int = 0
     reminders: dict[str, RemoteReminder] = field(default_factory=dict)  # by remote id
@@ -67,26 +69,30 @@ class MemoryConnector(CalendarConnector):
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         self._check()
-        start = cursor["mail"] if cursor else 0
-        version = cursor["meetings"] if cursor else -1
-        mail = self.data.mail
-        for i in range(start, len(mail), self.batch_size):
-            end = min(i + self.batch_size, len(mail))
-            yield Batch(mail[i:end], {"mail": end, "meetings": version},
-                        remaining=len(mail) - end)
-        start = max(start, len(mail))
-        if version == self.data.meetings_version:
-            yield Batch([], {"mail": start, "meetings": version})
+        at = {"mail": 0, "received": 0, "meetings": -1, **(cursor or {})}
+        lists = {"mail": self.data.mail, "received": self.data.received}
+        for key, items in lists.items():
+            for i in range(at[key], len(items), self.batch_size):
+                at[key] = min(i + self.batch_size, len(items))
+                yield Batch([_as_received(o) if key == "received" else o
+                             for o in items[i:at[key]]], dict(at),
+                            remaining=sum(len(v) - at[k] for k, v in lists.items()))
+            at[key] = max(at[key], len(items))
+        if at["meetings"] == self.data.meetings_version:
+            yield Batch([], dict(at))
             return
+        yield from self._meetings(at, ctx)
+
+    def _meetings(self, at: dict[str, int], ctx: FetchContext) -> Iterator[Batch]:
+        """Every meeting in the window, a snapshot; the last batch carries the new version."""
         window = [m for m in self.data.meetings.values()
                   if ctx.window_start <= m.start <= ctx.window_end]
         chunks = [window[i:i + self.batch_size] for i in range(0, len(window), self.batch_size)]
         chunks = chunks or [[]]
         for n, chunk in enumerate(chunks):
             done = n == len(chunks) - 1
-            yield Batch(chunk, {"mail": start,
-                                "meetings": self.data.meetings_version if done else version},
-                        snapshot=True, last=done)
+            yield Batch(chunk, {**at, "meetings": self.data.meetings_version if done
+                                else at["meetings"]}, snapshot=True, last=done)
 
     def _list_reminders(self) -> list[RemoteReminder]:
         self._check()
@@ -128,6 +134,11 @@ class MemoryConnector(CalendarConnector):
     def add_meeting(self, meeting: Meeting) -> None:
         self.data.meetings[meeting.meeting_id] = meeting
         self.data.meetings_version += 1
+
+
+def _as_received(obs: Observation) -> Observation:
+    """Mail of the received list as a source of received mail delivers it."""
+    return replace(obs, received=True) if isinstance(obs, Mail) else obs
 
 
 class OAuthMemoryConnector(MemoryConnector):

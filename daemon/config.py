@@ -334,7 +334,9 @@ def _options(chk: _Checker, key: str, acc: Mapping[str, Any], cls: type[Connecto
             value = opt.default
         else:
             value = chk.get(acc, key, name, opt.type, opt.default, option_check(opt))
-            value = _resolve(value, base) if opt.is_path and value else value
+            if opt.is_path and value:  # a path, or a list of them (maildir's received)
+                value = ([_resolve(v, base) for v in value] if isinstance(value, list)
+                         else _resolve(value, base))
         options[name] = value
         if len(chk.problems) == before:
             valid[name] = value

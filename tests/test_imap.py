@@ -494,7 +494,8 @@ def test_uid_sets_name_exactly_the_chunk() -> None:
 
 
 BODY = (b"BODY[HEADER.FIELDS (FROM TO CC BCC DATE MESSAGE-ID SUBJECT LIST-ID LIST-UNSUBSCRIBE "
-        b"PRECEDENCE AUTO-SUBMITTED IN-REPLY-TO)]")
+        b"PRECEDENCE AUTO-SUBMITTED IN-REPLY-TO REFERENCES X-AUTOREPLY X-AUTORESPOND "
+        b"X-AUTORESPONDER CONTENT-TYPE)]")
 
 
 def test_fetch_replies_of_other_shapes_still_parse() -> None:

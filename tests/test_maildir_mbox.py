@@ -305,7 +305,7 @@ def test_maildir_unreadable_file_that_is_gone_is_forgotten(
 
 def test_maildir_vanished_file_is_skipped_silently(tmp_path: Path) -> None:
     _, conn = maildir(tmp_path)
-    assert conn._read(_Entry(0, "new/gone", 0), NOW) is None
+    assert conn.sent._read(_Entry(0, "new/gone", 0), NOW) is None
 
 
 def test_maildir_big_message_is_read_only_up_to_its_header(tmp_path: Path) -> None:

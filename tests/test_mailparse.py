@@ -277,6 +277,44 @@ def test_list_headers_are_kept() -> None:
     assert m.list_unsubscribe == "<mailto:leave@example.org>"
 
 
+def test_references_keep_the_last_twenty_ids_normalised() -> None:
+    chain = " ".join(f"<id{i}@example.org>" for i in range(30))
+    m = parse(msg("From: a@example.org", "To: b@example.org",
+                  f"References: {chain}\n\t< folded@example.org >  junk <>"))
+    assert m.references == (*(f"id{i}@example.org" for i in range(11, 30)),
+                            "folded@example.org")
+    assert parse(msg("From: a@example.org", "To: b@example.org")).references == ()
+    assert parse(msg("From: a@example.org", "To: b@example.org",
+                     "References: not an id")).references == ()
+
+
+@pytest.mark.parametrize("header", ["X-Autoreply: yes", "X-Autorespond: ok",
+                                    "x-autoresponder:", "X-AUTOREPLY:\ttrue"])
+def test_any_autoresponder_header_marks_an_autoreply(header: str) -> None:
+    assert parse(msg("From: a@example.org", "To: b@example.org", header)).autoreply
+    assert not parse(msg("From: a@example.org", "To: b@example.org",
+                         "X-Autoreplied-To: c@example.org")).autoreply
+
+
+@pytest.mark.parametrize(("content_type", "report"), [
+    ('multipart/report; report-type="delivery-status"; boundary=x', True),
+    ("Multipart/Report;\n report-type=disposition-notification", True),
+    ("multipart/mixed; boundary=report", False),
+    ("text/plain; charset=multipart/report", False),
+])
+def test_multipart_report_marks_a_bounce_or_a_receipt(content_type: str, report: bool) -> None:
+    m = parse(msg("From: mailer-daemon@example.org", "To: b@example.org",
+                  f"Content-Type: {content_type}"))
+    assert m.report is report
+
+
+def test_received_is_the_callers_word_and_nothing_else_is_guessed() -> None:
+    raw = msg("From: a@example.org", "To: b@example.org")
+    assert parse(raw).received is False
+    m = parse_headers(raw, "inbox", FALLBACK, received=True)
+    assert isinstance(m, Mail) and m.received and (m.thread, m.link) == ("", "")
+
+
 def test_clean_text() -> None:
     assert clean_text('  "Alice  Example"  ') == "Alice Example"
     assert clean_text("'Bob'") == "Bob"

@@ -32,6 +32,10 @@ class SourceHarness(Protocol):
         """Store one meeting (only harnesses of meeting sources)."""
         ...
 
+    # Harnesses of mail sources that read received mail also have:
+    # def add_received(self, raw: bytes) -> None:
+    #     """Deliver one raw message where the account reads received mail (an inbox)."""
+
 
 class CalendarHarness(Protocol):
     """A reminders calendar plus a way to put and inspect the user's own events in it."""

@@ -32,7 +32,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,14 +68,15 @@ class Dovecot:
     the port, users and mail.
 
     ``sent``: the Sent folder's name (None: no Sent folder); ``special_use``: mark it
-    ``\\Sent`` (RFC 6154); ``folders``: more folders; all are created at each login if
-    missing. ``condstore``: advertise CONDSTORE. ``rawlog``: keep every client command.
+    ``\\Sent`` (RFC 6154); ``folders``: more folders; ``special``: more folders, each with
+    its SPECIAL-USE attribute (``{"Archive": "\\Archive"}``); all are created at each login
+    if missing. ``condstore``: advertise CONDSTORE. ``rawlog``: keep every client command.
     """
 
     def __init__(self, folder: Path | None = None, *, sent: str | None = "Sent",
                  special_use: bool = True, folders: Sequence[str] = (),
-                 condstore: bool = True, rawlog: bool = False,
-                 password: str = PASSWORD) -> None:
+                 special: Mapping[str, str] | None = None, condstore: bool = True,
+                 rawlog: bool = False, password: str = PASSWORD) -> None:
         if not installed():
             raise RuntimeError(f"{DOVECOT} is missing: apt-get install dovecot-imapd")
         self.own_folder = folder is None
@@ -93,17 +94,20 @@ class Dovecot:
         self.sent = sent
         self.password = password
         self.conf = self.folder / "dovecot.conf"
-        self.conf.write_text(self._config(sent, special_use, folders, condstore))
+        boxes = {f: "" for f in folders} | dict(special or {})
+        self.conf.write_text(self._config(sent, special_use, boxes, condstore))
         self.process: subprocess.Popen[bytes] | None = None
 
-    def _config(self, sent: str | None, special_use: bool, folders: Sequence[str],
+    def _config(self, sent: str | None, special_use: bool, folders: Mapping[str, str],
                 condstore: bool) -> str:
         me = pwd.getpwuid(os.getuid()).pw_name
         my_group = grp.getgrgid(os.getgid()).gr_name
         root = os.getuid() == 0
         boxes = [f'  mailbox "{sent}" {{\n    auto = create\n'
                  + ("    special_use = \\Sent\n" if special_use else "") + "  }\n"] if sent else []
-        boxes += [f'  mailbox "{f}" {{\n    auto = create\n  }}\n' for f in folders]
+        boxes += [f'  mailbox "{f}" {{\n    auto = create\n'
+                  + (f"    special_use = {use}\n" if use else "") + "  }\n"
+                  for f, use in folders.items()]
         lines = [
             "protocols = imap",
             "listen = 127.0.0.1",
@@ -224,13 +228,16 @@ class Dovecot:
                 c.imap.append(target, raw, msg_time=when)
 
     def account(self, user: str, name: str = "imap", **options: Any) -> AccountConfig:
-        """An ``imap`` account for ``user``; the password comes from a file via a command."""
+        """An ``imap`` account for ``user``; the password comes from a file via a command.
+        It reads no received folders unless ``received_folders`` is given (None: the
+        connector's default), so a test of sent mail counts only sent mail's commands."""
         secret = self.folder / f"password-{user}"
         if not secret.exists():
             secret.write_text(self.password + "\n")
         opts: dict[str, Any] = {
             "host": self.host, "port": self.port, "tls": "none", "username": user,
             "password_command": f"cat {secret}", "keyring": False, "folders": [],
+            "received_folders": [],
             "retries": 0, "timeout": 10,
         }
         opts.update(options)

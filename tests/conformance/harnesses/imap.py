@@ -1,4 +1,5 @@
-"""IMAP harness: a fresh user on the session's Dovecot; mail arrives by IMAP APPEND to Sent."""
+"""IMAP harness: a fresh user on the session's Dovecot; mail arrives by IMAP APPEND to Sent,
+received mail to INBOX (read by the connector's default received folders)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ class ImapHarness:
         self.user = self.server.add_user()
 
     def account(self) -> AccountConfig:
-        return self.server.account(self.user, name="test")
+        return self.server.account(self.user, name="test", received_folders=None)
 
     def add_mail(self, raw: bytes) -> None:
         self.server.append(self.user, [raw])
+
+    def add_received(self, raw: bytes) -> None:
+        self.server.append(self.user, [raw], folder="INBOX")
 
     def add_meeting(self, meeting: Meeting) -> None:
         raise NotImplementedError("an IMAP folder holds mail, not meetings")

@@ -1,4 +1,5 @@
-"""Maildir harness: delivers each message the way an MDA does (write to tmp/, rename to new/)."""
+"""Maildir harness: delivers each message the way an MDA does (write to tmp/, rename to new/),
+sent mail to a "Sent" Maildir, received mail to an "INBOX" one (the account's ``received``)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,33 @@ from daemon.model import AccountConfig, Meeting
 _counter = itertools.count()
 
 
+def deliver(root: Path, raw: bytes) -> None:
+    now = time.time()
+    name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(_counter)}.harness"
+    tmp = root / "tmp" / name
+    tmp.write_bytes(raw)
+    os.rename(tmp, root / "new" / name)
+
+
 class MaildirHarness:
     type = "maildir"
 
     def __init__(self, tmp_path: Path) -> None:
         self.root = tmp_path / "Sent"
-        for sub in ("cur", "new", "tmp"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.inbox = tmp_path / "INBOX"
+        for root in (self.root, self.inbox):
+            for sub in ("cur", "new", "tmp"):
+                (root / sub).mkdir(parents=True, exist_ok=True)
 
     def account(self) -> AccountConfig:
-        return AccountConfig(name="test", type=self.type, options={"path": str(self.root)})
+        return AccountConfig(name="test", type=self.type, options={
+            "path": str(self.root), "received": [str(self.inbox)]})
 
     def add_mail(self, raw: bytes) -> None:
-        now = time.time()
-        name = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(_counter)}.harness"
-        tmp = self.root / "tmp" / name
-        tmp.write_bytes(raw)
-        os.rename(tmp, self.root / "new" / name)
+        deliver(self.root, raw)
+
+    def add_received(self, raw: bytes) -> None:
+        deliver(self.inbox, raw)
 
     def add_meeting(self, meeting: Meeting) -> None:
         raise NotImplementedError("a Maildir holds mail, not meetings")

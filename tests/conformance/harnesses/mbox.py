@@ -1,4 +1,5 @@
-"""mbox harness: appends each message with a ``From `` line and mboxrd ``>From`` escaping."""
+"""mbox harness: appends each message with a ``From `` line and mboxrd ``>From`` escaping,
+sent mail to "Sent", received mail to "Inbox" (the account's ``received``)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,20 @@ class MboxHarness:
 
     def __init__(self, tmp_path: Path) -> None:
         self.path = tmp_path / "Sent"
+        self.inbox = tmp_path / "Inbox"
         self.path.touch()
+        self.inbox.touch()
 
     def account(self) -> AccountConfig:
-        return AccountConfig(name="test", type=self.type, options={"path": str(self.path)})
+        return AccountConfig(name="test", type=self.type, options={
+            "path": str(self.path), "received": [str(self.inbox)]})
 
     def add_mail(self, raw: bytes) -> None:
         with self.path.open("ab") as f:
+            f.write(mbox_entry(raw))
+
+    def add_received(self, raw: bytes) -> None:
+        with self.inbox.open("ab") as f:
             f.write(mbox_entry(raw))
 
     def add_meeting(self, meeting: Meeting) -> None:

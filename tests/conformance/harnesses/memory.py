@@ -28,6 +28,10 @@ class MemorySourceHarness:
         n = len(self.data.mail)
         self.data.mail.append(parse_headers(raw, f"memory:{n}", datetime.now(UTC)))
 
+    def add_received(self, raw: bytes) -> None:
+        n = len(self.data.received)
+        self.data.received.append(parse_headers(raw, f"memory:received/{n}", datetime.now(UTC)))
+
     def add_meeting(self, meeting: Meeting) -> None:
         self.data.meetings[meeting.meeting_id] = meeting
         self.data.meetings_version += 1
