@@ -422,7 +422,7 @@ class ReminderRecord:
 # -- follow-ups on unanswered mail -----------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Awaiting:
-    """A thread where the user's last message(s) got no reply (``daemon.followups``)."""
+    """A thread where the user's last messages got no reply (``daemon.followups``)."""
 
     email: str  # the person it waits on: the first recipient of the latest message
     name: str
