@@ -90,6 +90,8 @@ def cmd_done(args: argparse.Namespace) -> int:
         try:
             email = book.resolve(store, text)
         except UsageError:
+            if message == text:  # no <>: a name, or half an address; resolve's answer fits
+                raise
             raise UsageError(f"no message waiting for a reply has the Message-ID {text}; "
                              "`keepwarm awaiting --all` lists them") from None
         threads = _open_threads(items, email, store.contact_of(email))
