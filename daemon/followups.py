@@ -51,8 +51,10 @@ def add_working_days(day: date, n: int, working_days: Collection[int]) -> date:
     return day
 
 
-def threads(mails: Iterable[Mail]) -> list[list[Mail]]:
-    """The messages grouped by thread, each group in the order given (union-find)."""
+def threads(mails: Sequence[Mail], holding: Collection[str] | None = None
+            ) -> list[list[Mail]]:
+    """The messages grouped by thread, each group in the order given (union-find); with
+    ``holding``, only the threads holding one of those Message-IDs."""
     parent: dict[str, str] = {}
 
     def find(node: str) -> str:
@@ -77,8 +79,14 @@ def threads(mails: Iterable[Mail]) -> list[list[Mail]]:
         if m.thread:
             union(node, "t:" + m.thread)
     groups: dict[str, list[Mail]] = {}
+    if holding is not None:
+        groups = {find("m:" + mid): [] for mid in holding if "m:" + mid in parent}
     for m in mails:
-        groups.setdefault(find("m:" + m.message_id), []).append(m)
+        root = find("m:" + m.message_id)
+        if holding is None:
+            groups.setdefault(root, []).append(m)
+        elif root in groups:
+            groups[root].append(m)
     return list(groups.values())
 
 
@@ -93,8 +101,11 @@ class _Heard:
         for m in written:
             email = m.sender.email if m.sender else ""
             self.by_sender.setdefault(email, []).append(m.date)
+        for email, dates in self.by_sender.items():
             if self.company(email):
-                self.by_domain.setdefault(domain(email), []).append(m.date)
+                self.by_domain.setdefault(domain(email), []).extend(dates)
+        for dates in self.by_domain.values():
+            dates.sort()
 
     def company(self, email: str) -> bool:
         d = domain(email)
@@ -116,18 +127,25 @@ class _Judge:
         self.own, self.settings, self.done = frozenset(own), settings, done
         self.ignore = inference.compiled(settings.ignore)
         self.people = {e: f for f in contacts for e in f.emails}
-        self.written = {m.message_id for m in mails if not self.mine(m)
+        self.mine_ids = {m.message_id for m in mails
+                         if m.sender is not None and m.sender.email in self.own}
+        self.written = {m.message_id for m in mails if m.message_id not in self.mine_ids
                         and inference.received_rule(m, self.own, self.ignore) is None}
         self.heard = _Heard((m for m in mails if m.message_id in self.written),
                             {domain(e) for e in self.own})
+        self._recipients: dict[str, tuple[str, ...]] = {}
 
     def mine(self, m: Mail) -> bool:
-        return m.sender is not None and m.sender.email in self.own
+        return m.message_id in self.mine_ids
 
     def recipients(self, m: Mail) -> tuple[str, ...]:
         """The people a message went to: not the user, not an automated address."""
-        return tuple(dict.fromkeys(a.email for a in m.recipients if a.email not in self.own
-                                   and self.ignore.match(a.email) is None))
+        found = self._recipients.get(m.message_id)
+        if found is None:
+            found = self._recipients[m.message_id] = tuple(dict.fromkeys(
+                a.email for a in m.recipients
+                if a.email not in self.own and self.ignore.match(a.email) is None))
+        return found
 
     def answered(self, m: Mail, thread: Sequence[Mail]) -> bool:
         """A person's message in the thread answers ``m`` when it refers to ``m`` (whatever
@@ -219,6 +237,8 @@ def awaiting(mails: Iterable[Mail], own: Collection[str], settings: Settings,
     gone quiet ones included, by next follow-up (gone quiet last), then name."""
     seen = sorted((m for m in mails if m.date <= now), key=lambda m: (m.date, m.message_id))
     judge = _Judge(seen, own, settings, done, contacts)
-    found = (judge.thread(t, now) for t in threads(seen) if any(judge.mine(m) for m in t))
+    # automatic mail answers nothing: leaving it out of the threads leaves most mail out
+    people = [m for m in seen if m.message_id in judge.written or m.message_id in judge.mine_ids]
+    found = (judge.thread(t, now) for t in threads(people, judge.mine_ids))
     return sorted((a for a in found if a is not None),
                   key=lambda a: (a.next_followup or date.max, a.name.lower(), a.thread))
