@@ -111,8 +111,9 @@ def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: dat
     """The cadence and follow-up wishes together, at most one per person per day (from
     ``as_of`` on, when each would show): a follow-up due the day a cadence reminder is
     replaces it and says both, and threads with one person due the same day share one."""
+    statuses = list(statuses)
     tracked = {s.facts.key: s for s in statuses if s.tracked}
-    snoozed = {k: s.facts.snooze_until for k, s in tracked.items() if s.facts.snooze_until}
+    snoozed = {s.facts.key: s.facts.snooze_until for s in statuses if s.facts.snooze_until}
     days: dict[tuple[str, date], list[Awaiting]] = {}
     for a in waiting:
         if a.next_followup is not None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
 
+from daemon.config import Config
+from daemon.model import AccountConfig, CadenceRule, Settings
+from daemon.store import Store
+from daemon.sync import followups_off
 from tests.test_cli import TODAY, Home, noon
 
 JANE = "Jane Doe <jane@acme.example>"
@@ -147,3 +151,29 @@ def test_without_received_mail_follow_ups_are_off_and_status_says_why(
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
     return Home(tmp_path)
+
+
+def test_follow_ups_wait_for_every_account_reading_replies_to_sync_once(tmp_path: Path) -> None:
+    def account(name: str, **options: object) -> AccountConfig:
+        return AccountConfig(name, "maildir", options=options)
+
+    def off(*accounts: AccountConfig, settings: Settings | None = None) -> str | None:
+        cfg = Config(tmp_path / "c.toml", settings or Settings(), tmp_path / "kw.db", tmp_path,
+                     accounts)
+        return followups_off(cfg, store)
+
+    store = Store(tmp_path / "kw.db")
+    sent, inbox, imap = (account("sent", received=[]), account("inbox", received=["INBOX"]),
+                         account("imap", received_folders=["INBOX"]))
+    assert (off(sent) or "").startswith("off: no account reads received mail")
+    assert off(sent, inbox, imap) == ("waiting for the first sync of inbox, imap, which reads "
+                                      "the replies")
+    store.record_attempt("inbox", datetime.now(UTC), None)
+    store.record_attempt("imap", datetime.now(UTC), "refused")
+    assert (off(sent, inbox, imap) or "").startswith("waiting for the first sync of imap")
+    store.record_attempt("imap", datetime.now(UTC), None)
+    assert off(sent, inbox, imap) is None
+    assert (off(inbox, settings=Settings(followup_after=())) or "").startswith(
+        "off: [followup] after = []")
+    assert off(inbox, settings=Settings(followup_after=(), rules=(
+        CadenceRule("tag:prospect", None, (2,)),))) is None

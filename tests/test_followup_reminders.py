@@ -86,6 +86,12 @@ def test_a_snoozed_contact_is_followed_up_after_the_snooze() -> None:
                    TODAY, BERLIN)
     assert (w.rid.kind, w.earliest, w.due) == (FOLLOWUP, date(2026, 4, 1), date(2026, 3, 4))
     assert "also due" in w.title
+    [w] = contacts([status(snooze=date(2026, 4, 1), tracked=False)], [waiting()], TODAY, BERLIN)
+    assert (w.earliest, w.title) == (date(2026, 4, 1), waiting_title())
+
+
+def waiting_title() -> str:
+    return 'Follow up: Jane Doe — no reply to "Proposal Q3"'
 
 
 def test_the_planner_puts_one_reminder_per_person_per_day() -> None:
