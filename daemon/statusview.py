@@ -116,7 +116,9 @@ def _lines(data: Mapping[str, Any]) -> None:
             say(f"    last write failed at {r['last_attempt']}: {r['last_error']}", style="red")
     f = data["followups"]
     say(f"follow-ups: {f['reason'] or 'on (`keepwarm awaiting` lists the open threads)'}")
-    say(", ".join(plural(n, k[:-1]) for k, n in data["counts"].items()))
+    # a plural key names its noun ("messages"); another is said as it is ("received")
+    say(", ".join(plural(n, k[:-1]) if k.endswith("s") else f"{n:,} {k}"
+                  for k, n in data["counts"].items()))
     say(f"reminders written today: {data['written_today']}")
 
 
