@@ -177,14 +177,14 @@ def reads_received(account: AccountConfig) -> bool:
 
 def followups_off(config: Config, store: Store) -> str | None:
     """Why there are no follow-ups, in one line, or None when there are. Without received
-    mail no reply can be seen, and every message sent would look unanswered; the same until
-    each account reading it has synced once. Received mail stored by an account that no
-    longer reads it does not count: the replies since would be missed."""
+    mail no reply can be seen, and every message sent would look unanswered: they are on
+    when an account's options read it, or received mail is stored (a source without such
+    an option); then once each account whose options read it has synced."""
     s = config.settings
     if not s.followup_after and not any(r.followup for r in s.rules):
         return "off: [followup] after = [] and no cadence rule carries followup steps"
     readers = [a.name for a in config.accounts if reads_received(a)]
-    if not readers:
+    if not readers and not store.counts().get("received"):
         return ("off: no account reads received mail, so no reply can be seen; add "
                 'received = ["PATH"] to a maildir or mbox account (imap, gmail and outlook '
                 "accounts read it unless turned off)")

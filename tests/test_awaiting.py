@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from daemon import ingest
 from daemon.config import Config
-from daemon.model import AccountConfig, CadenceRule, Settings
+from daemon.model import AccountConfig, Address, Batch, CadenceRule, Mail, Settings
 from daemon.store import Store
 from daemon.sync import followups_off
 from tests.test_cli import TODAY, Home, noon
@@ -177,3 +178,17 @@ def test_follow_ups_wait_for_every_account_reading_replies_to_sync_once(tmp_path
         "off: [followup] after = []")
     assert off(inbox, settings=Settings(followup_after=(), rules=(
         CadenceRule("tag:prospect", None, (2,)),))) is None
+
+
+def test_received_mail_stored_turns_follow_ups_on(tmp_path: Path) -> None:
+    """A source without a received option (the tests' memory connector) that delivered
+    received mail: its mail is the evidence."""
+    settings = Settings(own_addresses=frozenset({"me@example.com"}))
+    store = Store(tmp_path / "kw.db")
+    cfg = Config(tmp_path / "c.toml", settings, tmp_path / "kw.db", tmp_path,
+                 (AccountConfig("mem", "memory"),))
+    assert followups_off(cfg, store) is not None
+    reply = Mail("r1", datetime.now(UTC), Address("jane@acme.example"),
+                 to=(Address("me@example.com"),), received=True)
+    ingest.store_batch(store, "mem", Batch([reply], None), settings, datetime.now(UTC))
+    assert followups_off(cfg, store) is None
