@@ -7,47 +7,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import date, datetime, tzinfo
-from typing import Any
+from datetime import datetime
 
-from daemon import book, steering, sync, tables
+from daemon import book, render, steering, sync
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.errors import UsageError
 from daemon.model import Awaiting
 from daemon.terminal import complain, emit_json, say, show
 from daemon.viewcmds import AS_OF_HELP, JSON_HELP
 from daemon.words import plural
-
-
-def waiting_days(a: Awaiting, today: date, tz: tzinfo) -> int:
-    """Days since the first of the unanswered messages in a row."""
-    return (today - a.sent[0].astimezone(tz).date()).days
-
-
-def awaiting_json(a: Awaiting, today: date, tz: tzinfo) -> dict[str, Any]:
-    """One thread as `awaiting --json` has it (the README lists the keys)."""
-    return {"email": a.email, "name": a.name, "subject": a.subject,
-            "message_id": a.message_id, "thread": a.thread,
-            "sent": [d.astimezone(tz).isoformat() for d in a.sent],
-            "waiting_days": waiting_days(a, today, tz), "attempt": a.attempt,
-            "next_followup": a.next_followup.isoformat() if a.next_followup else None,
-            "state": a.state, "link": a.link}
-
-
-def awaiting_grid(items: Sequence[Awaiting], today: date, tz: tzinfo, states: bool) -> tables.Grid:
-    """The threads by next follow-up; ``states`` adds whether each waits or has gone quiet."""
-    c = tables.Column
-    g = tables.Grid(f"Waiting for a reply as of {today}", (
-        c("Next follow-up", key="next_followup"), c("Name", fold=True), c("Email"),
-        c("Subject", fold=True), c("Sent", drop=2), c("Attempt", drop=1, right=True),
-        c("Waiting", drop=3, right=True, key="waiting_days"),
-        *([c("State", drop=4)] if states else [])))
-    for a in items:
-        g.add(a.next_followup.isoformat() if a.next_followup else "", a.name, a.email,
-              a.subject, ", ".join(d.astimezone(tz).date().isoformat() for d in a.sent),
-              str(a.attempt), f"{waiting_days(a, today, tz)}d",
-              *([a.state.replace("_", " ")] if states else []))
-    return g
 
 
 def cmd_awaiting(args: argparse.Namespace) -> int:
@@ -57,7 +25,7 @@ def cmd_awaiting(args: argparse.Namespace) -> int:
     off = sync.followups_off(cfg, store)
     items = [a for a in sync.awaiting(cfg, store, now) if args.all or a.state == "waiting"]
     if args.json:
-        emit_json([awaiting_json(a, now.date(), tz) for a in items])
+        emit_json([render.awaiting_json(a, now.date(), tz) for a in items])
         if off:
             complain(f"follow-ups: {off}")
     elif off:
@@ -66,7 +34,7 @@ def cmd_awaiting(args: argparse.Namespace) -> int:
         say(f"No message of yours is waiting for a reply as of {now.date()}"
             + ("." if args.all else " (`--all` adds the threads gone quiet)."))
     else:
-        show(awaiting_grid(items, now.date(), tz, states=args.all))
+        show(render.awaiting_grid(items, now.date(), tz, states=args.all))
     return 0
 
 

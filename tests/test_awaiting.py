@@ -74,6 +74,11 @@ def test_an_unanswered_message_is_followed_up_until_the_reply_comes(
         "jane@acme.example", "Jane Doe", "note 1", "m1@example.com", 1, "waiting")
     assert a["waiting_days"] == 1 and a["sent"] == [noon(1).isoformat()]
     assert 'Follow up: Jane Doe — no reply to "note 1"' in ics(box)
+    shown = box.out(capsys, "show", "jane@acme.example")
+    assert f'waiting for a reply to "note 1" for 1 day: attempt 1, next follow-up ' \
+           f'{a["next_followup"]}' in shown
+    about = json.loads(box.out(capsys, "show", "jane@acme.example", "--json"))
+    assert about["awaiting"] == [a]
     assert "In-Reply-To=%3Cm1@example.com%3E" in ics(box)
 
     box.receive(0, JANE, reply_to="m1@example.com")
@@ -94,6 +99,7 @@ def test_attempts_gone_quiet_and_the_table_when_piped(
     quiet = box.awaiting(capsys, "--all")[-1]
     assert (quiet["email"], quiet["attempt"], quiet["state"], quiet["next_followup"]) == (
         "bob@bob.example", 4, "gone_quiet", None)
+    assert "gone quiet after 4 attempts" in box.out(capsys, "show", "bob@bob.example")
     lines = box.out(capsys, "awaiting").splitlines()
     assert lines[0].split("\t") == ["next_followup", "name", "email", "subject", "sent",
                                     "attempt", "waiting_days"]
