@@ -37,7 +37,7 @@ def interval(facts: ContactFacts, settings: Settings) -> tuple[int, str]:
     if facts.cadence_days is not None:
         return facts.cadence_days, "set for this contact"
     for rule in settings.rules:
-        if rule_matches(rule, facts.emails, facts.tags):
+        if rule.every_days is not None and rule_matches(rule, facts.emails, facts.tags):
             return rule.every_days, f"rule {rule.match}"
     n = facts.touchpoints
     if 1 <= n <= len(settings.new_relationship_days):

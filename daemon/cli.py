@@ -19,7 +19,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
-from daemon import logsetup, render, runtime, service, shellaids, steercmds, sync, viewcmds
+from daemon import (
+    awaitcmds,
+    logsetup,
+    render,
+    runtime,
+    service,
+    shellaids,
+    steercmds,
+    sync,
+    viewcmds,
+)
 from daemon.cmdbase import Add, config_path, open_all
 from daemon.config import Config, load, permission_warnings
 from daemon.errors import ConfigError, KeepwarmError, UsageError
@@ -179,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     _register(add)
     viewcmds.register(add)
     steercmds.register(add)
+    awaitcmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",
             cmd_completion)
     s.add_argument("shell", choices=shellaids.SHELLS,

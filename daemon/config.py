@@ -118,6 +118,7 @@ TABLES = {
                 "two_way"},
     "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon"},
     "daemon": {"max_backoff"},
+    "followup": {"after", "window", "max_recipients"},
 }
 
 
@@ -178,7 +179,19 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
         working_days=chk.get(rem, "reminders", "working_days", list,
                              ["mon", "tue", "wed", "thu", "fri"], weekdays),
         horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", days),
+        **_followup(t["followup"], chk),
     )
+
+
+def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
+    """[followup]: the steps (``after = []`` turns follow-ups off), the window, the limit."""
+    return {
+        "followup_after": chk.get(fol, "followup", "after", list, ["3d", "7d", "14d"],
+                                  days_list),
+        "followup_window_days": chk.get(fol, "followup", "window", str, "60d", days),
+        "followup_max_recipients": chk.get(fol, "followup", "max_recipients", int, 3,
+                                           positive),
+    }
 
 
 def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, ...]:
@@ -192,14 +205,16 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
         if not isinstance(rule, dict):
             chk.problem(key, "must be a table with 'match' and 'every'")
             continue
-        chk.unknown(rule, key, ["match", "every"])
+        chk.unknown(rule, key, ["match", "every", "followup"])
         match = chk.get(rule, key, "match", str, None)
         every = chk.get(rule, key, "every", str, None, days)
-        if match is None or every is None:
-            if "match" not in rule or "every" not in rule:
-                chk.problem(key, "needs both 'match' and 'every'")
+        followup = chk.get(rule, key, "followup", list, None, days_list)
+        if match is None or (every is None and followup is None):
+            if "match" not in rule or not {"every", "followup"} & set(rule):
+                chk.problem(key, "needs both 'match' and 'every'" if "followup" not in rule
+                            else "needs 'match'")
             continue
-        rules.append(CadenceRule(match.lower(), every))
+        rules.append(CadenceRule(match.lower(), every, followup))
     return tuple(rules)
 
 

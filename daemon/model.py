@@ -194,7 +194,8 @@ DEFAULT_IGNORE = (
 @dataclass(frozen=True)
 class CadenceRule:
     match: str  # glob on an address ("*@x.com"), a domain ("x.com") or "tag:NAME"
-    every_days: int
+    every_days: int | None  # None: the rule sets only follow-ups
+    followup: tuple[int, ...] | None = None  # working days per attempt; () off; None: [followup]
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,9 @@ class Settings:
     max_per_day: int = 5
     working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
     horizon_days: int = 14
+    followup_after: tuple[int, ...] = (3, 7, 14)  # working days after the n-th unanswered one
+    followup_window_days: int = 60  # an unanswered message older than this is let go
+    followup_max_recipients: int = 3  # more people than this: a broadcast, nobody owes a reply
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -422,3 +426,23 @@ class ReminderRecord:
     prev_start: datetime | None = None
     remote_id: str = ""
     etag: str = ""
+
+
+# -- follow-ups on unanswered mail -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Awaiting:
+    """A thread where the user's last messages got no reply (``daemon.followups``)."""
+
+    email: str  # the person it waits on: the first recipient of the latest message
+    name: str
+    subject: str
+    message_id: str  # the latest unanswered message (a follow-up answers it)
+    thread: str  # the thread's key: the service's thread id, else its first message's id
+    sent: tuple[datetime, ...]  # the unanswered messages in a row, oldest first
+    attempt: int  # len(sent)
+    next_followup: date | None  # None once the thread has gone quiet
+    state: Literal["waiting", "gone_quiet"]
+    link: str  # opens the thread: the service's web link, else a mailto: reply
+    contact: str = ""  # the contact key the reminder is filed under
+    message_ids: tuple[str, ...] = ()  # of ``sent``: what `keepwarm done` marks
+    recipients: tuple[str, ...] = ()  # everyone the latest message went to, but the user

@@ -124,7 +124,8 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
 
     Fixed wishes go on their day and pinned ones where the user put them, both counting
     against that day's budget without being moved by it; the rest, in ``live`` order, go on
-    the first working day on or after max(earliest, today) with room. A budgeted wish that
+    the first working day on or after max(earliest, today) with room, and on none that
+    already holds a reminder about the same person. A budgeted wish that
     finds no room within the horizon waits (``keepwarm lapsed`` lists it) rather than a
     backlog filling the calendar for months, where every reminder written would move again
     each time one ahead of it is done. An overdue reminder goes on today's slot even once its
@@ -132,12 +133,19 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
     tz = settings.tz
     horizon = as_of + timedelta(days=settings.horizon_days)
     per_day: Counter[date] = Counter()
+    person_days: set[tuple[str, date]] = set()  # one reminder per person per day
     placed: dict[ReminderId, datetime] = {}
 
     def take(wish: Wish, start: datetime) -> None:
         placed[wish.rid] = start
         if wish.budgeted:
             per_day[start.astimezone(tz).date()] += 1
+            if wish.rid.contact:
+                person_days.add((wish.rid.contact, start.astimezone(tz).date()))
+
+    def full(wish: Wish, day: date) -> bool:
+        return wish.budgeted and (per_day[day] >= settings.max_per_day
+                                  or (wish.rid.contact, day) in person_days)
 
     for wish in live:
         if wish.rid in pins:
@@ -148,7 +156,7 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
         if wish.rid in placed or wish.fixed:
             continue
         day = next_working_day(max(wish.earliest, as_of), settings.working_days)
-        while wish.budgeted and per_day[day] >= settings.max_per_day:
+        while full(wish, day):
             day = next_working_day(day + timedelta(days=1), settings.working_days)
         if wish.budgeted and day > horizon:
             continue

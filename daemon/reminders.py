@@ -1,6 +1,7 @@
 """The kinds of reminder keepwarm writes, each a pure function from what it knows to the
-``Wish``es the planner places: ``cadence`` (a contact is due) and ``notice`` (keepwarm's
-own messages to the user, e.g. an account that needs signing in again).
+``Wish``es the planner places: ``cadence`` (a contact is due), ``followup`` (a message of the
+user's got no reply) and ``notice`` (keepwarm's own messages to the user, e.g. an account
+that needs signing in again).
 
 A kind decides what a reminder says, which due date (cycle) it belongs to and where it may
 go; the planner decides where it does go, under one budget for all kinds.
@@ -8,11 +9,13 @@ go; the planner decides where it does go, under one budget for all kinds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import date
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, tzinfo
 
-from daemon.model import CADENCE, NOTICE, ReminderId, ReminderRecord, Status, Wish
+from daemon.model import CADENCE, NOTICE, Awaiting, ReminderId, ReminderRecord, Status, Wish
 from daemon.words import plural
+
+FOLLOWUP = "followup"  # a thread waits for a reply; key: the thread
 
 
 def cadence_id(contact: str) -> ReminderId:
@@ -26,18 +29,24 @@ def signin_id(account: str) -> ReminderId:
 def describe(s: Status) -> tuple[str, str]:
     """Title and description of a follow-up; nothing relative to today, so an unchanged
     contact's event never needs rewriting."""
+    lines = [
+        *_cadence_lines(s),
+        "",
+        "Created by keepwarm. It moves or removes this event as soon as you get in touch.",
+        f"Why: keepwarm show {s.facts.key}",
+    ]
+    return f"Follow up: {s.facts.name}", "\n".join(lines)
+
+
+def _cadence_lines(s: Status) -> list[str]:
     f = s.facts
     channel = "a meeting" if f.last_channel == "meeting" else "e-mail"
-    lines = [
+    return [
         f"Last touch: {s.last_date.isoformat()} by {channel}",
         f"Cadence: every {plural(s.interval_days, 'day')} ({s.interval_source})",
         f"Due: {s.due.isoformat()}",
         f"Addresses: {', '.join(f.emails)}",
-        "",
-        "Created by keepwarm. It moves or removes this event as soon as you get in touch.",
-        f"Why: keepwarm show {f.key}",
     ]
-    return f"Follow up: {f.name}", "\n".join(lines)
 
 
 def cadence(statuses: Iterable[Status]) -> list[Wish]:
@@ -63,3 +72,63 @@ def signin_notices(accounts: Iterable[str], records: Mapping[ReminderId, Reminde
             f"Run: keepwarm auth {name}\n\nkeepwarm removes this event once you have.",
             earliest=as_of, budgeted=False, name=name))
     return out
+
+
+def followup_id(a: Awaiting) -> ReminderId:
+    return ReminderId(FOLLOWUP, a.contact or a.email, a.thread)
+
+
+def _subject(a: Awaiting) -> str:
+    return f'"{a.subject}"' if a.subject else "(no subject)"
+
+
+def _followup_lines(a: Awaiting, tz: tzinfo) -> list[str]:
+    sent = ", ".join(d.astimezone(tz).date().isoformat() for d in a.sent)
+    return [f"No reply from {a.name} <{a.email}> to {_subject(a)}",
+            f"Sent: {sent} (attempt {a.attempt})",
+            f"Follow up on: {a.next_followup}",
+            f"Open: {a.link}"]
+
+
+def describe_followups(items: Sequence[Awaiting], with_cadence: Status | None,
+                       tz: tzinfo) -> tuple[str, str]:
+    """One reminder for a person's threads due the same day, and for their cadence too when
+    it is due that day: the title says both, the description each."""
+    title = (f"Follow up: {items[0].name} — no reply to "
+             + ", ".join(_subject(a) for a in items))
+    blocks = [_followup_lines(a, tz) for a in items]
+    if with_cadence is not None:
+        title += " (also due to keep in touch)"
+        blocks.append(["Also due to keep in touch:", *_cadence_lines(with_cadence)])
+    done = items[0].email
+    footer = ["Created by keepwarm. It removes this event when they answer or write to you, "
+              f"or after: keepwarm done {done}", "Why: keepwarm awaiting"]
+    return title, "\n\n".join("\n".join(b) for b in [*blocks, footer])
+
+
+def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: date,
+             tz: tzinfo) -> list[Wish]:
+    """The cadence and follow-up wishes together, at most one per person per day (from
+    ``as_of`` on, when each would show): a follow-up due the day a cadence reminder is
+    replaces it and says both, and threads with one person due the same day share one."""
+    statuses = list(statuses)
+    tracked = {s.facts.key: s for s in statuses if s.tracked}
+    snoozed = {s.facts.key: s.facts.snooze_until for s in statuses if s.facts.snooze_until}
+    days: dict[tuple[str, date], list[Awaiting]] = {}
+    for a in waiting:
+        if a.next_followup is not None:
+            day = max(a.next_followup, snoozed.get(a.contact, date.min), as_of)
+            days.setdefault((a.contact, day), []).append(a)
+    wishes, merged = [], set()
+    for (contact, day), items in sorted(days.items()):
+        s = tracked.get(contact)
+        both = s if s and contact not in merged and max(s.due, as_of) == day else None
+        if both is not None:
+            merged.add(contact)
+        items.sort(key=lambda a: (a.next_followup or day, a.thread))
+        first = items[0]
+        earliest = max(first.next_followup or day, snoozed.get(contact, date.min))
+        wishes.append(Wish(followup_id(first), first.next_followup or day,
+                           *describe_followups(items, both, tz), earliest=earliest,
+                           name=first.name))
+    return wishes + cadence(s for k, s in tracked.items() if k not in merged)

@@ -20,6 +20,7 @@ from rich.progress import (
 
 from daemon import sparkline, words
 from daemon.model import (
+    Awaiting,
     Change,
     Create,
     IngestResult,
@@ -221,3 +222,45 @@ class SyncProgress:
             self.progress.update(task_id, total=task.completed + remaining)
         if task.elapsed and task.elapsed >= 1:  # before a second has passed, a rate is noise
             self.progress.update(task_id, rate=f"{task.completed / task.elapsed:,.0f}/s")
+
+
+def waiting_days(a: Awaiting, today: date, tz: tzinfo) -> int:
+    """Days since the first of the unanswered messages in a row."""
+    return (today - a.sent[0].astimezone(tz).date()).days
+
+
+def awaiting_json(a: Awaiting, today: date, tz: tzinfo) -> dict[str, Any]:
+    """One thread as `awaiting --json` has it (the README lists the keys)."""
+    return {"email": a.email, "name": a.name, "subject": a.subject,
+            "message_id": a.message_id, "thread": a.thread,
+            "sent": [d.astimezone(tz).isoformat() for d in a.sent],
+            "waiting_days": waiting_days(a, today, tz), "attempt": a.attempt,
+            "next_followup": a.next_followup.isoformat() if a.next_followup else None,
+            "state": a.state, "link": a.link}
+
+
+def awaiting_grid(items: Sequence[Awaiting], today: date, tz: tzinfo, states: bool) -> Grid:
+    """The threads by next follow-up; ``states`` adds whether each waits or has gone quiet."""
+    c = Column
+    g = Grid(f"Waiting for a reply as of {today}", (
+        c("Next follow-up", key="next_followup"), c("Name", fold=True), c("Email"),
+        c("Subject", fold=True), c("Sent", drop=2), c("Attempt", drop=1, right=True),
+        c("Waiting", drop=3, right=True, key="waiting_days"),
+        *([c("State", drop=4)] if states else [])))
+    for a in items:
+        g.add(a.next_followup.isoformat() if a.next_followup else "", a.name, a.email,
+              a.subject, ", ".join(d.astimezone(tz).date().isoformat() for d in a.sent),
+              str(a.attempt), f"{waiting_days(a, today, tz)}d",
+              *([a.state.replace("_", " ")] if states else []))
+    return g
+
+
+
+def awaiting_line(a: Awaiting, today: date, tz: tzinfo) -> str:
+    """One open thread under a contact in `show`."""
+    subject = f'"{a.subject}"' if a.subject else "(no subject)"
+    head = (f"waiting for a reply to {subject} for "
+            f"{plural(waiting_days(a, today, tz), 'day')}: ")
+    if a.next_followup is None:
+        return head + f"gone quiet after {plural(a.attempt, 'attempt')}"
+    return head + f"attempt {a.attempt}, next follow-up {a.next_followup}"

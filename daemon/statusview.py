@@ -15,6 +15,7 @@ from daemon.config import Config
 from daemon.lock import InstanceLock
 from daemon.model import AccountConfig
 from daemon.store import Store
+from daemon.sync import followups_off
 from daemon.tables import clean
 from daemon.terminal import emit_json, say
 from daemon.words import plural
@@ -60,6 +61,7 @@ def gather(cfg: Config, store: Store) -> dict[str, Any]:
         "reminders": None if reminders is None else {
             k: reminders.get(k) for k in ("calendar", "last_success", "last_attempt",
                                           "last_error")},
+        "followups": {"enabled": (off := followups_off(cfg, store)) is None, "reason": off},
         "counts": store.counts(),
         "written_today": store.written_on(datetime.now(cfg.settings.tz).date()),
     }
@@ -112,7 +114,11 @@ def _lines(data: Mapping[str, Any]) -> None:
         say(f"  reminders into {r['calendar']}: last written {r['last_success'] or 'never'}")
         if r["last_error"]:
             say(f"    last write failed at {r['last_attempt']}: {r['last_error']}", style="red")
-    say(", ".join(plural(n, k[:-1]) for k, n in data["counts"].items()))
+    f = data["followups"]
+    say(f"follow-ups: {f['reason'] or 'on (`keepwarm awaiting` lists the open threads)'}")
+    # a plural key names its noun ("messages"); another is said as it is ("received")
+    say(", ".join(plural(n, k[:-1]) if k.endswith("s") else f"{n:,} {k}"
+                  for k, n in data["counts"].items()))
     say(f"reminders written today: {data['written_today']}")
 
 

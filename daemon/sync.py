@@ -7,17 +7,19 @@ account is reported and the others go on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors import registry
 from connectors.base import Connector
-from daemon import cadence, ingest, planner, reminder_state, reminders
+from daemon import cadence, followups, ingest, planner, reminder_state, reminders
 from daemon.config import Config
 from daemon.errors import AuthError, KeepwarmError
 from daemon.model import (
     AccountConfig,
+    Awaiting,
+    ContactFacts,
     Create,
     Delete,
     FetchContext,
@@ -164,6 +166,52 @@ def compute(store: Store, settings: Settings, now: datetime) -> list[Status]:
     return cadence.statuses(store.contact_facts(until=now), settings, as_of)
 
 
+# the account options that make a source read received mail: maildir and mbox `received`
+# (paths), imap `received_folders`, gmail and outlook `received` (true by default)
+RECEIVED_OPTIONS = ("received", "received_folders")
+
+
+def reads_received(account: AccountConfig) -> bool:
+    return any(bool(account.options.get(key)) for key in RECEIVED_OPTIONS)
+
+
+def followups_off(config: Config, store: Store) -> str | None:
+    """Why there are no follow-ups, in one line, or None when there are. Without received
+    mail no reply can be seen, and every message sent would look unanswered: they are on
+    when an account's options read it, or received mail is stored (a source without such
+    an option); then once each account whose options read it has synced."""
+    s = config.settings
+    if not s.followup_after and not any(r.followup for r in s.rules):
+        return "off: [followup] after = [] and no cadence rule carries followup steps"
+    readers = [a.name for a in config.accounts if reads_received(a)]
+    if not readers and not store.counts().get("received"):
+        return ("off: no account reads received mail, so no reply can be seen; add "
+                'received = ["PATH"] to a maildir or mbox account (imap, gmail and outlook '
+                "accounts read it unless turned off)")
+    states = store.account_states()
+    first = [name for name in readers if not (states.get(name) or {}).get("last_success")]
+    if first:
+        return f"waiting for the first sync of {', '.join(first)}, which reads the replies"
+    return None
+
+
+def awaiting(config: Config, store: Store, now: datetime,
+             facts: Iterable[ContactFacts] | None = None) -> list[Awaiting]:
+    """Every thread waiting for a reply as of ``now`` (none while follow-ups are off). The
+    mail read reaches back past the window by every step, working days as calendar days,
+    so the earlier attempts of a row are counted too."""
+    if followups_off(config, store) is not None:
+        return []
+    s = config.settings
+    rows = [s.followup_after, *(r.followup for r in s.rules if r.followup)]
+    reach = -(-max(sum(row) for row in rows) * 7 // len(s.working_days))
+    mails = store.thread_mail(now - timedelta(days=s.followup_window_days + reach))
+    if facts is None:
+        facts = store.contact_facts(until=now)
+    return followups.awaiting(mails, s.own_addresses | store.aliases(), s,
+                              store.followups_done(), now, facts)
+
+
 def reminders_account(config: Config) -> AccountConfig | None:
     name = config.settings.reminders_calendar
     return config.account(name) if name else None
@@ -176,7 +224,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     if records is None:
         records = store.reminder_records()
     as_of = now.astimezone(config.settings.tz).date()
-    wishes = (reminders.cadence(statuses)
+    waiting = awaiting(config, store, now, [s.facts for s in statuses])
+    wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
               + reminders.signin_notices(needs_signin, records, as_of))
     return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
                         config.settings, now, writer.user_editable)

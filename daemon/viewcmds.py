@@ -73,8 +73,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     match = [s for s in _statuses(cfg, store, now) if email in s.facts.emails]
     status = match[0] if match else None
     counts = sparkline.monthly_counts(_touch_days(entries, now, cfg.settings.tz), now.date())
+    threads = [a for a in sync.awaiting(cfg, store, now) if email in a.recipients
+               or (status is not None and a.contact == status.facts.key)]
     if args.json:
-        emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz))
+        emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)
+                  | {"awaiting": [render.awaiting_json(a, now.date(), cfg.settings.tz)
+                                  for a in threads]})
         return 0
     if status is not None:
         say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
@@ -83,6 +87,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         say(f"{email}: no touchpoint counted; see why below.")
     say(f"  touches per month {sparkline.labelled(counts, now.date(), ascii=not fancy())}")
+    for a in threads:  # the follow-ups open with them (`keepwarm awaiting` lists all)
+        say(f"  {render.awaiting_line(a, now.date(), cfg.settings.tz)}", wrap=True)
     if not out.is_terminal:
         say("")  # the timeline's tab-separated lines follow, after this blank line
     show(render.timeline_grid(entries, cfg.settings.tz))

@@ -102,7 +102,9 @@ def test_status_json_has_its_documented_keys(
     got = run_json(people, capsys, "status")
     assert isinstance(got, dict)
     assert set(got) == {"config", "store", "daemon", "accounts", "reminders", "counts",
-                        "written_today"}
+                        "written_today", "followups"}
+    assert got["followups"]["enabled"] is False  # no account reads received mail
+    assert got["followups"]["reason"].startswith("off: no account reads received mail")
     assert got["daemon"] is None and got["config"] == str(people.config)
     assert [a["name"] for a in got["accounts"]] == ["sent", "calendar", "followups"]
     assert set(got["accounts"][0]) == {

@@ -1,0 +1,94 @@
+"""`keepwarm awaiting` (the user's messages waiting for a reply, by next follow-up) and
+`keepwarm done` (stop waiting on a person's threads, or on one message). Waiting is worked
+out from the stored mail each time; `done` is the one thing the user adds, kept in the store
+and the steering file like the other steering."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from datetime import datetime
+
+from daemon import book, render, steering, sync
+from daemon.cmdbase import Add, as_of, open_all
+from daemon.errors import UsageError
+from daemon.model import Awaiting
+from daemon.terminal import complain, emit_json, say, show
+from daemon.viewcmds import AS_OF_HELP, JSON_HELP
+from daemon.words import plural
+
+
+def cmd_awaiting(args: argparse.Namespace) -> int:
+    cfg, store = open_all(args)
+    now = as_of(args, cfg)
+    tz = cfg.settings.tz
+    off = sync.followups_off(cfg, store)
+    items = [a for a in sync.awaiting(cfg, store, now) if args.all or a.state == "waiting"]
+    if args.json:
+        emit_json([render.awaiting_json(a, now.date(), tz) for a in items])
+        if off:
+            complain(f"follow-ups: {off}")
+    elif off:
+        say(f"follow-ups: {off}")
+    elif not items:
+        say(f"No message of yours is waiting for a reply as of {now.date()}"
+            + ("." if args.all else " (`--all` adds the threads gone quiet)."))
+    else:
+        show(render.awaiting_grid(items, now.date(), tz, states=args.all))
+    return 0
+
+
+def _open_threads(items: Sequence[Awaiting], target: str, contact: str | None
+                  ) -> list[Awaiting]:
+    return [a for a in items if target in a.recipients or (contact and a.contact == contact)]
+
+
+def cmd_done(args: argparse.Namespace) -> int:
+    """Mark one message's row, or every open thread with a person, as answered."""
+    cfg, store = open_all(args)
+    now = datetime.now(cfg.settings.tz)
+    off = sync.followups_off(cfg, store)
+    if off:
+        raise UsageError(f"nothing waits for a reply: follow-ups are {off}")
+    items = sync.awaiting(cfg, store, now)
+    text = args.target.strip()
+    message = text[1:-1].strip() if text[:1] == "<" and text[-1:] == ">" else text
+    threads = [a for a in items if message in a.message_ids]
+    if not threads:
+        try:
+            email = book.resolve(store, text)
+        except UsageError:
+            if message == text:  # no <>: a name, or half an address; resolve's answer fits
+                raise
+            raise UsageError(f"no message waiting for a reply has the Message-ID {text}; "
+                             "`keepwarm awaiting --all` lists them") from None
+        threads = _open_threads(items, email, store.contact_of(email))
+        if not threads and not store.knows(email):
+            raise UsageError(f"{book.never_seen(store, email)} Nor is {text} the Message-ID "
+                             "of a message waiting for a reply (`keepwarm awaiting --all`).")
+        if not threads:
+            say(f"{email}: no thread with them is waiting for a reply; nothing to do.")
+            return 0
+    store.mark_followup_done([i for a in threads for i in a.message_ids], now)
+    steering.save(store)
+    say(f"No longer waiting for a reply to {_subjects(threads)}. Takes effect at the next "
+        "`keepwarm sync`.")
+    return 0
+
+
+def _subjects(threads: Sequence[Awaiting]) -> str:
+    subjects = ", ".join(f'"{a.subject}"' if a.subject else "(no subject)" for a in threads)
+    who = threads[0].name if len({a.email for a in threads}) == 1 else "them"
+    return f"{subjects} ({plural(len(threads), 'thread')} with {who})"
+
+
+def register(add: Add) -> None:
+    s = add("awaiting", "your messages waiting for a reply, by next follow-up", cmd_awaiting)
+    s.add_argument("--all", action="store_true",
+                   help="also the threads gone quiet (no follow-up step left)")
+    s.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
+    s.add_argument("--json", action="store_true", help=JSON_HELP)
+    s = add("done", "stop waiting for a reply: from a person, or to one message", cmd_done)
+    s.add_argument("target", metavar="ADDRESS|MESSAGE-ID",
+                   help="a person's address (every open thread with them), or the "
+                        "Message-ID of one of your messages waiting for a reply")
