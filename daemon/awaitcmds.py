@@ -64,8 +64,10 @@ def cmd_done(args: argparse.Namespace) -> int:
                              "`keepwarm awaiting --all` lists them") from None
         threads = _open_threads(items, email, store.contact_of(email))
         if not threads and not store.knows(email):
-            raise UsageError(f"{book.never_seen(store, email)} Nor is {text} the Message-ID "
-                             "of a message waiting for a reply (`keepwarm awaiting --all`).")
+            close = book.suggestions(store, email)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise UsageError(f"{email} is in no message keepwarm has seen, nor the Message-ID "
+                             f"of one waiting for a reply (`keepwarm awaiting --all`){hint}")
         if not threads:
             say(f"{email}: no thread with them is waiting for a reply; nothing to do.")
             return 0
