@@ -173,11 +173,7 @@ class MaildirConnector(Connector):
                          for p in opts["received"]}
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
-        def reader(folder: MaildirFolder) -> mailpaths.Read:
-            return lambda c: folder.fetch(c, ctx)
-
-        return mailpaths.fetch(cursor, reader(self.sent),
-                               {key: reader(f) for key, f in self.received.items()})
+        return mailpaths.fetch(cursor, ctx, self.sent, self.received)
 
 
 class MaildirFolder:

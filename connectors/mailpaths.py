@@ -12,17 +12,22 @@ archive) is stored as the user's own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from connectors.base import Option
 from daemon.errors import SourceError
-from daemon.model import JSON, Batch
+from daemon.model import JSON, Batch, FetchContext
 
 RECEIVED = "received"  # the option and the cursor key
 
-Read = Callable[[JSON | None], Iterator[Batch]]  # one path's fetch, from its own cursor
+
+
+class MailPath(Protocol):
+    """One folder or file of the account, read from its own cursor."""
+
+    def fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]: ...
 
 
 def received_option(what: str) -> Option:
@@ -32,18 +37,19 @@ def received_option(what: str) -> Option:
                        "received mail finds replies to your messages")
 
 
-def fetch(cursor: JSON | None, sent: Read, received: Mapping[str, Read]) -> Iterator[Batch]:
+def fetch(cursor: JSON | None, ctx: FetchContext, sent: MailPath,
+          received: Mapping[str, MailPath]) -> Iterator[Batch]:
     """Every path's batches, each carrying the whole account's cursor. The sent path's fetch
     starts now (its errors raise here, not at the first ``next``); a received path that
     fails is reported once every other path is read."""
     own = dict(cursor) if isinstance(cursor, dict) else None
     old = own.pop(RECEIVED, None) if own is not None else None
     parts = {key: old.get(key) if isinstance(old, dict) else None for key in received}
-    return _chain(sent(own), parts, received)
+    return _chain(sent.fetch(own, ctx), parts, received, ctx)
 
 
 def _chain(first: Iterator[Batch], parts: dict[str, JSON | None],
-           received: Mapping[str, Read]) -> Iterator[Batch]:
+           received: Mapping[str, MailPath], ctx: FetchContext) -> Iterator[Batch]:
     sent_cursor: JSON = {}
 
     def whole() -> dict[str, Any]:
@@ -56,9 +62,9 @@ def _chain(first: Iterator[Batch], parts: dict[str, JSON | None],
         sent_cursor = batch.cursor
         yield replace(batch, cursor=whole())
     faults: list[SourceError] = []
-    for key, read in received.items():
+    for key, path in received.items():
         try:
-            for batch in read(parts[key]):
+            for batch in path.fetch(parts[key], ctx):
                 parts[key] = batch.cursor
                 yield replace(batch, cursor=whole())
         except SourceError as e:  # one path's fault stops no other path

@@ -169,11 +169,7 @@ class MboxConnector(Connector):
                          for p in opts["received"]}
 
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
-        def reader(file: MboxFile) -> mailpaths.Read:
-            return lambda c: file.fetch(c, ctx)
-
-        return mailpaths.fetch(cursor, reader(self.sent),
-                               {key: reader(f) for key, f in self.received.items()})
+        return mailpaths.fetch(cursor, ctx, self.sent, self.received)
 
 
 class MboxFile:
