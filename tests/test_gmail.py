@@ -79,7 +79,8 @@ def test_backfill_is_newest_first_in_batches_never_one_request_per_message(
         google_user: User, tmp_path: Path) -> None:
     for n in range(130):
         google_user.add_mail(mail(n))
-    batches, cursor = run(google_user.account(tmp_path, calendar=False), page=40)
+    batches, cursor = run(google_user.account(tmp_path, calendar=False, received=False),
+                          page=40)
     assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(130)]
     assert max(len(b.observations) for b in batches) <= 50
     assert google_user.count("messages.get") == 0
@@ -246,7 +247,7 @@ def test_batch_items_refused_are_sent_again_and_only_they(
     for n in range(40):
         google_user.add_mail(mail(n))
     google_user.fault("messages.get", status=429, times=3)
-    batches, _ = run(google_user.account(tmp_path, calendar=False))
+    batches, _ = run(google_user.account(tmp_path, calendar=False, received=False))
     assert len(sent(batches)) == 40
     assert google_user.count("batch:messages.get") == 43
     assert google_user.count("batch") == 2
@@ -295,7 +296,7 @@ def test_the_batch_and_each_part_have_their_own_retries(google_user: User,
     for n in range(30):
         google_user.add_mail(mail(n))
     google_user.plan = faultplan.FaultPlan(faultplan.GOOGLE, rate=1.0)
-    batches, cursor = run(google_user.account(tmp_path, retries=2), batch=10)
+    batches, cursor = run(google_user.account(tmp_path, retries=2, received=False), batch=10)
     assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(30)]
     assert cursor["mail"]["phase"] == "incremental"
     assert google_user.count("batch") == 3 * 3 * 3  # each POST twice refused; parts likewise

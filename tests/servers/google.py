@@ -48,7 +48,8 @@ from daemon.model import AccountConfig
 from tests.servers import faultplan, gcal_api, gmail_api, google_oauth
 
 Answer = tuple[int, dict[str, str], bytes]
-UNITS = {"profile": 1, "messages.list": 5, "history.list": 2}  # messages.get: per user
+UNITS = {"profile": 1, "messages.list": 5, "history.list": 2,  # messages.get: per user
+         "threads.get": 10}
 _ids = itertools.count(0x18C0000000000000)
 
 
@@ -84,6 +85,8 @@ class Message:
     internal_ms: int
     headers: list[tuple[str, str]]
     history_id: int
+    labels: tuple[str, ...] = ("SENT",)
+    thread: str = ""  # the thread id: the message's own id when it starts a thread
 
 
 @dataclass
@@ -161,7 +164,10 @@ class User:
         with self.server.lock:
             self.faults.append(Fault(kind, **kw))
 
-    def add_mail(self, raw: bytes, internal: datetime | None = None) -> str:
+    def add_mail(self, raw: bytes, internal: datetime | None = None,
+                 labels: tuple[str, ...] = ("SENT",), thread: str = "") -> str:
+        """Deliver a message (sent by default; ``labels=("INBOX",)`` for received mail) into
+        ``thread`` (a message id already added), or into a thread of its own."""
         parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         headers = [(k, _clean(v)) for k, v in parsed.items()]
         when = internal
@@ -174,7 +180,8 @@ class User:
             self.history_id += 1
             mid = f"{next(_ids):x}"
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
-                                         self.history_id)
+                                         self.history_id, labels,
+                                         self.messages[thread].thread if thread else mid)
             self.history.append((self.history_id, mid))
             return mid
 
@@ -275,6 +282,8 @@ def kind_of(method: str, target: str) -> str:
         tail = path[4:]
         if path[4:5] == ["messages"]:
             return "messages.get" if len(tail) == 2 else "messages.list"
+        if path[4:5] == ["threads"]:
+            return "threads.get" if len(tail) == 2 else "threads.list"
         return {"profile": "profile", "history": "history.list"}.get(path[4], "gmail")
     if path[:2] == ["calendar", "v3"]:
         return gcal_api.kind(method, path[2:])
