@@ -167,7 +167,8 @@ class User:
     def add_mail(self, raw: bytes, internal: datetime | None = None,
                  labels: tuple[str, ...] = ("SENT",), thread: str = "") -> str:
         """Deliver a message (sent by default; ``labels=("INBOX",)`` for received mail) into
-        ``thread`` (a message id already added), or into a thread of its own."""
+        ``thread`` (a message id already added); without one, into the thread of a message
+        its In-Reply-To or References names, as Gmail threads, or else a thread of its own."""
         parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         headers = [(k, _clean(v)) for k, v in parsed.items()]
         when = internal
@@ -181,9 +182,20 @@ class User:
             mid = f"{next(_ids):x}"
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
                                          self.history_id, labels,
-                                         self.messages[thread].thread if thread else mid)
+                                         self.messages[thread].thread if thread
+                                         else self._thread_of(parsed) or mid)
             self.history.append((self.history_id, mid))
             return mid
+
+    def _thread_of(self, parsed: Any) -> str:
+        """The thread of the message that ``parsed`` answers (by Message-ID), if stored."""
+        named = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
+        wanted = set(re.findall(r"<([^<>]+)>", named))
+        for m in self.messages.values():
+            ids = {v.strip().strip("<>") for k, v in m.headers if k.lower() == "message-id"}
+            if ids & wanted:
+                return m.thread
+        return ""
 
     def delete_mail(self, mid: str) -> None:
         with self.server.lock:

@@ -271,6 +271,12 @@ class MicrosoftServer:
         except (TypeError, ValueError):
             sent = datetime.now(UTC)
         sender = people("From")
+        answered = set(re.findall(r"<([^<>]+)>", " ".join(
+            str(head.get(h, "")) for h in ("In-Reply-To", "References"))))
+        conversation = [it.data["conversationId"] for it in self.state.messages.values()
+                        if str(it.data.get("internetMessageId") or "").strip("<>") in answered]
+        if conversation:  # Exchange files an answer into its conversation
+            extra.setdefault("conversationId", conversation[0])
         return self.add_message(
             folder, **extra,
             toRecipients=people("To"), ccRecipients=people("Cc"), bccRecipients=people("Bcc"),

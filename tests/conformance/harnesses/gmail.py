@@ -52,6 +52,11 @@ class GmailSourceHarness:
     def add_mail(self, raw: bytes) -> None:
         self.user.add_mail(raw)
 
+    def add_received(self, raw: bytes) -> None:
+        """Received mail in the inbox, threaded as Gmail does (by In-Reply-To/References):
+        the connector reads only what lands in a thread with sent mail."""
+        self.user.add_mail(raw, labels=("INBOX",))
+
     def add_meeting(self, meeting: Meeting) -> None:
         self.user.calendar().put(event_of(meeting))
 
