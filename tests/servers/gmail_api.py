@@ -63,7 +63,7 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
         size = min(int(q.get("maxResults", 100)), 500)
         page: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.thread}
                                              for m in order[:size]],
-                                "resultSizeEstimate": len(user.messages)}
+                                "resultSizeEstimate": len(order)}
         if len(order) > size:
             last = order[size - 1]
             page["nextPageToken"] = token_of({"k": [last.internal_ms, last.id]})
