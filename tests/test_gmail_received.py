@@ -11,9 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from daemon.errors import ConfigError
 from daemon.model import Mail
 from tests.servers.google import User
-from tests.test_gmail import NOW, mail, run, sent
+from tests.test_gmail import NOW, config, mail, run, sent
 
 INBOX = ("INBOX",)
 
@@ -136,3 +139,11 @@ def test_received_off_reads_sent_history_only(google_user: User, tmp_path: Path)
     batches, _ = run(account, cursor)
     assert [m.message_id for m in sent(batches)] == ["m2@example.com"]
     assert google_user.count("batch:threads.get") == 0
+
+
+def test_a_bad_followup_window_is_one_config_line(google_user: User, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config(tmp_path, google_user, followup_window="soon")
+    assert str(caught.value).splitlines() == [
+        f"{tmp_path / 'config.toml'}: accounts[0].followup_window: 'soon' is not a duration "
+        "like '30d', '2w', '15min' (units: s min h d w y)"]
