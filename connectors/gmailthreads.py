@@ -90,10 +90,13 @@ class SentThreads:
     def worth_reading(self, added: Sequence[Mapping[str, Any]], now_ms: int) -> list[str]:
         """The ids among history's added messages to read: every sent one, and a received one
         only in a thread with sent mail (a sent one among ``added`` counts, whatever the
-        order)."""
+        order). A sent message that answers a thread new to us (Gmail's threadId is the id
+        of a thread's first message) queues that thread: what they wrote first matters too."""
         for message in added:
             if SENT in labels_of(message) and message.get("threadId"):
                 thread = str(message["threadId"])
+                if thread not in self.known and thread != str(message.get("id")):
+                    self.queue.append(thread)
                 self.known[thread] = max(now_ms, self.known.get(thread, 0))
         return [str(m["id"]) for m in added if m.get("id") and not NOT_MAIL & set(labels_of(m))
                 and (SENT in labels_of(m) or str(m.get("threadId") or "") in self.known)]

@@ -147,3 +147,21 @@ def test_a_bad_followup_window_is_one_config_line(google_user: User, tmp_path: P
     assert str(caught.value).splitlines() == [
         f"{tmp_path / 'config.toml'}: accounts[0].followup_window: 'soon' is not a duration "
         "like '30d', '2w', '15min' (units: s min h d w y)"]
+
+
+def test_my_answer_to_a_new_thread_reads_what_they_wrote_first(
+        google_user: User, tmp_path: Path) -> None:
+    account = google_user.account(tmp_path, calendar=False)
+    _, cursor = run(account)
+    theirs = google_user.add_mail(
+        b"From: Ann <ann@example.org>\nTo: me@example.com\nMessage-ID: <ask@example.org>\n"
+        b"Subject: a question\n\n", NOW - timedelta(minutes=30), labels=INBOX)
+    batches, cursor = run(account, cursor)
+    assert sent(batches) == []  # nothing of mine in that thread yet: not read
+    google_user.add_mail(b"From: me@example.com\nTo: ann@example.org\nMessage-ID: <answer@x>\n"
+                         b"In-Reply-To: <ask@example.org>\nSubject: Re: a question\n\n",
+                         NOW - timedelta(minutes=5))
+    batches, _ = run(account, cursor)
+    assert {(m.message_id, m.received) for m in sent(batches)} == {
+        ("answer@x", False), ("ask@example.org", True)}
+    assert google_user.messages[theirs].thread == theirs
