@@ -249,6 +249,10 @@ class MailReader:
             newest = max(newest, newest_ms)
             yield observations, _incremental_state(history_id, newest, pending, threads)
             yielded = True
+        if threads is not None and len(threads.queue) > self.batch:
+            seconds = len(threads.queue) * THREAD_UNITS * self.budget.window / self.budget.limit
+            log.info("%s: reading %d threads of sent mail for replies, newest first; about %s "
+                     "under the quota", self.name, len(threads.queue), _span(seconds))
         while threads is not None and threads.queue:
             chunk = threads.queue[:self.batch]
             observations, _ = self._read_chunk(chunk, ctx, whole_threads=True)
