@@ -10,7 +10,7 @@ fresh store (list, batch, parse, infer, store), with ``quota_units_per_minute`` 
 minute, messages.get = 20: 5 msg/s) and older ones (15,000 and 5: 50 msg/s).
 
 Time is scaled, not the quota: the quota period is 60/scale seconds on both sides (the
-server's rolling window and keepwarm's ``connectors.gmailmail.WINDOW``), so every minute's
+server's rolling window and keepwarm's ``connectors.gmailquota.WINDOW``), so every minute's
 units, batch sizes and the slot arithmetic stay as in production and only the clock runs
 ``scale`` times faster. It is the pessimistic direction: each period still loses one batch's
 round trip, which is ``scale`` times larger a share of a short period.
@@ -46,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from connectors import gmailmail
+from connectors import gmailquota
 from daemon.config import parse
 from daemon.store import Store
 from daemon.sync import pull
@@ -119,7 +119,7 @@ def measure(count: int, received: int, quota: int, get_units: int, scale: float
                               "endpoint": info["url"], "quota_units_per_minute": quota,
                               "quota_get_units": get_units}],
             }, folder / "config.toml")
-            gmailmail.WINDOW = window
+            gmailquota.WINDOW = window
             store = Store(config.store_path)
             t0 = time.perf_counter()
             report = pull(store, config.accounts[0], config.settings, NOW)

@@ -128,7 +128,7 @@ class GmailConnector(CalendarConnector):
         (MailReader) replace those parts' own defaults when given: tests make them
         small, or move time on."""
         super().__init__(account)
-        from connectors import gcal, gcalreminders, gmailmail, googleauth
+        from connectors import gcal, gcalreminders, gmailmail, gmailquota, googleauth
 
         opts = self.account.options
         self.mail, self.calendar = bool(opts["mail"]), bool(opts["calendar"])
@@ -136,7 +136,7 @@ class GmailConnector(CalendarConnector):
             self.account, scopes_for(opts, account.holds_reminders),
             **_given(backoff=backoff, clock=clock))
         self.mail_reader: MailReader = gmailmail.MailReader(
-            self.session, gmailmail.QuotaBudget(int(opts["quota_units_per_minute"])),
+            self.session, gmailquota.QuotaBudget(int(opts["quota_units_per_minute"])),
             int(opts["quota_get_units"]), bool(opts["received"]),
             parse_duration(str(opts["followup_window"])), **_given(page=page, batch=batch))
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
