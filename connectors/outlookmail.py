@@ -144,11 +144,12 @@ def header_block(message: dict[str, Any], sent: datetime) -> bytes:
     else:  # mailparse synthesises an id from From, To, Cc, Date and Subject
         fields.append(("Date", format_datetime(sent)))
     fields.append(("Subject", str(message.get("subject") or "")))
-    for header in message.get("internetMessageHeaders") or []:
-        if isinstance(header, dict) and str(header.get("name", "")).lower() in _FILTER_HEADERS:
-            fields.append((str(header["name"]), str(header.get("value") or "")))
-    return "".join(f"{name}: {_one_line(value)}\n" for name, value in fields if value
-                   ).encode("utf-8", "replace")
+    raw = [(str(h["name"]), str(h.get("value") or "")) for h in
+           message.get("internetMessageHeaders") or []
+           if isinstance(h, dict) and str(h.get("name", "")).lower() in _FILTER_HEADERS]
+    # a raw header counts even when empty (an empty X-Autoresponder still marks an auto-reply)
+    return "".join(f"{name}: {_one_line(value)}\n" for name, value in
+                   [*((n, v) for n, v in fields if v), *raw]).encode("utf-8", "replace")
 
 
 def graph_address(value: Any) -> Address | None:

@@ -188,14 +188,22 @@ class User:
             return mid
 
     def _thread_of(self, parsed: Any) -> str:
-        """The thread of the message that ``parsed`` answers (by Message-ID), if stored."""
+        """The thread Gmail files ``parsed`` into: that of a stored copy of the same message,
+        else of the message it answers (In-Reply-To, References), else of one with the same
+        subject once Re:/Fwd: are taken off; '' for a thread of its own."""
+        own = str(parsed.get("Message-ID", "")).strip().strip("<>")
         named = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
         wanted = set(re.findall(r"<([^<>]+)>", named))
+        topic = _topic(str(parsed.get("Subject", "")))
+        by_subject = ""
         for m in self.messages.values():
             ids = {v.strip().strip("<>") for k, v in m.headers if k.lower() == "message-id"}
-            if ids & wanted:
+            if own in ids or ids & wanted:
                 return m.thread
-        return ""
+            subjects = [_topic(v) for k, v in m.headers if k.lower() == "subject"]
+            if topic and topic in subjects:
+                by_subject = by_subject or m.thread
+        return by_subject
 
     def delete_mail(self, mid: str) -> None:
         with self.server.lock:
@@ -234,6 +242,11 @@ class User:
             return False
         self.spent.append((now, units))
         return True
+
+
+def _topic(subject: str) -> str:
+    """A subject without its Re:/Fwd: prefixes, as Gmail compares them to thread mail."""
+    return re.sub(r"^(\s*(re|fwd?|aw|wg)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
 
 
 def _clean(value: str) -> str:
