@@ -592,7 +592,8 @@ class World:
             "accounts": [{"name": "mail", "type": "memory", "key": key},
                          {"name": "ms", "type": "outlook", "client_id": CLIENT_ID,
                           "authority_host": server.url, "graph_endpoint": f"{server.url}/v1.0",
-                          "retries": 3, **options}],
+                          # cadence reminders only: reading received mail turns follow-ups on
+                          "retries": 3, "received": False, **options}],
         }
         self.config: Config = parse(raw, tmp_path / "config.toml")
         self.store = Store(self.config.store_path)
