@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import email.parser
 import email.policy
-import itertools
 import json
 import re
 import secrets
@@ -50,7 +49,6 @@ from tests.servers import faultplan, gcal_api, gmail_api, google_oauth
 Answer = tuple[int, dict[str, str], bytes]
 UNITS = {"profile": 1, "messages.list": 5, "history.list": 2,  # messages.get: per user
          "threads.get": 10}
-_ids = itertools.count(0x18C0000000000000)
 
 
 def error(status: int, message: str, reason: str, headers: dict[str, str] | None = None
@@ -179,7 +177,7 @@ class User:
                 when = datetime.now(UTC)
         with self.server.lock:
             self.history_id += 1
-            mid = f"{next(_ids):x}"
+            mid = f"{0x18C0000000000000 + len(self.history):x}"  # per user: runs compare
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
                                          self.history_id, labels,
                                          self.messages[thread].thread if thread
@@ -189,8 +187,8 @@ class User:
 
     def _thread_of(self, parsed: Any) -> str:
         """The thread Gmail files ``parsed`` into: that of a stored copy of the same message,
-        else of the message it answers (In-Reply-To, References), else of one with the same
-        subject once Re:/Fwd: are taken off; '' for a thread of its own."""
+        else of the message it answers (In-Reply-To, References), else, for a reply whose
+        references were stripped (Re:), of one with its subject; '' for a thread of its own."""
         own = str(parsed.get("Message-ID", "")).strip().strip("<>")
         named = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
         wanted = set(re.findall(r"<([^<>]+)>", named))
@@ -201,7 +199,7 @@ class User:
             if own in ids or ids & wanted:
                 return m.thread
             subjects = [_topic(v) for k, v in m.headers if k.lower() == "subject"]
-            if topic and topic in subjects:
+            if topic and topic != str(parsed.get("Subject", "")).strip() and topic in subjects:
                 by_subject = by_subject or m.thread
         return by_subject
 

@@ -20,6 +20,7 @@ their whole state (sequence numbers of a change log), like Graph's opaque ones.
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import json
 import os
@@ -248,8 +249,9 @@ class MicrosoftServer:
         with self._lock:
             mid = data.setdefault("id", "AAMkMsg" + secrets.token_hex(8))
             data.setdefault("receivedDateTime", data.get("sentDateTime"))
-            data.setdefault("conversationId", "AAQkConv" + secrets.token_hex(6))
-            data.setdefault("webLink", f"https://outlook.office365.com/owa/?ItemID={mid}"
+            seed = hashlib.sha256(str(data.get("internetMessageId") or mid).encode()).hexdigest()
+            data.setdefault("conversationId", "AAQkConv" + seed[:12])  # the same in every run
+            data.setdefault("webLink", f"https://outlook.office365.com/owa/?ItemID=AAMk{seed[:16]}"
                                        "&exvsurl=1&viewmodel=ReadMessageItem")
             self.state.messages[mid] = self._bump(Item(data, 0, folder))
             return str(mid)
