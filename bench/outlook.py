@@ -4,8 +4,9 @@ The server is tests/servers/microsoft.py (HTTPS on loopback, a real MSAL sign-in
 device-code endpoint) running in a child process, so its JSON encoding does not share the
 measured process's interpreter. It holds ``--count`` sent messages (deterministic: one to
 three To, up to two Cc, display names, one in ten with list headers in
-``internetMessageHeaders``) and a few hundred meetings in two calendars. The Graph page cap
-is 1,000, as Graph's for messages.
+``internetMessageHeaders``), ``--received`` received ones (four in five in the Inbox, the
+rest in the Archive; one in three in the conversation of a sent message) and a few hundred
+meetings in two calendars. The Graph page cap is 1,000, as Graph's for messages.
 
 Measured, each on a fresh store (median of ``--repeat``):
 
@@ -14,11 +15,12 @@ Measured, each on a fresh store (median of ``--repeat``):
   ``daemon.config.parse`` (fetch, parse, infer, store, one transaction per page);
 - HTTP requests of the backfill per 1,000 messages, counted by the server (target <= 5);
 - the idle incremental sync: ``pull`` again with nothing new; the requests it makes are
-  listed (target: one mail delta request and one calendar delta request per calendar).
+  listed (target: one delta request per mail folder - Sent Items, Inbox, Archive - and one
+  per calendar).
 
 Benchmarks measure; they assert nothing.
 
-Usage: python bench/outlook.py [--count 20000] [--repeat 3] [--json FILE]
+Usage: python bench/outlook.py [--count 20000] [--received 20000] [--repeat 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ CALENDARS = ["default", "Work"]
 
 
 # -- the server (child process) -------------------------------------------------------
-def fill(server: MicrosoftServer, count: int, seed: int) -> None:
+def fill(server: MicrosoftServer, count: int, received: int, seed: int) -> None:
     rng = random.Random(seed)
     people = [(f"Person {n}", f"person{n}@example{n % 37}.org") for n in range(1500)]
 
@@ -72,6 +74,7 @@ def fill(server: MicrosoftServer, count: int, seed: int) -> None:
             "bccRecipients": [], "sentDateTime": sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "internetMessageId": f"<bench{n}@contoso.example>", "subject": f"Re: topic {n % 97}",
             "internetMessageHeaders": headers})
+    fill_received(server, received, rng, people)
     server.add_calendar("Work")
     for n in range(300):
         start = (NOW - timedelta(hours=rng.randrange(24 * 300))).replace(minute=0, second=0)
@@ -84,11 +87,27 @@ def fill(server: MicrosoftServer, count: int, seed: int) -> None:
                          responseStatus={"response": "organizer"})
 
 
-def serve(conn: Connection, count: int, seed: int) -> None:
+def fill_received(server: MicrosoftServer, count: int, rng: random.Random,
+                  people: list[tuple[str, str]]) -> None:
+    """Received mail to me from the same people, some of it answers in a conversation."""
+    sent = [it.data["conversationId"] for it in server.state.messages.values()]
+    for n in range(count):
+        name, address = rng.choice(people)
+        when = NOW - timedelta(minutes=rng.randrange(60 * 24 * 700))
+        extra = {"conversationId": rng.choice(sent)} if sent and n % 3 == 0 else {}
+        server.add_message("archive" if n % 5 == 4 else "inbox", **{
+            "from": {"emailAddress": {"name": name, "address": address}},
+            "toRecipients": [{"emailAddress": {"name": "Me", "address": USER}}],
+            "sentDateTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "internetMessageId": f"<in{n}@example.org>", "subject": f"Re: topic {n % 97}",
+            **extra})
+
+
+def serve(conn: Connection, count: int, received: int, seed: int) -> None:
     """Run the server until told to stop; answer 'hits' with the requests since last asked."""
     trust()
     server = MicrosoftServer(max_page=1000).start()
-    fill(server, count, seed)
+    fill(server, count, received, seed)
     conn.send(server.url)
     while True:
         command = conn.recv()
@@ -117,6 +136,7 @@ def graph_requests(hits: list[tuple[str, str, int]]) -> Counter[str]:
 
 
 def run(url: str, conn: Connection, count: int, repeat: int) -> dict[str, Any]:
+    """``count``: every message the server holds, sent and received."""
     fetch_s, pull_s, idle_s = [], [], []
     requests: Counter[str] = Counter()
     idle_requests: Counter[str] = Counter()
@@ -164,7 +184,9 @@ def run(url: str, conn: Connection, count: int, repeat: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--count", type=int, default=20_000)
+    ap.add_argument("--count", type=int, default=20_000, help="sent messages")
+    ap.add_argument("--received", type=int, default=20_000,
+                    help="received messages (Inbox and Archive)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json", type=Path)
@@ -173,13 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     trust()
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe()
-    server = ctx.Process(target=serve, args=(child, args.count, args.seed), daemon=True)
+    server = ctx.Process(target=serve, args=(child, args.count, args.received, args.seed),
+                         daemon=True)
     server.start()
     url = parent.recv()
-    print(f"# {args.count:,} messages, {len(CALENDARS)} calendars on {url}, "
+    print(f"# {args.count:,} sent and {args.received:,} received messages, "
+          f"{len(CALENDARS)} calendars on {url}, "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
     try:
-        result = run(url, parent, args.count, args.repeat)
+        result = run(url, parent, args.count + args.received, args.repeat)
     finally:
         parent.send("stop")
         parent.recv()

@@ -1,6 +1,7 @@
 """A Google account (Gmail and Google Calendar) as a keepwarm account of type "gmail".
 
-Sent mail comes through the Gmail API (connectors.gmailmail), meetings from Google Calendar
+Sent mail, and the received mail in its threads (replies), comes through the Gmail API
+(connectors.gmailmail, connectors.gmailthreads), meetings from Google Calendar
 (connectors.gcal) and reminders go into it (connectors.gcalreminders), over one OAuth
 sign-in (connectors.googleauth) with the least scopes the config needs (``scopes_for``,
 here, since the config decides).
@@ -21,12 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.retry import RETRY_OPTIONS
+from daemon.durations import parse_duration
 from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
 
 if TYPE_CHECKING:
     from connectors.gcal import MeetingReader
     from connectors.gcalreminders import ReminderWriter
-    from connectors.gmailmail import SentMailReader
+    from connectors.gmailmail import MailReader
     from connectors.googleauth import GoogleSession
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,11 @@ DEFAULT_REMINDERS_CALENDAR = "keepwarm"  # the calendar keepwarm creates (calend
 def is_name(calendar: str) -> bool:
     """A calendar given by its name (needs the calendar list) rather than by its id."""
     return calendar != "primary" and "@" not in calendar
+
+
+def _duration(value: str) -> None:
+    """A duration like '60d' (ValueError naming the accepted forms otherwise)."""
+    parse_duration(value)
 
 
 def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
@@ -83,6 +90,12 @@ class GmailConnector(CalendarConnector):
                              help="where the sign-in is kept (default: "
                                   "<state_dir>/<name>.google-token.json, mode 0600)"),
         "mail": Option(bool, default=True, help="read sent mail from Gmail"),
+        "received": Option(bool, default=True,
+                           help="read received mail too, but only the messages in threads "
+                                "that hold mail you sent (replies), to spare Gmail's quota"),
+        "followup_window": Option(str, default="60d", check=_duration,
+                                  help="how far back the threads of your sent mail are read "
+                                       "for replies; keep it equal to [followup] window"),
         "calendar": Option(bool, default=True, help="read meetings from Google Calendar"),
         "calendars": Option(list, default=["primary"], item=str, check=checks.some_names,
                             help="calendars to read meetings from: 'primary', ids or names"),
@@ -112,19 +125,20 @@ class GmailConnector(CalendarConnector):
                  page: int | None = None, batch: int | None = None,
                  clock: Callable[[], float] | None = None) -> None:
         """``backoff`` and ``clock`` (GoogleSession), ``page`` and ``batch``
-        (SentMailReader) replace those parts' own defaults when given: tests make them
+        (MailReader) replace those parts' own defaults when given: tests make them
         small, or move time on."""
         super().__init__(account)
-        from connectors import gcal, gcalreminders, gmailmail, googleauth
+        from connectors import gcal, gcalreminders, gmailmail, gmailquota, googleauth
 
         opts = self.account.options
         self.mail, self.calendar = bool(opts["mail"]), bool(opts["calendar"])
         self.session: GoogleSession = googleauth.GoogleSession(
             self.account, scopes_for(opts, account.holds_reminders),
             **_given(backoff=backoff, clock=clock))
-        self.mail_reader: SentMailReader = gmailmail.SentMailReader(
-            self.session, gmailmail.QuotaBudget(int(opts["quota_units_per_minute"])),
-            int(opts["quota_get_units"]), **_given(page=page, batch=batch))
+        self.mail_reader: MailReader = gmailmail.MailReader(
+            self.session, gmailquota.QuotaBudget(int(opts["quota_units_per_minute"])),
+            int(opts["quota_get_units"]), bool(opts["received"]),
+            parse_duration(str(opts["followup_window"])), **_given(page=page, batch=batch))
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
         self.writer: ReminderWriter = gcalreminders.ReminderWriter(
             self.session, str(opts["reminders_calendar"]))

@@ -1,4 +1,5 @@
-"""Gmail's sent mail as Mail: a newest-first backfill, then history, within the quota.
+"""Gmail's sent mail, and the replies in its threads, as Mail: a newest-first backfill,
+then history, within the quota.
 
 Backfill: ``users.getProfile`` gives the historyId to continue from later, then
 ``messages.list(labelIds=SENT)`` pages of up to 500 ids, newest first, and the headers of
@@ -7,111 +8,60 @@ each 50 (49 where that fits the quota better, see ``batch_size``) through one ba
 read, that historyId) resumes exactly after it, so hours of backfill survive restarts (a
 page token Gmail no longer takes costs a few list calls, not a re-read); it stops once a
 whole batch is older than ``window_start``. Then
-``history.list(startHistoryId, labelId=SENT, historyTypes=messageAdded)``; a 404 (too old an
-id) re-lists newest first down to the newest message read before, so nothing is lost and
-little is read twice (the store drops re-read Message-IDs); once per fetch, never in a loop.
+``history.list(startHistoryId, historyTypes=messageAdded)`` (``labelId=SENT`` when received
+mail is off); a 404 (too old an id) re-lists newest first down to the newest message read
+before, so nothing is lost and little is read twice (the store drops re-read Message-IDs);
+once per fetch, never in a loop.
 
-Quota: every call spends its units in a QuotaBudget first. Items a batch answers with 429,
-a rate-limit 403 or 5xx are sent again (the library does not), each with its own count of
-failures in a row; a message that keeps failing (more than ``retries`` times in a row) fails
-the sync at that point, so it is read next time rather than skipped.
+Received mail (``received``): the threads of sent mail within the follow-up window are read
+once each with ``threads.get(format=metadata)`` in batches, newest first, the queue kept in
+the cursor; afterwards history's received messages are read only in those threads
+(connectors.gmailthreads). The inbox is never listed. A cursor from before received mail
+re-reads the window's sent mail once to learn its threads.
+
+Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
+batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
+with its own count of failures in a row; a message that keeps failing (more than ``retries``
+times in a row) fails the sync at that point, so it is read next time rather than skipped.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from googleapiclient.errors import HttpError
 
 from connectors import retry
+from connectors.gmailquota import BATCH, QuotaBudget, batch_size
+from connectors.gmailthreads import SentThreads, received_in_thread, to_mail
 from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
 from connectors.googleauth import retry_after as retry_after_of
-from connectors.mailparse import parse_headers
 from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
 from daemon.model import JSON, FetchContext, Observation, OwnAddress, Skipped
 
 log = logging.getLogger(__name__)
 
 HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject", "List-Id",
-           "List-Unsubscribe", "Precedence", "Auto-Submitted", "In-Reply-To"]
-BATCH = 50  # Google: at most 100 per batch, more than 50 not recommended
+           "List-Unsubscribe", "Precedence", "Auto-Submitted", "In-Reply-To", "References",
+           "X-Autoreply", "X-Autorespond", "X-Autoresponder", "Content-Type"]
 PAGE = 500  # messages.list's largest page (used in whole batches: 490 for batches of 49)
-LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS = 5, 2, 1
+LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS, THREAD_UNITS = 5, 2, 1, 10
 RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
 PROGRESS_EVERY = 30.0  # seconds between progress lines
-WINDOW = 60.0  # Gmail's quota period in seconds (bench/gmail.py shrinks it to scale time)
 _POST = object()  # the batch request itself, among its parts in a retry.InARow
 
 
-class QuotaBudget:
-    """Gmail's per-user quota as a rolling minute of units, paced evenly.
+class MailReader:
+    """Sent mail, and (``received``) the received mail in threads that hold sent mail of the
+    last ``thread_window`` (connectors.gmailthreads says why no more)."""
 
-    A token bucket that holds one batch (1,000 units at 20 per get) could, after a pause,
-    spend that burst plus a full minute's refill inside one minute, so it would have to run
-    well below the ceiling; a log of what was spent in the last 60 s cannot overspend. A
-    call's units count from when its answer arrived (the server may have counted them
-    later than we sent them), and calls are spaced by their cost, so the rate is steady."""
-
-    def __init__(self, units_per_minute: int, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        self.limit = max(1, units_per_minute)
-        self.window = WINDOW
-        self.clock, self.sleep = clock, sleep
-        self.spent: collections.deque[list[float]] = collections.deque()
-        self.next_at = 0.0
-
-    @contextmanager
-    def spend(self, units: int) -> Iterator[None]:
-        units = min(units, self.limit)
-        while True:
-            now = self.clock()
-            while self.spent and self.spent[0][0] <= now - self.window:
-                self.spent.popleft()
-            room = self.limit - sum(u for _, u in self.spent)
-            if room >= units and now >= self.next_at:
-                break
-            wait = self.next_at - now
-            if room < units:  # until enough of the oldest spending leaves the minute
-                freed, until = room, now
-                for stamp, used in self.spent:
-                    freed, until = freed + used, stamp + self.window
-                    if freed >= units:
-                        break
-                wait = max(wait, until - now)
-            self.sleep(max(wait, 0.001))
-        entry = [float("inf"), float(units)]  # in flight: counts until it has an answer
-        self.spent.append(entry)
-        self.next_at = now + units * self.window / self.limit
-        try:
-            yield
-        finally:
-            entry[0] = self.clock()
-
-
-def batch_size(units_per_minute: int, get_units: int, most: int = BATCH) -> int:
-    """The most messages per batch (at most ``most``) whose cost leaves room in the minute for
-    the list calls: with 50 gets at 20 units, 6,000 units hold exactly six batches, and
-    one 5-unit list call then keeps a whole batch waiting; 49 leave 120 units spare."""
-    units = max(1, get_units)
-    spare = units_per_minute // (100 * units) + 10  # the minute's list calls and a profile
-    largest = max(1, min(most, (units_per_minute - spare) // units))
-    if units_per_minute >= 100 * most * units:
-        return largest  # a hundred batches a minute: the rounding costs under 1 %
-    for size in range(largest, 0, -1):
-        if units_per_minute % (size * units) >= spare:
-            return size
-    return largest
-
-
-class SentMailReader:
     def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int,
+                 received: bool = True, thread_window: timedelta = timedelta(days=60),
                  page: int = PAGE, batch: int = BATCH) -> None:
         """``page``: ids per list or history page; ``batch``: the most header reads per batch
         request (fewer when the quota says so, see ``batch_size``)."""
@@ -119,6 +69,7 @@ class SentMailReader:
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
+        self.received, self.thread_window = received, thread_window
         self.msg_per_s = budget.limit / budget.window / max(1, get_units)
         self.batch = batch_size(budget.limit, get_units, batch)
         self.history_page = page
@@ -129,7 +80,11 @@ class SentMailReader:
                                                                                dict[str, Any]]]:
         """(observations, cursor) pairs; each cursor is valid once its observations are in."""
         st: dict[str, Any] = dict(state) if isinstance(state, dict) else {}
-        if st.get("phase") == "incremental":
+        if st.get("phase") == "incremental" and self.received and "threads" not in st:
+            log.info("%s: reading the sent mail of the last %d days again to learn its threads "
+                     "(for replies)", self.name, self.thread_window.days)
+            st = self._relist(st, ctx, _ms(ctx.now - self.thread_window), requeue=False)
+        elif st.get("phase") == "incremental":
             try:
                 yield from self._incremental(st, ctx)
                 return
@@ -137,9 +92,8 @@ class SentMailReader:
                 log.warning("%s: Gmail no longer has history since %s; reading sent mail "
                             "again, newest first, down to the newest message read before",
                             self.name, st.get("history_id"))
-                newest = int(st.get("newest") or 0)
-                st = {"phase": "backfill", "newest": newest,
-                      "stop_ms": max(_ms(ctx.window_start), newest - RELIST_SLACK_MS)}
+                st = self._relist(st, ctx, int(st.get("newest") or 0) - RELIST_SLACK_MS,
+                                  requeue=True)
         final = yield from self._backfill(st, ctx)
         try:
             yield from self._incremental(final, ctx)
@@ -147,11 +101,28 @@ class SentMailReader:
             raise SourceError(f"Gmail refused the history id it had just given "
                               f"{self.name}; try again later") from None
 
+    def _relist(self, st: dict[str, Any], ctx: FetchContext, stop_ms: int, requeue: bool
+                ) -> dict[str, Any]:
+        """A backfill state that re-lists sent mail newest first down to ``stop_ms``;
+        ``requeue``: read every known thread again too (history, and its replies, was lost)."""
+        threads = self._threads(st, ctx)
+        if threads is not None and requeue:
+            threads.requeue_all()
+        return {"phase": "backfill", "newest": int(st.get("newest") or 0),
+                "stop_ms": max(_ms(ctx.window_start), stop_ms), **_threads_state(threads)}
+
+    def _threads(self, st: dict[str, Any], ctx: FetchContext) -> SentThreads | None:
+        if not self.received:
+            return None
+        return SentThreads(st.get("threads"), st.get("queue"),
+                           _ms(ctx.now - self.thread_window))
+
     # -- backfill ------------------------------------------------------------------------
     def _backfill(self, st: dict[str, Any], ctx: FetchContext
                   ) -> Generator[tuple[list[Observation], dict[str, Any]], None, dict[str, Any]]:
         st = {"phase": "backfill", "done": 0, "newest": 0, **st}
         st.setdefault("stop_ms", _ms(ctx.window_start))
+        threads = self._threads(st, ctx)
         if "history_id" not in st:
             profile = self._call("reading the Gmail profile", PROFILE_UNITS,
                                  lambda: self._gmail().getProfile(userId="me").execute())
@@ -172,19 +143,15 @@ class SentMailReader:
                 continue
             if token is None:
                 st["estimate"] = int(page.get("resultSizeEstimate") or 0)
-            ids = list(dict.fromkeys(m["id"] for m in page.get("messages") or []))
-            mark = st.get("seek") or st.get("after")
-            if mark in ids:
-                ids = ids[ids.index(mark) + 1:]
-                st["seek"] = None
-            elif st.get("seek"):
-                ids = []  # not there yet: the whole page was read before
+            ids = _unread(st, [m["id"] for m in page.get("messages") or []])
             finished = False
             for start in range(0, len(ids), self.batch):
                 chunk = ids[start:start + self.batch]
                 observations, newest_ms = self._read_chunk(chunk, ctx)
+                if threads is not None:
+                    threads.note_sent(observations)
                 st.update(after=chunk[-1], done=st["done"] + len(chunk),
-                          newest=max(st["newest"], newest_ms))
+                          newest=max(st["newest"], newest_ms), **_threads_state(threads))
                 progress.note(st["done"], st.get("estimate", 0))
                 yield observations, dict(st)
                 if newest_ms and newest_ms < st["stop_ms"]:
@@ -198,61 +165,81 @@ class SentMailReader:
                 break
             st.update(page_token=next_token, after=None)
         log.info("%s: sent-mail backfill done (%d messages)", self.name, st["done"])
-        return {"phase": "incremental", "history_id": st["history_id"], "newest": st["newest"]}
+        return _incremental_state(st["history_id"], st["newest"], [], threads)
 
     # -- incremental ---------------------------------------------------------------------
     def _incremental(self, st: dict[str, Any], ctx: FetchContext
                      ) -> Iterator[tuple[list[Observation], dict[str, Any]]]:
+        """New mail from history, then the queued threads of sent mail, newest first."""
         history_id = str(st["history_id"])
         newest = int(st.get("newest") or 0)
+        threads = self._threads(st, ctx)
         pending = [str(i) for i in st.get("pending") or []]
         if not pending:
-            pending, history_id = self._history(history_id)
+            pending, history_id = self._history(history_id, threads, ctx.now)
         yielded = False
         while pending:
             chunk, pending = pending[:self.batch], pending[self.batch:]
             observations, newest_ms = self._read_chunk(chunk, ctx)
+            if threads is not None:
+                threads.note_sent(observations)
             newest = max(newest, newest_ms)
-            yield observations, _incremental_state(history_id, newest, pending)
+            yield observations, _incremental_state(history_id, newest, pending, threads)
+            yielded = True
+        if threads is not None and len(threads.queue) > self.batch:
+            seconds = len(threads.queue) * THREAD_UNITS * self.budget.window / self.budget.limit
+            log.info("%s: reading %d threads of sent mail for replies, newest first; about %s "
+                     "under the quota", self.name, len(threads.queue), _span(seconds))
+        while threads is not None and threads.queue:
+            chunk = threads.queue[:self.batch]
+            observations, _ = self._read_chunk(chunk, ctx, whole_threads=True)
+            del threads.queue[:len(chunk)]
+            yield observations, _incremental_state(history_id, newest, [], threads)
             yielded = True
         if not yielded:
-            yield [], _incremental_state(history_id, newest, [])
+            yield [], _incremental_state(history_id, newest, [], threads)
 
-    def _history(self, start: str) -> tuple[list[str], str]:
-        """Ids of sent messages added since ``start``, and the history id to go on from."""
-        ids: list[str] = []
+    def _history(self, start: str, threads: SentThreads | None, now: datetime
+                 ) -> tuple[list[str], str]:
+        """Ids of the messages added since ``start`` worth reading (sent ones; received ones
+        in threads with sent mail), and the history id to go on from."""
+        added: list[dict[str, Any]] = []
         token: str | None = None
         latest = start
+        only_sent = {} if threads is not None else {"labelId": "SENT"}
         while True:
             def page_of(token: str | None = token) -> Any:
                 return self._gmail().history().list(
-                    userId="me", startHistoryId=start, labelId="SENT",
-                    historyTypes=["messageAdded"], maxResults=self.history_page,
-                    pageToken=token).execute()
+                    userId="me", startHistoryId=start, historyTypes=["messageAdded"],
+                    maxResults=self.history_page, pageToken=token, **only_sent).execute()
             try:
                 page = self._call("reading Gmail history", HISTORY_UNITS, page_of, (404,))
             except HttpStatus:
                 raise _HistoryGone() from None
-            for record in page.get("history") or []:
-                for added in record.get("messagesAdded") or []:
-                    message = added.get("message") or {}
-                    if "SENT" in (message.get("labelIds") or ["SENT"]) and message.get("id"):
-                        ids.append(str(message["id"]))
+            added += [a.get("message") or {} for record in page.get("history") or []
+                      for a in record.get("messagesAdded") or []]
             latest = str(page.get("historyId") or latest)
             token = page.get("nextPageToken")
             if not token:
-                return list(dict.fromkeys(ids)), latest
+                break
+        if threads is not None:
+            ids = threads.worth_reading(added, _ms(now))
+        else:
+            ids = [str(m["id"]) for m in added
+                   if "SENT" in (m.get("labelIds") or ["SENT"]) and m.get("id")]
+        return list(dict.fromkeys(ids)), latest
 
     # -- headers by batch ----------------------------------------------------------------
-    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext
+    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext, whole_threads: bool = False
                     ) -> tuple[list[Observation], int]:
-        """Mail (or Skipped) for each id, in order, and the newest internalDate seen.
+        """Mail (or Skipped) for each id, in order, and the newest internalDate seen; with
+        ``whole_threads`` the ids are threads, and each gives its received messages.
 
         Parts Gmail refused are sent again in the next batch; each part and the batch POST
         keep their own count of failures in a row (``retry.InARow``), so the budget runs
         out only for one that keeps failing, not for a batch whose parts fail now and then."""
         order = list(dict.fromkeys(ids))
-        results: dict[str, Observation] = {}
+        results: dict[str, list[Observation]] = {}
         dates: dict[str, int] = {}
         pending = list(order)
         in_a_row = retry.InARow()
@@ -260,7 +247,7 @@ class SentMailReader:
         def attempt() -> None:
             nonlocal pending
             try:
-                refused = self._send_batch(pending, results, dates, ctx.now)
+                refused = self._send_batch(pending, results, dates, ctx.now, whole_threads)
             except TransientError:
                 in_a_row.failed([_POST])
                 raise
@@ -276,38 +263,45 @@ class SentMailReader:
                     retry_after=max(told) if told else None)
 
         self.session.call("reading message headers", attempt, failures=in_a_row.most)
-        return [results[i] for i in order], max((dates.get(i, 0) for i in order), default=0)
+        return ([o for i in order for o in results[i]],
+                max((dates.get(i, 0) for i in order), default=0))
 
-    def _send_batch(self, ids: Sequence[str], results: dict[str, Observation],
-                    dates: dict[str, int], now: datetime) -> dict[str, float | None]:
+    def _send_batch(self, ids: Sequence[str], results: dict[str, list[Observation]],
+                    dates: dict[str, int], now: datetime, whole_threads: bool
+                    ) -> dict[str, float | None]:
         """One batch of header reads into ``results`` and ``dates``; the ids Gmail refused
         for now, with the Retry-After of each (None where it gave none)."""
         refused: dict[str, float | None] = {}
         problems: list[HttpError] = []
 
         def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
+            if exc is None and whole_threads:
+                results[request_id] = [to_mail(m, now)[0] for m in received_in_thread(response)]
+            elif exc is None:
+                found, dates[request_id] = to_mail(response, now)
+                results[request_id] = [found]
             if exc is None:
-                results[request_id], dates[request_id] = to_sent_mail(response, now)
                 return
             status, reason = exc.resp.status, error_reason(exc)
             if retryable(status, reason):
                 refused[request_id] = retry_after_of(exc)
             elif status == 404:
-                results[request_id] = Skipped(f"gmail:{request_id}",
-                                              "deleted before its headers were read")
+                results[request_id] = [Skipped(f"gmail:{request_id}",
+                                               "deleted before its headers were read")]
             elif status in (401, 403):
                 problems.append(exc)
             else:
-                results[request_id] = Skipped(f"gmail:{request_id}",
-                                              f"Gmail answered {status} {reason}")
+                results[request_id] = [Skipped(f"gmail:{request_id}",
+                                               f"Gmail answered {status} {reason}")]
 
         try:
             batch = self.session.batch("gmail/v1")
-            messages = self._gmail().messages()
+            source = self._gmail().threads() if whole_threads else self._gmail().messages()
             for mid in ids:
-                batch.add(messages.get(userId="me", id=mid, format="metadata",
-                                       metadataHeaders=HEADERS), callback=answer, request_id=mid)
-            with self.budget.spend(len(ids) * self.get_units):
+                batch.add(source.get(userId="me", id=mid, format="metadata",
+                                     metadataHeaders=HEADERS), callback=answer, request_id=mid)
+            units = THREAD_UNITS if whole_threads else self.get_units
+            with self.budget.spend(len(ids) * units):
                 batch.execute()
         except KeepwarmError:
             raise
@@ -332,27 +326,27 @@ class SentMailReader:
         return self.session.service("gmail").users()
 
 
-def to_sent_mail(message: dict[str, Any], now: datetime) -> tuple[Observation, int]:
-    """A ``format=metadata`` message through the shared header parser, and its internalDate
-    (the date when Date is missing or absurd)."""
-    mid = str(message.get("id", ""))
-    try:
-        internal_ms = int(message.get("internalDate") or 0)
-    except ValueError:
-        internal_ms = 0
-    fallback = datetime.fromtimestamp(internal_ms / 1000, UTC) if internal_ms else now
-    lines = [f"{h.get('name', '')}: {h.get('value', '')}".replace("\r", " ").replace("\n", " ")
-             for h in (message.get("payload") or {}).get("headers") or []
-             if isinstance(h, dict)]
-    raw = ("\n".join(lines) + "\n\n").encode("utf-8", "replace")
-    return parse_headers(raw, f"gmail:{mid}", fallback), internal_ms
-
-
-def _incremental_state(history_id: str, newest: int, pending: list[str]) -> dict[str, Any]:
+def _incremental_state(history_id: str, newest: int, pending: list[str],
+                       threads: SentThreads | None) -> dict[str, Any]:
     st: dict[str, Any] = {"phase": "incremental", "history_id": history_id, "newest": newest}
     if pending:
         st["pending"] = pending
-    return st
+    return {**st, **(threads.state() if threads else {})}
+
+
+def _threads_state(threads: SentThreads | None) -> dict[str, Any]:
+    return threads.state() if threads is not None else {}
+
+
+def _unread(st: dict[str, Any], listed: list[str]) -> list[str]:
+    """The ids of a list page the backfill has yet to read: after the last one read, or none
+    while it seeks that one again (after a page token Gmail no longer takes)."""
+    ids = list(dict.fromkeys(listed))
+    mark = st.get("seek") or st.get("after")
+    if mark in ids:
+        st["seek"] = None
+        return ids[ids.index(mark) + 1:]
+    return [] if st.get("seek") else ids
 
 
 def _ms(when: datetime) -> int:

@@ -8,10 +8,12 @@ options and the cursor, and imports those parts (they need msal and requests) on
 connector is built or used: the config loads this module to check options.
 
 The cursor is one JSON object: ``mail`` (the link the Sent Items delta goes on from),
+``received`` (folder -> the link of the Inbox and Archive deltas, with ``received`` on),
 ``calendars`` (the calendarView deltaLinks and the window they cover) and ``me`` (the user's
 own address, asked from ``/me`` on the first sync and again weekly; with its proxy addresses
 it is handed to the core as ``OwnAddress`` so the user never becomes their own contact). An
-idle sync costs one mail delta request and one calendar delta request per calendar, and
+idle sync costs one mail delta request per folder and one calendar delta request per
+calendar, and
 listing the reminders: the calendar list is kept between syncs (``connectors.calendarlist``).
 """
 
@@ -76,6 +78,9 @@ class OutlookConnector(CalendarConnector):
                               help="MSAL token cache file (default: <state dir>/NAME.msal-cache"
                                    ".bin, keyring-encrypted where a keyring exists)"),
         "mail": Option(bool, default=True, help="read sent mail (Sent Items)"),
+        "received": Option(bool, default=True,
+                           help="with mail on, read received mail too (Inbox and Archive "
+                                "folders, headers only): replies and two-way contacts"),
         "calendar": Option(bool, default=True, help="read meetings from the calendars below"),
         "calendars": Option(list, default=["default"], item=str, check=checks.some_names,
                             help="calendar names to read meetings from; \"default\" is the "
@@ -98,6 +103,7 @@ class OutlookConnector(CalendarConnector):
         self.client_id = str(opts["client_id"]).strip()
         self.graph_endpoint = str(opts["graph_endpoint"])
         self.read_mail, self.read_calendar = bool(opts["mail"]), bool(opts["calendar"])
+        self.read_received = self.read_mail and bool(opts["received"])
         self.calendars = [str(n).strip() for n in opts["calendars"]]
         self.reminders_name = str(opts["reminders_calendar"]).strip()
         authority = f"{str(opts['authority_host']).rstrip('/')}/{str(opts['tenant']).strip('/ ')}"
@@ -156,13 +162,10 @@ class OutlookConnector(CalendarConnector):
             pending = [OwnAddress(a) for a in addresses]
             state["me"] = me
         yielded = False
-        if self.read_mail:
-            stored = state.get("mail")
-            for found, link in outlookmail.read(graph, stored if isinstance(stored, str)
-                                                else None, ctx):
-                state["mail"] = link
-                yield Batch(pending + found, dict(state))
-                pending, yielded = [], True
+        for found, new_state in self._mail(graph, state, ctx):
+            state = new_state
+            yield Batch(pending + found, dict(state))
+            pending, yielded = [], True
         if self.read_calendar:
             before = dict(state)
             found, cal_state, snapshot = outlookcal.read_meetings(
@@ -177,6 +180,28 @@ class OutlookConnector(CalendarConnector):
             pending, yielded = [], True
         if not yielded or pending:
             yield Batch(pending, dict(state))
+
+    def _mail(self, graph: Graph, state: dict[str, Any], ctx: FetchContext
+              ) -> Iterator[tuple[list[Observation], dict[str, Any]]]:
+        """Each page of Sent Items, then of Inbox and Archive, with the cursor after it."""
+        from connectors import outlookmail
+
+        if not self.read_mail:
+            return
+        stored = state.get("mail")
+        for found, link in outlookmail.read(graph, stored if isinstance(stored, str) else None,
+                                            ctx):
+            state = {**state, "mail": link}
+            yield found, state
+        for folder in outlookmail.RECEIVED_FOLDERS if self.read_received else ():
+            links = state.get("received")
+            stored = links.get(folder) if isinstance(links, dict) else None
+            for found, link in outlookmail.read(graph, stored if isinstance(stored, str)
+                                                else None, ctx, folder):
+                links = state.get("received")
+                state = {**state, "received": {**(links if isinstance(links, dict) else {}),
+                                               folder: link}}
+                yield found, state
 
     # -- reminders calendar ----------------------------------------------------------
     def reminders(self) -> ReminderCalendar:

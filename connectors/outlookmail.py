@@ -1,4 +1,5 @@
-"""Sent mail from Outlook: Graph's delta query on the Sent Items folder.
+"""Mail from Outlook: Graph's delta query on Sent Items, and on Inbox and Archive for the
+received mail (one delta round per folder, each with its own link in the cursor).
 
 One round of the delta query walks the folder page by page (``@odata.nextLink``) and ends
 with an ``@odata.deltaLink``; the next round starts from that link and returns only what
@@ -7,18 +8,22 @@ link to the page after it: a crash resumes exactly there. A stored link the serv
 takes (410 Gone or ``syncStateNotFound``; 400 or 404 for a garbled one) restarts the round
 from the beginning; the core's Message-ID dedup makes the second reading of a message a
 no-op. A fresh round refused at once is reported rather than restarted again, so a broken
-server cannot make keepwarm loop.
+server cannot make keepwarm loop. A received folder the mailbox lacks (404 on a fresh
+round: no Archive) is skipped for this sync.
 
 Graph hands out a message's fields as JSON. They are rendered back into the header block
 they stand for and read by ``connectors.mailparse`` - the one header parser of every mail
 source - so addresses are cleaned, ids normalised and the list/bulk/auto-submitted headers
 (from ``internetMessageHeaders``, which Graph returns only when selected) feed the same
 filters as for any other source. A message without those headers still goes through the
-address and recipient-count filters.
+address and recipient-count filters. ``conversationId`` becomes Mail.thread and ``webLink``
+Mail.link (both are in what ``Mail.ReadBasic`` allows; bodies and extended properties are
+not).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -33,14 +38,17 @@ from daemon.model import Address, FetchContext, Mail, Observation, Skipped
 
 log = logging.getLogger(__name__)
 
-DELTA_PATH = "/me/mailFolders/sentitems/messages/delta"
+SENT_ITEMS = "sentitems"
+RECEIVED_FOLDERS = ("inbox", "archive")  # Graph's well-known folder names
+FOLDER_NAMES = {SENT_ITEMS: "Sent Items", "inbox": "Inbox", "archive": "Archive"}
 PAGE_SIZE = 1000  # the most Graph returns per page of messages
-SELECT = ("toRecipients,ccRecipients,bccRecipients,from,sentDateTime,internetMessageId,"
-          "subject,internetMessageHeaders")
+SELECT = ("toRecipients,ccRecipients,bccRecipients,from,sentDateTime,receivedDateTime,"
+          "internetMessageId,subject,conversationId,webLink,internetMessageHeaders")
 PREFER = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
 # The raw headers that matter once the structured fields are known.
 _FILTER_HEADERS = frozenset({"list-id", "list-unsubscribe", "precedence", "auto-submitted",
-                             "in-reply-to"})
+                             "in-reply-to", "references", "x-autoreply", "x-autorespond",
+                             "x-autoresponder", "content-type"})
 _RECIPIENTS = (("toRecipients", "To"), ("ccRecipients", "Cc"), ("bccRecipients", "Bcc"))
 
 
@@ -51,35 +59,41 @@ def first_params(ctx: FetchContext) -> dict[str, str]:
     return {"$select": SELECT, "$filter": f"receivedDateTime ge {since}"}
 
 
-def read(graph: Graph, link: str | None, ctx: FetchContext) -> Iterator[tuple[list[Observation],
-                                                                              str]]:
-    """(observations, resume link) for each page from ``link`` (None: a new round). The last
-    link is the round's deltaLink."""
+def read(graph: Graph, link: str | None, ctx: FetchContext, folder: str = SENT_ITEMS
+         ) -> Iterator[tuple[list[Observation], str]]:
+    """(observations, resume link) for each page of ``folder`` from ``link`` (None: a new
+    round). The last link is the round's deltaLink."""
     restarted = link is None
+    shown = FOLDER_NAMES.get(folder, folder)
     while True:
         try:
-            yield from _pages(graph, link, ctx)
+            yield from _pages(graph, link, ctx, folder)
             return
         except GraphError as exc:
             if not stale_link(exc):
                 raise
+            if restarted and exc.status == 404 and folder != SENT_ITEMS:
+                log.info("%s: the mailbox has no %s folder (%s)", graph.account.name, shown, exc)
+                return
             if restarted:
-                raise SourceError(f"Microsoft Graph refused a fresh sync of Sent Items at once "
+                raise SourceError(f"Microsoft Graph refused a fresh sync of {shown} at once "
                                   f"({exc}); trying again next sync") from None
-            log.info("%s: %s; reading Sent Items again from the start", graph.account.name, exc)
+            log.info("%s: %s; reading %s again from the start", graph.account.name, exc, shown)
             link, restarted = None, True
 
 
-def _pages(graph: Graph, link: str | None, ctx: FetchContext
+def _pages(graph: Graph, link: str | None, ctx: FetchContext, folder: str
            ) -> Iterator[tuple[list[Observation], str]]:
     params = None if link else first_params(ctx)
-    for page in graph.pages(link or DELTA_PATH, params=params, headers=PREFER,
-                            what="reading Sent Items"):
+    shown = FOLDER_NAMES.get(folder, folder)
+    for page in graph.pages(link or f"/me/mailFolders/{folder}/messages/delta", params=params,
+                            headers=PREFER, what=f"reading {shown}"):
         resume = page.next_link or page.delta_link
         if not resume:
-            raise SourceError("Microsoft Graph ended a delta page of Sent Items without a "
+            raise SourceError(f"Microsoft Graph ended a delta page of {shown} without a "
                               "next or delta link")
-        yield [to_sent_mail(m) for m in page.items if "@removed" not in m], resume
+        yield [to_mail(m, folder != SENT_ITEMS) for m in page.items
+               if "@removed" not in m], resume
 
 
 def own_addresses(graph: Graph) -> list[str]:
@@ -99,13 +113,18 @@ def own_addresses(graph: Graph) -> list[str]:
     return addresses
 
 
-def to_sent_mail(message: dict[str, Any]) -> Mail | Skipped:
-    """The Mail in one Graph message, or Skipped when nothing in it is usable."""
+def to_mail(message: dict[str, Any], received: bool = False) -> Mail | Skipped:
+    """The Mail in one Graph message (``received``: read from a received folder), or Skipped
+    when nothing in it is usable."""
     location = f"outlook:{message.get('id', '?')}"
-    sent = graph_time(message.get("sentDateTime"))
+    sent = graph_time(message.get("sentDateTime")) or graph_time(message.get("receivedDateTime"))
     if sent is None:
         return Skipped(location, "message has no readable sentDateTime")
-    return mailparse.parse_headers(header_block(message, sent), location, sent)
+    parsed = mailparse.parse_headers(header_block(message, sent), location, sent)
+    if not isinstance(parsed, Mail):
+        return parsed
+    return dataclasses.replace(parsed, thread=str(message.get("conversationId") or ""),
+                               link=str(message.get("webLink") or ""), received=received)
 
 
 def header_block(message: dict[str, Any], sent: datetime) -> bytes:
@@ -125,11 +144,12 @@ def header_block(message: dict[str, Any], sent: datetime) -> bytes:
     else:  # mailparse synthesises an id from From, To, Cc, Date and Subject
         fields.append(("Date", format_datetime(sent)))
     fields.append(("Subject", str(message.get("subject") or "")))
-    for header in message.get("internetMessageHeaders") or []:
-        if isinstance(header, dict) and str(header.get("name", "")).lower() in _FILTER_HEADERS:
-            fields.append((str(header["name"]), str(header.get("value") or "")))
-    return "".join(f"{name}: {_one_line(value)}\n" for name, value in fields if value
-                   ).encode("utf-8", "replace")
+    raw = [(str(h["name"]), str(h.get("value") or "")) for h in
+           message.get("internetMessageHeaders") or []
+           if isinstance(h, dict) and str(h.get("name", "")).lower() in _FILTER_HEADERS]
+    # a raw header counts even when empty (an empty X-Autoresponder still marks an auto-reply)
+    return "".join(f"{name}: {_one_line(value)}\n" for name, value in
+                   [*((n, v) for n, v in fields if v), *raw]).encode("utf-8", "replace")
 
 
 def graph_address(value: Any) -> Address | None:

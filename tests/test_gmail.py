@@ -20,9 +20,9 @@ import httplib2
 import pytest
 from googleapiclient.errors import HttpError
 
-from connectors import gmail, gmailmail
+from connectors import gmail, gmailquota
 from connectors.gmail import GmailConnector
-from connectors.gmailmail import QuotaBudget
+from connectors.gmailquota import QuotaBudget
 from daemon import sync
 from daemon.config import Config, parse
 from daemon.errors import AuthError, TransientError
@@ -79,7 +79,8 @@ def test_backfill_is_newest_first_in_batches_never_one_request_per_message(
         google_user: User, tmp_path: Path) -> None:
     for n in range(130):
         google_user.add_mail(mail(n))
-    batches, cursor = run(google_user.account(tmp_path, calendar=False), page=40)
+    batches, cursor = run(google_user.account(tmp_path, calendar=False, received=False),
+                          page=40)
     assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(130)]
     assert max(len(b.observations) for b in batches) <= 50
     assert google_user.count("messages.get") == 0
@@ -246,7 +247,7 @@ def test_batch_items_refused_are_sent_again_and_only_they(
     for n in range(40):
         google_user.add_mail(mail(n))
     google_user.fault("messages.get", status=429, times=3)
-    batches, _ = run(google_user.account(tmp_path, calendar=False))
+    batches, _ = run(google_user.account(tmp_path, calendar=False, received=False))
     assert len(sent(batches)) == 40
     assert google_user.count("batch:messages.get") == 43
     assert google_user.count("batch") == 2
@@ -295,12 +296,12 @@ def test_the_batch_and_each_part_have_their_own_retries(google_user: User,
     for n in range(30):
         google_user.add_mail(mail(n))
     google_user.plan = faultplan.FaultPlan(faultplan.GOOGLE, rate=1.0)
-    batches, cursor = run(google_user.account(tmp_path, retries=2), batch=10)
+    batches, cursor = run(google_user.account(tmp_path, retries=2, received=False), batch=10)
     assert [m.message_id for m in sent(batches)] == [f"m{n}@example.com" for n in range(30)]
     assert cursor["mail"]["phase"] == "incremental"
     assert google_user.count("batch") == 3 * 3 * 3  # each POST twice refused; parts likewise
-    for asked, waited, _ in google_user.plan.waits():
-        assert asked <= waited < asked + 0.5
+    for asked, waited, alone in google_user.plan.waits():  # a fault between may add its wait
+        assert asked <= waited and (waited < asked + 0.5 or not alone), google_user.plan.waits()
 
 
 # -- the quota ------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ def test_budget_never_overspends_a_rolling_minute_and_keeps_near_the_ceiling(
     clock = [0.0]
     budget = QuotaBudget(quota, clock=lambda: clock[0],
                          sleep=lambda s: clock.__setitem__(0, clock[0] + s))
-    size = gmailmail.batch_size(quota, get_units)
+    size = gmailquota.batch_size(quota, get_units)
     assert (size, quota % (size * get_units)) == {6000: (49, 120), 15000: (49, 55)}[quota]
     spent: list[tuple[float, int]] = []
     messages = 0

@@ -170,7 +170,7 @@ def test_backfill_pages_through_sent_items_and_learns_own_addresses(
     batches, _ = fetch(acct)
     assert {m.message_id for m in of(batches, Mail)} == ids
     assert {o.email for o in of(batches, OwnAddress)} == {USER, "me.alias@contoso.example"}
-    mail = microsoft.hits("GET", "/messages/delta")
+    mail = microsoft.hits("GET", "/sentitems/messages/delta")
     assert len(mail) == 3  # 1,000 a page
     assert mail[0].query["$filter"] == "receivedDateTime ge 2025-10-19T07:00:00Z"
     assert "internetMessageHeaders" in mail[0].query["$select"].split(",")
@@ -179,7 +179,7 @@ def test_backfill_pages_through_sent_items_and_learns_own_addresses(
     assert "$deltatoken=" in batches[2].cursor["mail"]
 
 
-def test_resuming_anywhere_loses_nothing_and_an_idle_sync_costs_two_requests(
+def test_resuming_anywhere_loses_nothing_and_an_idle_sync_costs_a_request_per_folder(
         tmp_path: Path) -> None:
     trust()
     server = MicrosoftServer(max_page=3).start()
@@ -197,6 +197,8 @@ def test_resuming_anywhere_loses_nothing_and_an_idle_sync_costs_two_requests(
         assert of(idle, Mail) == [] and of(idle, Meeting) == []
         assert [(h.method, h.path) for h in server.log[before:]] == [
             ("GET", "/v1.0/me/mailFolders/sentitems/messages/delta"),
+            ("GET", "/v1.0/me/mailFolders/inbox/messages/delta"),
+            ("GET", "/v1.0/me/mailFolders/archive/messages/delta"),
             ("GET", "/v1.0/me/calendarView/delta")]
         new = send(server, "new@x.org")
         server.add_event(**graph_event(meeting("m2", 1, ("b@x.org", "accepted"))))
@@ -271,7 +273,8 @@ def test_a_garbled_or_dangling_link_starts_a_fresh_round(microsoft: MicrosoftSer
     batches, _ = fetch(acct, cursor)
     assert [m.message_id for m in of(batches, Mail)] == [mid]
     assert [m.meeting_id for m in of(batches, Meeting)] == ["g1"] and batches[-1].last
-    assert [h.status for h in microsoft.hits("GET", "/messages/delta")][-2:] == [400, 200]
+    assert [h.status for h in microsoft.hits("GET", "/sentitems/messages/delta")][-2:] == [
+        400, 200]
     assert [h.status for h in microsoft.hits("GET", "calendarView/delta")][-2:] == [404, 200]
 
 
@@ -388,7 +391,8 @@ class Cycles:
         return path.removeprefix("/v1.0")
 
 
-IDLE = ["/me/mailFolders/sentitems/messages/delta", "/me/calendarView/delta",
+IDLE = ["/me/mailFolders/sentitems/messages/delta", "/me/mailFolders/inbox/messages/delta",
+        "/me/mailFolders/archive/messages/delta", "/me/calendarView/delta",
         "/me/calendars/Work/calendarView/delta", "/me/calendars/keepwarm/events"]
 
 
@@ -402,7 +406,7 @@ def test_an_idle_sync_lists_no_calendars_until_an_hour_has_passed(
     cycles.now += 3599
     assert cycles.sync() == IDLE
     cycles.now += 1
-    assert cycles.sync() == [*IDLE[:3], "/me/calendars", IDLE[3]]
+    assert cycles.sync() == [*IDLE[:5], "/me/calendars", IDLE[5]]
     assert cycles.sync() == IDLE
     assert [h.path for h in microsoft.hits("POST")].count("/v1.0/me/calendars") == 1
 
@@ -472,10 +476,10 @@ def test_each_fault_ends_in_the_state_of_a_fault_free_run(kind: str, tmp_path: P
 def test_retry_after_is_honoured_exactly(microsoft: MicrosoftServer, tmp_path: Path) -> None:
     acct = account(microsoft, tmp_path)
     send(microsoft, "ann@x.org")
-    microsoft.fault("429", path="/messages/delta", seconds=1)
+    microsoft.fault("429", path="/sentitems/messages/delta", seconds=1)
     microsoft.fault("503", path="/calendarView/delta", seconds=1)
     fetch(acct)
-    for path in ("/messages/delta", "/calendarView/delta"):
+    for path in ("/sentitems/messages/delta", "/calendarView/delta"):
         refused, retried = microsoft.hits("GET", path)
         assert refused.status in (429, 503) and retried.status == 200
         assert 1.0 <= retried.start - refused.end < 1.3
@@ -588,7 +592,8 @@ class World:
             "accounts": [{"name": "mail", "type": "memory", "key": key},
                          {"name": "ms", "type": "outlook", "client_id": CLIENT_ID,
                           "authority_host": server.url, "graph_endpoint": f"{server.url}/v1.0",
-                          "retries": 3, **options}],
+                          # cadence reminders only: reading received mail turns follow-ups on
+                          "retries": 3, "received": False, **options}],
         }
         self.config: Config = parse(raw, tmp_path / "config.toml")
         self.store = Store(self.config.store_path)

@@ -1,6 +1,7 @@
-"""The Gmail v1 half of the fake Google server (tests.servers.google): the profile, the
-SENT label's messages newest first with page tokens, metadata-format messages, and history
-with the 404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies.
+"""The Gmail v1 half of the fake Google server (tests.servers.google): the profile, a
+label's messages newest first with page tokens, metadata-format messages and threads, and
+history (each added message with its threadId and labelIds, filtered by ``labelId``) with the
+404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.servers.google import Answer, User
+    from tests.servers.google import Answer, Message, User
 
 AUTH = "https://www.googleapis.com/auth/"
 GMAIL_READ = {AUTH + s for s in ("gmail.metadata", "gmail.readonly", "gmail.modify")}
@@ -51,17 +52,18 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
         if "q" in q and metadata_only:
             return error(403, "Metadata scope does not support 'q' parameter",
                          "forbidden")
-        order = sorted(user.messages.values(), key=lambda m: (m.internal_ms, m.id),
-                       reverse=True)
+        labels = set(query.get("labelIds", []))
+        order = sorted((m for m in user.messages.values() if labels <= set(m.labels)),
+                       key=lambda m: (m.internal_ms, m.id), reverse=True)
         after = untoken(q.get("pageToken", "")).get("k")
         if q.get("pageToken") and not after:
             return error(400, "Invalid pageToken", "invalidArgument")
         if after:
             order = [m for m in order if [m.internal_ms, m.id] < after]
         size = min(int(q.get("maxResults", 100)), 500)
-        page: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.id}
+        page: dict[str, Any] = {"messages": [{"id": m.id, "threadId": m.thread}
                                              for m in order[:size]],
-                                "resultSizeEstimate": len(user.messages)}
+                                "resultSizeEstimate": len(order)}
         if len(order) > size:
             last = order[size - 1]
             page["nextPageToken"] = token_of({"k": [last.internal_ms, last.id]})
@@ -74,26 +76,32 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
         if metadata_only and fmt not in ("metadata", "minimal"):
             return error(403, f"Metadata scope doesn't allow format {fmt.upper()}",
                          "forbidden")
-        wanted = {h.lower() for h in query.get("metadataHeaders", [])}
-        out: dict[str, Any] = {"id": m.id, "threadId": m.id, "labelIds": ["SENT"],
-                               "historyId": str(m.history_id),
-                               "internalDate": str(m.internal_ms), "sizeEstimate": 1000}
-        if fmt != "minimal":
-            out["payload"] = {"mimeType": "text/plain", "headers": [
-                {"name": k, "value": v} for k, v in m.headers
-                if not wanted or k.lower() in wanted]}
-        return ok(out)
+        return ok(_message(m, fmt, query))
+    if path[:3] == ["users", "me", "threads"] and len(path) == 4:
+        fmt = q.get("format", "full")
+        if metadata_only and fmt not in ("metadata", "minimal"):
+            return error(403, f"Metadata scope doesn't allow format {fmt.upper()}",
+                         "forbidden")
+        inside = sorted((m for m in user.messages.values() if m.thread == path[3]),
+                        key=lambda m: (m.internal_ms, m.id))
+        if not inside:
+            return error(404, "Requested entity was not found.", "notFound")
+        return ok({"id": path[3], "historyId": str(max(m.history_id for m in inside)),
+                   "messages": [_message(m, fmt, query) for m in inside]})
     if path == ["users", "me", "history"]:
         start = int(q.get("startHistoryId", "0") or 0)
         if start < user.history_floor:
             return error(404, "Requested entity was not found.", "notFound")
         after = int(untoken(q.get("pageToken", "")).get("h", start))
-        records = [(h, mid) for h, mid in user.history if h > after]
+        label = q.get("labelId", "")
+        known = {mid: (m.thread, list(m.labels)) for mid, m in user.messages.items()}
+        records = [(h, mid) for h, mid in user.history if h > after
+                   and (not label or label in known.get(mid, ("", ["SENT"]))[1])]
         size = min(int(q.get("maxResults", 100)), 500)
         page = {"historyId": str(user.history_id), "history": [
-            {"id": str(h), "messages": [{"id": mid, "threadId": mid}],
-             "messagesAdded": [{"message": {"id": mid, "threadId": mid,
-                                            "labelIds": ["SENT"]}}]}
+            {"id": str(h), "messages": [{"id": mid, "threadId": known.get(mid, (mid,))[0]}],
+             "messagesAdded": [{"message": {"id": mid, "threadId": known.get(mid, (mid,))[0],
+                                            "labelIds": known.get(mid, ("", ["SENT"]))[1]}}]}
             for h, mid in records[:size]]}
         if len(records) > size:
             page["nextPageToken"] = token_of({"h": records[size - 1][0]})
@@ -101,3 +109,17 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
             del page["history"]
         return ok(page)
     return error(404, "Not Found", "notFound")
+
+
+def _message(m: Message, fmt: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    """A message as messages.get (or inside threads.get) gives it: metadata headers only
+    (just those named in ``metadataHeaders`` when any are), or none for ``minimal``."""
+    wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+    out: dict[str, Any] = {"id": m.id, "threadId": m.thread, "labelIds": list(m.labels),
+                           "historyId": str(m.history_id),
+                           "internalDate": str(m.internal_ms), "sizeEstimate": 1000}
+    if fmt != "minimal":
+        out["payload"] = {"mimeType": "text/plain", "headers": [
+            {"name": k, "value": v} for k, v in m.headers
+            if not wanted or k.lower() in wanted]}
+    return out

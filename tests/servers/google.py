@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import email.parser
 import email.policy
-import itertools
 import json
 import re
 import secrets
@@ -48,8 +47,8 @@ from daemon.model import AccountConfig
 from tests.servers import faultplan, gcal_api, gmail_api, google_oauth
 
 Answer = tuple[int, dict[str, str], bytes]
-UNITS = {"profile": 1, "messages.list": 5, "history.list": 2}  # messages.get: per user
-_ids = itertools.count(0x18C0000000000000)
+UNITS = {"profile": 1, "messages.list": 5, "history.list": 2,  # messages.get: per user
+         "threads.get": 10}
 
 
 def error(status: int, message: str, reason: str, headers: dict[str, str] | None = None
@@ -84,6 +83,8 @@ class Message:
     internal_ms: int
     headers: list[tuple[str, str]]
     history_id: int
+    labels: tuple[str, ...] = ("SENT",)
+    thread: str = ""  # the thread id: the message's own id when it starts a thread
 
 
 @dataclass
@@ -161,7 +162,11 @@ class User:
         with self.server.lock:
             self.faults.append(Fault(kind, **kw))
 
-    def add_mail(self, raw: bytes, internal: datetime | None = None) -> str:
+    def add_mail(self, raw: bytes, internal: datetime | None = None,
+                 labels: tuple[str, ...] = ("SENT",), thread: str = "") -> str:
+        """Deliver a message (sent by default; ``labels=("INBOX",)`` for received mail) into
+        ``thread`` (a message id already added); without one, into the thread of a message
+        its In-Reply-To or References names, as Gmail threads, or else a thread of its own."""
         parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         headers = [(k, _clean(v)) for k, v in parsed.items()]
         when = internal
@@ -172,11 +177,31 @@ class User:
                 when = datetime.now(UTC)
         with self.server.lock:
             self.history_id += 1
-            mid = f"{next(_ids):x}"
+            mid = f"{0x18C0000000000000 + len(self.history):x}"  # per user: runs compare
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
-                                         self.history_id)
+                                         self.history_id, labels,
+                                         self.messages[thread].thread if thread
+                                         else self._thread_of(parsed) or mid)
             self.history.append((self.history_id, mid))
             return mid
+
+    def _thread_of(self, parsed: Any) -> str:
+        """The thread Gmail files ``parsed`` into: that of a stored copy of the same message,
+        else of the message it answers (In-Reply-To, References), else, for a reply whose
+        references were stripped (Re:), of one with its subject; '' for a thread of its own."""
+        own = str(parsed.get("Message-ID", "")).strip().strip("<>")
+        named = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
+        wanted = set(re.findall(r"<([^<>]+)>", named))
+        topic = _topic(str(parsed.get("Subject", "")))
+        by_subject = ""
+        for m in self.messages.values():
+            ids = {v.strip().strip("<>") for k, v in m.headers if k.lower() == "message-id"}
+            if own in ids or ids & wanted:
+                return m.thread
+            subjects = [_topic(v) for k, v in m.headers if k.lower() == "subject"]
+            if topic and topic != str(parsed.get("Subject", "")).strip() and topic in subjects:
+                by_subject = by_subject or m.thread
+        return by_subject
 
     def delete_mail(self, mid: str) -> None:
         with self.server.lock:
@@ -215,6 +240,11 @@ class User:
             return False
         self.spent.append((now, units))
         return True
+
+
+def _topic(subject: str) -> str:
+    """A subject without its Re:/Fwd: prefixes, as Gmail compares them to thread mail."""
+    return re.sub(r"^(\s*(re|fwd?|aw|wg)\s*:\s*)+", "", subject, flags=re.IGNORECASE).strip()
 
 
 def _clean(value: str) -> str:
@@ -275,6 +305,8 @@ def kind_of(method: str, target: str) -> str:
         tail = path[4:]
         if path[4:5] == ["messages"]:
             return "messages.get" if len(tail) == 2 else "messages.list"
+        if path[4:5] == ["threads"]:
+            return "threads.get" if len(tail) == 2 else "threads.list"
         return {"profile": "profile", "history": "history.list"}.get(path[4], "gmail")
     if path[:2] == ["calendar", "v3"]:
         return gcal_api.kind(method, path[2:])

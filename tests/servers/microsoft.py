@@ -2,7 +2,9 @@
 
 It speaks the documented subset keepwarm uses: the authority's OpenID discovery, the
 device-code and token endpoints (a device code is approved after one pending poll; refresh
-tokens can be revoked), and Graph's ``/me``, Sent Items delta (paging, deltaLink, 410),
+tokens can be revoked), and Graph's ``/me``, the message delta of the well-known folders
+``sentitems``, ``inbox`` and ``archive`` (paging, deltaLink, 410; 404 for a folder the
+mailbox lacks; every message with a ``conversationId`` and a ``webLink``),
 calendarView delta, calendars and events CRUD with single-value extended properties and
 ``$filter`` on them, ``transactionId`` dedup, etags and 412. Faults can be injected per
 request: 429 or 503 with ``Retry-After``, 500, slow answers, connections dropped before or
@@ -18,6 +20,7 @@ their whole state (sequence numbers of a change log), like Graph's opaque ones.
 from __future__ import annotations
 
 import base64
+import hashlib
 import ipaddress
 import json
 import os
@@ -126,7 +129,7 @@ class Item:
 
     data: dict[str, Any]
     seq: int
-    calendar: str = ""
+    calendar: str = ""  # an event's calendar id, or a message's well-known folder name
     deleted: bool = False
 
 
@@ -176,6 +179,7 @@ class MicrosoftServer:
         self.log: list[Hit] = []
         self.in_flight = 0
         self.max_in_flight = 0
+        self.folders = {"sentitems", "inbox", "archive"}  # a test may take archive away
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -239,15 +243,23 @@ class MicrosoftServer:
         item.seq = self.state.seq
         return item
 
-    def add_message(self, **data: Any) -> str:
-        """A message in Sent Items, Graph-shaped (``toRecipients`` ... ``sentDateTime``)."""
+    def add_message(self, folder: str = "sentitems", **data: Any) -> str:
+        """A message in ``folder`` (Sent Items unless told), Graph-shaped (``toRecipients``
+        ... ``sentDateTime``); a conversation of its own unless ``conversationId`` is given."""
         with self._lock:
             mid = data.setdefault("id", "AAMkMsg" + secrets.token_hex(8))
             data.setdefault("receivedDateTime", data.get("sentDateTime"))
-            self.state.messages[mid] = self._bump(Item(data, 0))
+            seed = hashlib.sha256(str(data.get("internetMessageId") or mid).encode()).hexdigest()
+            data.setdefault("conversationId", "AAQkConv" + seed[:12])  # the same in every run
+            data.setdefault("webLink", f"https://outlook.office365.com/owa/?ItemID=AAMk{seed[:16]}"
+                                       "&exvsurl=1&viewmodel=ReadMessageItem")
+            self.state.messages[mid] = self._bump(Item(data, 0, folder))
             return str(mid)
 
-    def add_raw_message(self, raw: bytes) -> str:
+    def conversation(self, mid: str) -> str:
+        return str(self.state.messages[mid].data["conversationId"])
+
+    def add_raw_message(self, raw: bytes, folder: str = "sentitems", **extra: Any) -> str:
         """Deliver an RFC 5322 message the way Exchange would show it through Graph."""
         head = BytesHeaderParser(policy=default_policy).parsebytes(raw)
 
@@ -261,7 +273,14 @@ class MicrosoftServer:
         except (TypeError, ValueError):
             sent = datetime.now(UTC)
         sender = people("From")
+        answered = set(re.findall(r"<([^<>]+)>", " ".join(
+            str(head.get(h, "")) for h in ("In-Reply-To", "References"))))
+        conversation = [it.data["conversationId"] for it in self.state.messages.values()
+                        if str(it.data.get("internetMessageId") or "").strip("<>") in answered]
+        if conversation:  # Exchange files an answer into its conversation
+            extra.setdefault("conversationId", conversation[0])
         return self.add_message(
+            folder, **extra,
             toRecipients=people("To"), ccRecipients=people("Cc"), bccRecipients=people("Bcc"),
             **({"from": sender[0]} if sender else {}),
             sentDateTime=sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -474,8 +493,13 @@ class MicrosoftServer:
         if method == "GET" and lower == "/me":
             return 200, {"id": USER_OID, "displayName": "Me", "mail": USER,
                          "userPrincipalName": USER, "proxyAddresses": PROXIES}, {}
-        if method == "GET" and lower == "/me/mailfolders/sentitems/messages/delta":
-            return self._delta("mail", self.state.messages, path, query, prefer)
+        m = re.fullmatch(r"/me/mailfolders/([^/]+)/messages/delta", lower)
+        if method == "GET" and m:
+            if m.group(1) not in self.folders:
+                return 404, {"error": {"code": "ErrorItemNotFound",
+                                       "message": "The specified object was not found in the "
+                                                  "store."}}, {}
+            return self._delta(f"mail:{m.group(1)}", self.state.messages, path, query, prefer)
         if lower == "/me/calendars":
             if method == "POST":
                 name = str(body.get("name", ""))
@@ -545,7 +569,7 @@ class MicrosoftServer:
     def _delta_entry(self, it: Item, st: dict[str, Any]) -> dict[str, Any] | None:
         if it.deleted:
             return None if st["full"] else {"id": it.data["id"], "@removed": {"reason": "deleted"}}
-        if st["kind"] == "mail":
+        if st["kind"].startswith("mail:"):
             received = it.data.get("receivedDateTime")
             if st["since"] and received and _utc(received) < _utc(st["since"]):
                 return None

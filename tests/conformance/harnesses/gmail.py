@@ -52,6 +52,19 @@ class GmailSourceHarness:
     def add_mail(self, raw: bytes) -> None:
         self.user.add_mail(raw)
 
+    def add_received(self, raw: bytes) -> None:
+        """Received mail in the inbox, threaded as Gmail does (same message, In-Reply-To,
+        References, subject). The connector reads received mail only in threads with sent
+        mail, by design (connectors.gmailthreads); the shared cases are about the fields,
+        so a message Gmail would put in no such thread is filed into the newest one."""
+        thread = self.user.add_mail(raw, labels=("INBOX",))
+        with self.user.server.lock:
+            message = self.user.messages[thread]
+            if message.thread == thread:  # a thread of its own: no sent mail in it
+                mine = [m for m in self.user.messages.values() if "SENT" in m.labels]
+                if mine:
+                    message.thread = max(mine, key=lambda m: m.internal_ms).thread
+
     def add_meeting(self, meeting: Meeting) -> None:
         self.user.calendar().put(event_of(meeting))
 

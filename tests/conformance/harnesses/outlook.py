@@ -39,6 +39,10 @@ class OutlookSourceHarness(_Harness):
     def add_mail(self, raw: bytes) -> None:
         self.server.add_raw_message(raw)
 
+    def add_received(self, raw: bytes) -> None:
+        """Received mail in the Inbox, in the conversation of the message it answers."""
+        self.server.add_raw_message(raw, folder="inbox")
+
     def add_meeting(self, meeting: Meeting) -> None:
         self.server.add_event("Calendar", **graph_event(meeting))
 
