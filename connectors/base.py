@@ -103,6 +103,12 @@ class Connector(abc.ABC):
                 f"{extras.install_command(packages)}")
 
     @classmethod
+    def reads_received(cls, options: Mapping[str, Any]) -> bool:
+        """Whether an account of this type with these options (defaults filled in) reads
+        received mail: follow-ups need one that does to see replies."""
+        return bool(options.get("received")) and options.get("mail") is not False
+
+    @classmethod
     def with_defaults(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` with the declared default of every key not given."""
         return {**{key: opt.default for key, opt in cls.options.items()}, **options}

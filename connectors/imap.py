@@ -75,6 +75,10 @@ class ImapConnector(Connector):
     }
     requires: ClassVar[Mapping[str, str]] = {"imapclient": "imapclient"}
 
+    @classmethod
+    def reads_received(cls, options: Mapping[str, Any]) -> bool:
+        return options.get("received_folders") != []  # unset: INBOX and the archives
+
     def __init__(self, account: AccountConfig, chunk: int = imapfolders.CHUNK) -> None:
         """``chunk``: UIDs per FETCH and per Batch."""
         super().__init__(account)

@@ -168,11 +168,8 @@ def compute(store: Store, settings: Settings, now: datetime) -> list[Status]:
 
 # the account options that make a source read received mail: maildir and mbox `received`
 # (paths), imap `received_folders`, gmail and outlook `received` (true by default)
-RECEIVED_OPTIONS = ("received", "received_folders")
-
-
 def reads_received(account: AccountConfig) -> bool:
-    return any(bool(account.options.get(key)) for key in RECEIVED_OPTIONS)
+    return registry.connector_class(account.type).reads_received(account.options)
 
 
 def followups_off(config: Config, store: Store) -> str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from daemon import sync
 from daemon.config import load
 from daemon.errors import ConfigError
 from daemon.model import CadenceRule
@@ -80,3 +81,23 @@ followup = ["2d"]
         "followup.window: must be longer than zero, like '30d', not '0d'",
         "followup.max_recipients: must be at least 1, not 0",
     ]
+
+
+@pytest.mark.parametrize(("account", "reads"), [
+    ('type = "maildir"\npath = "Sent"', False),
+    ('type = "maildir"\npath = "Sent"\nreceived = ["Inbox"]', True),
+    ('type = "mbox"\npath = "Sent"\nreceived = []', False),
+    ('type = "imap"\nhost = "h"\nusername = "u"\npassword_command = "pass x"', True),
+    ('type = "imap"\nhost = "h"\nusername = "u"\npassword_command = "pass x"\n'
+     'received_folders = []', False),
+    ('type = "gmail"\nclient_secrets = "c.json"', True),
+    ('type = "gmail"\nclient_secrets = "c.json"\nreceived = false', False),
+    ('type = "outlook"\nclient_id = "c"\nmail = false', False),
+])
+def test_which_accounts_read_received_mail(tmp_path: Path, account: str, reads: bool) -> None:
+    """Follow-ups are off without a reader of received mail: each type says whether its
+    options (defaults included: an imap account reads INBOX unless told not to) read it."""
+    path = tmp_path / "config.toml"
+    path.write_text(f'[[accounts]]\nname = "a"\n{account}\n')
+    (acc,) = load(path).accounts
+    assert sync.reads_received(acc) is reads
