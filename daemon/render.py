@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +30,7 @@ from daemon.model import (
     change_rid,
 )
 from daemon.planner import Plan
+from daemon.replytimes import ReplyTimes, spoken
 from daemon.sync import SyncReport
 from daemon.tables import Column, Grid
 from daemon.words import plural
@@ -264,3 +265,24 @@ def awaiting_line(a: Awaiting, today: date, tz: tzinfo) -> str:
     if a.next_followup is None:
         return head + f"gone quiet after {plural(a.attempt, 'attempt')}"
     return head + f"attempt {a.attempt}, next follow-up {a.next_followup}"
+
+
+def reply_times_line(t: ReplyTimes) -> str:
+    """`show`'s line on how quickly each side answers, or '' when no answer was seen."""
+    parts = []
+    if t.theirs is not None:
+        parts.append(f"they answer you in {spoken(t.theirs)}")
+    if t.mine is not None:
+        parts.append(f"you answer them in {spoken(t.mine)}")
+    if not parts:
+        return ""
+    counts = f"{plural(t.theirs_count, 'answer')} of theirs, {t.mine_count} of yours"
+    return f"{' and '.join(parts)} (medians over the last year: {counts})"
+
+
+def reply_times_json(t: ReplyTimes) -> dict[str, Any]:
+    def hours(d: timedelta | None) -> float | None:
+        return None if d is None else round(d.total_seconds() / 3600, 1)
+
+    return {"their_reply_hours": hours(t.theirs), "my_reply_hours": hours(t.mine),
+            "their_replies": t.theirs_count, "my_replies": t.mine_count}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
-from daemon import book, cadence, render, sparkline, sync
+from daemon import book, cadence, render, replytimes, sparkline, sync
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.config import Config
 from daemon.errors import UsageError
@@ -18,6 +18,7 @@ from daemon.store import Store
 from daemon.terminal import complain, emit_json, fancy, out, say, show
 from daemon.words import plural
 
+REPLY_TIMES_OVER = timedelta(days=365)
 JSON_HELP = "print JSON instead (its keys are listed in the README and stay stable)"
 
 
@@ -75,10 +76,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     counts = sparkline.monthly_counts(_touch_days(entries, now, cfg.settings.tz), now.date())
     threads = [a for a in sync.awaiting(cfg, store, now) if email in a.recipients
                or (status is not None and a.contact == status.facts.key)]
+    times = _reply_times(cfg, store, now, status.facts.emails if status else (email,))
     if args.json:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)
                   | {"awaiting": [render.awaiting_json(a, now.date(), cfg.settings.tz)
-                                  for a in threads]})
+                                  for a in threads]} | render.reply_times_json(times))
         return 0
     if status is not None:
         say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
@@ -87,12 +89,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         say(f"{email}: no touchpoint counted; see why below.")
     say(f"  touches per month {sparkline.labelled(counts, now.date(), ascii=not fancy())}")
+    if line := render.reply_times_line(times):
+        say(f"  {line}", wrap=True)
     for a in threads:  # the follow-ups open with them (`keepwarm awaiting` lists all)
         say(f"  {render.awaiting_line(a, now.date(), cfg.settings.tz)}", wrap=True)
     if not out.is_terminal:
         say("")  # the timeline's tab-separated lines follow, after this blank line
     show(render.timeline_grid(entries, cfg.settings.tz))
     return 0
+
+
+def _reply_times(cfg: Config, store: Store, now: datetime,
+                 people: Sequence[str]) -> replytimes.ReplyTimes:
+    """Over the last year's mail: answers older than that say little about today."""
+    mails = [m for m in store.thread_mail(now - REPLY_TIMES_OVER) if m.date <= now]
+    own = cfg.settings.own_addresses | store.aliases()
+    return replytimes.reply_times(mails, set(people), own, cfg.settings)
 
 
 def _touch_days(entries: Sequence[TimelineEntry], now: datetime, tz: tzinfo) -> list[date]:

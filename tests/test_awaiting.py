@@ -161,8 +161,8 @@ def home(tmp_path: Path) -> Home:
 
 
 def test_follow_ups_wait_for_every_account_reading_replies_to_sync_once(tmp_path: Path) -> None:
-    def account(name: str, **options: object) -> AccountConfig:
-        return AccountConfig(name, "maildir", options=options)
+    def account(name: str, kind: str = "maildir", **options: object) -> AccountConfig:
+        return AccountConfig(name, kind, options=options)
 
     def off(*accounts: AccountConfig, settings: Settings | None = None) -> str | None:
         cfg = Config(tmp_path / "c.toml", settings or Settings(), tmp_path / "kw.db", tmp_path,
@@ -171,7 +171,7 @@ def test_follow_ups_wait_for_every_account_reading_replies_to_sync_once(tmp_path
 
     store = Store(tmp_path / "kw.db")
     sent, inbox, imap = (account("sent", received=[]), account("inbox", received=["INBOX"]),
-                         account("imap", received_folders=["INBOX"]))
+                         account("imap", "imap", received_folders=["INBOX"]))
     assert (off(sent) or "").startswith("off: no account reads received mail")
     assert off(sent, inbox, imap) == ("waiting for the first sync of inbox, imap, which reads "
                                       "the replies")
