@@ -43,7 +43,10 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNA
 ENV["PYTHONPATH"] = str(ROOT)
 PEOPLE = 300
 KILLS = 30
-LAST_WAVE = 22  # the first late mail arrives by this run even if the reminders are unwritten
+WAVE_GAP = 4  # runs between two waves of late mail
+# the first late mail arrives by this run even if the reminders are unwritten; late enough for
+# the reminders to be written first on a loaded machine, early enough for all three waves
+LAST_WAVE = KILLS - 2 * WAVE_GAP - 2
 REMINDERS = "keepwarm"  # the caldav connector's default reminders calendar name
 # What the store holds, table by table: no column that records when keepwarm did something,
 # no cursor (it names server-specific UIDVALIDITYs and URLs).
@@ -334,7 +337,7 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
     written by then)."""
     rng = random.Random(11)
     phases: list[str] = []
-    delivered, next_wave = 0, 4
+    delivered, next_wave = 0, WAVE_GAP
     at_first_wave: dict[str, str] = {}
     before = home.etags()
     for i in range(KILLS):
@@ -343,7 +346,7 @@ def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]
         if delivered < len(mail.waves) and i >= next_wave and (written or i >= LAST_WAVE):
             home.deliver("Sent", mail.waves[delivered])
             at_first_wave = at_first_wave or (before if written else {})
-            delivered, next_wave = delivered + 1, i + 4
+            delivered, next_wave = delivered + 1, i + WAVE_GAP
         want = mail.unique(delivered)
         late = delivered > 0 and i < next_wave  # the runs after a wave until the next one
         log = home.root / f"run-{i}.log"
