@@ -15,8 +15,9 @@ the thread id still finds its thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 from urllib.parse import quote
 
@@ -47,8 +48,10 @@ def domain(email: str) -> str:
     return email.rpartition("@")[2]
 
 
+@lru_cache(maxsize=4096)
 def add_working_days(day: date, n: int, working_days: Collection[int]) -> date:
-    """The ``n``-th working day after ``day`` ("3d" is three working days)."""
+    """The ``n``-th working day after ``day`` ("3d" is three working days); remembered, as
+    thousands of threads share a few dozen days."""
     for _ in range(n):
         day += timedelta(days=1)
         while day.weekday() not in working_days:
@@ -138,24 +141,42 @@ class _Heard:
 class _Judge:
     """What one call of ``awaiting`` knows: who the user is, who wrote, what is done."""
 
-    def __init__(self, mails: Sequence[Mail], own: Collection[str], settings: Settings,
+    def __init__(self, mails: Iterable[Mail], own: Collection[str], settings: Settings,
                  done: Collection[str], contacts: Iterable[ContactFacts]) -> None:
         self.own, self.settings, self.done = frozenset(own), settings, done
         self.ignore = inference.compiled(settings.ignore)
         self.people = {e: f for f in contacts for e in f.emails}
-        self.mine_ids = {m.message_id for m in mails
-                         if m.sender is not None and m.sender.email in self.own}
-        # what a person wrote, and it with the user's own: automatic mail answers nothing
-        self.people_mail = [m for m in mails if m.message_id in self.mine_ids
-                            or inference.received_rule(m, self.own, self.ignore) is None]
+        mails = list(mails)
+        mine = [m for m in mails if m.sender is not None and m.sender.email in self.own]
+        self.mine_ids = {m.message_id for m in mine}
+        # what a person wrote, and the user's own, by date: automatic mail answers nothing,
+        # and leaving it out of the threads leaves most mail out
+        may_answer = self._may_answer(mails, mine)
+        self.people_mail = sorted(
+            (m for m in mails if m.message_id in self.mine_ids or (
+                may_answer(m) and inference.received_rule(m, self.own, self.ignore) is None)),
+            key=attrgetter("date", "message_id"))
         self.written = {m.message_id for m in self.people_mail} - self.mine_ids
         self.heard = _Heard((m for m in self.people_mail if m.message_id in self.written),
                             {domain(e) for e in self.own})
         self._recipients: dict[str, tuple[str, ...]] = {}
         self._steps: dict[str, tuple[int, ...]] = {}
 
-    def mine(self, m: Mail) -> bool:
-        return m.message_id in self.mine_ids
+    @staticmethod
+    def _may_answer(mails: Sequence[Mail], mine: Sequence[Mail]) -> Callable[[Mail], bool]:
+        """Whether a received message could answer one of the user's: it is in a thread
+        (it names another message, or another names it), or its sender or their domain is
+        one the user wrote to. Most received mail is neither, and is not judged at all."""
+        asked = {a.email for m in mine for a in m.recipients}
+        domains = {domain(e) for e in asked}
+        named = {m.in_reply_to for m in mails}.union(*(m.references for m in mails))
+
+        def may_answer(m: Mail) -> bool:
+            if m.in_reply_to or m.references or m.thread or m.message_id in named:
+                return True
+            sender = m.sender.email if m.sender is not None else ""
+            return sender in asked or sender.rpartition("@")[2] in domains
+        return may_answer
 
     def recipients(self, m: Mail) -> tuple[str, ...]:
         """The people a message went to: not the user, not an automated address."""
@@ -183,6 +204,12 @@ class _Judge:
     def steps(self, person: str) -> tuple[int, ...]:
         """The follow-up steps for a person: the first rule carrying ``followup`` that
         matches them (their addresses or tags), else ``[followup] after``."""
+        found = self._steps.get(person)
+        if found is None:
+            found = self._steps[person] = self._rule_steps(person)
+        return found
+
+    def _rule_steps(self, person: str) -> tuple[int, ...]:
         facts = self.people.get(person)
         emails, tags = (facts.emails, facts.tags) if facts else ((person,), frozenset())
         for rule in self.settings.rules:
@@ -194,7 +221,7 @@ class _Judge:
         """What the thread waits for, if anything: the user's messages at its end that no
         one answered, in a row (the count is the attempt)."""
         streak: list[Mail] = []
-        for m in reversed([m for m in thread if self.mine(m)]):
+        for m in reversed([m for m in thread if m.message_id in self.mine_ids]):
             if m.message_id in self.done or self.answered(m, thread):
                 break
             streak.insert(0, m)
@@ -259,9 +286,7 @@ def awaiting(mails: Iterable[Mail], own: Collection[str], settings: Settings,
              contacts: Iterable[ContactFacts] = ()) -> list[Awaiting]:
     """Every thread waiting for a reply as of ``now`` (later messages are not seen yet),
     gone quiet ones included, by next follow-up (gone quiet last), then name."""
-    seen = sorted((m for m in mails if m.date <= now), key=attrgetter("date", "message_id"))
-    judge = _Judge(seen, own, settings, done, contacts)
-    # leaving automatic mail out of the threads leaves most mail out
+    judge = _Judge((m for m in mails if m.date <= now), own, settings, done, contacts)
     found = (judge.thread(t, now) for t in threads(judge.people_mail, judge.mine_ids))
     return sorted((a for a in found if a is not None),
                   key=lambda a: (a.next_followup or date.max, a.name.lower(), a.thread))
