@@ -220,8 +220,12 @@ class _Judge:
     def thread(self, thread: Sequence[Mail], now: datetime) -> Awaiting | None:
         """What the thread waits for, if anything: the user's messages at its end that no
         one answered, in a row (the count is the attempt)."""
+        s = self.settings
+        mine = [m for m in thread if m.message_id in self.mine_ids]
+        if mine[-1].date < now - timedelta(days=s.followup_window_days):
+            return None  # the streak would end with it: too old, whatever answered it
         streak: list[Mail] = []
-        for m in reversed([m for m in thread if m.message_id in self.mine_ids]):
+        for m in reversed(mine):
             if m.message_id in self.done or self.answered(m, thread):
                 break
             streak.insert(0, m)
@@ -229,9 +233,7 @@ class _Judge:
             return None
         latest = streak[-1]
         people = self.recipients(latest)
-        s = self.settings
         if (not people or len(people) > s.followup_max_recipients
-                or latest.date < now - timedelta(days=s.followup_window_days)
                 or inference.mail_rule(latest, self.ignore, len(latest.recipients)) is not None):
             return None
         facts = self.people.get(people[0])
