@@ -15,7 +15,7 @@ the thread id still finds its thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from operator import attrgetter
@@ -151,10 +151,9 @@ class _Judge:
         self.mine_ids = {m.message_id for m in mine}
         # what a person wrote, and the user's own, by date: automatic mail answers nothing,
         # and leaving it out of the threads leaves most mail out
-        may_answer = self._may_answer(mails, mine)
         self.people_mail = sorted(
-            (m for m in mails if m.message_id in self.mine_ids or (
-                may_answer(m) and inference.received_rule(m, self.own, self.ignore) is None)),
+            (m for m in self._may_answer(mails, mine) if m.message_id in self.mine_ids
+             or inference.received_rule(m, self.own, self.ignore) is None),
             key=attrgetter("date", "message_id"))
         self.written = {m.message_id for m in self.people_mail} - self.mine_ids
         self.heard = _Heard((m for m in self.people_mail if m.message_id in self.written),
@@ -162,21 +161,19 @@ class _Judge:
         self._recipients: dict[str, tuple[str, ...]] = {}
         self._steps: dict[str, tuple[int, ...]] = {}
 
-    @staticmethod
-    def _may_answer(mails: Sequence[Mail], mine: Sequence[Mail]) -> Callable[[Mail], bool]:
-        """Whether a received message could answer one of the user's: it is in a thread
-        (it names another message, or another names it), or its sender or their domain is
-        one the user wrote to. Most received mail is neither, and is not judged at all."""
+    def _may_answer(self, mails: Sequence[Mail], mine: Sequence[Mail]) -> Iterator[Mail]:
+        """The user's messages and the received ones that could answer them: in a thread
+        (naming another message, or named by another), or from someone the user wrote to
+        or their domain. Most received mail is neither, and is not judged at all."""
         asked = {a.email for m in mine for a in m.recipients}
         domains = {domain(e) for e in asked}
         named = {m.in_reply_to for m in mails}.union(*(m.references for m in mails))
-
-        def may_answer(m: Mail) -> bool:
-            if m.in_reply_to or m.references or m.thread or m.message_id in named:
-                return True
-            sender = m.sender.email if m.sender is not None else ""
-            return sender in asked or sender.rpartition("@")[2] in domains
-        return may_answer
+        for m in mails:
+            email = m.sender.email if m.sender is not None else ""
+            if (m.in_reply_to or m.references or m.thread or m.message_id in named
+                    or m.message_id in self.mine_ids or email in asked
+                    or email.rpartition("@")[2] in domains):
+                yield m
 
     def recipients(self, m: Mail) -> tuple[str, ...]:
         """The people a message went to: not the user, not an automated address."""
