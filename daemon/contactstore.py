@@ -9,7 +9,7 @@ from typing import Any
 
 from daemon.model import FROM, ContactFacts, ContactSteering, Steering, TimelineEntry
 from daemon.reminderstore import ReminderTables
-from daemon.sqlbase import epoch, from_epoch
+from daemon.sqlbase import bulk_read, epoch, from_epoch
 
 
 class ContactTables(ReminderTables):
@@ -90,7 +90,10 @@ class ContactTables(ReminderTables):
         """Every contact with at least one touchpoint (up to ``until``), own addresses
         excluded: received mail is never a touchpoint, so someone who only wrote to the
         user is no contact (every vendor mailing twice would be one)."""
-        limit = epoch(until) if until else 2**62
+        with bulk_read():
+            return self._contact_facts(epoch(until) if until else 2**62)
+
+    def _contact_facts(self, limit: int) -> list[ContactFacts]:
         per: dict[str, dict[tuple[str, str], int]] = {}
         for contact, channel, source, at in self.db.execute(
                 "SELECT a.contact, p.channel, p.source_id, max(p.at) FROM participants p "

@@ -14,9 +14,11 @@ the thread id still finds its thread.
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Collection, Iterable, Sequence
+import re
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from operator import attrgetter
 from urllib.parse import quote
 
 from daemon import cadence, inference
@@ -38,12 +40,18 @@ FREE_MAIL = frozenset({
 })
 
 
+# what ``quote(..., safe="@")`` leaves as it is
+_PLAIN = re.compile(r"[A-Za-z0-9_.~@-]*")
+
+
 def domain(email: str) -> str:
     return email.rpartition("@")[2]
 
 
+@lru_cache(maxsize=4096)
 def add_working_days(day: date, n: int, working_days: Collection[int]) -> date:
-    """The ``n``-th working day after ``day`` ("3d" is three working days)."""
+    """The ``n``-th working day after ``day`` ("3d" is three working days); remembered, as
+    thousands of threads share a few dozen days."""
     for _ in range(n):
         day += timedelta(days=1)
         while day.weekday() not in working_days:
@@ -70,42 +78,52 @@ def threads(mails: Sequence[Mail], holding: Collection[str] | None = None
         if ra != rb:
             parent[ra] = rb
 
+    # a message that names no other is in a thread of its own unless another names it;
+    # most received mail is such, and stays out of the union-find
     for m in mails:
-        node = "m:" + m.message_id
-        find(node)
-        for ref in (m.in_reply_to, *m.references):
-            if ref:
-                union(node, "m:" + ref)
-        if m.thread:
-            union(node, "t:" + m.thread)
+        if m.in_reply_to or m.references or m.thread:
+            node = "m:" + m.message_id
+            for ref in (m.in_reply_to, *m.references):
+                if ref:
+                    union(node, "m:" + ref)
+            if m.thread:
+                union(node, "t:" + m.thread)
+
+    def root(node: str) -> str:
+        return find(node) if node in parent else node
+
     groups: dict[str, list[Mail]] = {}
-    if holding is not None:
-        groups = {find("m:" + mid): [] for mid in holding if "m:" + mid in parent}
+    if holding is None:
+        for m in mails:
+            groups.setdefault(root("m:" + m.message_id), []).append(m)
+        return list(groups.values())
+    groups = {root("m:" + mid): [] for mid in holding}
     for m in mails:
-        root = find("m:" + m.message_id)
-        if holding is None:
-            groups.setdefault(root, []).append(m)
-        elif root in groups:
-            groups[root].append(m)
-    return list(groups.values())
+        group = groups.get(root("m:" + m.message_id))
+        if group is not None:
+            group.append(m)
+    return [g for g in groups.values() if g]
 
 
 class _Heard:
-    """When each person (and each company domain) wrote to the user: received messages a
-    person wrote, not automatic ones (``inference.received_rule``)."""
+    """When each person (and each company domain) last wrote to the user: received messages
+    a person wrote, not automatic ones (``inference.received_rule``). Whether someone wrote
+    after a time needs only their latest message."""
 
     def __init__(self, written: Iterable[Mail], own_domains: Collection[str]) -> None:
-        self.by_sender: dict[str, list[datetime]] = {}
-        self.by_domain: dict[str, list[datetime]] = {}
+        self.by_sender: dict[str, datetime] = {}
+        self.by_domain: dict[str, datetime] = {}
         self.own_domains = own_domains
+        by_sender = self.by_sender
         for m in written:
             email = m.sender.email if m.sender else ""
-            self.by_sender.setdefault(email, []).append(m.date)
-        for email, dates in self.by_sender.items():
+            if email not in by_sender or by_sender[email] < m.date:
+                by_sender[email] = m.date
+        for email, latest in by_sender.items():
             if self.company(email):
-                self.by_domain.setdefault(domain(email), []).extend(dates)
-        for dates in self.by_domain.values():
-            dates.sort()
+                d = domain(email)
+                if d not in self.by_domain or self.by_domain[d] < latest:
+                    self.by_domain[d] = latest
 
     def company(self, email: str) -> bool:
         d = domain(email)
@@ -113,30 +131,49 @@ class _Heard:
 
     def since(self, person: str, when: datetime) -> bool:
         """Whether ``person`` or a colleague at their company wrote after ``when``."""
-        dates = [self.by_sender.get(person, [])]
-        if self.company(person):
-            dates.append(self.by_domain.get(domain(person), []))
-        return any(bisect_right(d, when) < len(d) for d in dates)
+        latest = self.by_sender.get(person)
+        if latest is not None and latest > when:
+            return True
+        latest = self.by_domain.get(domain(person)) if self.company(person) else None
+        return latest is not None and latest > when
 
 
 class _Judge:
     """What one call of ``awaiting`` knows: who the user is, who wrote, what is done."""
 
-    def __init__(self, mails: Sequence[Mail], own: Collection[str], settings: Settings,
+    def __init__(self, mails: Iterable[Mail], own: Collection[str], settings: Settings,
                  done: Collection[str], contacts: Iterable[ContactFacts]) -> None:
         self.own, self.settings, self.done = frozenset(own), settings, done
         self.ignore = inference.compiled(settings.ignore)
         self.people = {e: f for f in contacts for e in f.emails}
-        self.mine_ids = {m.message_id for m in mails
-                         if m.sender is not None and m.sender.email in self.own}
-        self.written = {m.message_id for m in mails if m.message_id not in self.mine_ids
-                        and inference.received_rule(m, self.own, self.ignore) is None}
-        self.heard = _Heard((m for m in mails if m.message_id in self.written),
+        mails = list(mails)
+        mine = [m for m in mails if m.sender is not None and m.sender.email in self.own]
+        self.mine_ids = {m.message_id for m in mine}
+        # what a person wrote, and the user's own, by date: automatic mail answers nothing,
+        # and leaving it out of the threads leaves most mail out
+        self.people_mail = sorted(
+            (m for m in self._may_answer(mails, mine) if m.message_id in self.mine_ids
+             or inference.received_rule(m, self.own, self.ignore) is None),
+            key=attrgetter("date", "message_id"))
+        self.written = {m.message_id for m in self.people_mail} - self.mine_ids
+        self.heard = _Heard((m for m in self.people_mail if m.message_id in self.written),
                             {domain(e) for e in self.own})
         self._recipients: dict[str, tuple[str, ...]] = {}
+        self._steps: dict[str, tuple[int, ...]] = {}
 
-    def mine(self, m: Mail) -> bool:
-        return m.message_id in self.mine_ids
+    def _may_answer(self, mails: Sequence[Mail], mine: Sequence[Mail]) -> Iterator[Mail]:
+        """The user's messages and the received ones that could answer them: in a thread
+        (naming another message, or named by another), or from someone the user wrote to
+        or their domain. Most received mail is neither, and is not judged at all."""
+        asked = {a.email for m in mine for a in m.recipients}
+        domains = {domain(e) for e in asked}
+        named = {m.in_reply_to for m in mails}.union(*(m.references for m in mails))
+        for m in mails:
+            email = m.sender.email if m.sender is not None else ""
+            if (m.in_reply_to or m.references or m.thread or m.message_id in named
+                    or m.message_id in self.mine_ids or email in asked
+                    or email.rpartition("@")[2] in domains):
+                yield m
 
     def recipients(self, m: Mail) -> tuple[str, ...]:
         """The people a message went to: not the user, not an automated address."""
@@ -164,6 +201,12 @@ class _Judge:
     def steps(self, person: str) -> tuple[int, ...]:
         """The follow-up steps for a person: the first rule carrying ``followup`` that
         matches them (their addresses or tags), else ``[followup] after``."""
+        found = self._steps.get(person)
+        if found is None:
+            found = self._steps[person] = self._rule_steps(person)
+        return found
+
+    def _rule_steps(self, person: str) -> tuple[int, ...]:
         facts = self.people.get(person)
         emails, tags = (facts.emails, facts.tags) if facts else ((person,), frozenset())
         for rule in self.settings.rules:
@@ -174,8 +217,12 @@ class _Judge:
     def thread(self, thread: Sequence[Mail], now: datetime) -> Awaiting | None:
         """What the thread waits for, if anything: the user's messages at its end that no
         one answered, in a row (the count is the attempt)."""
+        s = self.settings
+        mine = [m for m in thread if m.message_id in self.mine_ids]
+        if mine[-1].date < now - timedelta(days=s.followup_window_days):
+            return None  # the streak would end with it: too old, whatever answered it
         streak: list[Mail] = []
-        for m in reversed([m for m in thread if self.mine(m)]):
+        for m in reversed(mine):
             if m.message_id in self.done or self.answered(m, thread):
                 break
             streak.insert(0, m)
@@ -183,9 +230,7 @@ class _Judge:
             return None
         latest = streak[-1]
         people = self.recipients(latest)
-        s = self.settings
         if (not people or len(people) > s.followup_max_recipients
-                or latest.date < now - timedelta(days=s.followup_window_days)
                 or inference.mail_rule(latest, self.ignore, len(latest.recipients)) is not None):
             return None
         facts = self.people.get(people[0])
@@ -226,8 +271,13 @@ def link(m: Mail, person: str) -> str:
     if len(m.thread) == 16 and all(c in "0123456789abcdef" for c in m.thread):
         return f"https://mail.google.com/mail/#all/{m.thread}"
     subject = m.subject if m.subject[:3].lower() == "re:" else f"Re: {m.subject}"
-    return (f"mailto:{quote(person, safe='@')}?subject={quote(subject, safe='')}"
-            f"&In-Reply-To={quote(f'<{m.message_id}>', safe='@')}")
+    return (f"mailto:{_escaped(person)}?subject={quote(subject, safe='')}"
+            f"&In-Reply-To=%3C{_escaped(m.message_id)}%3E")
+
+
+def _escaped(text: str) -> str:
+    """``quote(text, safe="@")``, without its cost for the addresses and ids that need none."""
+    return text if _PLAIN.fullmatch(text) else quote(text, safe="@")
 
 
 def awaiting(mails: Iterable[Mail], own: Collection[str], settings: Settings,
@@ -235,10 +285,7 @@ def awaiting(mails: Iterable[Mail], own: Collection[str], settings: Settings,
              contacts: Iterable[ContactFacts] = ()) -> list[Awaiting]:
     """Every thread waiting for a reply as of ``now`` (later messages are not seen yet),
     gone quiet ones included, by next follow-up (gone quiet last), then name."""
-    seen = sorted((m for m in mails if m.date <= now), key=lambda m: (m.date, m.message_id))
-    judge = _Judge(seen, own, settings, done, contacts)
-    # automatic mail answers nothing: leaving it out of the threads leaves most mail out
-    people = [m for m in seen if m.message_id in judge.written or m.message_id in judge.mine_ids]
-    found = (judge.thread(t, now) for t in threads(people, judge.mine_ids))
+    judge = _Judge((m for m in mails if m.date <= now), own, settings, done, contacts)
+    found = (judge.thread(t, now) for t in threads(judge.people_mail, judge.mine_ids))
     return sorted((a for a in found if a is not None),
                   key=lambda a: (a.next_followup or date.max, a.name.lower(), a.thread))

@@ -6,6 +6,7 @@ one class, and the only code that speaks SQL."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,19 @@ def epoch(dt: datetime) -> int:
 
 def from_epoch(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+@contextlib.contextmanager
+def bulk_read() -> Iterator[None]:
+    """The cyclic garbage collector paused while a read builds 100,000 objects that hold no
+    cycles: its passes over them cost a third of such a read."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # What SQLite raises on a damaged or unusable file, anywhere in a command (see ``fault``).

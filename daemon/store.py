@@ -11,7 +11,6 @@ crash never loses or doubles a touchpoint: either both land or neither does.
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import sqlite3
@@ -34,7 +33,7 @@ from daemon.model import (
     Verdict,
 )
 from daemon.schema import migrate
-from daemon.sqlbase import FAULTS, epoch, fault, from_epoch
+from daemon.sqlbase import FAULTS, bulk_read, epoch, fault, from_epoch
 
 BULK_CACHE_KIB = 32 * 1024
 
@@ -291,13 +290,8 @@ class Store(ContactTables):
         source read it (what follow-ups need: who wrote, to whom, in which thread). A sent
         message's To and Cc come from its participants rows (own addresses included), a
         received one has its sender's name and no recipients (they are not stored)."""
-        enabled = gc.isenabled()
-        gc.disable()  # the collector's passes over 100,000 new acyclic objects: a third
-        try:
+        with bulk_read():
             return list(self._mail(epoch(since)))
-        finally:
-            if enabled:
-                gc.enable()
 
     def _mail(self, since: int) -> Iterator[Mail]:
         """The messages from ``since`` on in two queries, one per table (100,000 in about

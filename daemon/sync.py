@@ -31,6 +31,7 @@ from daemon.model import (
     Status,
     Update,
 )
+from daemon.sqlbase import bulk_read
 from daemon.store import Store
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,9 @@ def awaiting(config: Config, store: Store, now: datetime,
     mails = store.thread_mail(now - timedelta(days=s.followup_window_days + reach))
     if facts is None:
         facts = store.contact_facts(until=now)
-    return followups.awaiting(mails, s.own_addresses | store.aliases(), s,
-                              store.followups_done(), now, facts)
+    with bulk_read():  # its objects hold no cycles, and 100,000 messages are alive
+        return followups.awaiting(mails, s.own_addresses | store.aliases(), s,
+                                  store.followups_done(), now, facts)
 
 
 def reminders_account(config: Config) -> AccountConfig | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -277,3 +278,49 @@ def test_each_message_is_in_exactly_one_thread(mails: list[Mail]) -> None:
     groups = threads(mails)
     assert sorted(m.message_id for g in groups for m in g) == sorted(
         m.message_id for m in mails)
+
+
+@settings(max_examples=100, deadline=None)
+@given(mailboxes(), hst.data())
+def test_the_threads_holding_some_messages_are_those_of_all_threads(
+        mails: list[Mail], data: hst.DataObject) -> None:
+    """``threads`` with ``holding`` leaves messages that name none out of its union-find."""
+    ids = [m.message_id for m in mails] + ["absent"]
+    holding = set(data.draw(hst.lists(hst.sampled_from(ids), max_size=4)))
+
+    def ids_of(groups: list[list[Mail]]) -> set[frozenset[str]]:
+        return {frozenset(m.message_id for m in g) for g in groups}
+
+    assert ids_of(threads(mails, holding)) == ids_of(
+        [g for g in threads(mails) if any(m.message_id in holding for m in g)])
+
+
+@settings(max_examples=100, deadline=None)
+@given(mailboxes(), hst.lists(hst.tuples(hst.integers(0, 24 * 30), hst.booleans()),
+                              max_size=5))
+def test_mail_from_strangers_outside_every_thread_changes_nothing(
+        mails: list[Mail], noise: list[tuple[int, bool]]) -> None:
+    """Such mail is not even judged (most of an inbox is newsletters and strangers)."""
+    strangers = [got(f"n{i}", MON + timedelta(hours=h), sender=Address(f"x{i}@news.example"),
+                     refs=(), list_id="news.example" if listed else "")
+                 for i, (h, listed) in enumerate(noise)]
+    assert wait(*mails, *strangers) == wait(*mails)
+
+
+def test_a_strangers_message_that_a_reply_names_is_in_the_thread() -> None:
+    """Eve wrote (naming nothing); I answered her message to Jane, then asked Jane again:
+    Eve's message, dated a day after my last (her clock is wrong), is in the thread and
+    answers it."""
+    eve = Address("eve@elsewhere.example", "Eve")
+    late = got("e1", MON + timedelta(days=3), sender=eve, refs=())
+    first = sent("m1", MON, JANE, reply_to="e1")
+    again = sent("m2", MON + timedelta(days=2), JANE, reply_to="m1")
+    assert [a.attempt for a in wait(first, again)] == [2]
+    assert wait(late, first, again) == []
+
+
+@given(hst.text())
+def test_mailto_links_quote_what_needs_it(text: str) -> None:
+    [a] = wait(sent(f"{text}@example.com", MON, Address(f"{text}@acme.example")))
+    assert a.link.endswith(f"&In-Reply-To={quote(f'<{text}@example.com>', safe='@')}")
+    assert a.link.startswith(f"mailto:{quote(f'{text}@acme.example', safe='@')}?subject=")
