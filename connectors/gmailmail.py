@@ -17,7 +17,13 @@ Received mail (``received``): the threads of sent mail within the follow-up wind
 once each with ``threads.get(format=metadata)`` in batches, newest first, the queue kept in
 the cursor; afterwards history's received messages are read only in those threads
 (connectors.gmailthreads). The inbox is never listed. A cursor from before received mail
-re-reads the window's sent mail once to learn its threads.
+re-reads the window's sent mail once to learn its threads. The window is [followup] window,
+the context's ``thread_window_start``: the reader has no copy of the setting.
+
+Reach-back (``reach_back_start``, set when [cadence] two_way is on): after all of that, the
+sent mail is listed again newest first (each item names its thread) and every thread older
+than the window, back to that bound, is read once, so that an old reply makes a contact
+two-way; the cursor's ``reach`` part keeps the page and the threads read, then ``done``.
 
 Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
 batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
