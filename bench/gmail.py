@@ -20,14 +20,16 @@ messages in the inbox, one in four a reply in the thread of a sent message, the 
 outside any thread with sent mail. Reported: header reads of received messages (target: only
 the replies inside the follow-up window, and no read at all outside threads with sent mail,
 which the server's count of messages.get against the sent count shows) and the
-``threads.get`` reads per 1,000 sent threads of the window.
+``threads.get`` reads per 1,000 sent threads of the window. ``--two-way`` turns on
+``[cadence] two_way``, so the first sync also reads the threads of older sent mail (the
+reach-back): its cost shows in the counts of ``threads.get`` and ``messages.list``.
 
 Reported: messages per second against the ceiling (the period's units divided by the units
 of one messages.get), 429s answered, messages stored (none may be lost), HTTP requests per
 1,000 messages, and the requests an idle sync makes. Benchmarks measure; they assert nothing.
 
-Usage: python bench/gmail.py [--count 20000] [--received 0] [--scale-new 20] [--scale-old 6]
-                             [--json FILE]
+Usage: python bench/gmail.py [--count 20000] [--received 0] [--two-way] [--scale-new 20]
+                             [--scale-old 6] [--json FILE]
 """
 
 from __future__ import annotations
@@ -97,8 +99,8 @@ def stats(url: str, client_id: str) -> dict[str, Any]:
         return dict(json.loads(answer.read())[client_id])
 
 
-def measure(count: int, received: int, quota: int, get_units: int, scale: float
-            ) -> dict[str, Any]:
+def measure(count: int, received: int, quota: int, get_units: int, scale: float,
+            two_way: bool = False) -> dict[str, Any]:
     window = 60.0 / scale
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(count), str(received),
                               str(quota), str(get_units), str(window)], stdin=subprocess.PIPE,
@@ -118,6 +120,7 @@ def measure(count: int, received: int, quota: int, get_units: int, scale: float
                 "accounts": [{"name": "google", "type": "gmail", "client_secrets": "client.json",
                               "endpoint": info["url"], "quota_units_per_minute": quota,
                               "quota_get_units": get_units}],
+                "cadence": {"two_way": two_way},
             }, folder / "config.toml")
             gmailquota.WINDOW = window
             store = Store(config.store_path)
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=20_000, help="sent messages")
     ap.add_argument("--received", type=int, default=0,
                     help="received messages in the inbox, one in four a reply to sent mail")
+    ap.add_argument("--two-way", action="store_true",
+                    help="turn on [cadence] two_way: older sent threads are read too")
     ap.add_argument("--scale-new", type=float, default=20.0)
     ap.add_argument("--scale-old", type=float, default=6.0)
     ap.add_argument("--json", type=Path)
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for (label, (quota, units)), scale in zip(QUOTAS.items(), (args.scale_new, args.scale_old),
                                               strict=True):
-        r = measure(args.count, args.received, quota, units, scale)
+        r = measure(args.count, args.received, quota, units, scale, args.two_way)
         results[label] = r
         real = r["ceiling"] / scale
         print(f"\n{label}: {quota:,} units/min, messages.get = {units} (ceiling {real:g} msg/s; "
@@ -182,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             "batch:threads.get", 0)
         print(f"  received    {args.received:,} in the inbox: {gets - args.count:,} header reads "
               f"beyond the sent mail (target 0 outside threads with sent mail); "
-              f"{threads:,} threads.get for the window's sent threads")
+              f"{threads:,} threads.get for the "
+              + ("sent threads back to forget_after" if args.two_way
+                 else "window's sent threads"))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.retry import RETRY_OPTIONS
-from daemon.durations import parse_duration
 from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
 
 if TYPE_CHECKING:
@@ -45,11 +44,6 @@ DEFAULT_REMINDERS_CALENDAR = "keepwarm"  # the calendar keepwarm creates (calend
 def is_name(calendar: str) -> bool:
     """A calendar given by its name (needs the calendar list) rather than by its id."""
     return calendar != "primary" and "@" not in calendar
-
-
-def _duration(value: str) -> None:
-    """A duration like '60d' (ValueError naming the accepted forms otherwise)."""
-    parse_duration(value)
 
 
 def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
@@ -92,10 +86,8 @@ class GmailConnector(CalendarConnector):
         "mail": Option(bool, default=True, help="read sent mail from Gmail"),
         "received": Option(bool, default=True,
                            help="read received mail too, but only the messages in threads "
-                                "that hold mail you sent (replies), to spare Gmail's quota"),
-        "followup_window": Option(str, default="60d", check=_duration,
-                                  help="how far back the threads of your sent mail are read "
-                                       "for replies; keep it equal to [followup] window"),
+                                "that hold mail you sent within [followup] window (replies), "
+                                "to spare Gmail's quota"),
         "calendar": Option(bool, default=True, help="read meetings from Google Calendar"),
         "calendars": Option(list, default=["primary"], item=str, check=checks.some_names,
                             help="calendars to read meetings from: 'primary', ids or names"),
@@ -137,8 +129,7 @@ class GmailConnector(CalendarConnector):
             **_given(backoff=backoff, clock=clock))
         self.mail_reader: MailReader = gmailmail.MailReader(
             self.session, gmailquota.QuotaBudget(int(opts["quota_units_per_minute"])),
-            int(opts["quota_get_units"]), bool(opts["received"]),
-            parse_duration(str(opts["followup_window"])), **_given(page=page, batch=batch))
+            int(opts["quota_get_units"]), bool(opts["received"]), **_given(page=page, batch=batch))
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
         self.writer: ReminderWriter = gcalreminders.ReminderWriter(
             self.session, str(opts["reminders_calendar"]))

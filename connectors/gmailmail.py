@@ -17,7 +17,13 @@ Received mail (``received``): the threads of sent mail within the follow-up wind
 once each with ``threads.get(format=metadata)`` in batches, newest first, the queue kept in
 the cursor; afterwards history's received messages are read only in those threads
 (connectors.gmailthreads). The inbox is never listed. A cursor from before received mail
-re-reads the window's sent mail once to learn its threads.
+re-reads the window's sent mail once to learn its threads. The window is [followup] window,
+the context's ``thread_window_start``: the reader has no copy of the setting.
+
+Reach-back (``reach_back_start``, set when [cadence] two_way is on): after all of that, the
+sent mail is listed again newest first (each item names its thread) and every thread older
+than the window, back to that bound, is read once, so that an old reply makes a contact
+two-way; the cursor's ``reach`` part keeps the page and the threads read, then ``done``.
 
 Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
 batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
@@ -29,16 +35,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable, Generator, Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from googleapiclient.errors import HttpError
 
 from connectors import retry
-from connectors.gmailquota import BATCH, QuotaBudget, batch_size
-from connectors.gmailthreads import SentThreads, received_in_thread, to_mail
+from connectors.gmailquota import BATCH, Progress, QuotaBudget, batch_size, span
+from connectors.gmailthreads import SentThreads, newest_sent_ms, received_in_thread, to_mail
 from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
 from connectors.googleauth import retry_after as retry_after_of
 from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
@@ -52,24 +57,23 @@ HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject", "List-Id"
 PAGE = 500  # messages.list's largest page (used in whole batches: 490 for batches of 49)
 LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS, THREAD_UNITS = 5, 2, 1, 10
 RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
-PROGRESS_EVERY = 30.0  # seconds between progress lines
 _POST = object()  # the batch request itself, among its parts in a retry.InARow
 
 
 class MailReader:
-    """Sent mail, and (``received``) the received mail in threads that hold sent mail of the
-    last ``thread_window`` (connectors.gmailthreads says why no more)."""
+    """Sent mail, and (``received``) the received mail in threads that hold sent mail since
+    ``FetchContext.thread_window_start`` (connectors.gmailthreads says why no more), then
+    those of older sent mail back to ``reach_back_start`` when there is one."""
 
     def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int,
-                 received: bool = True, thread_window: timedelta = timedelta(days=60),
-                 page: int = PAGE, batch: int = BATCH) -> None:
+                 received: bool = True, page: int = PAGE, batch: int = BATCH) -> None:
         """``page``: ids per list or history page; ``batch``: the most header reads per batch
         request (fewer when the quota says so, see ``batch_size``)."""
         self.session = session
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
-        self.received, self.thread_window = received, thread_window
+        self.received = received
         self.msg_per_s = budget.limit / budget.window / max(1, get_units)
         self.batch = batch_size(budget.limit, get_units, batch)
         self.history_page = page
@@ -81,9 +85,9 @@ class MailReader:
         """(observations, cursor) pairs; each cursor is valid once its observations are in."""
         st: dict[str, Any] = dict(state) if isinstance(state, dict) else {}
         if st.get("phase") == "incremental" and self.received and "threads" not in st:
-            log.info("%s: reading the sent mail of the last %d days again to learn its threads "
-                     "(for replies)", self.name, self.thread_window.days)
-            st = self._relist(st, ctx, _ms(ctx.now - self.thread_window), requeue=False)
+            log.info("%s: reading the sent mail since %s again to learn its threads (for "
+                     "replies)", self.name, f"{_thread_start(ctx):%Y-%m-%d}")
+            st = self._relist(st, ctx, _ms(_thread_start(ctx)), requeue=False)
         elif st.get("phase") == "incremental":
             try:
                 yield from self._incremental(st, ctx)
@@ -109,13 +113,13 @@ class MailReader:
         if threads is not None and requeue:
             threads.requeue_all()
         return {"phase": "backfill", "newest": int(st.get("newest") or 0),
-                "stop_ms": max(_ms(ctx.window_start), stop_ms), **_threads_state(threads)}
+                "stop_ms": max(_ms(ctx.window_start), stop_ms), **_threads_state(threads),
+                **({"reach": st["reach"]} if st.get("reach") else {})}
 
     def _threads(self, st: dict[str, Any], ctx: FetchContext) -> SentThreads | None:
         if not self.received:
             return None
-        return SentThreads(st.get("threads"), st.get("queue"),
-                           _ms(ctx.now - self.thread_window))
+        return SentThreads(st.get("threads"), st.get("queue"), _ms(_thread_start(ctx)))
 
     # -- backfill ------------------------------------------------------------------------
     def _backfill(self, st: dict[str, Any], ctx: FetchContext
@@ -129,7 +133,7 @@ class MailReader:
             st["history_id"] = str(profile["historyId"])
             own = str(profile.get("emailAddress") or "").strip().lower()
             yield ([OwnAddress(own)] if own else []), dict(st)
-        progress = _Progress(self.name, self.msg_per_s)
+        progress = Progress(self.name, self.msg_per_s)
         while True:
             token = st.get("page_token")
             try:
@@ -165,18 +169,24 @@ class MailReader:
                 break
             st.update(page_token=next_token, after=None)
         log.info("%s: sent-mail backfill done (%d messages)", self.name, st["done"])
-        return _incremental_state(st["history_id"], st["newest"], [], threads)
+        return _incremental_state(st["history_id"], st["newest"], [], threads, st.get("reach"))
 
     # -- incremental ---------------------------------------------------------------------
     def _incremental(self, st: dict[str, Any], ctx: FetchContext
                      ) -> Iterator[tuple[list[Observation], dict[str, Any]]]:
-        """New mail from history, then the queued threads of sent mail, newest first."""
+        """New mail from history, then the queued threads of sent mail, newest first, then
+        (``reach_back_start``) those of older sent mail."""
         history_id = str(st["history_id"])
         newest = int(st.get("newest") or 0)
         threads = self._threads(st, ctx)
+        reach: dict[str, Any] | None = st.get("reach")
         pending = [str(i) for i in st.get("pending") or []]
         if not pending:
             pending, history_id = self._history(history_id, threads, ctx.now)
+
+        def state(left: list[str]) -> dict[str, Any]:
+            return _incremental_state(history_id, newest, left, threads, reach)
+
         yielded = False
         while pending:
             chunk, pending = pending[:self.batch], pending[self.batch:]
@@ -184,20 +194,64 @@ class MailReader:
             if threads is not None:
                 threads.note_sent(observations)
             newest = max(newest, newest_ms)
-            yield observations, _incremental_state(history_id, newest, pending, threads)
+            yield observations, state(pending)
             yielded = True
         if threads is not None and len(threads.queue) > self.batch:
             seconds = len(threads.queue) * THREAD_UNITS * self.budget.window / self.budget.limit
             log.info("%s: reading %d threads of sent mail for replies, newest first; about %s "
-                     "under the quota", self.name, len(threads.queue), _span(seconds))
+                     "under the quota", self.name, len(threads.queue), span(seconds))
         while threads is not None and threads.queue:
             chunk = threads.queue[:self.batch]
             observations, _ = self._read_chunk(chunk, ctx, whole_threads=True)
             del threads.queue[:len(chunk)]
-            yield observations, _incremental_state(history_id, newest, [], threads)
+            yield observations, state([])
             yielded = True
+        until = ctx.reach_back_start
+        if threads is not None and until and not (reach or {}).get("done"):
+            for observations, reached in self._reach_back(reach or {}, threads, until, ctx):
+                reach = reached
+                yield observations, state([])
+                yielded = True
         if not yielded:
-            yield [], _incremental_state(history_id, newest, [], threads)
+            yield [], state([])
+
+    def _reach_back(self, reach: dict[str, Any], threads: SentThreads, until: datetime,
+                    ctx: FetchContext) -> Iterator[tuple[list[Observation], dict[str, Any]]]:
+        """With [cadence] two_way, the threads of sent mail older than the follow-up window,
+        back to ``until``, newest first, so that an old reply makes a contact two-way: the
+        sent-mail list again (it names each message's thread; 5 units a page), and a
+        ``threads.get`` for each thread neither in the window nor read before. Yields
+        (observations, reach state); the state resumes at its page, and its ``read`` ids keep
+        a thread from costing a second read, even from the top after a refused page token."""
+        if not reach:
+            log.info("%s: reading the threads of sent mail back to %s for old replies "
+                     "([cadence] two_way), after everything else", self.name, f"{until:%Y-%m-%d}")
+        read = [str(t) for t in reach.get("read") or []]
+        seen, token = set(read), reach.get("token")
+        while True:
+            try:
+                page = self._call("listing sent mail", LIST_UNITS,
+                                  functools.partial(self._list_page, token),
+                                  (400,) if token else ())
+            except HttpStatus:  # a page token Gmail no longer takes: ``read`` skips the rest
+                token = None
+                continue
+            todo = [t for t in dict.fromkeys(str(m.get("threadId") or "")
+                                             for m in page.get("messages") or [])
+                    if t and t not in seen and t not in threads.known]
+            for start in range(0, len(todo), self.batch):
+                chunk = todo[start:start + self.batch]
+                observations, newest_ms = self._read_chunk(chunk, ctx, whole_threads=True)
+                read += chunk
+                seen.update(chunk)
+                if newest_ms and newest_ms < _ms(until):  # a whole batch older: done
+                    yield observations, {"done": True}
+                    return
+                yield observations, {"token": token, "read": list(read)}
+            token = page.get("nextPageToken")
+            if not token:
+                yield [], {"done": True}
+                return
 
     def _history(self, start: str, threads: SentThreads | None, now: datetime
                  ) -> tuple[list[str], str]:
@@ -277,6 +331,7 @@ class MailReader:
         def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
             if exc is None and whole_threads:
                 results[request_id] = [to_mail(m, now)[0] for m in received_in_thread(response)]
+                dates[request_id] = newest_sent_ms(response)
             elif exc is None:
                 found, dates[request_id] = to_mail(response, now)
                 results[request_id] = [found]
@@ -327,10 +382,13 @@ class MailReader:
 
 
 def _incremental_state(history_id: str, newest: int, pending: list[str],
-                       threads: SentThreads | None) -> dict[str, Any]:
+                       threads: SentThreads | None, reach: dict[str, Any] | None
+                       ) -> dict[str, Any]:
     st: dict[str, Any] = {"phase": "incremental", "history_id": history_id, "newest": newest}
     if pending:
         st["pending"] = pending
+    if reach:
+        st["reach"] = reach
     return {**st, **(threads.state() if threads else {})}
 
 
@@ -353,30 +411,10 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+def _thread_start(ctx: FetchContext) -> datetime:
+    """Since when sent mail has its threads read for replies ([followup] window)."""
+    return ctx.thread_window_start or ctx.window_start
+
+
 class _HistoryGone(Exception):
     """history.list answered 404: the stored history id is too old."""
-
-
-class _Progress:
-    """A progress line with an ETA every PROGRESS_EVERY seconds (and one at the start)."""
-
-    def __init__(self, name: str, msg_per_s: float) -> None:
-        self.name, self.msg_per_s = name, msg_per_s
-        self.last = 0.0
-
-    def note(self, done: int, estimate: int) -> None:
-        now = time.monotonic()
-        if now - self.last < PROGRESS_EVERY:
-            return
-        left = max(estimate - done, 0)
-        eta = left / self.msg_per_s if self.msg_per_s else 0.0
-        line = (f"{self.name}: sent-mail backfill {done:,} of about {estimate:,} read; "
-                f"at most {self.msg_per_s:.1f}/s under the quota, about {_span(eta)} left "
-                "(keepwarm answers from what it has read; a restart continues here)")
-        (log.warning if self.last == 0.0 and left > 1000 else log.info)(line)
-        self.last = now
-
-
-def _span(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{max(minutes, 1)}m"

@@ -1,17 +1,22 @@
 """Gmail's per-user quota, spent evenly: a rolling minute of units (``QuotaBudget``) and the
-batch size that fits it best (``batch_size``). Kept apart from the reader so the reader is
-about what to read and this about how fast.
+batch size that fits it best (``batch_size``), and how long a backfill takes under it
+(``Progress``). Kept apart from the reader so the reader is about what to read and this
+about how fast.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+log = logging.getLogger(__name__)
+
 BATCH = 50  # Google: at most 100 per batch, more than 50 not recommended
 WINDOW = 60.0  # Gmail's quota period in seconds (bench/gmail.py shrinks it to scale time)
+PROGRESS_EVERY = 30.0  # seconds between progress lines
 
 
 class QuotaBudget:
@@ -72,3 +77,28 @@ def batch_size(units_per_minute: int, get_units: int, most: int = BATCH) -> int:
         if units_per_minute % (size * units) >= spare:
             return size
     return largest
+
+
+class Progress:
+    """A progress line with an ETA every PROGRESS_EVERY seconds (and one at the start)."""
+
+    def __init__(self, name: str, msg_per_s: float) -> None:
+        self.name, self.msg_per_s = name, msg_per_s
+        self.last = 0.0
+
+    def note(self, done: int, estimate: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY:
+            return
+        left = max(estimate - done, 0)
+        eta = left / self.msg_per_s if self.msg_per_s else 0.0
+        line = (f"{self.name}: sent-mail backfill {done:,} of about {estimate:,} read; "
+                f"at most {self.msg_per_s:.1f}/s under the quota, about {span(eta)} left "
+                "(keepwarm answers from what it has read; a restart continues here)")
+        (log.warning if self.last == 0.0 and left > 1000 else log.info)(line)
+        self.last = now
+
+
+def span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{max(minutes, 1)}m"

@@ -58,6 +58,14 @@ def received_in_thread(thread: Mapping[str, Any]) -> list[Mapping[str, Any]]:
             and not {SENT, *NOT_MAIL} & set(labels_of(m))]
 
 
+def newest_sent_ms(thread: Mapping[str, Any]) -> int:
+    """The internalDate of a ``threads.get`` answer's newest sent message (0: none), where
+    the thread stands in the newest-first list of sent mail."""
+    dates = [str(m.get("internalDate") or "0") for m in thread.get("messages") or []
+             if isinstance(m, dict) and SENT in labels_of(m)]
+    return max((int(d) for d in dates if d.isdigit()), default=0)
+
+
 class SentThreads:
     """Thread id -> newest sent message (ms) of every thread with sent mail inside the
     follow-up window, and the queue of threads still to read whole (newest first)."""

@@ -127,6 +127,12 @@ class FetchContext:
     window_start: datetime  # nothing older matters (cadence.forget_after)
     window_end: datetime  # meetings later than this are not read yet
     accept_shrink: bool = False  # the user said a source that lost most of its data did so
+    # Where a source reads replies only to chosen mail (Gmail's quota): the sent mail since
+    # this has its threads read ([followup] window; None: since window_start) ...
+    thread_window_start: datetime | None = None
+    # ... and, behind everything else, the older sent mail's back to this ([cadence] two_way
+    # on: an old reply makes a contact two-way; None: not at all). Other sources ignore both.
+    reach_back_start: datetime | None = None
 
 
 @dataclass(frozen=True)

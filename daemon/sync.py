@@ -82,10 +82,14 @@ class SyncReport:
 
 def fetch_context(settings: Settings, now: datetime,
                   accept_shrink: bool = False) -> FetchContext:
-    return FetchContext(now=now, tz=settings.tz,
-                        window_start=now - timedelta(days=settings.forget_after_days),
+    """What every source is told of the world; the two thread bounds come from [followup]
+    window and [cadence] two_way, so a connector needs no copy of those settings."""
+    window_start = now - timedelta(days=settings.forget_after_days)
+    return FetchContext(now=now, tz=settings.tz, window_start=window_start,
                         window_end=now + timedelta(days=settings.horizon_days),
-                        accept_shrink=accept_shrink)
+                        accept_shrink=accept_shrink,
+                        thread_window_start=now - timedelta(days=settings.followup_window_days),
+                        reach_back_start=window_start if settings.two_way else None)
 
 
 def connector(account: AccountConfig) -> Connector:

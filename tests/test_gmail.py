@@ -35,7 +35,8 @@ REPO = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime.now(UTC).replace(microsecond=0)
 CTX = FetchContext(now=NOW, tz=BERLIN, window_start=NOW - timedelta(days=1095),
-                   window_end=NOW + timedelta(days=14))
+                   window_end=NOW + timedelta(days=14),
+                   thread_window_start=NOW - timedelta(days=60))
 AUTH = "https://www.googleapis.com/auth/"
 
 

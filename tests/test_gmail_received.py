@@ -7,16 +7,14 @@ message's threadId and labelIds, and ``threads.get`` returns a thread's messages
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from daemon.errors import ConfigError
 from daemon.model import Mail
 from tests.servers.google import User
-from tests.test_gmail import NOW, config, mail, run, sent
+from tests.test_gmail import CTX, NOW, mail, run, sent
 
 INBOX = ("INBOX",)
 
@@ -87,8 +85,9 @@ def test_threads_are_read_newest_first_within_the_window_and_resume(
     for n in range(8):
         google_user.add_mail(reply(n, n, minutes_ago=-1, days_ago=10 * n), labels=INBOX,
                              thread=ids[n])
-    account = google_user.account(tmp_path, calendar=False, followup_window="45d")
-    batches, _ = run(account, batch=2)
+    account = google_user.account(tmp_path, calendar=False)
+    ctx = dataclasses.replace(CTX, thread_window_start=NOW - timedelta(days=45))
+    batches, _ = run(account, batch=2, ctx=ctx)
     answers = [m.message_id for m in received(batches)]
     assert answers == ["r0@example.org", "r1@example.org", "r2@example.org", "r3@example.org",
                        "r4@example.org"]  # 0 to 40 days old; 50 and more are outside
@@ -98,7 +97,7 @@ def test_threads_are_read_newest_first_within_the_window_and_resume(
     middle = next(b for b in batches if received([b]) and
                   received([b])[-1].message_id == "r1@example.org")
     reads = google_user.count("batch:threads.get")
-    rest, _ = run(account, middle.cursor, batch=2)
+    rest, _ = run(account, middle.cursor, batch=2, ctx=ctx)
     assert [m.message_id for m in received(rest)] == answers[2:]
     assert google_user.count("batch:threads.get") - reads == 3
 
@@ -139,14 +138,6 @@ def test_received_off_reads_sent_history_only(google_user: User, tmp_path: Path)
     batches, _ = run(account, cursor)
     assert [m.message_id for m in sent(batches)] == ["m2@example.com"]
     assert google_user.count("batch:threads.get") == 0
-
-
-def test_a_bad_followup_window_is_one_config_line(google_user: User, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as caught:
-        config(tmp_path, google_user, followup_window="soon")
-    assert str(caught.value).splitlines() == [
-        f"{tmp_path / 'config.toml'}: accounts[0].followup_window: 'soon' is not a duration "
-        "like '30d', '2w', '15min' (units: s min h d w y)"]
 
 
 def test_my_answer_to_a_new_thread_reads_what_they_wrote_first(
