@@ -31,6 +31,7 @@ from daemon.model import (
     AccountConfig,
     Applied,
     Batch,
+    CardBatch,
     Change,
     FetchContext,
     Observation,
@@ -71,6 +72,8 @@ class Connector(abc.ABC):
     type: ClassVar[str]
     reads_mail: ClassVar[bool] = False
     reads_meetings: ClassVar[bool] = False
+    # can read an address book (``fetch_cards``); whether an account does is ``reads_cards``
+    reads_contacts: ClassVar[bool] = False
     writes_reminders: ClassVar[bool] = False  # True only on a CalendarConnector
     # True when the user edits events in this calendar directly (a server calendar):
     # then a reminder the user deleted counts as dismissed, and a moved one keeps its time.
@@ -109,6 +112,13 @@ class Connector(abc.ABC):
         return bool(options.get("received")) and options.get("mail") is not False
 
     @classmethod
+    def reads_cards(cls, options: Mapping[str, Any]) -> bool:
+        """Whether an account of this type with these options (defaults filled in) reads its
+        address book: a mail service reads it only when told to (``contacts = true``, which
+        asks for one more scope); an address-book type always does."""
+        return cls.reads_contacts and options.get("contacts", True) is not False
+
+    @classmethod
     def with_defaults(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """``options`` with the declared default of every key not given."""
         return {**{key: opt.default for key, opt in cls.options.items()}, **options}
@@ -130,6 +140,17 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         """The source itself; called only when a capability flag says it reads something."""
+
+    def fetch_cards(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
+        """Yield address-book changes since ``cursor`` (None: every card), in batches; the
+        cursor is the account's own for cards, apart from the one of ``fetch``."""
+        if not self.reads_cards(self.account.options):
+            return iter(())
+        return self._fetch_cards(cursor, ctx)
+
+    def _fetch_cards(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
+        """The address book itself; called only for an account that ``reads_cards``."""
+        raise NotImplementedError(f"{self.type} declares reads_contacts without _fetch_cards")
 
     # -- calendar writers ------------------------------------------------------
     def list_reminders(self) -> list[RemoteReminder]:

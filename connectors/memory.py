@@ -16,11 +16,14 @@ from typing import ClassVar
 
 from connectors import checks
 from connectors.base import CalendarConnector, Option
+from connectors.text import card_emails
 from daemon.model import (
     JSON,
     AccountConfig,
     Applied,
     Batch,
+    Card,
+    CardBatch,
     Change,
     Create,
     FetchContext,
@@ -40,13 +43,26 @@ class MemoryData:
     meetings_version: int = 0
     reminders: dict[str, RemoteReminder] = field(default_factory=dict)  # by remote id
     user_events: dict[str, bytes] = field(default_factory=dict)  # uid -> opaque content
+    cards: dict[str, Card] = field(default_factory=dict)  # the address book, by card_id
+    card_log: list[str] = field(default_factory=list)  # card_ids in the order they changed
+    cards_expired: bool = False  # the next fetch_cards plays an expired cursor: a full listing
     fail: Exception | None = None  # raised by every call, to play a broken account
+
+    def put_card(self, card: Card) -> None:
+        """Add or change a card of the address book."""
+        self.cards[card.card_id] = card
+        self.card_log.append(card.card_id)
+
+    def remove_card(self, card_id: str) -> None:
+        self.cards.pop(card_id, None)
+        self.card_log.append(card_id)
 
 
 class MemoryConnector(CalendarConnector):
     type = "memory"
     reads_mail = True
     reads_meetings = True
+    reads_contacts = True
     user_editable = True
     options: ClassVar[dict[str, Option]] = {
         "key": Option(str, default="", help="which in-memory data set (default: the name)"),
@@ -94,6 +110,27 @@ class MemoryConnector(CalendarConnector):
             yield Batch(chunk, {**at, "meetings": self.data.meetings_version if done
                                 else at["meetings"]}, snapshot=True, last=done)
 
+    def _fetch_cards(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
+        """The cursor is a place in the log of changes; none (or an expired one) lists every
+        card, a full listing. A change logged twice since the cursor is read once."""
+        self._check()
+        log, cards = self.data.card_log, self.data.cards
+        if cursor is None or self.data.cards_expired:
+            self.data.cards_expired = False
+            listing = [_read(c) for c in cards.values()]
+            parts = [listing[i:i + self.batch_size]
+                     for i in range(0, len(listing), self.batch_size)] or [[]]
+            for n, part in enumerate(parts):
+                last = n == len(parts) - 1
+                yield CardBatch(part, len(log) if last else cursor, full=True, last=last)
+            return
+        changed = list(dict.fromkeys(log[int(cursor):]))
+        for i in range(0, max(len(changed), 1), self.batch_size):
+            chunk = changed[i:i + self.batch_size]
+            end = len(log) if i + self.batch_size >= len(changed) else int(cursor)
+            yield CardBatch([_read(cards[c]) for c in chunk if c in cards], end,
+                            gone=[c for c in chunk if c not in cards])
+
     def _list_reminders(self) -> list[RemoteReminder]:
         self._check()
         return list(self.data.reminders.values())
@@ -134,6 +171,11 @@ class MemoryConnector(CalendarConnector):
     def add_meeting(self, meeting: Meeting) -> None:
         self.data.meetings[meeting.meeting_id] = meeting
         self.data.meetings_version += 1
+
+
+def _read(card: Card) -> Card:
+    """A card as a source reports it (addresses as ``card_emails`` makes them)."""
+    return replace(card, emails=card_emails(card.emails))
 
 
 def _as_received(obs: Observation) -> Observation:

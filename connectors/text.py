@@ -6,6 +6,8 @@ back equal and an unchanged reminder is never rewritten.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 _DROP = dict.fromkeys(
     [
         *range(0x00, 0x20),
@@ -36,3 +38,10 @@ def clean_text(s: str, keep_newlines: bool = False) -> str:
     while len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
         s = s[1:-1].strip()
     return s
+
+
+def card_emails(emails: Iterable[str]) -> tuple[str, ...]:
+    """A card's addresses as every address-book source reports them: cleaned, lower-cased,
+    in the card's order, each once, blanks and non-addresses (no ``@``) left out."""
+    out = (clean_text(e).strip("<>").lower() for e in emails)
+    return tuple(dict.fromkeys(e for e in out if "@" in e))

@@ -101,6 +101,56 @@ class OwnAddress:
 Observation = Mail | Meeting | Skipped | OwnAddress
 
 
+# -- address books ----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, order=True)
+class PartialDate:
+    """A birthday or anniversary as address books hold it: the year is often unknown
+    (vCard 4 ``--MMDD``, Apple's 1604, Google's year 0), and then ``year`` is None."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """One address-book entry, read-only: what keepwarm uses of it and nothing more.
+
+    ``card_id`` is stable within its account (a CardDAV href, a file and the card's place in
+    it, a People ``resourceName``, a Graph id): a changed card comes again with the same id.
+    ``uid`` is the card's own UID where it has one (a card with no e-mail is keyed by it)."""
+
+    card_id: str
+    uid: str = ""
+    name: str = ""  # the formatted name (FN, displayName); '' if the card has none
+    emails: tuple[str, ...] = ()  # lower-cased, in the card's order, no duplicates
+    groups: tuple[str, ...] = ()  # CATEGORIES, group cards, Google groups, Outlook categories
+    starred: bool = False  # a starred Google contact, an Outlook favourite
+    birthday: PartialDate | None = None
+    anniversary: PartialDate | None = None
+    birthday_text: str = ""  # a birthday written as words, not a date: kept, never guessed
+    notes: tuple[str, ...] = ()  # what could not be used, e.g. a malformed BDAY (for `show`)
+    location: str = ""  # where it came from, for logs and `keepwarm show`
+
+
+@dataclass(frozen=True, slots=True)
+class CardBatch:
+    """Cards changed since the cursor, the ids of cards deleted since, and the cursor that is
+    valid once both are stored (in one transaction, as for ``Batch``).
+
+    ``full``: this fetch lists every card of the account (a first sync, an expired sync
+    token, a source that cannot tell changes): its batches all say so, and once the one
+    marked ``last`` is stored, the account's stored cards that no batch of it named are gone.
+    Earlier batches of a full listing carry the old cursor, so a crash redoes the listing."""
+
+    cards: Sequence[Card]
+    cursor: JSON
+    gone: Sequence[str] = ()  # card_ids deleted since the cursor
+    skipped: Sequence[Skipped] = ()  # broken cards: counted and logged, never fatal
+    full: bool = False
+    last: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Observations plus the cursor that is valid once they are stored.
@@ -202,6 +252,7 @@ class CadenceRule:
     match: str  # glob on an address ("*@x.com"), a domain ("x.com") or "tag:NAME"
     every_days: int | None  # None: the rule sets only follow-ups
     followup: tuple[int, ...] | None = None  # working days per attempt; () off; None: [followup]
+    birthday_lead: int | None = None  # days ahead of a birthday; None: [birthdays] lead
 
 
 @dataclass(frozen=True)
@@ -228,6 +279,9 @@ class Settings:
     followup_after: tuple[int, ...] = (3, 7, 14)  # working days after the n-th unanswered one
     followup_window_days: int = 60  # an unanswered message older than this is let go
     followup_max_recipients: int = 3  # more people than this: a broadcast, nobody owes a reply
+    birthdays: bool = True  # [birthdays] enabled
+    birthday_lead_days: int = 0  # remind this many days ahead (rules and tags may override)
+    anniversaries: bool = True
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -248,6 +302,12 @@ class ContactFacts:
     ignored: bool = False
     received: int = 0  # messages they wrote to the user (not automatic; never a touchpoint)
     last_received: datetime | None = None
+    # from the address book (``Card``): the contact has a card, and what it says
+    carded: bool = False
+    birthday: PartialDate | None = None
+    anniversary: PartialDate | None = None
+    birthday_text: str = ""
+    card_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,9 @@ SOURCE_HARNESSES = [
     "outlook:OutlookSourceHarness",
     "gmail:GmailSourceHarness",
 ]
+CONTACT_HARNESSES = [
+    "memory:MemoryContactsHarness",
+]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
     "ics:IcsCalendarHarness",
@@ -40,7 +43,7 @@ def _with(kind: str, specs: list[str]) -> list[Any]:
         cls = _load(spec)
         caps = registry.connector_class(cls.type)
         wanted = {"mail": caps.reads_mail, "meetings": caps.reads_meetings,
-                  "calendar": caps.writes_reminders}
+                  "calendar": caps.writes_reminders, "contacts": caps.reads_contacts}
         if wanted[kind]:
             out.append(pytest.param(cls, id=spec.partition(":")[2]))
     return out
@@ -58,4 +61,9 @@ def meeting_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 @pytest.fixture(params=_with("calendar", CALENDAR_HARNESSES))
 def calendar_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    return request.param(tmp_path)
+
+
+@pytest.fixture(params=_with("contacts", CONTACT_HARNESSES))
+def contacts_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     return request.param(tmp_path)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from daemon.model import AccountConfig, Meeting
+from daemon.model import AccountConfig, Card, Meeting
 
 
 class SourceHarness(Protocol):
@@ -57,4 +57,34 @@ class CalendarHarness(Protocol):
     def add_old_reminder(self, uid: str, marker: str, start: datetime) -> None:
         """A reminder as a release before reminder kinds wrote it, 15 minutes from ``start``:
         its marker is the bare contact key, or ``keepwarm:signin:ACCOUNT`` for a notice."""
+        ...
+
+
+class ContactsHarness(Protocol):
+    """An address book the connector reads: a folder of .vcf files, a CardDAV server, the
+    local People or Graph server. It writes each ``Card`` the test describes in the source's
+    own format (vCard, People JSON, Graph JSON) and says which card fields that format can
+    hold at all."""
+
+    type: str
+    # fields of Card the source cannot express (e.g. {"anniversary", "starred"}): the suite
+    # leaves them out of what it writes and compares
+    unsupported: frozenset[str]
+
+    def __init__(self, tmp_path: Path) -> None: ...
+
+    def account(self) -> AccountConfig: ...
+
+    def put_card(self, card: Card) -> str:
+        """Write or rewrite the card described (``card.card_id`` is the test's handle, the
+        source picks its own id); returns the id the connector will report for it."""
+        ...
+
+    def remove_card(self, handle: str) -> None:
+        """Delete the card the test put with this ``card_id``."""
+        ...
+
+    def expire_cursor(self) -> None:
+        """Make the connector's next incremental read fail as an expired cursor does (an
+        expired sync token, an invalid delta link); a no-op where there is no such thing."""
         ...

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connectors.mailparse import parse_headers
 from connectors.memory import MemoryConnector, MemoryData
-from daemon.model import AccountConfig, Meeting, ReminderId, RemoteReminder
+from daemon.model import AccountConfig, Card, Meeting, ReminderId, RemoteReminder
 
 _keys = itertools.count()
 
@@ -57,3 +57,26 @@ class MemoryCalendarHarness:
         self.data.reminders[uid] = RemoteReminder(uid, ReminderId.parse(marker), start, uid,
                                                   "old", "Follow up", "",
                                                   start + timedelta(minutes=15))
+
+
+class MemoryContactsHarness:
+    type = "memory"
+    unsupported: frozenset[str] = frozenset()
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.key = f"contacts-{next(_keys)}"
+        self.data = MemoryConnector.DATA.setdefault(self.key, MemoryData())
+
+    def account(self) -> AccountConfig:
+        return AccountConfig(name="memcards", type="memory", options={"key": self.key,
+                                                                      "batch_size": 2})
+
+    def put_card(self, card: Card) -> str:
+        self.data.put_card(card)
+        return card.card_id
+
+    def remove_card(self, handle: str) -> None:
+        self.data.remove_card(handle)
+
+    def expire_cursor(self) -> None:
+        self.data.cards_expired = True
