@@ -134,6 +134,23 @@ class Card:
 
 
 @dataclass(frozen=True, slots=True)
+class CardPerson:
+    """A person the address books know, for birthdays: every card's contact, whether or not
+    they ever wrote (``Store.card_people``). ``key`` is the contact key (the first address,
+    merges applied) or, for a card with no address, ``card:<account>/<uid or card_id>``."""
+
+    key: str
+    name: str
+    emails: tuple[str, ...] = ()
+    birthday: PartialDate | None = None
+    anniversary: PartialDate | None = None
+    birthday_text: str = ""
+    tags: frozenset[str] = frozenset()
+    ignored: bool = False
+    source: str = ""  # the account whose card it is
+
+
+@dataclass(frozen=True, slots=True)
 class CardBatch:
     """Cards changed since the cursor, the ids of cards deleted since, and the cursor that is
     valid once both are stored (in one transaction, as for ``Batch``).
