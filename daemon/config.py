@@ -118,7 +118,7 @@ TABLES = {
                 "two_way"},
     "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon"},
     "daemon": {"max_backoff"},
-    "followup": {"after", "window", "max_recipients"},
+    "followup": {"after", "window", "max_recipients", "replies"},
 }
 
 
@@ -191,6 +191,7 @@ def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
         "followup_window_days": chk.get(fol, "followup", "window", str, "60d", days),
         "followup_max_recipients": chk.get(fol, "followup", "max_recipients", int, 3,
                                            positive),
+        "followup_replies": chk.get(fol, "followup", "replies", bool, True),
     }
 
 

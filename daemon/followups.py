@@ -198,6 +198,11 @@ class _Judge:
                 return True
         return any(self.heard.since(p, m.date) for p in self.recipients(m))
 
+    def answers_a_person(self, m: Mail) -> bool:
+        """Whether ``m`` replies to a message a person wrote (not one of the user's)."""
+        return m.in_reply_to in self.written or (
+            not m.in_reply_to and bool(m.references) and m.references[-1] in self.written)
+
     def steps(self, person: str) -> tuple[int, ...]:
         """The follow-up steps for a person: the first rule carrying ``followup`` that
         matches them (their addresses or tags), else ``[followup] after``."""
@@ -226,7 +231,7 @@ class _Judge:
             if m.message_id in self.done or self.answered(m, thread):
                 break
             streak.insert(0, m)
-        if not streak:
+        if not streak or (not s.followup_replies and self.answers_a_person(streak[0])):
             return None
         latest = streak[-1]
         people = self.recipients(latest)

@@ -296,6 +296,7 @@ class Settings:
     followup_after: tuple[int, ...] = (3, 7, 14)  # working days after the n-th unanswered one
     followup_window_days: int = 60  # an unanswered message older than this is let go
     followup_max_recipients: int = 3  # more people than this: a broadcast, nobody owes a reply
+    followup_replies: bool = True  # a reply of the user's to a person's message waits too
     birthdays: bool = True  # [birthdays] enabled
     birthday_lead_days: int = 0  # remind this many days ahead (rules and tags may override)
     anniversaries: bool = True

@@ -28,8 +28,8 @@ def test_defaults_and_the_starter_say_the_same(tmp_path: Path) -> None:
     (tmp_path / "empty.toml").write_text("")
     for cfg in (load(tmp_path / "empty.toml"), load(ROOT / "config.example.toml")):
         s = cfg.settings
-        assert (s.followup_after, s.followup_window_days, s.followup_max_recipients) == (
-            (3, 7, 14), 60, 3)
+        assert (s.followup_after, s.followup_window_days, s.followup_max_recipients,
+                s.followup_replies) == ((3, 7, 14), 60, 3, True)
     text = (ROOT / "config.example.toml").read_text()
     assert "[followup]" in text and 'after = ["3d", "7d", "14d"]' in text
 
@@ -41,6 +41,7 @@ def test_values_and_rules(tmp_path: Path) -> None:
 after = ["2d", "1w"]
 window = "30d"
 max_recipients = 5
+replies = false
 [[cadence.rules]]
 match = "tag:prospect"
 followup = ["2d", "5d", "10d", "20d"]
@@ -53,8 +54,8 @@ match = "*@bigclient.example"
 every = "30d"
 """)
     s = load(path).settings
-    assert (s.followup_after, s.followup_window_days, s.followup_max_recipients) == (
-        (2, 7), 30, 5)
+    assert (s.followup_after, s.followup_window_days, s.followup_max_recipients,
+            s.followup_replies) == ((2, 7), 30, 5, False)
     assert s.rules == (CadenceRule("tag:prospect", None, (2, 5, 10, 20)),
                        CadenceRule("vendor.example", 180, ()),
                        CadenceRule("*@bigclient.example", 30, None))
@@ -73,7 +74,7 @@ followup = "3d"
 [[cadence.rules]]
 followup = ["2d"]
 """) == [
-        "followup.colour: unknown key; known: after, max_recipients, window",
+        "followup.colour: unknown key; known: after, max_recipients, replies, window",
         "cadence.rules[0].followup: must be an array, not a string '3d'",
         "cadence.rules[1]: needs 'match'",
         "followup.after: 'soon' is not a duration like '30d', '2w', '15min' (units: s min h d "

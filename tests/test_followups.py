@@ -122,6 +122,25 @@ def test_what_my_message_answered_is_not_its_answer() -> None:
     assert len(wait(question, sent("m1", MON, reply_to="q1"))) == 1
 
 
+def test_with_replies_off_only_my_own_openings_and_their_follow_ups_wait() -> None:
+    quiet = replace(S, followup_replies=False)
+    question = replace(got("q1", MON - timedelta(hours=2)), subject="Proposal?")
+    answer = sent("m1", MON, reply_to="q1")
+    assert wait(question, answer, s=quiet) == []
+    # ... nor my follow-up on that answer (the row starts with a reply), nor an answer that
+    # kept only References (In-Reply-To dropped)
+    assert wait(question, answer, sent("m2", MON + timedelta(days=5), reply_to="m1"),
+                s=quiet) == []
+    assert wait(question, replace(answer, in_reply_to=""), s=quiet) == []
+    # a thread I started waits, and my reply after their answer there too does not
+    assert len(wait(sent("m1", MON), s=quiet)) == 1
+    assert wait(sent("m1", MON), got("r1", MON + timedelta(days=1), reply_to="m1"),
+                replace(sent("m2", MON + timedelta(days=2), reply_to="r1"),
+                        references=("m1", "r1")), s=quiet) == []
+    # with the default, each of these waits
+    assert len(wait(question, answer)) == 1
+
+
 def test_my_second_unanswered_message_is_attempt_two() -> None:
     second = MON + timedelta(days=7)
     [a] = wait(sent("m1", MON), sent("m2", second, reply_to="m1"))
