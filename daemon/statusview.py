@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 from daemon.cmdbase import open_all
@@ -18,7 +18,7 @@ from daemon.store import Store
 from daemon.sync import followups_off
 from daemon.tables import clean
 from daemon.terminal import emit_json, say
-from daemon.words import plural
+from daemon.words import moment, plural
 
 
 def _daemon(cfg: Config, store: Store) -> dict[str, Any] | None:
@@ -73,7 +73,7 @@ def failing(data: Mapping[str, Any]) -> bool:
             or bool(data["reminders"] and data["reminders"]["last_error"]))
 
 
-def _account_lines(a: Mapping[str, Any]) -> None:
+def _account_lines(a: Mapping[str, Any], when: Callable[[str | None], str]) -> None:
     head = f"  {a['name']} ({a['type']})"
     if a["state"] == "first_sync_unfinished":  # a first sync stopped early: what it has is kept
         say(f"{head}: first sync not finished, {plural(a['stored']['messages'], 'message')} "
@@ -83,11 +83,11 @@ def _account_lines(a: Mapping[str, Any]) -> None:
     if a["state"] == "never_synced":
         say(f"{head}: never synced — run `keepwarm sync`")
         return
-    line = f"{head}: last success {a['last_success'] or 'never'}"
+    line = f"{head}: last success {when(a['last_success'])}"
     if a["skipped"]:
         line += f", {plural(a['skipped'], 'item')} skipped (`keepwarm status --skipped` lists them)"
     if a["next_poll"]:
-        line += f", next poll {a['next_poll']}"
+        line += f", next poll {when(a['next_poll'])}"
     if a["backlog"]:
         left = a["remaining"]
         line += ", still catching up" + (f" (about {left:,} left)" if left else "")
@@ -95,25 +95,30 @@ def _account_lines(a: Mapping[str, Any]) -> None:
     if a["needs_signin"]:
         say(f"    needs sign-in: run `keepwarm auth {a['name']}`", style="red")
     elif a["last_error"]:
-        say(f"    last sync failed at {a['last_error_at']}: {a['last_error']}", style="red")
+        say(f"    last sync failed {when(a['last_error_at'])}: {a['last_error']}", style="red")
 
 
-def _lines(data: Mapping[str, Any]) -> None:
+def _lines(data: Mapping[str, Any], tz: tzinfo) -> None:
+    now = datetime.now(tz)
+
+    def when(stamp: str | None) -> str:
+        return moment(stamp, tz, now)
+
     say(f"config {data['config']}\nstore  {data['store']}")
     daemon = data["daemon"]
     if daemon:
-        say(f"keepwarm run: process {daemon['pid']}, up since {daemon['started']}")
+        say(f"keepwarm run: process {daemon['pid']}, up since {when(daemon['started'])}")
         if daemon.get("waiting"):
             say(f"  {daemon['waiting']}")
     else:
         say("keepwarm run: not running (start it with `keepwarm run` or the systemd service)")
     for a in data["accounts"]:
-        _account_lines(a)
+        _account_lines(a, when)
     r = data["reminders"]
     if r is not None:
-        say(f"  reminders into {r['calendar']}: last written {r['last_success'] or 'never'}")
+        say(f"  reminders into {r['calendar']}: last written {when(r['last_success'])}")
         if r["last_error"]:
-            say(f"    last write failed at {r['last_attempt']}: {r['last_error']}", style="red")
+            say(f"    last write failed {when(r['last_attempt'])}: {r['last_error']}", style="red")
     f = data["followups"]
     say(f"follow-ups: {f['reason'] or 'on (`keepwarm awaiting` lists the open threads)'}")
     # a plural key names its noun ("messages"); another is said as it is ("received")
@@ -135,7 +140,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(data)
     else:
-        _lines(data)
+        _lines(data, cfg.settings.tz)
     return 1 if failing(data) else 0
 
 

@@ -3,7 +3,7 @@ plural in brackets; a contact's state in the words `show` and `contacts` share."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 from daemon.cadence import ONE_WAY
 from daemon.model import Status
@@ -29,3 +29,27 @@ def state(s: Status, today: date) -> str:
     if f.tags:
         words.append("tags: " + ", ".join(sorted(f.tags)))
     return "; ".join(words)
+
+
+def moment(stamp: str | None, tz: tzinfo, now: datetime) -> str:
+    """A stored ISO time stamp as a person reads it: in their time zone, to the minute, and
+    how long ago or ahead ("2026-03-02 09:30, 5 minutes ago"); 'never' for none."""
+    if not stamp:
+        return "never"
+    try:
+        at = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if at.tzinfo is None:
+        return stamp
+    seconds = (now - at).total_seconds()
+    span, unit = abs(seconds), "second"
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if span >= size:
+            span, unit = span / size, name
+            break
+    if unit == "second":
+        return f"{at.astimezone(tz):%Y-%m-%d %H:%M}, just now"
+    amount = plural(int(span), unit)
+    return f"{at.astimezone(tz):%Y-%m-%d %H:%M}, " + (
+        f"{amount} ago" if seconds > 0 else f"in {amount}")

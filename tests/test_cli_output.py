@@ -16,8 +16,9 @@ import struct
 import subprocess
 import sys
 import termios
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -26,7 +27,7 @@ from rich.cells import cell_len
 
 from daemon import render, tables
 from daemon.sparkline import ASCII_BLOCKS, BLOCKS, labelled, monthly_counts, sparkline
-from daemon.words import plural
+from daemon.words import moment, plural
 from tests.test_cli import TODAY, Home
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -437,3 +438,15 @@ def test_lapsed_is_coloured_on_a_terminal_only(people: Home) -> None:
     assert "\x1b[31m" in coloured  # José: one interval and more overdue
     assert "\x1b[" not in terminal(people, "lapsed", NO_COLOR="1")
     assert "\x1b[" not in cli(people, "lapsed").stdout
+
+
+def test_moments_read_in_local_time_with_how_long_ago() -> None:
+    tz = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 3, 2, 12, 0, tzinfo=tz)
+    assert moment("2026-03-02T08:45:28.398300+00:00", tz, now) == "2026-03-02 09:45, 2 hours ago"
+    assert moment("2026-03-02T10:59:30+00:00", tz, now) == "2026-03-02 11:59, just now"
+    assert moment("2026-02-28T11:00:00+00:00", tz, now) == "2026-02-28 12:00, 2 days ago"
+    assert moment("2026-03-02T11:05:00+00:00", tz, now) == "2026-03-02 12:05, in 5 minutes"
+    assert moment("2026-03-02T11:01:00+00:00", tz, now) == "2026-03-02 12:01, in 1 minute"
+    assert moment(None, tz, now) == "never"
+    assert moment("garbage", tz, now) == "garbage"
