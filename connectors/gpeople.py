@@ -96,6 +96,11 @@ class GroupNames:
             self.refresh()
         return self.names.get(resource, "")
 
+    def take_renamed(self) -> bool:
+        """Whether a kept group was renamed since this was last asked."""
+        renamed, self.renamed = self.renamed, False
+        return renamed
+
     def state(self) -> dict[str, Any]:
         return {"groups": self.names, "checked": self.checked}
 
@@ -113,7 +118,7 @@ class CardReader:
         token = str(state.get("sync") or "") or None
         if groups.stale():
             groups.refresh()
-        if token and groups.renamed:
+        if groups.take_renamed() and token:
             log.info("%s: a contact group was renamed; listing every contact again",
                      self.session.name)
             token = None
@@ -145,7 +150,8 @@ class CardReader:
             if new_token is None:
                 log.warning("%s: Google gave no contacts sync token; the next sync lists "
                             "every contact again", self.session.name)
-            keep = None if groups.renamed else new_token
+            # a rename learnt during this read: earlier pages carried the old name
+            keep = None if groups.take_renamed() else new_token
             yield CardBatch(cards, {"sync": keep, **groups.state()}, gone, skipped,
                             full=token is None, last=True)
             return
@@ -164,7 +170,7 @@ class CardReader:
                                           lambda: connections.list(**query).execute(),
                                           passthrough=(400,)))
         except HttpStatus as refused:
-            if refused.reason == EXPIRED and token:
+            if refused.reason == EXPIRED:
                 raise _Expired() from None
             raise SourceError(f"Google answered 400 {refused.reason} while reading the "
                               f"contacts of {self.session.name}") from None
