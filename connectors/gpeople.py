@@ -185,16 +185,16 @@ def people_cards(people: Sequence[Any], groups: GroupNames
     skipped: list[Skipped] = []
     for person in people:
         name = str(person.get("resourceName") or "") if isinstance(person, dict) else ""
-        where = f"people:{name}"
-        if not name:
-            skipped.append(Skipped(where, "a contact without a resourceName"))
-        elif (person.get("metadata") or {}).get("deleted"):
-            gone.append(name)
-        else:
-            try:
+        where = f"contacts:{name}"
+        try:
+            if not name:
+                skipped.append(Skipped(where, "a contact without a resourceName"))
+            elif (person.get("metadata") or {}).get("deleted"):
+                gone.append(name)
+            else:
                 cards.append(card_of(person, groups, where))
-            except (TypeError, ValueError, AttributeError, KeyError) as exc:
-                skipped.append(Skipped(where, f"unreadable contact ({type(exc).__name__})"))
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            skipped.append(Skipped(where, f"unreadable contact ({type(exc).__name__})"))
     return cards, gone, skipped
 
 
@@ -205,8 +205,7 @@ def card_of(person: dict[str, Any], groups: GroupNames, where: str) -> Card:
     anniversaries = [e for e in _by_primary(person.get("events"))
                      if str(e.get("type", "")).lower() == "anniversary"]
     anniversary = _first_date(anniversaries, "anniversary", notes)
-    resources = [str((m.get("contactGroupMembership") or {}).get("contactGroupResourceName")
-                     or "") for m in person.get("memberships") or []]
+    resources = [r for m in person.get("memberships") or [] if (r := _group_of(m))]
     return Card(card_id=str(person["resourceName"]),
                 name=clean_text(str(names[0].get("displayName") or "")) if names else "",
                 emails=card_emails(str(e.get("value") or "")
@@ -214,6 +213,14 @@ def card_of(person: dict[str, Any], groups: GroupNames, where: str) -> Card:
                 groups=tuple(dict.fromkeys(g for r in resources if (g := groups.name(r)))),
                 starred=STARRED in resources, birthday=birthday, anniversary=anniversary,
                 birthday_text=text, notes=tuple(notes), location=where)
+
+
+def _group_of(membership: dict[str, Any]) -> str:
+    """The group a membership names ('' for none, e.g. a Workspace domain membership);
+    ``contactGroupId`` is the older, deprecated way of saying it."""
+    group = membership.get("contactGroupMembership") or {}
+    old = str(group.get("contactGroupId") or "")
+    return str(group.get("contactGroupResourceName") or (old and "contactGroups/" + old))
 
 
 def _by_primary(items: Any) -> list[dict[str, Any]]:

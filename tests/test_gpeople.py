@@ -6,6 +6,9 @@ address book keeps is tests/conformance/test_contacts.py."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors import gmail
+from connectors import gmail, googleauth
 from connectors.gmail import GmailConnector
 from daemon.config import parse
 from daemon.errors import AuthError, SourceError, TransientError
@@ -26,6 +29,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 CTX = FetchContext(now=NOW, tz=ZoneInfo("Europe/Berlin"), window_start=NOW - timedelta(days=1095),
                    window_end=NOW + timedelta(days=14))
 AUTH = "https://www.googleapis.com/auth/"
+REPO = Path(__file__).resolve().parent.parent
 PEOPLE_CALLS = ("connections.list", "contactGroups.list")
 
 
@@ -80,6 +84,37 @@ def test_contacts_are_read_only_when_asked_with_the_one_scope_more(
                  "accounts": [{"name": "g", "type": "gmail", "client_secrets": "c.json",
                                "contacts": True}]}, tmp_path / "config.toml")
     assert GmailConnector.reads_cards(cfg.accounts[0].options)
+    # People has a host of its own at Google; another endpoint serves it at its root
+    assert googleauth.people_root("https://www.googleapis.com/") == \
+        "https://people.googleapis.com/"
+    assert googleauth.people_root(google_user.server.url) == google_user.server.url
+
+
+def test_keepwarm_auth_asks_for_the_contacts_permission_and_the_token_reads_them(
+        google_user: User, tmp_path: Path) -> None:
+    google_user.client_secrets(tmp_path / "client.json")
+    path = tmp_path / "config.toml"
+    path.write_text(f'[store]\npath = "kw.sqlite"\nstate_dir = "state"\n[[accounts]]\n'
+                    f'name = "g"\ntype = "gmail"\nclient_secrets = "client.json"\n'
+                    f'mail = false\ncalendar = false\ncontacts = true\n'
+                    f'endpoint = "{google_user.server.url}"\n')
+    browser = tmp_path / "browser"
+    script = REPO / "tests" / "servers" / "google_browser.py"
+    browser.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(browser), "OAUTHLIB_INSECURE_TRANSPORT": "1"}
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "--config", str(path), "auth",
+                           "g"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "with these permissions: contacts.readonly" in done.stdout
+    token = json.loads((tmp_path / "state" / "g.google-token.json").read_text())
+    assert token["scopes"] == [AUTH + "contacts.readonly"]
+    add(google_user, 2)
+    acc = parse({"store": {"state_dir": str(tmp_path / "state")}, "accounts": [{
+        "name": "g", "type": "gmail", "client_secrets": "client.json", "mail": False,
+        "calendar": False, "contacts": True, "endpoint": google_user.server.url}]},
+        path).accounts[0]
+    assert len(cards(read(acc)[0])) == 2
 
 
 def test_a_sign_in_without_the_contacts_permission_names_keepwarm_auth(
@@ -136,7 +171,7 @@ def test_changes_and_deletions_come_alone_with_their_ids(
     (batch,), _ = read(acc, cursor)
     assert not batch.full and list(batch.gone) == [ids[0]]
     assert [(c.card_id, c.name, c.location) for c in batch.cards] == [
-        (ids[1], "New", f"people:{ids[1]}")]
+        (ids[1], "New", f"contacts:{ids[1]}")]
 
 
 def test_an_expired_sync_token_lists_everything_again_once(
@@ -212,10 +247,14 @@ def test_groups_starred_and_system_groups(google_user: User, tmp_path: Path) -> 
     jane = cards(batches)[pid]
     assert (jane.groups, jane.starred) == (("Friends", "Clients"), True)
     assert google_user.count("contactGroups.list") == 1  # the unknown group asked no more
-    # a change within the day: the kept names serve; a new group: listed again, once
+    # a change within the day: the kept names serve (a Workspace domain membership and the
+    # older contactGroupId name no group to look up); a new group: listed again, once
     with google_user.server.lock:
-        book.put({"resourceName": pid, "memberships": [membership(clients)]})
-    _, cursor = read(acc, cursor)
+        book.put({"resourceName": pid, "memberships": [
+            {"domainMembership": {"inViewerDomain": True}},
+            {"contactGroupMembership": {"contactGroupId": clients.split("/")[1]}}]})
+    batches, cursor = read(acc, cursor)
+    assert cards(batches)[pid].groups == ("Clients",)
     assert google_user.count("contactGroups.list") == 1
     with google_user.server.lock:
         book.put({"resourceName": pid, "memberships": [membership(book.group("Golf"))]})
@@ -303,9 +342,11 @@ def test_names_and_addresses_and_a_person_that_cannot_be_read(
                                {"value": "not an address"}, {"value": "j@work.example"}]})
         bad = google_user.contacts.put({"names": [{"displayName": "Broken"}],
                                         "emailAddresses": 5})
+        odd = google_user.contacts.put({"memberships": ["contactGroups/starred"]})
     (batch,) = read(account(google_user, tmp_path))[0]
     (card,) = batch.cards
     assert (card.card_id, card.name, card.emails) == (
         ok, "Jane Doe", ("jane@example.org", "j@work.example"))
-    assert [(s.location, s.reason) for s in batch.skipped] == [
-        (f"people:{bad}", "unreadable contact (TypeError)")]
+    assert sorted((s.location, s.reason) for s in batch.skipped) == sorted([
+        (f"contacts:{bad}", "unreadable contact (TypeError)"),
+        (f"contacts:{odd}", "unreadable contact (AttributeError)")])
