@@ -108,9 +108,8 @@ class GroupNames:
 class CardReader:
     """One account's Google Contacts, as changes since a cursor (see the module's doc)."""
 
-    def __init__(self, session: GoogleSession, page: int = PAGE) -> None:
+    def __init__(self, session: GoogleSession) -> None:
         self.session = session
-        self.page = page
 
     def read(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
         state: dict[str, Any] = dict(cursor) if isinstance(cursor, dict) else {}
@@ -127,6 +126,7 @@ class CardReader:
                 yield from self._pages(cursor, token, groups)
                 return
             except _Expired:
+                groups.take_renamed()  # the listing below carries every new name
                 log.warning("%s: Google no longer takes the contacts sync token (it keeps "
                             "them 7 days); listing every contact again", self.session.name)
         try:
@@ -159,7 +159,7 @@ class CardReader:
     def _list(self, token: str | None, page_token: str | None) -> dict[str, Any]:
         """One page; the same parameters on every page, as the API requires."""
         query: dict[str, Any] = {"resourceName": "people/me", "personFields": FIELDS,
-                                 "pageSize": self.page, "requestSyncToken": True}
+                                 "pageSize": PAGE, "requestSyncToken": True}
         if token:
             query["syncToken"] = token
         if page_token:
