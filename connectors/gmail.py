@@ -7,7 +7,9 @@ sign-in (connectors.googleauth) with the least scopes the config needs (``scopes
 here, since the config decides).
 The cursor holds a part per source: "calendar" (sync tokens) and "mail" (backfill position
 or history id). The calendar is read first, since it is quick, then the sent mail, whose
-first backfill can take hours under Gmail's quota.
+first backfill can take hours under Gmail's quota. With ``contacts = true`` the account also
+reads Google Contacts through the People API (connectors.gpeople), with a cursor of its own
+(``fetch_cards``).
 
 Those modules need Google's client libraries; they are imported when a connector is
 built, never when the config loads this module to check options.
@@ -22,13 +24,23 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.retry import RETRY_OPTIONS
-from daemon.model import JSON, AccountConfig, Applied, Batch, Change, FetchContext, RemoteReminder
+from daemon.model import (
+    JSON,
+    AccountConfig,
+    Applied,
+    Batch,
+    CardBatch,
+    Change,
+    FetchContext,
+    RemoteReminder,
+)
 
 if TYPE_CHECKING:
     from connectors.gcal import MeetingReader
     from connectors.gcalreminders import ReminderWriter
     from connectors.gmailmail import MailReader
     from connectors.googleauth import GoogleSession
+    from connectors.gpeople import CardReader
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +48,11 @@ SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 GMAIL_METADATA = SCOPE_PREFIX + "gmail.metadata"  # headers only; refuses q= and message bodies
 EVENTS_READONLY = SCOPE_PREFIX + "calendar.events.readonly"  # read meetings
 CALENDARLIST_READONLY = SCOPE_PREFIX + "calendar.calendarlist.readonly"  # find calendars by name
+CONTACTS_READONLY = SCOPE_PREFIX + "contacts.readonly"  # the address book, nothing else
 APP_CREATED = SCOPE_PREFIX + "calendar.app.created"  # only calendars keepwarm created itself
 EVENTS = SCOPE_PREFIX + "calendar.events"  # reminders in a calendar the user made
 DEFAULT_REMINDERS_CALENDAR = "keepwarm"  # the calendar keepwarm creates (calendar.app.created)
+API_ROOT = "https://www.googleapis.com/"  # Google's API root, the ``endpoint`` default
 
 
 def is_name(calendar: str) -> bool:
@@ -56,6 +70,8 @@ def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
         wanted.add(EVENTS_READONLY)
         if any(is_name(str(c)) for c in options["calendars"]):
             wanted.add(CALENDARLIST_READONLY)
+    if options["contacts"]:
+        wanted.add(CONTACTS_READONLY)
     if holds_reminders:
         target = str(options["reminders_calendar"])
         if target == DEFAULT_REMINDERS_CALENDAR:
@@ -75,6 +91,7 @@ class GmailConnector(CalendarConnector):
     extra: ClassVar[str | None] = "google"
     reads_mail: ClassVar[bool] = True
     reads_meetings: ClassVar[bool] = True
+    reads_contacts: ClassVar[bool] = True
     needs_signin: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Option]] = {
         "client_secrets": Option(str, required=True, is_path=True, secret=True,
@@ -89,13 +106,16 @@ class GmailConnector(CalendarConnector):
                                 "that hold mail you sent within [followup] window (replies), "
                                 "to spare Gmail's quota"),
         "calendar": Option(bool, default=True, help="read meetings from Google Calendar"),
+        "contacts": Option(bool, default=False,
+                           help="read Google Contacts too (names, addresses, groups, "
+                                "birthdays); asks for read-only access to your contacts"),
         "calendars": Option(list, default=["primary"], item=str, check=checks.some_names,
                             help="calendars to read meetings from: 'primary', ids or names"),
         "reminders_calendar": Option(str, default=DEFAULT_REMINDERS_CALENDAR, check=checks.name,
                                      help="the calendar (id or name) reminders go into; the "
                                           "default is one keepwarm creates; another one needs "
                                           "the broader calendar.events permission"),
-        "endpoint": Option(str, default="https://www.googleapis.com/", check=checks.safe_url,
+        "endpoint": Option(str, default=API_ROOT, check=checks.safe_url,
                            help="the Google API root"),
         "quota_units_per_minute": Option(int, default=6000, check=checks.positive,
                                          help="Gmail quota units per user per minute of your "
@@ -120,7 +140,7 @@ class GmailConnector(CalendarConnector):
         (MailReader) replace those parts' own defaults when given: tests make them
         small, or move time on."""
         super().__init__(account)
-        from connectors import gcal, gcalreminders, gmailmail, gmailquota, googleauth
+        from connectors import gcal, gcalreminders, gmailmail, gmailquota, googleauth, gpeople
 
         opts = self.account.options
         self.mail, self.calendar = bool(opts["mail"]), bool(opts["calendar"])
@@ -133,6 +153,12 @@ class GmailConnector(CalendarConnector):
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
         self.writer: ReminderWriter = gcalreminders.ReminderWriter(
             self.session, str(opts["reminders_calendar"]))
+        self.card_reader: CardReader = gpeople.CardReader(self.session)
+
+    @classmethod
+    def reads_cards(cls, options: Mapping[str, Any]) -> bool:
+        """Only when told to: the address book needs a scope of its own."""
+        return options.get("contacts") is True
 
     # -- sources -----------------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
@@ -155,6 +181,12 @@ class GmailConnector(CalendarConnector):
                     yield Batch(observations, state, remaining=left)
             if not (self.calendar or self.mail):
                 yield Batch([], state)
+        finally:
+            self.session.save()
+
+    def _fetch_cards(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
+        try:
+            yield from self.card_reader.read(cursor, ctx)
         finally:
             self.session.save()
 

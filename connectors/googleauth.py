@@ -37,7 +37,7 @@ from connectors import retry
 from connectors.atomic import write_atomic
 from connectors.base import state_file
 from connectors.calendarlist import CalendarList
-from connectors.gmail import SCOPE_PREFIX
+from connectors.gmail import API_ROOT, SCOPE_PREFIX
 from daemon.errors import AuthError, ConfigError, KeepwarmError, SourceError, TransientError
 from daemon.model import AccountConfig
 
@@ -46,6 +46,7 @@ T = TypeVar("T")
 
 BACKOFF = 1.0  # seconds before the first retry of a fault without Retry-After
 SIGN_IN_TIMEOUT = 600  # seconds the loopback server waits for the browser
+PEOPLE_ROOT = "https://people.googleapis.com/"
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "RESOURCE_EXHAUSTED"})
 _SCOPE_REASONS = frozenset({"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"})
 
@@ -60,11 +61,16 @@ class HttpStatus(Exception):
 
 
 def error_reason(exc: HttpError) -> str:
-    """Google's machine-readable reason (``rateLimitExceeded``), or its status text."""
+    """Google's machine-readable reason: the older APIs' ``errors[].reason``
+    (``rateLimitExceeded``), the newer ones' ``google.rpc.ErrorInfo`` reason in ``details``
+    (People: ``EXPIRED_SYNC_TOKEN``), else the status text."""
     try:
         error = json.loads(exc.content.decode("utf-8", "replace")).get("error", {})
         errors = error.get("errors") or [{}]
-        return str(errors[0].get("reason") or error.get("status") or "")
+        info = [d.get("reason") for d in error.get("details") or []
+                if str(d.get("@type", "")).endswith("google.rpc.ErrorInfo")]
+        return str(errors[0].get("reason") or next(filter(None, info), "")
+                   or error.get("status") or "")
     except (ValueError, AttributeError, TypeError):
         return ""
 
@@ -72,6 +78,11 @@ def error_reason(exc: HttpError) -> str:
 def retry_after(exc: HttpError) -> float | None:
     """The server's Retry-After (seconds or an HTTP date) in seconds, when it sent one."""
     return retry.retry_after(exc.resp.get("retry-after") if exc.resp is not None else None)
+
+
+def people_root(endpoint: str) -> str:
+    """Where the People API is: its own host when ``endpoint`` is Google's API root."""
+    return PEOPLE_ROOT if endpoint.rstrip("/") == API_ROOT.rstrip("/") else endpoint
 
 
 def retryable(status: int, reason: str) -> bool:
@@ -164,10 +175,13 @@ class GoogleSession:
         return self._http
 
     def service(self, api: str) -> Any:
-        """``gmail`` v1 or ``calendar`` v3, pointed at ``endpoint``, from the bundled docs."""
+        """``gmail`` v1, ``calendar`` v3 or ``people`` v1, pointed at ``endpoint``, from the
+        bundled docs. People has a host of its own at Google (``people.googleapis.com``);
+        another ``endpoint`` (a proxy, the tests' server) serves it at its root."""
         if api not in self._services:
-            version, root = ("v1", self.endpoint) if api == "gmail" else (
-                "v3", self.endpoint + "calendar/v3/")
+            version, root = {"gmail": ("v1", self.endpoint),
+                             "calendar": ("v3", self.endpoint + "calendar/v3/"),
+                             "people": ("v1", people_root(self.endpoint))}[api]
             self._services[api] = build(api, version, http=self.http(), static_discovery=True,
                                         cache_discovery=False,
                                         client_options={"api_endpoint": root})

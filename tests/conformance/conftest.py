@@ -22,6 +22,7 @@ SOURCE_HARNESSES = [
 ]
 CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
+    "gmail:GmailContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",

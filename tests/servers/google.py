@@ -1,5 +1,5 @@
-"""A local stand-in for Google: the documented subset of Gmail v1, Calendar v3 and the OAuth
-endpoints that keepwarm uses, on a loopback port, in a thread.
+"""A local stand-in for Google: the documented subset of Gmail v1, Calendar v3, People v1
+(contacts) and the OAuth endpoints that keepwarm uses, on a loopback port, in a thread.
 
 What it models, because keepwarm depends on it: paging with ``nextPageToken``; ``multipart/
 mixed`` batches (each part answered on its own); ``historyId`` and the 404 for an expired one;
@@ -18,7 +18,8 @@ count them.
 
 One server serves the whole session (``shared()``); each test gets its own user, and users
 never see each other's mail, calendars or tokens. The APIs themselves are in
-tests.servers.gmail_api and tests.servers.gcal_api, OAuth in tests.servers.google_oauth.
+tests.servers.gmail_api, tests.servers.gcal_api and tests.servers.people_api, OAuth in
+tests.servers.google_oauth.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import pytest
 
 from connectors.gmail import GmailConnector, scopes_for
 from daemon.model import AccountConfig
-from tests.servers import faultplan, gcal_api, gmail_api, google_oauth
+from tests.servers import faultplan, gcal_api, gmail_api, google_oauth, people_api
 
 Answer = tuple[int, dict[str, str], bytes]
 UNITS = {"profile": 1, "messages.list": 5, "history.list": 2,  # messages.get: per user
@@ -104,6 +105,7 @@ class User:
     history_id: int = 1000
     history_floor: int = 0
     calendars: dict[str, gcal_api.Calendar] = field(default_factory=dict)
+    contacts: people_api.AddressBook = field(default_factory=people_api.AddressBook)
     faults: list[Fault] = field(default_factory=list)
     plan: faultplan.FaultPlan | None = None  # a share of every API call and batch part fails
     calls: list[str] = field(default_factory=list)
@@ -295,6 +297,8 @@ class GoogleServer(ThreadingHTTPServer):
         if path[:2] == ["calendar", "v3"]:
             data = json.loads(body) if body.strip() else {}
             return gcal_api.route(user, scopes, method, path[2:], query, headers, data)
+        if path[:1] == ["v1"]:  # People, served at the root as on people.googleapis.com
+            return people_api.route(user.contacts, scopes, path[1:], query)
         return error(404, "Not Found", "notFound")
 
 
@@ -310,6 +314,8 @@ def kind_of(method: str, target: str) -> str:
         return {"profile": "profile", "history": "history.list"}.get(path[4], "gmail")
     if path[:2] == ["calendar", "v3"]:
         return gcal_api.kind(method, path[2:])
+    if path[:1] == ["v1"]:
+        return people_api.kind(path[1:])
     return {"token": "token", "batch": "batch"}.get(path[0], path[0])
 
 
@@ -366,7 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 if fault.status:
-                    self.send(self.fault_answer(fault))
+                    self.send(self.fault_answer(fault, kind))
                     return
                 if fault.lost:
                     self.call(self.command, self.path, headers, body, kind)
@@ -399,7 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     @staticmethod
-    def fault_answer(fault: Fault) -> Answer:
+    def fault_answer(fault: Fault, kind: str) -> Answer:
+        if kind in people_api.KINDS:  # the newer APIs' shape of an error
+            return people_api.fault(fault.status, fault.reason, fault.retry_after)
         headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
         reason = fault.reason or ("rateLimitExceeded" if fault.status == 429 else "backendError")
         return error(fault.status, f"injected {reason}", reason, headers)
@@ -437,7 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
                     user.calls.append(f"batch:{kind}")
             if fault is not None and fault.delay:
                 time.sleep(fault.delay)
-            status, extra, data = (self.fault_answer(fault) if fault is not None and fault.status
+            status, extra, data = (self.fault_answer(fault, kind)
+                                   if fault is not None and fault.status
                                    else self.call(method, target, inner,
                                                   inner_body.encode(), kind))
             content_id = str(part.get("Content-ID", "<x>")).strip("<>")

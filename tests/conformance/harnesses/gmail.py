@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors import gcalreminders
-from daemon.model import AccountConfig, Meeting
+from daemon.model import AccountConfig, Card, Meeting, PartialDate
 from tests.servers import google
 
 _RESPONSE = {"accepted": "accepted", "declined": "declined", "tentative": "tentative",
@@ -109,3 +109,59 @@ class GmailCalendarHarness:
                 if "keepwarm" not in private:
                     out[event["iCalUID"]] = json.dumps(event, sort_keys=True).encode()
         return out
+
+
+def person_of(card: Card, groups: dict[str, str]) -> dict[str, Any]:
+    """A Card as the People API holds the contact (``groups``: name -> resource name)."""
+    def when(d: PartialDate) -> dict[str, int]:
+        return {"month": d.month, "day": d.day, **({"year": d.year} if d.year else {})}
+
+    primary = {"metadata": {"primary": True, "source": {"type": "CONTACT"}}}
+    person: dict[str, Any] = {
+        "names": [{**primary, "displayName": card.name, "unstructuredName": card.name}],
+        "emailAddresses": [{**primary, "value": e} for e in card.emails],
+        "memberships": [{"contactGroupMembership": {
+            "contactGroupId": r.removeprefix("contactGroups/"), "contactGroupResourceName": r}}
+            for r in ["contactGroups/myContacts", *(groups[g] for g in card.groups),
+                      *(["contactGroups/starred"] if card.starred else [])]]}
+    if card.birthday is not None:
+        person["birthdays"] = [{**primary, "date": when(card.birthday)}]
+    elif card.birthday_text:
+        person["birthdays"] = [{**primary, "text": card.birthday_text}]
+    if card.anniversary is not None:
+        person["events"] = [{**primary, "date": when(card.anniversary), "type": "anniversary",
+                             "formattedType": "Anniversary"}]
+    return {k: v for k, v in person.items() if v}
+
+
+class GmailContactsHarness:
+    """The user's Google Contacts, read through the People API (``contacts = true``)."""
+
+    type = "gmail"
+    unsupported: frozenset[str] = frozenset()
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.user = google.shared().add_user()
+        self.ids: dict[str, str] = {}  # the test's handle -> resourceName
+
+    def account(self) -> AccountConfig:
+        return self.user.account(self.tmp_path, name="contacts", mail=False, calendar=False,
+                                 contacts=True)
+
+    def put_card(self, card: Card) -> str:
+        book = self.user.contacts
+        with self.user.server.lock:
+            person = person_of(card, {g: book.group(g) for g in card.groups})
+            if card.card_id in self.ids:
+                person["resourceName"] = self.ids[card.card_id]
+            self.ids[card.card_id] = book.put(person)
+        return self.ids[card.card_id]
+
+    def remove_card(self, handle: str) -> None:
+        with self.user.server.lock:
+            self.user.contacts.delete(self.ids[handle])
+
+    def expire_cursor(self) -> None:
+        with self.user.server.lock:
+            self.user.contacts.expire_tokens()
