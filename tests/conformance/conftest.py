@@ -22,6 +22,7 @@ SOURCE_HARNESSES = [
 ]
 CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
+    "outlook:OutlookContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
