@@ -128,8 +128,9 @@ def _listing(graph: Graph, old: JSON | None, ctx: FetchContext) -> Iterator[Card
                          name)
                 continue
             if stale_link(exc):
-                raise SourceError(f"Microsoft Graph refused a fresh listing of {_what(name)} at "
-                                  f"once ({exc}); trying again next sync") from None
+                raise SourceError(f"Microsoft Graph refused a fresh listing of the contacts in "
+                                  f"{name} at once (HTTP {exc.status} {exc.code}".rstrip()
+                                  + "); trying again next sync") from None
             raise
     yield CardBatch([], {"folders": folders, "listed": ctx.now.isoformat()}, full=True,
                     last=True)

@@ -63,6 +63,8 @@ USER = "me@contoso.example"
 PROXIES = ["SMTP:me@contoso.example", "smtp:Me.Alias@Contoso.Example", "X500:/o=Contoso/cn=me",
            "SIP:me@contoso.example"]
 _RESERVED = {"openid", "profile", "offline_access"}
+_FAULT_CODES = {"429": "TooManyRequests", "503": "ServiceUnavailable",
+                "500": "ServiceUnavailable", "410": "SyncStateNotFound"}
 _lock = threading.Lock()
 _tls: dict[str, str] = {}
 
@@ -119,7 +121,7 @@ class Hit:
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 503 | 500 | slow | drop | drop_after | reset
+    kind: str  # 429 | 503 | 500 | 410 | slow | drop | drop_after | reset
     method: str | None
     path: str | None  # a substring of the path
     times: int
@@ -386,13 +388,11 @@ class MicrosoftServer:
             if fault and fault.kind == "reset":
                 reset(h)
                 return
-            if fault and fault.kind in ("429", "503", "500"):
-                status, body = int(fault.kind), {"error": {"code": "TooManyRequests"
-                                                           if fault.kind == "429" else
-                                                           "ServiceUnavailable",
-                                                           "message": "injected fault"}}
+            if fault and fault.kind in _FAULT_CODES:
+                status = int(fault.kind)
+                body = {"error": {"code": _FAULT_CODES[fault.kind], "message": "injected fault"}}
                 extra = ({"Retry-After": f"{fault.seconds:g}"}
-                         if fault.kind != "500" and fault.retry_after else {})
+                         if fault.kind in ("429", "503") and fault.retry_after else {})
             else:
                 try:
                     status, body, extra = self._route(h.command, path, query, raw, h.headers)

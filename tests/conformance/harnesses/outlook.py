@@ -12,7 +12,6 @@ import json
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
 from typing import Any
 
 from connectors.outlookcal import CONTACT_PROPERTY, UID_PROPERTY
