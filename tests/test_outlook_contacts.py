@@ -24,6 +24,9 @@ from daemon.config import parse
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
 from daemon.model import Card, CardBatch, FetchContext, PartialDate, Skipped
 from tests.conformance.test_contacts import apply
+from tests.servers import faultplan
+from tests.servers.faultplan import FaultPlan
+from tests.servers.graph_contacts import DEFAULT_FOLDER
 from tests.servers.microsoft import CLIENT_ID, MicrosoftServer, trust
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
@@ -309,3 +312,26 @@ def test_a_listing_cut_short_is_done_again_from_the_start(tmp_path: Path) -> Non
         assert first.cursor is None and first.full and not first.last  # nothing is kept
         batches, _ = fetch(acct, first.cursor)
         assert len(apply(apply({}, [first]), batches)) == 7
+
+
+def test_under_per_request_faults_the_book_ends_as_the_servers(tmp_path: Path) -> None:
+    with serving(max_page=3) as server:
+        acct = account(server, tmp_path)
+        work = server.book.add_folder("Work")
+        ids = [server.book.add(work if n % 3 else DEFAULT_FOLDER,
+                               **person(f"P{n}", f"p{n}@x.org")) for n in range(20)]
+        server.plan = FaultPlan(faultplan.HTTP, rate=0.3, seed=14)
+        book: dict[str, Card] = {}
+        cursor = None
+        for step in range(4):
+            batches, cursor = fetch(acct, cursor)
+            book = apply(book, batches)
+            server.book.edit(ids[step], displayName=f"Q{step}")
+            server.book.delete(ids[10 + step])
+            if step == 2:
+                server.expire_delta_tokens()
+        book = apply(book, fetch(acct, cursor)[0])
+        live = {cid: it.data["displayName"] for cid, it in server.book.contacts.items()
+                if not it.deleted}
+        assert {k: c.name for k, c in book.items()} == live and len(live) == 16
+        assert any(fault for tries in server.plan.sent.values() for _, fault in tries)
