@@ -68,10 +68,11 @@ class _ListAgain(Exception):
 
 def read_cards(graph: Graph, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
     """The changes since ``cursor`` (None: every card, a full listing), page by page."""
-    state = cursor if _usable(cursor) else None
-    if state is not None:
+    if isinstance(cursor, dict) and _usable(cursor):
         try:
-            yield from _changes(graph, state, ctx)
+            for batch in _changes(graph, cursor, ctx):
+                yield batch
+                cursor = batch.cursor  # what the core holds now
             return
         except _ListAgain as why:
             log.info("%s: %s; listing every contact again", graph.account.name, why)
