@@ -20,6 +20,7 @@ import pytest
 
 from connectors.outlook import OutlookConnector
 from connectors.outlookcontacts import to_card
+from daemon.cli import main
 from daemon.config import parse
 from daemon.errors import AuthError, ConfigError, SourceError, TransientError
 from daemon.model import Card, CardBatch, FetchContext, PartialDate, Skipped
@@ -335,3 +336,21 @@ def test_under_per_request_faults_the_book_ends_as_the_servers(tmp_path: Path) -
                 if not it.deleted}
         assert {k: c.name for k, c in book.items()} == live and len(live) == 16
         assert any(fault for tries in server.plan.sent.values() for _, fault in tries)
+
+
+def test_keepwarm_auth_asks_for_contacts_read_and_a_wrong_value_is_one_line(
+        microsoft: MicrosoftServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def config(contacts: str) -> str:
+        path = tmp_path / "config.toml"
+        path.write_text(f'[store]\nstate_dir = "{tmp_path / "state"}"\n'
+                        f'[[accounts]]\nname = "work"\ntype = "outlook"\n'
+                        f'client_id = "{CLIENT_ID}"\nauthority_host = "{microsoft.url}"\n'
+                        f'graph_endpoint = "{microsoft.url}/v1.0"\ncontacts = {contacts}\n')
+        return str(path)
+
+    assert main(["--config", config("true"), "auth", "work", "--no-browser"]) == 0
+    assert "Contacts.Read" in microsoft.state.scopes
+    capsys.readouterr()
+    assert main(["--config", config('"yes"'), "auth", "work", "--no-browser"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "accounts[0].contacts" in err[0] and "Traceback" not in err[0]
