@@ -9,7 +9,8 @@ buy nothing here. What this module adds over requests:
 - 429 and 503 with ``Retry-After`` wait exactly that long (``connectors.retry``); other 5xx,
   timeouts and dropped connections back off exponentially with jitter.
 - A 401 refreshes the access token once before it counts as a refused sign-in.
-- Paging through ``@odata.nextLink`` to the ``@odata.deltaLink``.
+- Paging through ``@odata.nextLink`` to the ``@odata.deltaLink`` (``delta``: a round page by
+  page, each page with the link that resumes after it).
 - Errors mapped to keepwarm's: AuthError, TransientError, DeltaExpired (a stale delta or skip
   token: 410 Gone or ``syncStateNotFound``), GraphError for the rest.
 """
@@ -134,6 +135,19 @@ class Graph:
                         str(data.get("@odata.deltaLink") or ""))
             yield page
             link, params = page.next_link or None, None  # links carry their own query
+
+    def delta(self, link: str, *, what: str, params: Mapping[str, str] | None = None,
+              headers: Mapping[str, str] | None = None
+              ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """A delta round from ``link`` (a delta path, or a stored nextLink or deltaLink): each
+        page's items with the link to resume after it - the page's nextLink, or the round's
+        deltaLink on the last page. Every yielded link is a point a crash can resume from."""
+        for page in self.pages(link, what=what, params=params, headers=headers):
+            resume = page.next_link or page.delta_link
+            if not resume:
+                raise GraphError(f"Microsoft Graph answered {what} with a delta page that "
+                                 "has neither a next nor a delta link")
+            yield page.items, resume
 
     # -- one attempt -----------------------------------------------------------------
     def _once(self, method: str, path: str, what: str, params: Mapping[str, str] | None,

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 MAIL_SCOPE = "Mail.ReadBasic"
 CALENDAR_READ_SCOPE = "Calendars.Read"
 CALENDAR_WRITE_SCOPE = "Calendars.ReadWrite"
+CONTACTS_SCOPE = "Contacts.Read"
 USER_SCOPE = "User.Read"
 # Errors that mean only the person can fix it: the refresh token is revoked or expired,
 # a password changed, MFA or consent is needed.
@@ -51,14 +52,17 @@ _apps_lock = threading.Lock()
 _plain_file_said = False
 
 
-def scopes(mail: bool, meetings: bool, writes: bool) -> list[str]:
+def scopes(mail: bool, meetings: bool, writes: bool, contacts: bool = False) -> list[str]:
     """The least the account needs: headers of mail (never bodies), calendars read or, only
-    when it holds the reminders, written, and the user's own addresses."""
+    when it holds the reminders, written, contacts read only when asked (``contacts = true``),
+    and the user's own addresses."""
     out = [MAIL_SCOPE] if mail else []
     if writes:
         out.append(CALENDAR_WRITE_SCOPE)
     elif meetings:
         out.append(CALENDAR_READ_SCOPE)
+    if contacts:
+        out.append(CONTACTS_SCOPE)
     return [*out, USER_SCOPE]
 
 

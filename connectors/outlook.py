@@ -3,9 +3,11 @@ the calendar keepwarm writes its reminders into.
 
 The parts: ``msauth`` signs in (device-code flow, MSAL token cache), ``graph`` speaks HTTP
 with Graph's throttling rules, ``outlookmail`` reads Sent Items, ``outlookcal`` reads
-calendars and ``outlookreminders`` writes the reminders. This module holds the account's
-options and the cursor, and imports those parts (they need msal and requests) only when a
-connector is built or used: the config loads this module to check options.
+calendars, ``outlookreminders`` writes the reminders and ``outlookcontacts`` reads the
+address book (``contacts = true``; its cursor is the one of ``fetch_cards``). This module
+holds the account's options and the cursor, and imports those parts (they need msal and
+requests) only when a connector is built or used: the config loads this module to check
+options.
 
 The cursor is one JSON object: ``mail`` (the link the Sent Items delta goes on from),
 ``received`` (folder -> the link of the Inbox and Archive deltas, with ``received`` on),
@@ -36,6 +38,7 @@ from daemon.model import (
     AccountConfig,
     Applied,
     Batch,
+    CardBatch,
     Change,
     FetchContext,
     Observation,
@@ -61,6 +64,7 @@ class OutlookConnector(CalendarConnector):
     extra: ClassVar[str | None] = "microsoft"
     reads_mail = True
     reads_meetings = True
+    reads_contacts = True
     user_editable = True
     needs_signin = True
     options: ClassVar[dict[str, Option]] = {
@@ -82,6 +86,10 @@ class OutlookConnector(CalendarConnector):
                            help="with mail on, read received mail too (Inbox and Archive "
                                 "folders, headers only): replies and two-way contacts"),
         "calendar": Option(bool, default=True, help="read meetings from the calendars below"),
+        "contacts": Option(bool, default=False,
+                           help="read the address book (Outlook contacts: names, addresses, "
+                                "categories, birthdays); asks for the Contacts.Read "
+                                "permission"),
         "calendars": Option(list, default=["default"], item=str, check=checks.some_names,
                             help="calendar names to read meetings from; \"default\" is the "
                                  "mailbox's default calendar"),
@@ -110,11 +118,17 @@ class OutlookConnector(CalendarConnector):
         self.auth: MsAuth = msauth.MsAuth(
             account.name, self.client_id, authority,
             state_file(self.account, "token_cache", ".msal-cache.bin"),
-            msauth.scopes(self.read_mail, self.read_calendar, account.holds_reminders),
+            msauth.scopes(self.read_mail, self.read_calendar, account.holds_reminders,
+                          self.reads_cards(opts)),
             account.address, float(opts["timeout"]))
         self._graph: Graph | None = None
         self._reminders: ReminderCalendar | None = None
         self.calendar_list = CalendarList(self.account.state_dir, account.name, clock)
+
+    @classmethod
+    def reads_cards(cls, options: Mapping[str, Any]) -> bool:
+        """Only with ``contacts = true``: it asks for one more permission at sign-in."""
+        return bool(options.get("contacts"))
 
     def close(self) -> None:
         if self._graph is not None:
@@ -202,6 +216,12 @@ class OutlookConnector(CalendarConnector):
                 state = {**state, "received": {**(links if isinstance(links, dict) else {}),
                                                folder: link}}
                 yield found, state
+
+    def _fetch_cards(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[CardBatch]:
+        from connectors import outlookcontacts
+
+        with self._refusals(SourceError):
+            yield from outlookcontacts.read_cards(self.graph(), cursor, ctx)
 
     # -- reminders calendar ----------------------------------------------------------
     def reminders(self) -> ReminderCalendar:

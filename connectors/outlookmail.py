@@ -86,14 +86,9 @@ def _pages(graph: Graph, link: str | None, ctx: FetchContext, folder: str
            ) -> Iterator[tuple[list[Observation], str]]:
     params = None if link else first_params(ctx)
     shown = FOLDER_NAMES.get(folder, folder)
-    for page in graph.pages(link or f"/me/mailFolders/{folder}/messages/delta", params=params,
-                            headers=PREFER, what=f"reading {shown}"):
-        resume = page.next_link or page.delta_link
-        if not resume:
-            raise SourceError(f"Microsoft Graph ended a delta page of {shown} without a "
-                              "next or delta link")
-        yield [to_mail(m, folder != SENT_ITEMS) for m in page.items
-               if "@removed" not in m], resume
+    for items, resume in graph.delta(link or f"/me/mailFolders/{folder}/messages/delta",
+                                     params=params, headers=PREFER, what=f"reading {shown}"):
+        yield [to_mail(m, folder != SENT_ITEMS) for m in items if "@removed" not in m], resume
 
 
 def own_addresses(graph: Graph) -> list[str]:

@@ -23,6 +23,7 @@ SOURCE_HARNESSES = [
 CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
     "gmail:GmailContactsHarness",
+    "outlook:OutlookContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",

@@ -6,7 +6,10 @@ tokens can be revoked), and Graph's ``/me``, the message delta of the well-known
 ``sentitems``, ``inbox`` and ``archive`` (paging, deltaLink, 410; 404 for a folder the
 mailbox lacks; every message with a ``conversationId`` and a ``webLink``),
 calendarView delta, calendars and events CRUD with single-value extended properties and
-``$filter`` on them, ``transactionId`` dedup, etags and 412. Faults can be injected per
+``$filter`` on them, ``transactionId`` dedup, etags and 412; the address book (contacts,
+contact folders and their delta) is ``tests.servers.graph_contacts``. Access tokens carry
+the scopes asked for, and a refresh asking for a scope the user never consented to is
+refused (AADSTS65001), as Entra ID does. Faults can be injected per
 request: 429 or 503 with ``Retry-After``, 500, slow answers, connections dropped before or
 after the request was carried out; or a share of every request fails (``plan``, see
 tests.servers.faultplan).
@@ -51,6 +54,7 @@ from cryptography.x509.oid import NameOID
 from connectors.outlook import OutlookConnector
 from daemon.model import AccountConfig, Address, Meeting
 from tests.servers.faultplan import FaultPlan, digest, reset
+from tests.servers.graph_contacts import ContactBook
 
 CLIENT_ID = "6f1c2a7e-0000-4000-8000-00000000c11e"
 TENANT_ID = "9188040d-6c67-4c5b-b112-36a304b66dad"
@@ -59,6 +63,8 @@ USER = "me@contoso.example"
 PROXIES = ["SMTP:me@contoso.example", "smtp:Me.Alias@Contoso.Example", "X500:/o=Contoso/cn=me",
            "SIP:me@contoso.example"]
 _RESERVED = {"openid", "profile", "offline_access"}
+_FAULT_CODES = {"429": "TooManyRequests", "503": "ServiceUnavailable",
+                "500": "ServiceUnavailable", "410": "SyncStateNotFound"}
 _lock = threading.Lock()
 _tls: dict[str, str] = {}
 
@@ -115,7 +121,7 @@ class Hit:
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 503 | 500 | slow | drop | drop_after | reset
+    kind: str  # 429 | 503 | 500 | 410 | slow | drop | drop_after | reset
     method: str | None
     path: str | None  # a substring of the path
     times: int
@@ -144,6 +150,8 @@ class _State:
     refresh: set[str] = field(default_factory=set)
     devices: dict[str, int] = field(default_factory=dict)  # device code -> polls
     scopes: list[str] = field(default_factory=list)
+    consented: set[str] = field(default_factory=set)  # every scope the user ever granted
+    granted: dict[str, set[str]] = field(default_factory=dict)  # access token -> its scopes
 
 
 def _b64(data: bytes) -> str:
@@ -180,6 +188,7 @@ class MicrosoftServer:
         self.in_flight = 0
         self.max_in_flight = 0
         self.folders = {"sentitems", "inbox", "archive"}  # a test may take archive away
+        self.book = ContactBook(self)  # the address book (tests.servers.graph_contacts)
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -341,8 +350,9 @@ class MicrosoftServer:
         self.state.refresh.clear()
 
     def fault(self, kind: str, method: str | None = None, path: str | None = None,
-              times: int = 1, seconds: float = 0.0) -> None:
-        self.faults.append(Fault(kind, method, path, times, seconds))
+              times: int = 1, seconds: float = 0.0, retry_after: bool = True) -> None:
+        """``retry_after`` False: a 429 or 503 without the header."""
+        self.faults.append(Fault(kind, method, path, times, seconds, retry_after))
 
     def hits(self, method: str | None = None, path: str = "") -> list[Hit]:
         return [h for h in list(self.log) if (method is None or h.method == method)
@@ -378,13 +388,11 @@ class MicrosoftServer:
             if fault and fault.kind == "reset":
                 reset(h)
                 return
-            if fault and fault.kind in ("429", "503", "500"):
-                status, body = int(fault.kind), {"error": {"code": "TooManyRequests"
-                                                           if fault.kind == "429" else
-                                                           "ServiceUnavailable",
-                                                           "message": "injected fault"}}
+            if fault and fault.kind in _FAULT_CODES:
+                status = int(fault.kind)
+                body = {"error": {"code": _FAULT_CODES[fault.kind], "message": "injected fault"}}
                 extra = ({"Retry-After": f"{fault.seconds:g}"}
-                         if fault.kind != "500" and fault.retry_after else {})
+                         if fault.kind in ("429", "503") and fault.retry_after else {})
             else:
                 try:
                     status, body, extra = self._route(h.command, path, query, raw, h.headers)
@@ -463,8 +471,13 @@ class MicrosoftServer:
                 if self.state.devices[form["device_code"]] == 1:
                     return 400, {"error": "authorization_pending", "error_description":
                                  "AADSTS70016: OAuth 2.0 device flow error."}, {}
+                self.state.consented |= set(self.state.scopes) - _RESERVED
                 return 200, self._issue({"scope": " ".join(self.state.scopes)}), {}
             if grant == "refresh_token" and form.get("refresh_token") in self.state.refresh:
+                if set(form.get("scope", "").split()) - _RESERVED - self.state.consented:
+                    return 400, {"error": "invalid_grant", "suberror": "consent_required",
+                                 "error_description": "AADSTS65001: The user or administrator "
+                                 "has not consented to use the application."}, {}
                 return 200, self._issue(form), {}
         return 400, {"error": "invalid_grant", "suberror": "bad_token", "error_description":
                      "AADSTS70008: The refresh token has expired or was revoked."}, {}
@@ -481,6 +494,7 @@ class MicrosoftServer:
         id_token = ".".join(_b64(json.dumps(part).encode()) for part in (
             {"alg": "none", "typ": "JWT"}, claims)) + "."
         scope = [s for s in form.get("scope", "").split() if s not in _RESERVED]
+        self.state.granted[access] = set(scope)
         return {"token_type": "Bearer", "scope": " ".join(scope),
                 "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
                 "access_token": access, "refresh_token": refresh, "id_token": id_token,
@@ -490,6 +504,10 @@ class MicrosoftServer:
     def _graph(self, method: str, path: str, query: dict[str, str], body: Any, headers: Any,
                prefer: str) -> tuple[int, Any, dict[str, str]]:
         lower = path.lower()
+        token = str(headers.get("Authorization") or "").removeprefix("Bearer ")
+        contacts = self.book.route(method, path, query, token, prefer)
+        if contacts is not None:
+            return contacts
         if method == "GET" and lower == "/me":
             return 200, {"id": USER_OID, "displayName": "Me", "mail": USER,
                          "userPrincipalName": USER, "proxyAddresses": PROXIES}, {}
@@ -569,7 +587,7 @@ class MicrosoftServer:
     def _delta_entry(self, it: Item, st: dict[str, Any]) -> dict[str, Any] | None:
         if it.deleted:
             return None if st["full"] else {"id": it.data["id"], "@removed": {"reason": "deleted"}}
-        if st["kind"].startswith("mail:"):
+        if st["kind"].startswith(("mail:", "contacts:")):
             received = it.data.get("receivedDateTime")
             if st["since"] and received and _utc(received) < _utc(st["since"]):
                 return None

@@ -12,15 +12,18 @@ import json
 import weakref
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from connectors.outlookcal import CONTACT_PROPERTY, UID_PROPERTY
-from daemon.model import AccountConfig, Meeting
+from daemon.model import AccountConfig, Card, Meeting
+from tests.servers.graph_contacts import DEFAULT_FOLDER
 from tests.servers.microsoft import MicrosoftServer, graph_event, trust
 
 
 class _Harness:
     type = "outlook"
     holds_reminders = False
+    options: dict[str, Any] = {}  # noqa: RUF012 - read only
 
     def __init__(self, tmp_path: Path) -> None:
         trust()
@@ -30,7 +33,8 @@ class _Harness:
         self.server.sign_in(self.account())
 
     def account(self) -> AccountConfig:
-        return self.server.account(self.tmp_path, holds_reminders=self.holds_reminders)
+        return self.server.account(self.tmp_path, holds_reminders=self.holds_reminders,
+                                   **self.options)
 
 
 class OutlookSourceHarness(_Harness):
@@ -78,3 +82,45 @@ class OutlookCalendarHarness(_Harness):
                 if CONTACT_PROPERTY not in ids:
                     out[str(event["iCalUId"])] = json.dumps(event, sort_keys=True).encode()
         return out
+
+
+class OutlookContactsHarness(_Harness):
+    """The address book: the default Contacts folder, a folder below it and one below that
+    (cards are spread over the three by their handle), pages of 3."""
+
+    options = {"contacts": True}  # noqa: RUF012 - read only
+    # Graph v1.0 contacts have no anniversary and no favourite; a birthday is a timestamp,
+    # never text
+    unsupported = frozenset({"anniversary", "starred", "birthday_text"})
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path)
+        book = self.server.book
+        work = book.add_folder("Work")
+        self.folders = [DEFAULT_FOLDER, work, book.add_folder("Old", parent=work)]
+        self.ids: dict[str, str] = {}
+
+    def put_card(self, card: Card) -> str:
+        data = graph_contact(card)
+        if card.card_id in self.ids:
+            self.server.book.edit(self.ids[card.card_id], **data)
+        else:
+            folder = self.folders[len(card.card_id) % len(self.folders)]
+            self.ids[card.card_id] = self.server.book.add(folder, **data)
+        return self.ids[card.card_id]
+
+    def remove_card(self, handle: str) -> None:
+        self.server.book.delete(self.ids.pop(handle))
+
+    def expire_cursor(self) -> None:
+        self.server.expire_delta_tokens()
+
+
+def graph_contact(card: Card) -> dict[str, Any]:
+    """The Graph contact Outlook would hold for ``card`` (a year-less birthday in 1604)."""
+    b = card.birthday
+    return {"displayName": card.name,
+            "emailAddresses": [{"name": card.name, "address": e} for e in card.emails],
+            "categories": list(card.groups),
+            "birthday": None if b is None else
+            f"{b.year or 1604:04d}-{b.month:02d}-{b.day:02d}T00:00:00Z"}
