@@ -434,6 +434,7 @@ class Wish:
     fixed: bool = False
     budgeted: bool = True
     name: str = ""
+    all_day: bool = False  # a day, not a time: a birthday (``earliest`` is that day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,11 +447,16 @@ class Reminder:
     description: str
     start: datetime
     end: datetime
+    # an all-day event: ``start`` and ``end`` are midnights in the user's zone, and a writer
+    # writes their dates (``start.date()``), never a time
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteReminder:
-    """A keepwarm-created event as it is now in the calendar."""
+    """A keepwarm-created event as it is now in the calendar. An ``all_day`` event has dates,
+    not times: a calendar gives them as midnights in any zone (a date has none), to be read
+    with ``start.date()``; the planner puts them in the user's zone."""
 
     uid: str
     rid: ReminderId
@@ -460,6 +466,7 @@ class RemoteReminder:
     title: str = ""
     description: str = ""
     end: datetime | None = None
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
