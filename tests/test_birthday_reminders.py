@@ -5,15 +5,22 @@ calendar (the memory connector), then end to end through ``daemon.cli.main``."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from connectors.memory import MemoryConnector
+import icalendar
+import pytest
+
+from connectors.memory import MemoryConnector, MemoryData
 from daemon import reminders
+from daemon.cli import main
 from daemon.model import (
     AccountConfig,
+    Card,
     CardPerson,
     ContactFacts,
     PartialDate,
@@ -138,3 +145,150 @@ def test_a_lead_puts_it_ahead_and_the_title_says_the_day() -> None:
     assert got[("birthday", "ann@x.org")][3] == "Birthday: Ann (turns 40) on Friday 3 April"
     assert got[("birthday", "bob@x.org")][0] == midnight(FRI)  # its lead day has passed
     assert run(date(2026, 3, 28), people).changes == []  # and it stays there
+
+
+# -- end to end ------------------------------------------------------------------------------
+class Book:
+    """A user with an address book (a memory account's cards) and one .ics file that holds
+    meetings and the reminders, so keepwarm reads its own events back as a source."""
+
+    def __init__(self, root: Path) -> None:
+        self.key = f"e2e-book-{next(_keys)}"
+        self.data = MemoryConnector.DATA.setdefault(self.key, MemoryData())
+        self.calendar = root / "cal.ics"
+        self.config = root / "config.toml"
+        self.config.write_text(f"""
+[identity]
+addresses = ["me@example.com"]
+timezone = "Europe/Berlin"
+[store]
+path = "{root / 'kw.db'}"
+[reminders]
+calendar = "cal"
+[[accounts]]
+name = "book"
+type = "memory"
+key = "{self.key}"
+[[accounts]]
+name = "cal"
+type = "ics"
+path = "cal.ics"
+""")
+        self.calendar.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+                                 "END:VCALENDAR\r\n")
+
+    def run(self, *args: str) -> int:
+        return main(["--config", str(self.config), *args])
+
+    def card(self, card_id: str, name: str, emails: tuple[str, ...], in_days: int,
+             age: int | None = None, **kw: object) -> date:
+        """A card whose birthday is ``in_days`` from today, on which they turn ``age``."""
+        day = TODAY + timedelta(days=in_days)
+        self.data.put_card(Card(card_id, uid=f"uid-{card_id}", name=name, emails=emails,
+                                birthday=PartialDate(day.month, day.day,
+                                                     day.year - age if age else None),
+                                **kw))  # type: ignore[arg-type]
+        return day
+
+    def events(self) -> list[icalendar.Component]:
+        cal = icalendar.Calendar.from_ical(self.calendar.read_bytes())
+        return [c for c in cal.walk("VEVENT")]
+
+
+TODAY = datetime.now(BERLIN).date()
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Book:
+    return Book(tmp_path)
+
+
+def test_sync_writes_all_day_birthdays_and_reads_none_back_as_meetings(
+        book: Book, capsys: pytest.CaptureFixture[str]) -> None:
+    far = TODAY + timedelta(days=100)
+    jane = book.card("c1", "Jane Doe", ("jane@x.org", "jd@work.example"), 3, age=40,
+                     anniversary=PartialDate(far.month, far.day, 2000))
+    nomail = book.card("c2", "Max Mustermann", (), 5)
+    book.card("c3", "Far Away", ("far@x.org",), 40)
+    assert book.run("sync") == 0
+    events = {str(e["SUMMARY"]): e for e in book.events()}
+    assert sorted(events) == ["Birthday: Jane Doe (turns 40)", "Birthday: Max Mustermann"]
+    e = events["Birthday: Jane Doe (turns 40)"]
+    assert e.decoded("DTSTART") == jane and e.decoded("DTEND") == jane + timedelta(days=1)
+    assert "VALUE=DATE" in e.to_ical().decode()
+    assert str(e["TRANSP"]) == "TRANSPARENT" and "ATTENDEE" not in e and "VALARM" not in e
+    assert str(e["X-KEEPWARM-CONTACT"]) == f"birthday:jane@x.org:{jane.isoformat()}"
+    assert events["Birthday: Max Mustermann"].decoded("DTSTART") == nomail
+    assert str(events["Birthday: Max Mustermann"]["X-KEEPWARM-CONTACT"]).startswith(
+        "birthday:card%3A")
+    first = book.calendar.read_bytes()
+    assert book.run("sync") == 0  # reads cal.ics again, its own events among the meetings
+    assert book.calendar.read_bytes() == first
+    capsys.readouterr()
+    assert book.run("status", "--json") == 0
+    counts = json.loads(capsys.readouterr().out)["counts"]
+    assert (counts["meetings"], counts["touchpoints"]) == (0, 0)
+    assert book.run("contacts", "--json") == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_the_birthdays_command(book: Book, capsys: pytest.CaptureFixture[str]) -> None:
+    wed = TODAY + timedelta(days=1)
+    jane = book.card("c1", "Jane Doe", ("jane@x.org",), 3, age=40,
+                     anniversary=PartialDate(wed.month, wed.day, wed.year - 30))
+    book.card("c2", "Max Mustermann", (), 0)
+    book.card("c3", "Far Away", ("far@x.org",), 40)
+    book.card("c4", "Tom Tu", ("tom@x.org",), 2)
+    book.data.put_card(Card("c5", name="Words Only 2", emails=("w2@x.org",),
+                            birthday_text="early May"))
+    assert book.run("sync", "--no-write") == 0
+    capsys.readouterr()
+    assert book.run("birthdays", "--json") == 0
+    got = json.loads(capsys.readouterr().out)
+    day = TODAY.isoformat()
+    assert got[0] == {"email": None, "name": "Max Mustermann", "kind": "birthday",
+                      "date": day, "years": None, "source": "book"}
+    assert [(g["email"], g["kind"], g["years"]) for g in got[1:]] == [
+        ("jane@x.org", "anniversary", 30), ("tom@x.org", "birthday", None),
+        ("jane@x.org", "birthday", 40)]
+    assert got[3]["date"] == jane.isoformat()
+    assert book.run("birthdays", "--days", "0") == 0  # piped: a header and tab-separated rows
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["date\tkind\tname\temail\tyears\tsource",
+                     f"{day}\tbirthday\tMax Mustermann\t\t\tbook"]
+    assert book.run("birthdays", "--days", "6w", "--json") == 0
+    assert len(json.loads(capsys.readouterr().out)) == 5
+    later = (TODAY + timedelta(days=39)).isoformat()
+    assert book.run("birthdays", "--as-of", later, "--days", "1", "--json") == 0
+    assert [g["name"] for g in json.loads(capsys.readouterr().out)] == ["Far Away"]
+    assert book.run("ignore", "jane@x.org", "--force") == 0
+    capsys.readouterr()
+    assert book.run("birthdays", "--json") == 0
+    assert "jane@x.org" not in {g["email"] for g in json.loads(capsys.readouterr().out)}
+
+
+def test_birthdays_command_mistakes_are_one_line(
+        book: Book, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in (["--days", "soon"], ["--days", "20y"], ["--as-of", "tomorrow"]):
+        capsys.readouterr()
+        assert book.run("birthdays", *bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    plain = tmp_path / "plain.toml"
+    plain.write_text(f'[store]\npath = "{tmp_path / "p.db"}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(plain), "birthdays"]) == 0
+    assert "No account reads an address book" in capsys.readouterr().out
+
+
+def test_ignored_people_get_no_birthday_and_plan_shows_the_kind(
+        book: Book, capsys: pytest.CaptureFixture[str]) -> None:
+    book.card("c1", "Jane Doe", ("jane@x.org",), 3)
+    book.card("c2", "Ig Nored", ("ig@x.org",), 4)
+    assert book.run("sync", "--no-write") == 0
+    assert book.run("ignore", "ig@x.org") == 0
+    capsys.readouterr()
+    assert book.run("plan", "--json") == 0
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    assert [(c["action"], c["kind"], c["contact"], c["title"]) for c in changes] == [
+        ("create", "birthday", "jane@x.org", "Birthday: Jane Doe")]
