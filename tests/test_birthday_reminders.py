@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.memory import MemoryConnector, MemoryData
 from daemon import reminders
@@ -145,6 +147,33 @@ def test_a_lead_puts_it_ahead_and_the_title_says_the_day() -> None:
     assert got[("birthday", "ann@x.org")][3] == "Birthday: Ann (turns 40) on Friday 3 April"
     assert got[("birthday", "bob@x.org")][0] == midnight(FRI)  # its lead day has passed
     assert run(date(2026, 3, 28), people).changes == []  # and it stays there
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.dates(min_value=FRI - timedelta(days=30), max_value=FRI + timedelta(days=20)),
+                max_size=12),
+       st.lists(st.dates(min_value=date(2000, 1, 1), max_value=date(2000, 12, 31)),
+                max_size=12),
+       st.integers(1, 4), st.integers(0, 20), st.integers(0, 10))
+def test_birthdays_never_change_where_follow_ups_go(
+        dues: list[date], born: list[date], per_day: int, horizon: int, lead: int) -> None:
+    """Whatever birthdays there are, the follow-ups land exactly where they would without
+    them; each birthday is all-day at midnight of its (lead) day, within the horizon."""
+    s = Settings(tz=BERLIN, max_per_day=per_day, horizon_days=horizon, birthday_lead_days=lead)
+    now = datetime.combine(FRI, time(7), tzinfo=BERLIN)
+    follow = reminders.contacts([contact(f"p{i}@x.org", d) for i, d in enumerate(dues)], [],
+                                FRI, BERLIN)
+    people = [person(f"p{i}@x.org", d.month, d.day) for i, d in enumerate(born)]
+    with_birthdays = follow + reminders.birthdays(people, s, FRI, {})
+    alone = plan(follow, [], {}, {}, s, now, True).reminders
+    both = plan(with_birthdays, [], {}, {}, s, now, True).reminders
+    assert {k: r.start for k, r in both.items() if k.kind == "cadence"} == {
+        k: r.start for k, r in alone.items()}
+    for k, r in both.items():
+        if k.kind == "birthday":
+            assert r.all_day and r.start.time() == time() and r.end == midnight(
+                r.start.date() + timedelta(days=1))
+            assert FRI <= r.start.date() <= FRI + timedelta(days=horizon)
 
 
 # -- end to end ------------------------------------------------------------------------------
