@@ -148,6 +148,7 @@ class CardPerson:
     tags: frozenset[str] = frozenset()
     ignored: bool = False
     source: str = ""  # the account whose card it is
+    notes: tuple[str, ...] = ()  # what its cards could not use (``Card.notes``), for `show`
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,10 +354,11 @@ class ContactSteering:
     ignored: bool = False
     tags: frozenset[str] = frozenset()
     addresses: frozenset[str] = frozenset()  # merged into this contact, besides its key
+    unmerged: bool = False  # unmerged from its address-book card: the card no longer joins it
 
     def __bool__(self) -> bool:
         return bool(self.cadence_days is not None or self.snooze_until or self.ignored
-                    or self.tags or self.addresses)
+                    or self.tags or self.addresses or self.unmerged)
 
 
 @dataclass(frozen=True)
