@@ -21,8 +21,8 @@ ANNIVERSARY = "anniversary"
 
 # English whatever the locale (strftime's %A and %B follow it): a title must not change
 # with the machine it was written on, or every sync would rewrite it
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 
 
@@ -90,7 +90,7 @@ def lead_days(person: CardPerson, settings: Settings) -> int:
 
 def spoken(day: date) -> str:
     """``Friday 12 June``: a date as a title says it, in English whatever the locale."""
-    return f"{_DAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+    return f"{DAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]}"
 
 
 def written(when: PartialDate) -> str:
