@@ -230,7 +230,8 @@ def _same_reminder(calendar: icalendar.Component, reminder: Reminder, now: datet
     """True when the stored event already says what ``reminder`` wants (DTSTAMP aside)."""
     def fields(c: icalendar.Component) -> tuple[Any, ...] | None:
         r = _remote(c, "", "")
-        return None if r is None else (r.uid, r.rid, r.start, r.end, r.title, r.description)
+        return None if r is None else (r.uid, r.rid, r.start, r.end, r.title, r.description,
+                                       r.all_day)
 
     want = icalendar.Calendar.from_ical(_render(reminder, now))
     return fields(calendar) == fields(want)

@@ -21,10 +21,11 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors import retry
+from connectors.base import day_start
 from connectors.gcal import PAGE, find_calendars, rfc3339
 from connectors.gmail import DEFAULT_REMINDERS_CALENDAR
 from connectors.googleauth import GoogleSession, HttpStatus
@@ -52,11 +53,16 @@ def event_id(uid: str) -> str:
 
 
 def event_body(reminder: Reminder) -> dict[str, Any]:
+    """keepwarm's event: UTC times, or dates for an all-day one (``end`` the day after, as
+    Google counts it), free, no attendees, no notification, marked as its own."""
+    def when(t: datetime) -> dict[str, str]:
+        return {"date": t.date().isoformat()} if reminder.all_day else {"dateTime": rfc3339(t)}
+
     return {
         "summary": clean_text(reminder.title),
         "description": clean_text(reminder.description, keep_newlines=True),
-        "start": {"dateTime": rfc3339(reminder.start)},
-        "end": {"dateTime": rfc3339(reminder.end)},
+        "start": when(reminder.start),
+        "end": when(reminder.end),
         "transparency": "transparent",
         "reminders": {"useDefault": False},
         "extendedProperties": {"private": {"keepwarm": clean_text(reminder.rid.marker),
@@ -236,9 +242,10 @@ class ReminderWriter:
 
 def _remote(item: dict[str, Any]) -> RemoteReminder | None:
     private = item["extendedProperties"]["private"]
+    all_day = "date" in (item.get("start") or {})
     try:
-        start = datetime.fromisoformat(str(item["start"]["dateTime"]))
-        end = datetime.fromisoformat(str(item["end"]["dateTime"])) if "end" in item else None
+        start = _when(item["start"])
+        end = _when(item["end"]) if "end" in item else None
     except (KeyError, TypeError, ValueError):
         log.warning("ignoring keepwarm event %s without a usable time", item.get("id"))
         return None
@@ -246,4 +253,12 @@ def _remote(item: dict[str, Any]) -> RemoteReminder | None:
                           rid=ReminderId.parse(str(private["keepwarm"])), start=start,
                           remote_id=str(item["id"]), etag=str(item.get("etag", "")),
                           title=str(item.get("summary", "")),
-                          description=str(item.get("description", "")), end=end)
+                          description=str(item.get("description", "")), end=end,
+                          all_day=all_day)
+
+
+def _when(value: dict[str, Any]) -> datetime:
+    """An event's ``dateTime``, or its ``date`` (all-day) as midnight UTC of that date."""
+    if "dateTime" in value:
+        return datetime.fromisoformat(str(value["dateTime"]))
+    return day_start(date.fromisoformat(str(value["date"])), UTC)

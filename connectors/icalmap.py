@@ -239,13 +239,18 @@ def _attendees(value: Any) -> Iterator[Attendee]:
 
 # -- keepwarm's reminder events ----------------------------------------------------
 def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
-    """keepwarm's VEVENT for ``reminder``: UTC times, shown as free, never an attendee,
-    organizer or alarm, so no calendar ever sends an invitation or rings for it."""
+    """keepwarm's VEVENT for ``reminder``: UTC times (an all-day one: its dates, as
+    ``VALUE=DATE``), shown as free, never an attendee, organizer or alarm, so no calendar
+    ever sends an invitation or rings for it."""
     event = icalendar.Event()
     event.add("UID", clean_text(reminder.uid))
     event.add("DTSTAMP", now.astimezone(UTC))
-    event.add("DTSTART", reminder.start.astimezone(UTC))
-    event.add("DTEND", reminder.end.astimezone(UTC))
+    if reminder.all_day:
+        event.add("DTSTART", reminder.start.date())
+        event.add("DTEND", reminder.end.date())
+    else:
+        event.add("DTSTART", reminder.start.astimezone(UTC))
+        event.add("DTEND", reminder.end.astimezone(UTC))
     event.add("SUMMARY", clean_text(reminder.title))
     event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
     event.add("TRANSP", "TRANSPARENT")
@@ -261,8 +266,10 @@ def render_event(reminder: Reminder, now: datetime) -> bytes:
 def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: str
                     ) -> RemoteReminder:
     """One of keepwarm's events as stored; ValueError, KeyError or TypeError when its times
-    cannot be read (the caller logs it and the core recreates the reminder)."""
-    start = aware(event.decoded("DTSTART"), UTC)
+    cannot be read (the caller logs it and the core recreates the reminder). A date (an
+    all-day event) is midnight UTC of that date."""
+    raw_start = event.decoded("DTSTART")
+    start = aware(raw_start, UTC)
     end = aware(event.decoded("DTEND"), UTC) if "DTEND" in event else None
     return RemoteReminder(
         uid=uid,
@@ -273,6 +280,7 @@ def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: 
         title=str(event.get("SUMMARY", "")),
         description=str(event.get("DESCRIPTION", "")),
         end=end,
+        all_day=not isinstance(raw_start, datetime),
     )
 
 

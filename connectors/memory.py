@@ -142,7 +142,7 @@ class MemoryConnector(CalendarConnector):
             if isinstance(change, Create):
                 r = change.reminder
                 remote = RemoteReminder(r.uid, r.rid, r.start, r.uid, str(next(self._etags)),
-                                        r.title, r.description, r.end)
+                                        r.title, r.description, r.end, r.all_day)
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))
             elif isinstance(change, Update):
@@ -151,7 +151,8 @@ class MemoryConnector(CalendarConnector):
                     continue  # the user changed it meanwhile: the next sync sees what they did
                 r = change.reminder
                 remote = replace(current, start=r.start, end=r.end, title=r.title,
-                                 description=r.description, etag=str(next(self._etags)))
+                                 description=r.description, all_day=r.all_day,
+                                 etag=str(next(self._etags)))
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))
             else:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from connectors.base import day_start
 from connectors.calendarlist import CalendarList
 from connectors.graph import MAX_IN_FLIGHT, Graph, GraphError
 from connectors.outlookcal import (
@@ -53,7 +54,7 @@ _LISTING = {
                "and ep/value ne '')",
     "$expand": f"singleValueExtendedProperties($filter=id eq '{CONTACT_PROPERTY}' "
                f"or id eq '{UID_PROPERTY}')",
-    "$select": "subject,body,start,end",
+    "$select": "subject,body,start,end,isAllDay",
     "$top": "500",
 }
 _TEXT_UTC = {"Prefer": f'outlook.body-content-type="text", {UTC_TIMES}'}
@@ -179,8 +180,14 @@ def transaction_id(change: Create) -> str:
 
 
 def event_body(reminder: Reminder) -> dict[str, Any]:
-    """keepwarm's event: UTC times, free, no attendees and no alarm, marked as its own."""
+    """keepwarm's event: UTC times, free, no attendees and no alarm, marked as its own. An
+    all-day one is midnight to midnight in the user's zone (Graph wants midnights, and
+    Outlook shows an all-day event on the days of the zone it was written in)."""
+    zone = getattr(reminder.start.tzinfo, "key", "UTC") if reminder.all_day else "UTC"
+
     def when(t: datetime) -> dict[str, str]:
+        if reminder.all_day:
+            return {"dateTime": f"{t.date().isoformat()}T00:00:00", "timeZone": zone}
         return {"dateTime": t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
     return {
@@ -189,6 +196,7 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
                  "content": clean_text(reminder.description, keep_newlines=True)},
         "start": when(reminder.start),
         "end": when(reminder.end),
+        "isAllDay": reminder.all_day,
         "showAs": "free",
         "isReminderOn": False,
         "responseRequested": False,
@@ -202,10 +210,13 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
 
 def _same(current: RemoteReminder, want: Reminder) -> bool:
     """True when the event already says what ``want`` says (as it reads back)."""
+    start, end = want.start, want.end
+    if want.all_day:  # read back as midnight UTC of its dates
+        start, end = day_start(start.date(), UTC), day_start(end.date(), UTC)
     return (current.uid, current.rid, current.start, current.end, current.title,
-            current.description) == (
-        clean_text(want.uid), want.rid, want.start, want.end,
-        clean_text(want.title), clean_text(want.description, keep_newlines=True).rstrip())
+            current.description, current.all_day) == (
+        clean_text(want.uid), want.rid, start, end, clean_text(want.title),
+        clean_text(want.description, keep_newlines=True).rstrip(), want.all_day)
 
 
 def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
@@ -214,8 +225,9 @@ def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
     props = {str(p.get("id", "")).lower(): str(p.get("value") or "")
              for p in event.get("singleValueExtendedProperties") or [] if isinstance(p, dict)}
     marker = props.get(CONTACT_PROPERTY.lower(), "")
-    start = graph_when(event.get("start"), False, UTC)
-    end = graph_when(event.get("end"), False, UTC)
+    all_day = bool(event.get("isAllDay"))  # its dates are midnight UTC of them, as a date
+    start = graph_when(event.get("start"), all_day, UTC)
+    end = graph_when(event.get("end"), all_day, UTC)
     if not marker or start is None:
         log.warning("ignoring unreadable keepwarm event %s", event.get("id"))
         return None
@@ -227,4 +239,4 @@ def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
         title=clean_text(str(event.get("subject") or "")),
         description=clean_text(str((event.get("body") or {}).get("content") or ""),
                                keep_newlines=True).rstrip(),
-        end=end)
+        end=end, all_day=all_day)

@@ -14,7 +14,8 @@ from datetime import date
 from email.utils import getaddresses
 from urllib.parse import unquote
 
-from daemon import steering
+from daemon import ingest, steering
+from daemon.cardstore import GROUP
 from daemon.errors import UsageError
 from daemon.store import Store
 
@@ -121,12 +122,22 @@ def set_cadence(store: Store, address: str, days: int | None, force: bool = Fals
 def set_tags(store: Store, address: str, tags: Sequence[str], add: bool,
              force: bool = False) -> str:
     """Add or remove tags; removing a tag the contact does not have is refused (a typo
-    would otherwise be reported as done)."""
+    would otherwise be reported as done), and so is one its address-book card gives it
+    (it comes back with the card at the next sync) or a ``group:`` tag of the user's own
+    (those name address-book groups)."""
     clean = [t.strip().lower() for t in tags if t.strip()]
+    if add and (grouped := [t for t in clean if t.startswith(GROUP)]):
+        raise UsageError(f"{grouped[0]}: tags starting with {GROUP} are your address book's "
+                         "groups; put the contact in that group there, or pick another tag")
 
     def change(contact: str) -> None:
         have = store.tags_of(contact)
         missing = sorted(set(clean) - have)
+        carded = {t.lower(): t for t in store.card_tags_of(contact)}
+        if not add and (from_card := [carded[t] for t in missing if t in carded]):
+            raise UsageError(f"{contact}: the tag {from_card[0]} comes from its address-book "
+                             "card; change the card's groups there, and the next sync "
+                             "follows")
         if not add and missing:
             now = f"its tags are {' '.join(sorted(have))}" if have else "it has no tags"
             raise UsageError(f"{contact} is not tagged {' '.join(missing)} ({now}); "
@@ -163,13 +174,18 @@ def merge(store: Store, address: str, other: str, own: Collection[str] = (),
         gone = contact_of(store, other, create=force)
         if keep != gone:
             store.merge_contacts(keep, gone)
+            for one in (first, second):  # the user joins them again after an unmerge
+                store.set_apart(one, False)
+            ingest.regroup(store)
     steering.save(store)
     return keep, keep != gone
 
 
 def unmerge(store: Store, address: str, force: bool = False) -> str:
-    """Undo a merge: ``address`` becomes a contact of its own again, with its touchpoints
-    and no settings; the contact it left keeps its key and settings. Its former key."""
+    """Undo a merge, the user's or an address-book card's: ``address`` becomes a contact of
+    its own again, with its touchpoints and no settings; the contact it left keeps its key
+    and settings. A card that lists it no longer joins it (until the user merges it
+    again). Its former key."""
     email = normalise(address)
     with store.transaction():
         contact = contact_of(store, email, create=force)
@@ -180,5 +196,6 @@ def unmerge(store: Store, address: str, force: bool = False) -> str:
             raise UsageError(f"{email} is the address its contact is kept under (with "
                              f"{', '.join(others)}): unmerge {_either(others)} instead")
         store.unmerge(email)
+        ingest.regroup(store)
     steering.save(store)
     return contact

@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from daemon import (
     awaitcmds,
+    birthdaycmds,
     logsetup,
     render,
     runtime,
@@ -190,6 +191,7 @@ def parser() -> argparse.ArgumentParser:
     viewcmds.register(add)
     steercmds.register(add)
     awaitcmds.register(add)
+    birthdaycmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",
             cmd_completion)
     s.add_argument("shell", choices=shellaids.SHELLS,

@@ -22,6 +22,7 @@ from daemon.configcheck import (
     address,
     address_list,
     days,
+    days_ahead,
     days_list,
     did_you_mean,
     duration,
@@ -119,6 +120,7 @@ TABLES = {
     "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon"},
     "daemon": {"max_backoff"},
     "followup": {"after", "window", "max_recipients", "replies"},
+    "birthdays": {"enabled", "lead", "anniversaries"},
 }
 
 
@@ -180,6 +182,7 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
                              ["mon", "tue", "wed", "thu", "fri"], weekdays),
         horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", days),
         **_followup(t["followup"], chk),
+        **_birthdays(t["birthdays"], chk),
     )
 
 
@@ -195,6 +198,16 @@ def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
     }
 
 
+def _birthdays(bd: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
+    """[birthdays]: all-day reminders of the address book's birthdays and anniversaries,
+    on the day or ``lead`` ahead (a cadence rule's ``birthday_lead`` wins for its people)."""
+    return {
+        "birthdays": chk.get(bd, "birthdays", "enabled", bool, True),
+        "birthday_lead_days": chk.get(bd, "birthdays", "lead", str, "0d", days_ahead),
+        "anniversaries": chk.get(bd, "birthdays", "anniversaries", bool, True),
+    }
+
+
 def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, ...]:
     rules: list[CadenceRule] = []
     raw_rules = cad.get("rules", [])
@@ -206,16 +219,17 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
         if not isinstance(rule, dict):
             chk.problem(key, "must be a table with 'match' and 'every'")
             continue
-        chk.unknown(rule, key, ["match", "every", "followup"])
+        chk.unknown(rule, key, ["match", "every", "followup", "birthday_lead"])
         match = chk.get(rule, key, "match", str, None)
         every = chk.get(rule, key, "every", str, None, days)
         followup = chk.get(rule, key, "followup", list, None, days_list)
-        if match is None or (every is None and followup is None):
-            if "match" not in rule or not {"every", "followup"} & set(rule):
-                chk.problem(key, "needs both 'match' and 'every'" if "followup" not in rule
-                            else "needs 'match'")
+        lead = chk.get(rule, key, "birthday_lead", str, None, days_ahead)
+        if match is None or (every is None and followup is None and lead is None):
+            if "match" not in rule or not {"every", "followup", "birthday_lead"} & set(rule):
+                chk.problem(key, "needs 'match'" if {"followup", "birthday_lead"} & set(rule)
+                            else "needs both 'match' and 'every'")
             continue
-        rules.append(CadenceRule(match.lower(), every, followup))
+        rules.append(CadenceRule(match.lower(), every, followup, lead))
     return tuple(rules)
 
 

@@ -150,6 +150,14 @@ def days(text: str) -> int:
     return duration_days(text)
 
 
+def days_ahead(text: str) -> int:
+    """How far ahead to remind, in whole days: ``"0d"`` (on the day) up to a year."""
+    if isinstance(text, str) and re.fullmatch(r"\s*0+\s*(s|min|h|d|w|y)?\s*", text):
+        return 0
+    duration_up_to("1y")(text)
+    return duration_days(text)
+
+
 def days_list(values: list[Any]) -> tuple[int, ...]:
     return tuple(days(v) for v in values)
 

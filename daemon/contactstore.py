@@ -1,18 +1,27 @@
 """The store's contacts: addresses, the user's settings of each contact, the steering
-as a whole (``daemon.steering`` keeps it in a file too), and what a contact's history is."""
+as a whole (``daemon.steering`` keeps it in a file too), what a contact's history is, and
+what their address-book cards add to it (``cardstore``)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from daemon.model import FROM, ContactFacts, ContactSteering, Steering, TimelineEntry
-from daemon.reminderstore import ReminderTables
+from daemon.cardstore import CardTables
+from daemon.model import (
+    FROM,
+    CardPerson,
+    ContactFacts,
+    ContactSteering,
+    Steering,
+    TimelineEntry,
+)
 from daemon.sqlbase import bulk_read, epoch, from_epoch
 
 
-class ContactTables(ReminderTables):
+class ContactTables(CardTables):
     """Contacts and steering; the steering includes the dismissed reminders."""
 
     def contact_of(self, email: str) -> str | None:
@@ -42,7 +51,9 @@ class ContactTables(ReminderTables):
                                 [(contact, t) for t in tags])
 
     def merge_contacts(self, keep: str, gone: str) -> None:
-        """``gone``'s addresses join ``keep``; its settings fill only gaps in ``keep``'s."""
+        """``gone``'s addresses join ``keep``; its settings fill only gaps in ``keep``'s. The
+        user's merges are kept apart from the cards' (``merges``); who is one person is then
+        worked out again (``mark_regroup``)."""
         with self.transaction():
             for c in (keep, gone):
                 self.db.execute("INSERT OR IGNORE INTO contacts(contact) VALUES (?)", (c,))
@@ -58,13 +69,30 @@ class ContactTables(ReminderTables):
                             (keep, gone))
             self.db.execute("DELETE FROM tags WHERE contact=?", (gone,))
             self.db.execute("DELETE FROM contacts WHERE contact=?", (gone,))
+            self.db.execute("UPDATE merges SET contact=? WHERE contact=?", (keep, gone))
+            self.db.execute("INSERT OR REPLACE INTO merges VALUES (?, ?)", (gone, keep))
             self.db.execute("UPDATE addresses SET contact=? WHERE contact=?", (keep, gone))
+            self.mark_regroup()
 
     def unmerge(self, email: str) -> None:
         """``email`` leaves its contact for one of its own, with no settings (a merge folded
-        them into the contact it joined) and its own touchpoints (they follow the address)."""
+        them into the contact it joined) and its own touchpoints (they follow the address):
+        the user's merges of it and into it end, and a card that lists it no longer joins
+        it to the card's other addresses (``apart``, kept in the steering file)."""
         with self.transaction():
+            self.db.execute("DELETE FROM merges WHERE email=? OR contact=?", (email, email))
+            if self._on_a_card(email):
+                self.db.execute("INSERT OR IGNORE INTO apart VALUES (?)", (email,))
             self.db.execute("UPDATE addresses SET contact=email WHERE email=?", (email,))
+            self.mark_regroup()
+
+    def set_apart(self, email: str, apart: bool) -> None:
+        """Whether cards leave ``email`` out of the person they make (the user's unmerge);
+        a merge the user makes again ends it."""
+        with self.transaction():
+            self.db.execute("INSERT OR IGNORE INTO apart VALUES (?)" if apart else
+                            "DELETE FROM apart WHERE email=?", (email,))
+            self.mark_regroup()
 
     def addresses_of(self, contact: str) -> list[str]:
         """The contact's addresses, its key first."""
@@ -72,6 +100,7 @@ class ContactTables(ReminderTables):
         return sorted((r[0] for r in rows), key=lambda e: (e != contact, e))
 
     def tags_of(self, contact: str) -> set[str]:
+        """The tags the user gave the contact (not those of its cards' groups)."""
         return self._tags().get(contact, set())
 
     def knows(self, email: str) -> bool:
@@ -81,10 +110,12 @@ class ContactTables(ReminderTables):
             "SELECT 1 FROM participants WHERE email=? LIMIT 1", (email,)).fetchone() is not None
 
     def known_names(self) -> list[tuple[str, str]]:
-        """(address, name) of everyone seen, '' where no name was; for did-you-mean."""
+        """(address, name) of everyone seen or on a card, '' where no name was; for
+        did-you-mean."""
         rows = self.db.execute("SELECT email, '' FROM addresses UNION "
                                "SELECT DISTINCT email, name FROM participants")
-        return [(str(e), str(n)) for e, n in rows]
+        return [(str(e), str(n)) for e, n in rows] + [
+            (e, card.name) for _, card in self.cards() for e in card.emails]
 
     def contact_facts(self, until: datetime | None = None) -> list[ContactFacts]:
         """Every contact with at least one touchpoint (up to ``until``), own addresses
@@ -108,10 +139,30 @@ class ContactTables(ReminderTables):
             "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
         tags = self._tags()
         received = self._received(limit)
+        cards = self.card_persons()
         return [_facts(contact, touches, emails.get(contact, []), names.get(contact, ""),
                        settings.get(contact, (None, None, 0)), tags.get(contact, set()),
-                       received.get(contact, (0, None)))
+                       received.get(contact, (0, None)), cards.get(contact))
                 for contact, touches in per.items()]
+
+    def card_people(self) -> list[CardPerson]:
+        """Every person the address books know, whether or not they were ever in touch
+        (birthdays): their cards' fields, with the contact's addresses (merges applied),
+        tags (the user's and the cards'), whether it is ignored, and a name from mail
+        where no card names them."""
+        with bulk_read():
+            people = self.card_persons()
+            emails: dict[str, list[str]] = {}
+            for email, contact in self.db.execute("SELECT email, contact FROM addresses"):
+                emails.setdefault(contact, []).append(email)
+            ignored = {r[0] for r in self.db.execute(
+                "SELECT contact FROM contacts WHERE ignored")}
+            tags = self._tags()
+            names = self._names(2**62) if any(not p.name for p in people.values()) else {}
+        return [replace(p, name=p.name or names.get(key, "") or key,
+                        emails=_key_first(emails.get(key, p.emails), key),
+                        tags=p.tags | tags.get(key, set()), ignored=key in ignored)
+                for key, p in sorted(people.items())]
 
     def _received(self, limit: int) -> dict[str, tuple[int, int]]:
         """contact -> (messages they wrote to the user up to ``limit``, the latest one's
@@ -163,24 +214,31 @@ class ContactTables(ReminderTables):
                         "SELECT contact, cadence_days, snooze_until, ignored FROM contacts")}
         tags = self._tags()
         merged: dict[str, set[str]] = {}
-        for email, contact in self.db.execute(
-                "SELECT email, contact FROM addresses WHERE email != contact"):
+        for email, contact in self.db.execute("SELECT email, contact FROM merges"):
             merged.setdefault(contact, set()).add(email)
+        apart = {r[0] for r in self.db.execute("SELECT email FROM apart")}
         contacts = {c: ContactSteering(*settings.get(c, (None, None, False)),
                                        tags=frozenset(tags.get(c, ())),
-                                       addresses=frozenset(merged.get(c, ())))
-                    for c in {*settings, *tags, *merged}}
+                                       addresses=frozenset(merged.get(c, ())),
+                                       unmerged=c in apart)
+                    for c in {*settings, *tags, *merged, *apart}}
         done = {mid: from_epoch(at) for mid, at in self.db.execute(
             "SELECT message_id, at FROM followup_done")}
         return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals(),
                         done)
 
     def apply_steering(self, steering: Steering) -> None:
-        """Make the store's steering exactly ``steering`` (what the user's file says)."""
+        """Make the store's steering exactly ``steering`` (what the user's file says); who is
+        one person is then worked out again (``mark_regroup``)."""
         merged = {e: c for c, s in steering.contacts.items() for e in s.addresses}
         with self.transaction():
             self.db.execute("DELETE FROM contacts")
             self.db.execute("DELETE FROM tags")
+            self.db.execute("DELETE FROM merges")
+            self.db.executemany("INSERT OR REPLACE INTO merges VALUES (?, ?)", merged.items())
+            self.db.execute("DELETE FROM apart")
+            self.db.executemany("INSERT INTO apart VALUES (?)", [
+                (c,) for c, s in steering.contacts.items() if s.unmerged])
             self.db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?)", [
                 (c, s.cadence_days, s.snooze_until.isoformat() if s.snooze_until else None,
                  int(s.ignored)) for c, s in steering.contacts.items()])
@@ -188,9 +246,7 @@ class ContactTables(ReminderTables):
                 (c, t) for c, s in steering.contacts.items() for t in s.tags])
             self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
                                 [(c, c) for c in steering.contacts] + list(merged.items()))
-            self.db.execute("UPDATE addresses SET contact=email WHERE contact != email")
-            self.db.executemany("UPDATE addresses SET contact=? WHERE email=?",
-                                [(c, e) for e, c in merged.items()])
+            self.mark_regroup()
             self.db.execute("DELETE FROM dismissals")
             self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",
                                 [(r.kind, r.contact, r.key, d.isoformat())
@@ -233,24 +289,35 @@ def best_name(seen: Iterable[NameSeen]) -> str:
     return max(score.items(), key=lambda kv: (kv[0][0], kv[1], kv[0][1]))[0][1]
 
 
+def _key_first(emails: Iterable[str], key: str) -> tuple[str, ...]:
+    """A contact's addresses, each once: its key, then the others in order."""
+    return tuple(sorted(set(emails), key=lambda e: (e != key, e)))
+
+
 def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[str],
            name: str, settings: tuple[Any, ...], tags: set[str],
-           received: tuple[int, int | None]) -> ContactFacts:
+           received: tuple[int, int | None], card: CardPerson | None) -> ContactFacts:
     """One contact from its touchpoints (channel, source -> time), addresses, name,
-    settings and received mail (count, latest); the key comes first among the addresses."""
+    settings, received mail (count, latest) and cards; the key comes first among the
+    addresses, a card's name wins over one from mail, its groups are tags."""
     (channel, _), last = max(touches.items(), key=lambda kv: (kv[1], kv[0][0] == "meeting"))
     cadence_days, snooze_until, ignored = settings
     return ContactFacts(
         key=contact,
-        emails=tuple(sorted(set(emails), key=lambda e: (e != contact, e))),
-        name=name or contact,
+        emails=_key_first(emails, contact),
+        name=(card.name if card else "") or name or contact,
         touchpoints=len(touches),
         meetings=sum(1 for ch, _ in touches if ch == "meeting"),
         last_touch=from_epoch(last),
         last_channel=channel,
-        tags=frozenset(tags),
+        tags=frozenset(tags) | (card.tags if card else frozenset()),
         cadence_days=cadence_days,
         snooze_until=date.fromisoformat(snooze_until) if snooze_until else None,
         ignored=bool(ignored),
         received=received[0],
-        last_received=None if received[1] is None else from_epoch(received[1]))
+        last_received=None if received[1] is None else from_epoch(received[1]),
+        carded=card is not None,
+        birthday=card.birthday if card else None,
+        anniversary=card.anniversary if card else None,
+        birthday_text=card.birthday_text if card else "",
+        card_notes=card.notes if card else ())

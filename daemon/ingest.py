@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain
 
+from daemon import grouping
 from daemon.errors import ShrinkRefused
 from daemon.inference import (
     OWN_ADDRESS,
@@ -22,6 +23,7 @@ from daemon.inference import (
 )
 from daemon.model import (
     Batch,
+    CardBatch,
     IngestResult,
     Mail,
     Meeting,
@@ -82,6 +84,46 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         store.set_rules_fingerprint(fingerprint(settings), only_if_unset=True)
     return IngestResult(len(unknown), len(mails) - len(unknown), len(meetings), touchpoints,
                         len(skipped))
+
+
+@dataclass
+class Listing:
+    """The cards of one full listing, collected across its batches: at its last batch, the
+    account's stored cards it did not name are gone."""
+
+    seen: set[str] | None = None  # None: no full listing under way
+
+
+def store_cards(store: Store, account: str, batch: CardBatch, now: datetime,
+                listing: Listing) -> int:
+    """Store one batch of cards with the account's card cursor, all or nothing, as
+    ``CardBatch`` says (a full listing's removals once its ``last`` batch is stored); who is
+    one person is marked to be worked out again when a card's addresses changed. Returns
+    how many cards it stored."""
+    ids = [c.card_id for c in batch.cards]
+    with store.transaction():
+        changed = store.put_cards(account, batch.cards, batch.gone)
+        if batch.full:
+            listing.seen = (listing.seen or set()) | set(ids)
+            if batch.last:
+                changed = store.drop_cards_except(account, listing.seen) or changed
+                listing.seen = None
+        store.clear_skipped(account, (c.location for c in batch.cards if c.location))
+        store.add_skipped(account, batch.skipped, now)
+        store.set_card_cursor(account, batch.cursor)
+        if changed:
+            store.mark_regroup()
+    return len(ids)
+
+
+def regroup(store: Store) -> None:
+    """Work out again who is one person (``daemon.grouping``) when cards or merges changed
+    since it was last done."""
+    if not store.regroup_needed():
+        return
+    with store.transaction():
+        if store.regroup_needed():
+            store.set_grouping(grouping.group(*store.people_facts()))
 
 
 def _check_shrink(store: Store, account: str, snapshot: Snapshot) -> None:

@@ -148,6 +148,7 @@ class CardPerson:
     tags: frozenset[str] = frozenset()
     ignored: bool = False
     source: str = ""  # the account whose card it is
+    notes: tuple[str, ...] = ()  # what its cards could not use (``Card.notes``), for `show`
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,10 +355,11 @@ class ContactSteering:
     ignored: bool = False
     tags: frozenset[str] = frozenset()
     addresses: frozenset[str] = frozenset()  # merged into this contact, besides its key
+    unmerged: bool = False  # unmerged from its address-book card: the card no longer joins it
 
     def __bool__(self) -> bool:
         return bool(self.cadence_days is not None or self.snooze_until or self.ignored
-                    or self.tags or self.addresses)
+                    or self.tags or self.addresses or self.unmerged)
 
 
 @dataclass(frozen=True)
@@ -435,6 +437,7 @@ class Wish:
     fixed: bool = False
     budgeted: bool = True
     name: str = ""
+    all_day: bool = False  # a day, not a time: a birthday (``earliest`` is that day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,11 +450,16 @@ class Reminder:
     description: str
     start: datetime
     end: datetime
+    # an all-day event: ``start`` and ``end`` are midnights in the user's zone, and a writer
+    # writes their dates (``start.date()``), never a time
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class RemoteReminder:
-    """A keepwarm-created event as it is now in the calendar."""
+    """A keepwarm-created event as it is now in the calendar. An ``all_day`` event has dates,
+    not times: a calendar gives them as midnights in any zone (a date has none), to be read
+    with ``start.date()``; the planner puts them in the user's zone."""
 
     uid: str
     rid: ReminderId
@@ -461,6 +469,7 @@ class RemoteReminder:
     title: str = ""
     description: str = ""
     end: datetime | None = None
+    all_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)

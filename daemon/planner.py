@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from daemon.model import (
     Change,
@@ -63,7 +63,7 @@ def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
     """Compare what should be with what is; see the module docstring."""
     as_of = now.astimezone(settings.tz).date()
     wanted = {w.rid: w for w in wishes}
-    found, changes = collapse(remote, records)
+    found, changes = collapse([local_days(e, settings.tz) for e in remote], records)
     user = user_actions(records, found, dismissals, user_editable)
     live = sorted((w for w in wanted.values() if user.dismissed.get(w.rid) != w.due),
                   key=lambda w: (w.due, w.name.lower(), w.rid))
@@ -80,6 +80,19 @@ def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
     changes += [Delete(e) for rid, e in found.items() if rid not in placed]
     return Plan(changes, new_records, kept_dismissals(user.dismissed, wanted, settings, as_of),
                 reminders)
+
+
+def local_days(event: RemoteReminder, tz: tzinfo) -> RemoteReminder:
+    """An all-day event's dates as midnights in the user's zone, where keepwarm puts them:
+    a calendar gives a date as midnight in whatever zone it likes."""
+    if not event.all_day:
+        return event
+    return replace(event, start=midnight(event.start.date(), tz),
+                   end=midnight(event.end.date(), tz) if event.end else None)
+
+
+def midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz)
 
 
 def collapse(remote: Sequence[RemoteReminder], records: Mapping[ReminderId, ReminderRecord]
@@ -151,7 +164,8 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
         if wish.rid in pins:
             take(wish, pins[wish.rid])
         elif wish.fixed and wish.earliest <= horizon:
-            take(wish, slot(wish.earliest, settings))
+            take(wish, midnight(wish.earliest, tz) if wish.all_day
+                 else slot(wish.earliest, settings))
     for wish in live:
         if wish.rid in placed or wish.fixed:
             continue
@@ -175,15 +189,19 @@ def write(wish: Wish, start: datetime, event: RemoteReminder | None,
 
     A reminder keeps the UID it was first written with when it moves, so a client's alarm or
     note on it survives; a new due cycle without an event gets a new UID. One the user
-    ``moved`` keeps the length they gave it."""
+    ``moved`` keeps the length they gave it, and whether it is all-day: a birthday the user
+    gave a time keeps that time."""
     uid = (event.uid if event else record.uid if record and record.due == wish.due
            else reminder_uid(wish.rid, wish.due))
-    length = (event.end - event.start if moved and event and event.end
-              else settings.reminder_duration)
-    want = Reminder(uid, wish.rid, wish.title, wish.description, start, start + length)
+    mine = event if moved else None  # the user's version of it
+    all_day = mine.all_day if mine else wish.all_day
+    length = (mine.end - mine.start if mine and mine.end
+              else timedelta(days=1) if all_day else settings.reminder_duration)
+    want = Reminder(uid, wish.rid, wish.title, wish.description, start, start + length,
+                    all_day)
     unchanged = event is not None and (
-        event.start, event.end or event.start, event.title, event.description) == (
-        want.start, want.end, want.title, want.description)
+        event.start, event.end or event.start, event.title, event.description,
+        event.all_day) == (want.start, want.end, want.title, want.description, want.all_day)
     change: Change | None = (Create(want) if event is None else
                              None if unchanged else Update(event, want))
     new_record = ReminderRecord(

@@ -1,7 +1,8 @@
 """The kinds of reminder keepwarm writes, each a pure function from what it knows to the
 ``Wish``es the planner places: ``cadence`` (a contact is due), ``followup`` (a message of the
-user's got no reply) and ``notice`` (keepwarm's own messages to the user, e.g. an account
-that needs signing in again).
+user's got no reply), ``birthday`` and ``anniversary`` (from the address book) and
+``notice`` (keepwarm's own messages to the user, e.g. an account that needs signing in
+again).
 
 A kind decides what a reminder says, which due date (cycle) it belongs to and where it may
 go; the planner decides where it does go, under one budget for all kinds.
@@ -10,9 +11,20 @@ go; the planner decides where it does go, under one budget for all kinds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, tzinfo
+from datetime import date, timedelta, tzinfo
 
-from daemon.model import CADENCE, NOTICE, Awaiting, ReminderId, ReminderRecord, Status, Wish
+from daemon.birthdays import BIRTHDAY, Occurrence, lead_days, occurrences, spoken, written
+from daemon.model import (
+    CADENCE,
+    NOTICE,
+    Awaiting,
+    CardPerson,
+    ReminderId,
+    ReminderRecord,
+    Settings,
+    Status,
+    Wish,
+)
 from daemon.words import plural
 
 FOLLOWUP = "followup"  # a thread waits for a reply; key: the thread
@@ -132,3 +144,57 @@ def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: dat
                            *describe_followups(items, both, tz), earliest=earliest,
                            name=first.name))
     return wishes + cadence(s for k, s in tracked.items() if k not in merged)
+
+
+def birthday_title(o: Occurrence, lead: int) -> str:
+    """``Birthday: Jane Doe (turns 40)``, ``Anniversary: Jane Doe (30 years)``; ahead of
+    the day (a lead), the day too: ``... on Friday 12 June``."""
+    if o.kind == BIRTHDAY:
+        title = f"Birthday: {o.name}" + (f" (turns {o.years})" if o.years else "")
+    else:
+        title = f"Anniversary: {o.name}" + (f" ({plural(o.years, 'year')})" if o.years else "")
+    return title + (f" on {spoken(o.day)}" if lead else "")
+
+
+def _birthday_text(o: Occurrence) -> str:
+    p = o.person
+    lines = [f"{o.kind.capitalize()}: {o.day.isoformat()} ({spoken(o.day)})",
+             f"In the address book: {written(o.since)}"
+             + ("" if o.since.year is not None else " (no year)"),
+             *([f"Addresses: {', '.join(p.emails)}"] if p.emails else []),
+             "", "Created by keepwarm from your address book"
+             + (f" ({p.source})" if p.source else "") + ". Deleting this event dismisses "
+             "this year's only.",
+             f"Why: keepwarm show {p.emails[0]}" if p.emails else "Why: keepwarm birthdays"]
+    return "\n".join(lines)
+
+
+def birthdays(people: Iterable[CardPerson], settings: Settings, as_of: date,
+              records: Mapping[ReminderId, ReminderRecord]) -> list[Wish]:
+    """An all-day event per birthday and anniversary whose day (the occurrence less the
+    person's lead) is within the horizon: fixed on that day, outside ``max_per_day``, one
+    id per occurrence (key: its date), so deleting one year's dismisses that year only.
+
+    A lead day already past when the occurrence is first planned (a card added two days
+    before the birthday, with a lead of a week) is today; once written it stays on its day
+    (its record says which) until the occurrence has passed, rather than move every day."""
+    if not settings.birthdays:
+        return []
+    last = as_of + timedelta(days=settings.horizon_days)
+    wishes = []
+    for person in people:
+        if person.ignored:
+            continue
+        lead = lead_days(person, settings)
+        for o in occurrences(person, as_of, last + timedelta(days=lead),
+                             settings.anniversaries):
+            rid = ReminderId(o.kind, person.key, o.day.isoformat())
+            day = o.day - timedelta(days=lead)
+            if day < as_of:
+                kept = records.get(rid)
+                day = kept.start.astimezone(settings.tz).date() if kept else as_of
+            if day <= last:
+                wishes.append(Wish(rid, o.day, birthday_title(o, lead), _birthday_text(o),
+                                   earliest=day, fixed=True, budgeted=False, name=o.name,
+                                   all_day=True))
+    return wishes

@@ -120,14 +120,14 @@ def sync_summary(console: Console, report: SyncReport) -> None:
                           f"{r.deleted:,} removed")
 
 
-def _change(c: Change) -> tuple[str, datetime, str]:
-    """A change as its action, the reminder's start and its title."""
+def _change(c: Change) -> tuple[str, datetime, str, bool]:
+    """A change as its action, the reminder's start, its title and whether it is all-day."""
     if isinstance(c, Create):
-        return "create", c.reminder.start, c.reminder.title
+        return "create", c.reminder.start, c.reminder.title, c.reminder.all_day
     if isinstance(c, Update):
         return ("move" if c.remote.start != c.reminder.start else "update",
-                c.reminder.start, c.reminder.title)
-    return "remove", c.remote.start, c.remote.title or c.remote.uid
+                c.reminder.start, c.reminder.title, c.reminder.all_day)
+    return "remove", c.remote.start, c.remote.title or c.remote.uid, c.remote.all_day
 
 
 def kept(plan: Plan) -> int:
@@ -139,15 +139,16 @@ def plan_grid(plan: Plan, tz: tzinfo) -> Grid:
     g = Grid("What sync would write", (Column("Action"), Column("When"),
                                         Column("Title", fold=True)))
     for c in plan.changes:
-        action, start, title = _change(c)
-        g.add(action, start.astimezone(tz).strftime("%a %Y-%m-%d %H:%M"), title)
+        action, start, title, all_day = _change(c)
+        g.add(action, start.astimezone(tz).strftime("%a %Y-%m-%d " + (
+            "all day" if all_day else "%H:%M")), title)
     return g
 
 
 def plan_json(plan: Plan, tz: tzinfo) -> dict[str, Any]:
     changes = []
     for c in plan.changes:
-        action, start, title = _change(c)
+        action, start, title, _ = _change(c)
         rid = change_rid(c)
         changes.append({"action": action, "start": start.astimezone(tz).isoformat(),
                         "title": title, "kind": rid.kind, "contact": rid.contact or None})

@@ -149,6 +149,33 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN link TEXT NOT NULL DEFAULT '';
     CREATE TABLE followup_done (message_id TEXT PRIMARY KEY, at INTEGER) WITHOUT ROWID
     """,
+    # 6: address books. `cards` holds each account's cards as the source last gave them
+    # (lists as JSON, a date as YYYY-MM-DD or --MM-DD), `card_cursors` the accounts' address
+    # book cursors, apart from their mail cursors. Who is one person is now derived:
+    # `addresses.contact` is the union of the user's merges (`merges`, taken from the rows
+    # schema 5 had, which were all merges) and every card's addresses, less the addresses
+    # the user unmerged from a card (`apart`). `regroup` in `meta` marks it stale.
+    """
+    CREATE TABLE cards (
+        account TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        uid TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        emails TEXT NOT NULL DEFAULT '[]',
+        groups TEXT NOT NULL DEFAULT '[]',
+        starred INTEGER NOT NULL DEFAULT 0,
+        birthday TEXT,
+        anniversary TEXT,
+        birthday_text TEXT NOT NULL DEFAULT '',
+        notes TEXT NOT NULL DEFAULT '[]',
+        location TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (account, card_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE card_cursors (account TEXT PRIMARY KEY, cursor TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE merges (email TEXT PRIMARY KEY, contact TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO merges SELECT email, contact FROM addresses WHERE email != contact;
+    CREATE TABLE apart (email TEXT PRIMARY KEY) WITHOUT ROWID
+    """,
 ]
 
 

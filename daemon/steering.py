@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.atomic import write_atomic
+from daemon import ingest
 from daemon.config import toml_type
 from daemon.errors import ConfigError, StoreDamaged
 from daemon.model import ContactSteering, ReminderId, Steering
@@ -29,7 +30,7 @@ from daemon.store import Store
 log = logging.getLogger(__name__)
 
 HEADER = """\
-# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, done) and the
+# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, unmerge, done) and the
 # reminders you deleted from your calendar. keepwarm writes this file at every change and applies it
 # whenever it opens its store, so a lost or damaged store loses none of it. You may edit it
 # by hand (keep it valid TOML); the next keepwarm command takes it over.
@@ -59,6 +60,8 @@ def render(steering: Steering) -> str:
             lines.append(f"tags = [{', '.join(_str(t) for t in sorted(s.tags))}]\n")
         if s.addresses:
             lines.append(f"addresses = [{', '.join(_str(a) for a in sorted(s.addresses))}]\n")
+        if s.unmerged:
+            lines.append("unmerged = true  # its address-book card does not join it\n")
     if steering.dismissals:
         lines.append("\n[dismissed]  # reminder (kind:contact:key) -> the due date deleted\n")
         lines += [f"{_str(rid.marker)} = {due.isoformat()}\n"
@@ -84,6 +87,8 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
         if s.ignored:
             rows.append((contact, "ignore", "yes"))
         rows += [(contact, "merge", a) for a in sorted(s.addresses)]
+        if s.unmerged:
+            rows.append((contact, "unmerge", "from its address-book card"))
     rows += [(rid.contact or "-", "dismissed", " ".join(
         filter(None, (rid.kind, rid.key, "due", due.isoformat()))))
         for rid, due in sorted(steering.dismissals.items())]
@@ -98,7 +103,7 @@ def as_json(steering: Steering) -> dict[str, Any]:
         "contacts": [{"contact": c, "cadence_days": s.cadence_days,
                       "snooze_until": s.snooze_until.isoformat() if s.snooze_until else None,
                       "ignored": s.ignored, "tags": sorted(s.tags),
-                      "merged": sorted(s.addresses)}
+                      "merged": sorted(s.addresses), "unmerged": s.unmerged}
                      for c, s in sorted(steering.contacts.items())],
         "dismissed": [{"kind": rid.kind, "contact": rid.contact, "key": rid.key,
                        "due": due.isoformat()}
@@ -163,14 +168,15 @@ def _contact(table: dict[str, Any], key: str, path: Path, problems: list[str]
         return value
 
     for unknown in sorted(set(table) - {"cadence_days", "snooze_until", "ignored", "tags",
-                                        "addresses"}):
+                                        "addresses", "unmerged"}):
         problems.append(f"{path}: {key}.{unknown}: unknown key")
     return ContactSteering(
         cadence_days=get("cadence_days", int, None) if "cadence_days" in table else None,
         snooze_until=get("snooze_until", date, None) if "snooze_until" in table else None,
         ignored=get("ignored", bool, False),
         tags=frozenset(str(t).lower() for t in get("tags", list, [])),
-        addresses=frozenset(str(a).lower() for a in get("addresses", list, [])))
+        addresses=frozenset(str(a).lower() for a in get("addresses", list, [])),
+        unmerged=get("unmerged", bool, False))
 
 
 def save(store: Store) -> None:
@@ -195,6 +201,7 @@ def restore(store: Store) -> None:
     if store.steering_digest() == _digest(text):
         return
     store.apply_steering(parse(text, path))
+    ingest.regroup(store)
     store.set_steering_digest(_digest(text))
 
 

@@ -48,6 +48,7 @@ class AccountReport:
     meetings: int = 0
     touchpoints: int = 0
     skipped: int = 0
+    cards: int = 0  # cards read (changed, or listed in full)
     error: str | None = None
     needs_signin: bool = False
     complete: bool = True  # False: stopped early (shutdown or time budget); more to read
@@ -100,8 +101,9 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
          progress: Progress | None = None,
          stop: Callable[[], bool] | None = None, conn: Connector | None = None,
          accept_shrink: bool = False) -> AccountReport:
-    """Read one account from its stored cursor; each batch commits with its cursor, so
-    ``stop`` (checked between batches) can end a long backfill anywhere without loss.
+    """Read one account from its stored cursor, then its address book from its card
+    cursor; each batch commits with its cursor, so ``stop`` (checked between batches) can
+    end a long backfill anywhere without loss.
     ``conn``: the account's connector when the caller built it (tests tune its batches).
     ``accept_shrink``: a calendar that lost most of its meetings at once is believed."""
     report = AccountReport(account.name)
@@ -114,22 +116,45 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
                 result = ingest.store_batch(store, account.name, batch, settings, now, snapshot)
                 report.add(result)
                 report.remaining = batch.remaining
-                for obs in batch.observations:
-                    if isinstance(obs, Skipped):
-                        log.warning("%s: skipped %s: %s", account.name, obs.location, obs.reason)
+                _log_skipped(account.name, batch.observations)
                 if progress:
                     progress(account.name, result, batch.remaining)
                 if stop is not None and stop():
                     report.complete = False
-                    break
+                    return report
+            _pull_cards(store, conn, ctx, report, stop)
     finally:
         conn.close()
     return report
 
 
+def _pull_cards(store: Store, conn: Connector, ctx: FetchContext, report: AccountReport,
+                stop: Callable[[], bool] | None) -> None:
+    """The account's address book, after its mail and meetings; who is one person is
+    worked out again once its batches are stored (or a crash left that undone)."""
+    listing = ingest.Listing()
+    try:
+        for batch in conn.fetch_cards(store.card_cursor(conn.name), ctx):
+            report.cards += ingest.store_cards(store, conn.name, batch, ctx.now, listing)
+            report.skipped += len(batch.skipped)
+            _log_skipped(conn.name, batch.skipped)
+            if stop is not None and stop():
+                report.complete = False
+                break
+    finally:
+        ingest.regroup(store)
+
+
+def _log_skipped(account: str, items: Iterable[object]) -> None:
+    for item in items:
+        if isinstance(item, Skipped):
+            log.warning("%s: skipped %s: %s", account, item.location, item.reason)
+
+
 def reads(account: AccountConfig) -> bool:
+    """Whether the account has anything to pull: mail, meetings or an address book."""
     cls = registry.connector_class(account.type)
-    return cls.reads_mail or cls.reads_meetings
+    return cls.reads_mail or cls.reads_meetings or cls.reads_cards(account.options)
 
 
 def pull_one(store: Store, account: AccountConfig, settings: Settings, now: datetime,
@@ -229,6 +254,7 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     as_of = now.astimezone(config.settings.tz).date()
     waiting = awaiting(config, store, now, [s.facts for s in statuses])
     wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
+              + reminders.birthdays(store.card_people(), config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))
     return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
                         config.settings, now, writer.user_editable)

@@ -15,8 +15,10 @@ PRODUCT = sorted([*ROOT.glob("daemon/*.py"), *ROOT.glob("connectors/*.py")])
 LEAVES = {"daemon.model", "daemon.errors"}
 # the pure core: data in, data out; no I/O, no store, no connector
 PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminders",
-        "daemon.durations", "daemon.words", "daemon.replytimes", "daemon.followups"}
+        "daemon.durations", "daemon.words", "daemon.replytimes", "daemon.followups",
+        "daemon.birthdays", "daemon.grouping"}
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
+             "daemon.cardstore",
              "daemon.reminderstore"}
 LONGEST_FUNCTION = 60
 

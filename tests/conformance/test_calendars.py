@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from connectors import registry
 from connectors.base import Connector
 from daemon.errors import ReadOnlyError
-from daemon.model import AccountConfig, Create, Delete, Reminder, RemoteReminder, Update
+from daemon.model import (
+    AccountConfig,
+    Create,
+    Delete,
+    Reminder,
+    ReminderId,
+    RemoteReminder,
+    Update,
+)
+from daemon.planner import local_days, midnight
 from daemon.reminders import cadence_id, signin_id
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
@@ -49,6 +59,39 @@ def test_create_list_move_delete(calendar_harness: Any) -> None:
     assert sorted(got) == ["p0@example.org", "p1@example.org"]
     assert got["p1@example.org"].start == T0 + timedelta(days=2)
     assert got["p1@example.org"].etag != r1.etag or not r1.etag
+
+
+def birthday(n: int, day: date, tz: ZoneInfo) -> Reminder:
+    return Reminder(f"keepwarm-bday-{n}", ReminderId("birthday", f"p{n}@example.org",
+                                                     day.isoformat()),
+                    f"Birthday: P{n} (turns 40)", f"Born: 1986-{day:%m-%d}",
+                    midnight(day, tz), midnight(day + timedelta(days=1), tz), all_day=True)
+
+
+def test_all_day_reminders_are_written_and_read_back_as_dates(calendar_harness: Any) -> None:
+    """A birthday is a date, not a time: every calendar writes it as an all-day event and
+    lists it back as one, on the same date however far the user's zone is from UTC (in
+    Auckland, midnight is the previous day in UTC), next to timed reminders."""
+    tz = ZoneInfo("Pacific/Auckland")
+    day = date(2026, 3, 4)
+    w = writer(calendar_harness)
+    w.apply([Create(birthday(1, day, tz)), Create(reminder(2))])
+    got = by_contact(w)
+    b = got["p1@example.org"]
+    assert b.all_day and not got["p2@example.org"].all_day
+    assert (b.start.date(), b.start.time(), b.end and b.end.date()) == (
+        day, time(0), day + timedelta(days=1))
+    want = birthday(1, day, tz)
+    local = local_days(b, tz)
+    assert (local.uid, local.rid, local.start, local.end, local.title, local.description) == (
+        want.uid, want.rid, want.start, want.end, want.title, want.description)
+    moved = birthday(1, day + timedelta(days=2), tz)
+    w.apply([Update(b, moved)])
+    again = by_contact(w)["p1@example.org"]
+    assert again.all_day and (again.start.date(), again.end and again.end.date()) == (
+        day + timedelta(days=2), day + timedelta(days=3))
+    w.apply([Delete(again)])
+    assert sorted(by_contact(w)) == ["p2@example.org"]
 
 
 def test_reminders_written_before_kinds_are_found_and_kept_by_their_ids(

@@ -1,0 +1,240 @@
+"""Cards in the store: a sequence of card batches means what the contacts conformance suite's
+``apply`` says, a batch lands with its cursor or not at all, schema 5 upgrades, and who is
+one person (``daemon.grouping``) keeps its keys."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from daemon import grouping, ingest
+from daemon.model import Card, CardBatch, Mail, PartialDate, Skipped, Verdict
+from daemon.schema import MIGRATIONS
+from daemon.store import Store
+from tests.conformance.test_contacts import apply
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def stored(store: Store, account: str = "book") -> dict[str, Card]:
+    return {c.card_id: c for a, c in store.cards() if a == account}
+
+
+def put(store: Store, *batches: CardBatch, account: str = "book") -> None:
+    listing = ingest.Listing()
+    for b in batches:
+        ingest.store_cards(store, account, b, NOW, listing)
+    ingest.regroup(store)
+
+
+def mail(store: Store, mid: str, when: datetime, *to: str) -> None:
+    """A sent message to ``to``, stored with touchpoint verdicts."""
+    m = Mail(mid, when, None)
+    store.add_mail("mail", [(m, [Verdict(e, "", "to", "", None) for e in to])])
+
+
+# -- a sequence of batches --------------------------------------------------------------
+IDS = ["a", "b", "c", "d"]
+cards = st.builds(lambda cid, n, bday: Card(cid, name=f"P{n}", emails=(f"{cid}{n}@x.org",),
+                                            birthday=bday),
+                  st.sampled_from(IDS), st.integers(0, 3),
+                  st.none() | st.builds(PartialDate, st.integers(1, 12), st.integers(1, 28),
+                                        st.none() | st.integers(1900, 2020)))
+
+
+@st.composite
+def reads(draw: st.DrawFn) -> list[CardBatch]:
+    """One fetch: changes since the cursor in a batch or two, or a full listing in parts."""
+    n = draw(st.integers(0, 9))
+    if draw(st.booleans()):
+        parts = draw(st.lists(st.lists(cards, max_size=3), min_size=1, max_size=3))
+        return [CardBatch(p, n, full=True, last=i == len(parts) - 1)
+                for i, p in enumerate(parts)]
+    return [CardBatch(draw(st.lists(cards, max_size=3)), n,
+                      gone=draw(st.lists(st.sampled_from(IDS), max_size=2)))
+            for _ in range(draw(st.integers(1, 2)))]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(reads(), min_size=1, max_size=5))
+def test_the_store_keeps_what_the_reference_apply_says(tmp_path_factory: pytest.TempPathFactory,
+                                                        fetches: list[list[CardBatch]]) -> None:
+    store = Store(tmp_path_factory.mktemp("s") / "kw.db")
+    book: dict[str, Card] = {}
+    for fetch in fetches:
+        put(store, *fetch)
+        book = apply(book, fetch)
+        assert stored(store) == book
+        assert store.card_cursor("book") == fetch[-1].cursor
+    # every card's addresses are contacts, each card one person
+    people = {p.key: p for p in store.card_people()}
+    assert sorted(people) == sorted(c.emails[0] for c in book.values())
+
+
+def test_a_full_listing_removes_only_at_its_last_batch_and_only_its_account(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([Card("a", emails=("a@x.org",)), Card("b", emails=("b@x.org",))], 1))
+    put(store, CardBatch([Card("z", emails=("z@x.org",))], 1), account="other")
+    listing = ingest.Listing()
+    ingest.store_cards(store, "book", CardBatch([Card("a", name="A")], 1, full=True), NOW,
+                       listing)
+    assert set(stored(store)) == {"a", "b"}  # not yet: the listing may go on
+    assert store.card_cursor("book") == 1
+    ingest.store_cards(store, "book", CardBatch([Card("c")], 2, full=True, last=True), NOW,
+                       listing)
+    assert set(stored(store)) == {"a", "c"} and stored(store)["a"].name == "A"
+    assert set(stored(store, "other")) == {"z"}
+    assert store.card_cursor("book") == 2 and store.cursor("book") is None  # apart from mail
+
+
+def test_a_batch_lands_with_its_cursor_or_not_at_all(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([Card("a", emails=("a@x.org",))], 1))
+
+    def crash(account: str, cursor: object) -> None:
+        raise KeyboardInterrupt  # the process ends between the cards and the cursor
+
+    monkeypatch.setattr(store, "set_card_cursor", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest.store_cards(store, "book", CardBatch(
+            [Card("b", emails=("b@x.org",))], 2, gone=["a"]), NOW, ingest.Listing())
+    monkeypatch.undo()
+    assert set(stored(store)) == {"a"} and store.card_cursor("book") == 1
+    assert not store.regroup_needed() and store.contact_of("b@x.org") is None
+
+
+def test_every_field_survives_the_store(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    card = Card("jane", uid="u-1", name="Jane Doe", emails=("jane@x.org", "j@work.example"),
+                groups=("Clients", "Tennis, Tuesdays"), starred=True,
+                birthday=PartialDate(2, 29), anniversary=PartialDate(6, 1, 2010),
+                birthday_text="", notes=("BDAY 1986-02-30 is not a date: ignored",),
+                location="book/jane.vcf")
+    put(store, CardBatch([card, Card("words", birthday_text="early May")], 1))
+    assert stored(store) == {"jane": card, "words": Card("words", birthday_text="early May")}
+
+
+def test_skipped_cards_are_counted_and_cleared_when_read_at_last(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([], 1, skipped=[Skipped("book/bad.vcf", "not a vCard")]))
+    assert [r[:3] for r in store.skipped()] == [("book", "book/bad.vcf", "not a vCard")]
+    put(store, CardBatch([Card("bad", location="book/bad.vcf")], 2))
+    assert store.skipped() == []
+
+
+# -- card people ------------------------------------------------------------------------
+def test_card_people_one_per_person_with_first_non_empty_fields(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([
+        Card("1", name="", emails=("ann@x.org",), groups=("Family",)),
+        Card("2", name="Ann Lee", emails=("ann@home.example", "ann@x.org"),
+             birthday=PartialDate(4, 1, 1980), groups=("Tennis",)),
+        Card("3", uid="uid-rose", name="Grandma Rose", birthday=PartialDate(11, 3, 1941)),
+        Card("4", name="Nameless"),
+    ], 1))
+    store.tag("ann@x.org", ["vip"], True)
+    store.set_contact("ann@x.org", "ignored", 1)
+    people = {p.key: p for p in store.card_people()}
+    assert set(people) == {"ann@x.org", "card:book/uid-rose", "card:book/4"}
+    ann = people["ann@x.org"]
+    assert (ann.name, ann.emails, ann.birthday, ann.ignored, ann.source) == (
+        "Ann Lee", ("ann@x.org", "ann@home.example"), PartialDate(4, 1, 1980), True, "book")
+    assert ann.tags == {"group:Family", "group:Tennis", "vip"}
+    assert people["card:book/uid-rose"].emails == ()
+
+
+def test_a_card_without_a_name_is_named_from_mail(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    store.add_mail("mail", [(Mail("m1", NOW, None), [Verdict("bo@x.org", "Bo Berg", "to", "",
+                                                              None)])])
+    put(store, CardBatch([Card("1", emails=("bo@x.org",), birthday=PartialDate(1, 2))], 1))
+    (bo,) = store.card_people()
+    assert bo.name == "Bo Berg"
+
+
+# -- who is one person -----------------------------------------------------------------
+def test_a_card_joins_its_addresses_and_the_known_contact_keeps_its_key(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    mail(store, "m1", datetime(2025, 1, 1, tzinfo=UTC), "jane@x.org")
+    mail(store, "m2", datetime(2025, 6, 1, tzinfo=UTC), "jd@work.example")
+    # the card lists the later address first: the contact first in touch keeps its key
+    put(store, CardBatch([Card("j", name="Jane", emails=("jd@work.example", "jane@x.org",
+                                                        "new@x.org"))], 1))
+    assert {store.contact_of(e) for e in ("jane@x.org", "jd@work.example", "new@x.org")} == {
+        "jane@x.org"}
+    # a card that loses an address lets it go; the rest keeps its key
+    put(store, CardBatch([Card("j", name="Jane", emails=("jd@work.example", "new@x.org"))], 2))
+    assert store.contact_of("jane@x.org") == "jane@x.org"
+    assert store.contact_of("new@x.org") == store.contact_of("jd@work.example") == (
+        "jd@work.example")
+
+
+def test_two_cards_sharing_an_address_are_one_person(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([Card("1", emails=("a@x.org", "b@x.org")),
+                          Card("2", emails=("c@x.org", "b@x.org"))], 1))
+    assert {store.contact_of(e) for e in ("a@x.org", "b@x.org", "c@x.org")} == {"a@x.org"}
+    assert len(store.card_people()) == 1
+
+
+def test_grouping_prefers_the_steered_then_the_reminded_then_the_first_in_touch() -> None:
+    old = {"a@x": "a@x", "b@x": "b@x", "c@x": "c@x"}
+    card = [("c@x", "b@x", "a@x")]
+    first = {"a@x": 300, "b@x": 200, "c@x": 100}
+
+    def key(steered: set[str], reminded: set[str]) -> str:
+        keys = grouping.group(old, {}, card, set(), steered, reminded, first)
+        assert len(set(keys.values())) == 1
+        return keys["a@x"]
+
+    assert key(set(), set()) == "c@x"  # first in touch
+    assert key(set(), {"b@x"}) == "b@x"
+    assert key({"a@x"}, {"b@x"}) == "a@x"
+    # nobody known: the card's first address; an unmerged address stays out
+    assert grouping.group({}, {}, [("n@x", "m@x")], set(), set(), set(), {}) == {
+        "n@x": "n@x", "m@x": "n@x"}
+    assert grouping.group({}, {}, [("n@x", "m@x")], {"n@x"}, set(), set(), {}) == {
+        "n@x": "n@x", "m@x": "m@x"}
+
+
+def test_grouping_is_a_fixed_point() -> None:
+    """Run again on its own result, nothing moves: no key flips from one sync to the next."""
+    old = {"a@x": "a@x", "b@x": "b@x", "d@x": "d@x", "e@x": "d@x"}
+    args = ({"e@x": "d@x"}, [("b@x", "a@x"), ("e@x", "f@x")], set(), set(), set(),
+            {"a@x": 5, "b@x": 1})
+    once = grouping.group(old, *args)
+    assert grouping.group(once, *args) == once
+    assert once["f@x"] == once["e@x"] == "d@x" and once["a@x"] == "b@x"
+
+
+# -- the upgrade from schema 5 ------------------------------------------------------------
+def test_schema_5_upgrades_with_its_merges_kept_as_the_users(tmp_path: Path) -> None:
+    path = tmp_path / "v5.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for migration in MIGRATIONS[:5]:
+        for statement in migration.split(";"):
+            if statement.strip():
+                db.execute(statement)
+    db.execute("PRAGMA user_version = 5")
+    db.executemany("INSERT INTO addresses VALUES (?, ?)",
+                   [("ann@x.org", "ann@x.org"), ("ann@home.example", "ann@x.org"),
+                    ("bo@x.org", "bo@x.org")])
+    db.execute("INSERT INTO cursors VALUES ('mail', '{\"n\": 3}')")
+    db.close()
+    store = Store(path)
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert store.steering().contacts["ann@x.org"].addresses == {"ann@home.example"}
+    assert store.cursor("mail") == {"n": 3} and store.card_cursor("mail") is None
+    # a card joining bo and ann's second address: ann, the user's merge, keeps her key
+    put(store, CardBatch([Card("1", emails=("bo@x.org", "ann@home.example"))], 1))
+    assert store.contact_of("bo@x.org") == "ann@x.org"
+    assert store.steering().contacts["ann@x.org"].addresses == {"ann@home.example"}
