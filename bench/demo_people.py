@@ -30,7 +30,7 @@ YUKI = "Yuki Tanaka <yuki.tanaka@kumo-ventures.example>"
 NADIA = "Nadia Haddad <nadia@haddad.example>"
 OMAR = "Omar Haddad <omar@haddad.example>"  # his mailbox is gone: a bounce
 VICTOR = "Victor Almeida <victor@almeida.example>"
-GRETA = "Greta Lindqvist <greta.lindqvist@nordic-forum.example>"
+GRETA = "Greta Lindqvist <greta@nordic-forum.example>"
 
 # -- addresses that are no person ----------------------------------------------------------
 NEWSLETTER_LIST = "Morgan Consulting Quarterly <quarterly@lists.morgan-consulting.example>"

@@ -177,13 +177,13 @@ MAILS: tuple[Mail, ...] = (
 
 # Sent since, for two-way mail: the threads nobody answered. Added to the sample after a
 # store of it was kept (tests/data/v1), so they are numbered after the first sample's.
-GRETA_TALK = "Speaking slot at the Nordic Supply Chain Forum"
+GRETA_TALK = "A talk at the forum in May"
 LATER: tuple[Mail, ...] = (
     # gone quiet: four messages, each on the day the follow-up fell due (3, 7, 14 working
     # days), and no answer to any
     Mail("2026-01-07 10:30", (GRETA,), GRETA_TALK,
-         "Greta, I would love to give a talk on routing pilots at the forum in May; the "
-         "abstract is below."),
+         "Greta, I would love to give a talk on routing pilots at the Nordic Supply Chain "
+         "Forum in May; the abstract is below."),
     Mail("2026-01-12 09:15", (GRETA,), f"Re: {GRETA_TALK}",
          "Greta, a gentle nudge on the talk; I can also make it 20 minutes.",
          refs=(sent("2026-01-07 10:30"),)),
@@ -264,7 +264,7 @@ RECEIVED: tuple[Mail, ...] = (
     Mail("2025-12-22 17:45", (ALEX,), "Lumen roadmap review",
          "Alex, the minutes of last week's review; sorry you could not make it.",
          sender=PRIYA, own_id="roadmap.1222@lumen-analytics.example"),
-    Mail("2026-01-06 08:30", (SAM_HOME,), "Re: Happy new year!",
+    Mail("2026-01-06 08:30", (ALEX_ALIAS,), "Re: Happy new year!",
          "Happy new year, Alex! Dinner soon?", sender=SAM_HOME,
          own_id="newyear.0106@postbox.example", refs=(sent("2026-01-05 20:15"),)),
     Mail("2026-01-10 07:00", (ALEX,), "Your invoice INV-2026-0113",

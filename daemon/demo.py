@@ -1,4 +1,5 @@
-"""`keepwarm demo`: the real pipeline on the sample Maildir and calendar shipped in the package.
+"""`keepwarm demo`: the real pipeline on the sample shipped in the package: two Maildirs (the
+mail sent, and the mail received that answers some of it) and a calendar.
 
 The sample is fixed in time, so the demo runs as of its own "today", 2026-03-02 08:00 in
 Europe/Berlin, into a throw-away folder; nothing of the user's is read or written.
@@ -94,7 +95,7 @@ def run_demo(console: Console, folder: Path | None = None) -> int:
         console.print(f"Reminders written to {folder / 'followups.ics'} — open it in any "
                       "calendar app. The demo folder stays for you to explore.")
         console.print(f"Try: keepwarm --config {folder / 'config.toml'} show "
-                      "<address>   (add --as-of 2026-03-02)")
+                      f"victor@almeida.example --as-of {DEMO_NOW.date()}")
     finally:
         store.close()
     return 0 if report.ok else 1
@@ -108,5 +109,5 @@ def show_awaiting(console: Console, cfg: Config, store: Store, config: Path) -> 
     # the title is the line above, as for the lapsed table: piped, a table has none
     grid = render.awaiting_grid(waiting, today, cfg.settings.tz, states=False)
     show(replace(grid, title=""), console)
-    console.print(f"Those threads: keepwarm --config {config} awaiting --as-of "
-                  f"{today}   (--all adds the ones gone quiet)")
+    console.print(f"Listed by: keepwarm --config {config} awaiting --as-of "
+                  f"{today}   (--all adds the threads gone quiet)")

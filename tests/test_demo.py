@@ -19,7 +19,7 @@ from daemon.demo import run_demo
 ROOT = Path(__file__).resolve().parent.parent
 NADIA = "nadia@haddad.example"
 VICTOR = "victor@almeida.example"
-GRETA = "greta.lindqvist@nordic-forum.example"
+GRETA = "greta@nordic-forum.example"
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +78,16 @@ def test_two_way_tracks_who_wrote_back_or_met(demo: Path,
     # written to four times and twice, never an answer: follow-ups, never a cadence
     for email in (GRETA, VICTOR, NADIA):
         assert emails[email]["why"] == "one-way: never wrote back"
-    # the out-of-office and the list post are not Victor writing back
-    assert emails[VICTOR]["received"] == 0
-    # Daniel never met Alex (he declined): tracked because he wrote back
-    assert emails["daniel.okafor@northwind-legal.example"]["received"] == 1
+    # what each wrote (EXPECTED.md, Received mail): Victor's out-of-office and list post are
+    # not him writing; Daniel, who declined the one meeting, is tracked because he wrote back
+    wrote = {e: x["received"] for e, x in emails.items() if x["received"]}
+    assert wrote == {
+        "oliver.grant@grant-partners.example": 3, "sam.carter@harbor-logistics.example": 2,
+        "juergen.mueller@brandt-maschinenbau.example": 2,
+        "jane.doe@northwind-legal.example": 2, "priya@lumen-analytics.example": 2,
+        "tom.becker@bigclient.example": 2, "sam.carter@postbox.example": 2,
+        "marco@rossi-design.example": 2, "daniel.okafor@northwind-legal.example": 1,
+        "lena@fischer-studio.example": 1}
 
 
 def test_awaiting_matches_the_hand_computed_threads(demo: Path,
@@ -93,7 +99,7 @@ def test_awaiting_matches_the_hand_computed_threads(demo: Path,
         (NADIA, "Proposal: store review", ["2026-02-26"], 4, 1, "2026-03-03", "waiting"),
         (VICTOR, "Re: Freight audit", ["2026-02-10", "2026-02-23"], 20, 2, "2026-03-04",
          "waiting"),
-        (GRETA, "Re: Speaking slot at the Nordic Supply Chain Forum",
+        (GRETA, "Re: A talk at the forum in May",
          ["2026-01-07", "2026-01-12", "2026-01-21", "2026-02-10"], 54, 4, None, "gone_quiet"),
     ]
     assert [x["email"] for x in run_json(demo, capsys, "awaiting")] == [  # type: ignore[attr-defined]
