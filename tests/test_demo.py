@@ -106,8 +106,8 @@ def test_awaiting_matches_the_hand_computed_threads(demo: Path,
         NADIA, VICTOR]
 
 
-def test_a_reply_a_colleague_or_a_mark_ends_the_wait(demo: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_answered_broadcast_and_cc_threads_wait_for_nothing(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Each of these waits for nothing, each for its own reason (EXPECTED.md): answered in
     the thread (Tom's Outlook reply keeps only In-Reply-To), answered by a colleague (Karin
     for Sofia), an automated address only, Ruth's message (Alex only in Cc), ten people."""
