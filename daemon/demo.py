@@ -1,4 +1,5 @@
-"""`keepwarm demo`: the real pipeline on the sample Maildir and calendar shipped in the package.
+"""`keepwarm demo`: the real pipeline on the sample shipped in the package: two Maildirs (the
+mail sent, and the mail received that answers some of it) and a calendar.
 
 The sample is fixed in time, so the demo runs as of its own "today", 2026-03-02 08:00 in
 Europe/Berlin, into a throw-away folder; nothing of the user's is read or written.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from datetime import datetime
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -16,11 +18,14 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 
 from daemon import cadence, render, steering, sync
-from daemon.config import load
+from daemon.config import Config, load
+from daemon.store import Store
 from daemon.terminal import show
 
 DEMO_TZ = ZoneInfo("Europe/Berlin")
 DEMO_NOW = datetime(2026, 3, 2, 8, 0, tzinfo=DEMO_TZ)
+
+MAILDIRS = ("Sent", "INBOX")  # the sent mail, and the received mail that answers it
 
 DEMO_CONFIG = """\
 [identity]
@@ -34,6 +39,7 @@ state_dir = "state"
 [cadence]
 default = "90d"
 new_relationship = ["14d", "30d"]
+two_way = true
 
 [[cadence.rules]]
 match = "*@bigclient.example"
@@ -43,9 +49,10 @@ every = "30d"
 calendar = "followups"
 
 [[accounts]]
-name = "sent"
+name = "mail"
 type = "maildir"
 path = "Sent"
+received = ["INBOX"]
 
 [[accounts]]
 name = "calendar"
@@ -62,10 +69,12 @@ path = "followups.ics"
 def prepare(folder: Path) -> Path:
     """Copy the sample data into ``folder`` with a config; returns the config path."""
     with as_file(files("daemon.demo_data")) as data:
-        shutil.copytree(Path(data) / "Sent", folder / "Sent")
+        for maildir in MAILDIRS:
+            shutil.copytree(Path(data) / maildir, folder / maildir)
         shutil.copy(Path(data) / "calendar.ics", folder / "calendar.ics")
-    for sub in ("cur", "new", "tmp"):
-        (folder / "Sent" / sub).mkdir(exist_ok=True)
+    for maildir in MAILDIRS:
+        for sub in ("cur", "new", "tmp"):
+            (folder / maildir / sub).mkdir(exist_ok=True)
     config = folder / "config.toml"
     config.write_text(DEMO_CONFIG, encoding="utf-8")
     return config
@@ -82,10 +91,23 @@ def run_demo(console: Console, folder: Path | None = None) -> int:
         statuses = sync.compute(store, cfg.settings, DEMO_NOW)
         console.print(f"Lapsed as of {DEMO_NOW.date()}:")
         show(render.lapsed_grid(cadence.lapsed(statuses), ""), console)
+        show_awaiting(console, cfg, store, folder / "config.toml")
         console.print(f"Reminders written to {folder / 'followups.ics'} — open it in any "
                       "calendar app. The demo folder stays for you to explore.")
         console.print(f"Try: keepwarm --config {folder / 'config.toml'} show "
-                      "<address>   (add --as-of 2026-03-02)")
+                      f"victor@almeida.example --as-of {DEMO_NOW.date()}")
     finally:
         store.close()
     return 0 if report.ok else 1
+
+
+def show_awaiting(console: Console, cfg: Config, store: Store, config: Path) -> None:
+    """The threads waiting for a reply, as `keepwarm awaiting` shows them, and that command."""
+    today = DEMO_NOW.date()
+    waiting = [a for a in sync.awaiting(cfg, store, DEMO_NOW) if a.state == "waiting"]
+    console.print(f"Waiting for a reply as of {today}:")
+    # the title is the line above, as for the lapsed table: piped, a table has none
+    grid = render.awaiting_grid(waiting, today, cfg.settings.tz, states=False)
+    show(replace(grid, title=""), console)
+    console.print(f"Listed by: keepwarm --config {config} awaiting --as-of "
+                  f"{today}   (--all adds the threads gone quiet)")

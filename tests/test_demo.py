@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from rich.console import Console
 
 from daemon.cli import main
 from daemon.demo import run_demo
+
+ROOT = Path(__file__).resolve().parent.parent
+NADIA = "nadia@haddad.example"
+VICTOR = "victor@almeida.example"
+GRETA = "greta@nordic-forum.example"
 
 
 @pytest.fixture(scope="module")
@@ -48,27 +57,130 @@ def test_lapsed_matches_the_hand_computed_table(demo: Path,
 def test_contacts_and_the_learned_alias(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     got = run_json(demo, capsys, "contacts")
     emails = {x["email"]: x for x in got}  # type: ignore[attr-defined]
-    assert len(emails) == 12
+    assert len(emails) == 26  # 12 of the first sample, 10 guests, Nadia, Omar, Victor, Greta
     assert "alex.morgan@gmail.example" not in emails
+    assert "ruth.adler@morgan-consulting.example" not in emails  # received mail makes none
     assert emails["jane.doe@northwind-legal.example"]["name"] == "Doe, Jane"
     assert not emails["lena@fischer-studio.example"]["tracked"]
 
 
+def test_two_way_tracks_who_wrote_back_or_met(demo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    emails = {x["email"]: x for x in run_json(demo, capsys, "contacts")}  # type: ignore[attr-defined]
+    tracked = {e for e, x in emails.items() if x["tracked"]}
+    assert tracked == {
+        "priya@lumen-analytics.example", "sam.carter@harbor-logistics.example",
+        "juergen.mueller@brandt-maschinenbau.example", "marco@rossi-design.example",
+        "tom.becker@bigclient.example", "yuki.tanaka@kumo-ventures.example",
+        "daniel.okafor@northwind-legal.example", "sam.carter@postbox.example",
+        "sofia.lind@bigclient.example", "jane.doe@northwind-legal.example",
+        "oliver.grant@grant-partners.example"}
+    # written to four times and twice, never an answer: follow-ups, never a cadence
+    for email in (GRETA, VICTOR, NADIA):
+        assert emails[email]["why"] == "one-way: never wrote back"
+    # what each wrote (EXPECTED.md, Received mail): Victor's out-of-office and list post are
+    # not him writing; Daniel, who declined the one meeting, is tracked because he wrote back
+    wrote = {e: x["received"] for e, x in emails.items() if x["received"]}
+    assert wrote == {
+        "oliver.grant@grant-partners.example": 3, "sam.carter@harbor-logistics.example": 2,
+        "juergen.mueller@brandt-maschinenbau.example": 2,
+        "jane.doe@northwind-legal.example": 2, "priya@lumen-analytics.example": 2,
+        "tom.becker@bigclient.example": 2, "sam.carter@postbox.example": 2,
+        "marco@rossi-design.example": 2, "daniel.okafor@northwind-legal.example": 1,
+        "lena@fischer-studio.example": 1}
+
+
+def test_awaiting_matches_the_hand_computed_threads(demo: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    got = run_json(demo, capsys, "awaiting", "--all")
+    assert [(x["email"], x["subject"], [s[:10] for s in x["sent"]], x["waiting_days"],
+             x["attempt"], x["next_followup"], x["state"])
+            for x in got] == [  # type: ignore[attr-defined]
+        (NADIA, "Proposal: store review", ["2026-02-26"], 4, 1, "2026-03-03", "waiting"),
+        (VICTOR, "Re: Freight audit", ["2026-02-10", "2026-02-23"], 20, 2, "2026-03-04",
+         "waiting"),
+        (GRETA, "Re: A talk at the forum in May",
+         ["2026-01-07", "2026-01-12", "2026-01-21", "2026-02-10"], 54, 4, None, "gone_quiet"),
+    ]
+    assert [x["email"] for x in run_json(demo, capsys, "awaiting")] == [  # type: ignore[attr-defined]
+        NADIA, VICTOR]
+
+
+def test_answered_broadcast_and_cc_threads_wait_for_nothing(
+        demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each of these waits for nothing, each for its own reason (EXPECTED.md): answered in
+    the thread (Tom's Outlook reply keeps only In-Reply-To), answered by a colleague (Karin
+    for Sofia), an automated address only, Ruth's message (Alex only in Cc), ten people."""
+    got = run_json(demo, capsys, "awaiting", "--all")
+    waiting_on = {x["email"] for x in got}  # type: ignore[attr-defined]
+    assert waiting_on.isdisjoint({
+        "tom.becker@bigclient.example", "sofia.lind@bigclient.example",
+        "noreply@billing.cloudhost.example", "hanna.berger@berger-pharma.example",
+        "anna.kowalski@vistula-foods.example", "oliver.grant@grant-partners.example",
+        "lena@fischer-studio.example", "sam.carter@postbox.example",
+        "marco@rossi-design.example", "jane.doe@northwind-legal.example"})
+
+
+def unfolded(ics: str) -> str:
+    return re.sub(r"\r?\n[ \t]", "", ics)
+
+
 def test_reminders_file(demo: Path) -> None:
-    text = (demo / "followups.ics").read_text()
+    text = unfolded((demo / "followups.ics").read_text())
     starts = sorted(re.findall(r"SUMMARY:Follow up: ([^\r\n]+)\r?\nDTSTART:(\d{8}T\d{6}Z)",
                                text), key=lambda x: (x[1], x[0]))
     assert starts == [  # 09:30 Berlin, five a day, the most overdue first; Sunday -> Monday
         ("Jürgen Müller", "20260302T083000Z"), ("Marco Rossi", "20260302T083000Z"),
         ("Priya Raman", "20260302T083000Z"), ("Sam Carter", "20260302T083000Z"),
-        ("Tom Becker", "20260302T083000Z"), ("Yuki Tanaka", "20260303T083000Z"),
+        ("Tom Becker", "20260302T083000Z"),
+        ('Nadia Haddad — no reply to "Proposal: store review"', "20260303T083000Z"),
+        ("Yuki Tanaka", "20260303T083000Z"),
+        ('Victor Almeida — no reply to "Re: Freight audit"', "20260304T083000Z"),
         ("Daniel Okafor", "20260309T083000Z"), ("Sam Carter", "20260316T083000Z"),
     ]
     assert "ATTENDEE" not in text and "ORGANIZER" not in text
+    # the follow-up says when Alex wrote, which attempt it is, and how to answer
+    victor = text[text.index("Follow up: Victor Almeida"):]
+    victor = victor[:victor.index("END:VEVENT")].replace("\\n", "\n").replace("\\,", ",")
+    assert "Sent: 2026-02-10, 2026-02-23 (attempt 2)" in victor
+    assert "Follow up on: 2026-03-04" in victor
+    assert "Open: mailto:victor@almeida.example?subject=Re%3A%20Freight%20audit" in victor
 
 
 def test_the_demo_reads_every_sample_and_warns_of_nothing(demo: Path) -> None:
     out = (demo / "out.txt").read_text()
-    assert re.search(r"✓ sent: 47 new messages", out)
+    assert re.search(r"✓ mail: 80 new messages", out)  # 55 sent, 25 received
     assert "warning" not in out and "skipped" not in out.replace(" 0 skipped", "")
     assert "Lapsed as of 2026-03-02" in out and "Priya Raman" in out
+
+
+def test_the_demo_lists_the_threads_waiting_and_names_the_command(demo: Path) -> None:
+    out = (demo / "out.txt").read_text()
+    lapsed, waiting = out.split("Waiting for a reply as of 2026-03-02:")
+    assert "Priya Raman" in lapsed and "Nadia Haddad" not in lapsed
+    assert "Nadia Haddad" in waiting and "Victor Almeida" in waiting
+    assert "Greta" not in waiting  # gone quiet: `awaiting --all` only
+    assert f"keepwarm --config {demo / 'config.toml'} awaiting --as-of 2026-03-02" in out
+
+
+def test_the_demo_fits_80_columns(tmp_path: Path) -> None:
+    (tmp_path / "demo").mkdir()
+    with open(tmp_path / "out.txt", "w") as file:
+        console = Console(file=file, width=80, force_terminal=True, color_system=None)
+        assert run_demo(console, folder=tmp_path / "demo") == 0
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert max(cell_len(line) for line in lines) <= 80
+    text = "\n".join(lines)
+    assert "Nadia Haddad" in text and "Next follow-up" in text
+
+
+def test_the_demo_is_plain_when_piped(tmp_path: Path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path), "COLUMNS": "80"}
+    env.pop("FORCE_COLOR", None)
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "demo"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "\x1b" not in done.stdout and "─" not in done.stdout
+    assert "next_followup\tname\temail\tsubject\tsent\tattempt\twaiting_days" in done.stdout
+    assert ("2026-03-04\tVictor Almeida\tvictor@almeida.example\tRe: Freight audit\t"
+            "2026-02-10, 2026-02-23\t2\t20d") in done.stdout

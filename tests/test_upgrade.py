@@ -3,6 +3,7 @@ carries every reminder and dismissal over, and the events are adopted, none rewr
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import date
@@ -13,11 +14,15 @@ import pytest
 from daemon import demo, sync
 from daemon.config import Config, load
 from daemon.model import ReminderId
-from daemon.reminders import cadence_id, signin_id
+from daemon.reminders import FOLLOWUP, cadence_id, signin_id
 from daemon.schema import MIGRATIONS
 from daemon.store import Store
 
 V1 = Path(__file__).parent / "data" / "v1"
+# what the demo's sample gained after v1 (two-way mail): 8 sent and 25 received messages, and
+# two threads waiting for a reply, whose follow-ups are new; no older reminder moves
+LATER_MAIL = 33
+FOLLOWUPS = {"nadia@haddad.example", "victor@almeida.example"}
 
 
 @pytest.fixture
@@ -34,6 +39,10 @@ def reconcile(cfg: Config, store: Store, signin: list[str]) -> tuple[int, int, i
     report = sync.reconcile(cfg, store, statuses, demo.DEMO_NOW, signin)
     assert report is not None and report.error is None
     return report.created, report.moved, report.deleted
+
+
+def events(calendar: bytes) -> set[bytes]:
+    return set(re.findall(rb"BEGIN:VEVENT\r\n.*?END:VEVENT\r\n", calendar, re.DOTALL))
 
 
 def test_the_old_store_migrates_with_every_reminder(upgraded: tuple[Config, Path]) -> None:
@@ -57,13 +66,13 @@ def test_the_old_calendar_is_adopted_and_nothing_is_rewritten(
     before = calendar.read_bytes()
     store = Store(cfg.store_path)
     report = sync.sync(cfg, store, demo.DEMO_NOW, write=False)
-    assert report.ok and report.accounts[0].messages == 0  # all known: the store is the old one
-    assert reconcile(cfg, store, ["mail"]) == (0, 0, 0)
-    assert calendar.read_bytes() == before
+    assert report.ok and report.accounts[0].messages == LATER_MAIL  # v1 held the rest
+    assert reconcile(cfg, store, ["mail"]) == (len(FOLLOWUPS), 0, 0)
+    assert events(before) < events(calendar.read_bytes())
     # the old sign-in notice is recognised as one: signed in again, it goes, and only it
     assert reconcile(cfg, store, []) == (0, 0, 1)
     assert b"keepwarm:signin:mail" not in calendar.read_bytes()
-    assert calendar.read_bytes().count(b"BEGIN:VEVENT") == 8
+    assert calendar.read_bytes().count(b"BEGIN:VEVENT") == 8 + len(FOLLOWUPS)
 
 
 def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path]) -> None:
@@ -72,9 +81,11 @@ def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path])
     cfg.store_path.unlink()
     store = Store(cfg.store_path)
     assert sync.sync(cfg, store, demo.DEMO_NOW, write=False).ok
-    assert reconcile(cfg, store, ["mail"]) == (0, 0, 0)
-    assert calendar.read_bytes() == before
-    assert set(store.reminder_records()) == {signin_id("mail")} | {
+    assert reconcile(cfg, store, ["mail"]) == (len(FOLLOWUPS), 0, 0)
+    assert events(before) < events(calendar.read_bytes())
+    records = set(store.reminder_records())
+    assert {r.contact for r in records if r.kind == FOLLOWUP} == FOLLOWUPS
+    assert {r for r in records if r.kind != FOLLOWUP} == {signin_id("mail")} | {
         cadence_id(c) for c in ("juergen.mueller@brandt-maschinenbau.example",
                                 "priya@lumen-analytics.example", "marco@rossi-design.example",
                                 "yuki.tanaka@kumo-ventures.example",
@@ -89,7 +100,7 @@ def test_new_reminders_carry_kind_and_key_in_their_marker(
     cfg, calendar = upgraded
     store = Store(cfg.store_path)
     sync.sync(cfg, store, demo.DEMO_NOW, write=False)
-    assert reconcile(cfg, store, ["mail", "work"]) == (1, 0, 0)
+    assert reconcile(cfg, store, ["mail", "work"]) == (1 + len(FOLLOWUPS), 0, 0)
     assert b"X-KEEPWARM-CONTACT:notice::signin%3Awork" in calendar.read_bytes()
 
 
