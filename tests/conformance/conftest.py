@@ -22,6 +22,8 @@ SOURCE_HARNESSES = [
 ]
 CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
+    "vcf:VcfContactsHarness",
+    # "carddav:CarddavContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
