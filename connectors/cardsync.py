@@ -56,16 +56,17 @@ def by_uid(cards: list[Card]) -> list[Card]:
             for n, c in enumerate(cards, 1)]
 
 
-def changes(cursor: JSON | None, markers: Mapping[str, str],
-            read: Callable[[str], Unit]) -> Iterator[CardBatch]:
+def changes(cursor: JSON | None, markers: Mapping[str, str], read: Callable[[str], Unit],
+            extra: Mapping[str, JSON] | None = None) -> Iterator[CardBatch]:
     """The CardBatches that bring the store from ``cursor`` to the units now (``markers``:
-    unit -> marker), reading units with ``read``."""
+    unit -> marker), reading units with ``read``; ``extra`` goes into the new cursor too
+    (what else the source keeps there)."""
     old = cursor if isinstance(cursor, dict) and cursor.get("v") == VERSION else None
     old_units: dict[str, str] = old["units"] if old else {}
     changed = [u for u, m in markers.items() if old_units.get(u) != m]
     removed = [u for u in old_units if u not in markers]
     if old is not None and not changed and not removed:
-        yield CardBatch([], cursor)
+        yield CardBatch([], {**old, **(extra or {})})
         return
     parsed = {u: read(u) for u in changed}
     old_groups: dict[str, Any] = old["groups"] if old else {}
@@ -73,13 +74,13 @@ def changes(cursor: JSON | None, markers: Mapping[str, str],
         p.ok and _encode_groups(p.groups) != old_groups.get(u) for u, p in parsed.items())
     if old is None or regrouped:
         everything = {u: parsed[u] if u in parsed else read(u) for u in markers}
-        new = _cursor(markers, everything, None)
+        new = {**_cursor(markers, everything, None), **(extra or {})}
         groups = [g for p in everything.values() for g in p.groups]
         cards = [with_groups(c, groups) for p in everything.values() for c in p.cards]
         yield from _batches(cards, [], _skips(everything), cursor, new, full=True)
         return
     assert old is not None
-    new = _cursor(markers, parsed, old)
+    new = {**_cursor(markers, parsed, old), **(extra or {})}
     groups = [Group(n, frozenset(m)) for gs in old_groups.values() for n, m in gs]
     cards = [with_groups(c, groups) for p in parsed.values() if p.ok for c in p.cards]
     now_ids = {c.card_id for c in cards}

@@ -82,12 +82,16 @@ class _Draft:
 
 
 def parse(data: bytes, location: str) -> Parsed:
-    """Every card in ``data`` (a .vcf file, a CardDAV object); ``location`` names it in
-    each card and skip."""
+    """Every card in ``data`` (a .vcf file); ``location`` names it in each card and skip."""
+    return parse_text(decode(data), location)
+
+
+def parse_text(text: str, location: str) -> Parsed:
+    """Every card in ``text`` (a CardDAV object, decoded by the XML parser already)."""
     cards: list[Card] = []
     groups: list[Group] = []
     skipped: list[Skipped] = []
-    for item in _drafts(decode(data), location):
+    for item in _drafts(text.replace("\x00", ""), location):
         if isinstance(item, Skipped):
             skipped.append(item)
             continue

@@ -23,7 +23,7 @@ SOURCE_HARNESSES = [
 CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
     "vcf:VcfContactsHarness",
-    # "carddav:CarddavContactsHarness",
+    "carddav:CarddavContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",
