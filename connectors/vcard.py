@@ -156,20 +156,23 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str, str]]:
         if not first.strip() or first[0] in " \t":
             continue  # a blank line, or a fold of a line not read
         name = _prop_name(first)
-        if name not in _WANTED:
-            while i < count and lines[i][:1] in (" ", "\t"):
-                i += 1
-            continue
+        wanted = name in _WANTED
         parts = [first]
         while i < count and lines[i][:1] in (" ", "\t"):
-            parts.append(lines[i].rstrip("\r")[1:])
+            if wanted:
+                parts.append(lines[i].rstrip("\r")[1:])
             i += 1
-        if "QUOTED-PRINTABLE" in first.split(":", 1)[0].upper():
-            while parts[-1].endswith("=") and i < count:  # 2.1 soft line breaks
-                parts[-1] = parts[-1][:-1]
-                parts.append(lines[i].rstrip("\r"))
+        colon = first.find(":")
+        if "QUOTED-PRINTABLE" in first[:colon if colon >= 0 else None].upper():
+            last = lines[i - 1].rstrip("\r")
+            while last.endswith("=") and i < count:  # 2.1 soft line breaks
+                last = lines[i].rstrip("\r")
+                if wanted:
+                    parts[-1] = parts[-1][:-1]
+                    parts.append(last)
                 i += 1
-        yield start + 1, name, "".join(parts)
+        if wanted:
+            yield start + 1, name, "".join(parts)
 
 
 def _prop_name(line: str) -> str:
