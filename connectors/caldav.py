@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches
 from connectors.davlogin import DavLogin, login_options
+from connectors.davtypes import CALENDARS
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import SourceError
 from daemon.model import (
@@ -42,8 +43,8 @@ from daemon.model import (
 )
 
 if TYPE_CHECKING:
-    from connectors.dav import Collection
     from connectors.davreminders import DavReminders
+    from connectors.davtypes import Collection
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class CaldavConnector(DavLogin, CalendarConnector):
     type = "caldav"
     reads_meetings = True
     user_editable = True
-    dav_kind = "CALENDARS"
+    dav_kind = CALENDARS
     options: ClassVar[dict[str, Option]] = {
         **login_options("CalDAV"),
         "calendars": Option(list, default=[], item=str, check=checks.names,

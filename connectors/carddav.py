@@ -23,16 +23,17 @@ import hashlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
-from connectors import cardsync, checks
+from connectors import cardsync, checks, vcard
 from connectors.base import Connector, Option
 from connectors.caldav import same_name
 from connectors.davlogin import DavLogin, login_options
+from connectors.davtypes import ADDRESS_BOOKS
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import SourceError
 from daemon.model import JSON, AccountConfig, Batch, CardBatch, FetchContext
 
 if TYPE_CHECKING:
-    from connectors.dav import Collection
+    from connectors.davtypes import Collection
 
 
 class CarddavConnector(DavLogin, Connector):
@@ -40,7 +41,7 @@ class CarddavConnector(DavLogin, Connector):
 
     type = "carddav"
     reads_contacts = True
-    dav_kind = "ADDRESS_BOOKS"
+    dav_kind = ADDRESS_BOOKS
     options: ClassVar[dict[str, Option]] = {
         **login_options("CardDAV"),
         "addressbooks": Option(list, default=[], item=str, check=checks.names,
@@ -75,8 +76,6 @@ class CarddavConnector(DavLogin, Connector):
                  for href, (_, text) in copy.objects.items()}
 
         def read(href: str) -> cardsync.Unit:
-            from connectors import vcard
-
             book, text = texts[href]
             parsed = vcard.parse_text(text, f"carddav:{self.name}/{book.name}/"
                                             f"{href.rstrip('/').rsplit('/', 1)[-1]}")
@@ -84,7 +83,9 @@ class CarddavConnector(DavLogin, Connector):
                                  parsed.skipped)
 
         markers = {href: _marker(text) for href, (_, text) in texts.items()}
-        return cardsync.changes(cursor, markers, read, {"home": dav.home()})
+        what = f"every address book of {self.username} at {dav.shown_url}"
+        return cardsync.changes(cursor, markers, read, ctx, self.name, what,
+                                {"home": dav.home()})
 
     def _chosen(self, books: list[Collection]) -> list[Collection]:
         """The address books to read, by display name (case does not matter) or URL."""

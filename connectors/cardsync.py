@@ -9,6 +9,10 @@ whose marker changed, reports their cards, and reports as ``gone`` the ids of re
 and the ids a changed unit no longer holds. So an idle read parses nothing, and a changed
 card comes again alone.
 
+An address book that held cards and now has no unit at all (an unmounted disk, a server
+answering with an empty book) is refused, as vdirsyncer refuses to sync an emptied storage,
+until ``keepwarm sync --accept-shrink NAME``: keepwarm keeps the cards it has.
+
 Group cards make one unit's content another's groups. When a unit's group cards changed
 (or a unit holding some went away), every unit is parsed and every card listed
 (``full``): the members of a group are known only then, and it is rare. The first read,
@@ -22,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from connectors.vcard import Group, with_groups
-from daemon.model import JSON, Card, CardBatch, Skipped
+from daemon.errors import ShrinkRefused
+from daemon.model import JSON, Card, CardBatch, FetchContext, Skipped
 
 VERSION = 1  # bump when cards are read differently: every account lists its cards again
 BATCH = 500  # cards per CardBatch
@@ -57,12 +62,19 @@ def by_uid(cards: list[Card]) -> list[Card]:
 
 
 def changes(cursor: JSON | None, markers: Mapping[str, str], read: Callable[[str], Unit],
+            ctx: FetchContext, account: str, what: str,
             extra: Mapping[str, JSON] | None = None) -> Iterator[CardBatch]:
     """The CardBatches that bring the store from ``cursor`` to the units now (``markers``:
     unit -> marker), reading units with ``read``; ``extra`` goes into the new cursor too
-    (what else the source keeps there)."""
+    (what else the source keeps there). ``account`` and ``what`` (its address book, in
+    words) name them in the refusal of an emptied one."""
     old = cursor if isinstance(cursor, dict) and cursor.get("v") == VERSION else None
     old_units: dict[str, str] = old["units"] if old else {}
+    if old_units and not markers and not ctx.accept_shrink:
+        raise ShrinkRefused(f"{account}: {what} is empty, but it held cards at an earlier "
+                            "sync (an unmounted disk? a sync tool gone wrong?); keepwarm keeps "
+                            "the cards it read. If you emptied it: keepwarm sync "
+                            f"--accept-shrink {account}")
     changed = [u for u, m in markers.items() if old_units.get(u) != m]
     removed = [u for u in old_units if u not in markers]
     if old is not None and not changed and not removed:

@@ -6,8 +6,8 @@ through the principal, list its collections with their change markers in one PRO
 follow RFC 6578 sync-collection, fetch changed objects by multiget. They differ only in
 the namespace, the home-set property, the collection's resource type, the multiget and the
 data element, and how ETags are listed without sync-collection (a time-range
-calendar-query for a calendar, a Depth 1 PROPFIND for an address book): ``DavKind``
-says which, ``CALENDARS`` or ``ADDRESS_BOOKS``.
+calendar-query for a calendar, a Depth 1 PROPFIND for an address book): the session's
+``DavKind`` (``connectors.davtypes``) says which, ``CALENDARS`` or ``ADDRESS_BOOKS``.
 
 Only DAVClient's transport (session, authentication, timeouts) and its multistatus parsers
 (``DAVResponse.parse_propfind``, ``parse_calendar_query``, ``parse_sync_collection``) are
@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
@@ -46,106 +45,32 @@ from caldav.response import DAVResponse
 from lxml import etree
 
 from connectors import retry
-from daemon.errors import AuthError, CalendarError, KeepwarmError, SourceError, TransientError
+from connectors.davtypes import (
+    CALENDARS,
+    XML_HEAD,
+    XML_NS,
+    Collection,
+    DavKind,
+    InvalidSyncToken,
+    Reply,
+    Resource,
+    SyncPage,
+    SyncUnsupported,
+)
+from connectors.davtypes import CalendarInfo as CalendarInfo  # what davreminders imports here
+from daemon.errors import AuthError, TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_CALDAV = "urn:ietf:params:xml:ns:caldav"
-_CARDDAV = "urn:ietf:params:xml:ns:carddav"
-_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
-_NS = f'xmlns:d="DAV:" xmlns:c="{_CALDAV}" xmlns:cs="http://calendarserver.org/ns/"'
-_SYNC = (f"{_HEAD}<d:sync-collection {_NS}><d:sync-token>{{token}}</d:sync-token>"
+_SYNC = (f"{XML_HEAD}<d:sync-collection {XML_NS}><d:sync-token>{{token}}</d:sync-token>"
          "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>")
-_ETAGS = f"{_HEAD}<d:propfind {_NS}><d:prop><d:getetag/></d:prop></d:propfind>"
+_ETAGS = f"{XML_HEAD}<d:propfind {XML_NS}><d:prop><d:getetag/></d:prop></d:propfind>"
 _VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _ICS = "text/calendar; charset=utf-8"
 # Characters an href keeps unescaped when sent back (RFC 3986 pchar): servers disagree on
 # whether "@" is escaped, and every one of them decodes the path before the lookup.
 _PATH_SAFE = "/@:!$&'()*+,;="
-
-
-@dataclass(frozen=True, slots=True)
-class DavKind:
-    """What tells calendars and address books apart, in requests and in messages."""
-
-    service: str  # "CalDAV", "CardDAV": for messages
-    what: str  # "calendar", "address book"
-    ns: str  # the XML namespace of the protocol
-    collection: str  # the resource type of a collection of this kind
-    multiget: str  # the REPORT that fetches objects by href
-    data: str  # the property holding an object's text
-    accept: str  # the media type of an object
-    error: type[KeepwarmError]  # what a failure is to keepwarm
-    time_range: bool  # ETags are listed by a time-range query (else by PROPFIND)
-
-    @property
-    def home_set(self) -> str:
-        return f"{self.collection}-home-set"
-
-    def tag(self, name: str) -> str:
-        return f"{{{self.ns}}}{name}"
-
-    def body(self, element: str, inner: str) -> str:
-        """A request body whose root ``element`` is in this kind's namespace (prefix x)."""
-        return f'{_HEAD}<x:{element} {_NS} xmlns:x="{self.ns}">{inner}</x:{element}>'
-
-
-CALENDARS = DavKind("CalDAV", "calendar", _CALDAV, "calendar", "calendar-multiget",
-                    "calendar-data", "text/calendar", CalendarError, time_range=True)
-ADDRESS_BOOKS = DavKind("CardDAV", "address book", _CARDDAV, "addressbook",
-                        "addressbook-multiget", "address-data", "text/vcard", SourceError,
-                        time_range=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Collection:
-    """One calendar or address book of the user."""
-
-    url: str  # absolute, with a trailing slash
-    name: str  # display name; the last path segment when the server has none
-    events: bool = True  # may hold VEVENTs (an address book: True, it lists no components)
-    sync_token: str = ""  # RFC 6578 DAV:sync-token; '' when the server has none
-    ctag: str = ""  # CalendarServer getctag; '' when the server has none
-
-
-CalendarInfo = Collection  # the name the calendar code knows it by
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One calendar object or vCard from a REPORT."""
-
-    href: str  # the path as the server gave it
-    etag: str
-    data: str  # iCalendar or vCard text; '' when only ETags were asked for
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPage:
-    """One answer to a sync-collection REPORT: what changed since the token sent."""
-
-    token: str  # the token to send next time
-    changed: dict[str, str]  # href -> ETag ('' when the server sent none)
-    deleted: list[str]  # hrefs of removed members
-    truncated: bool  # RFC 6578 section 3.6: ask again from ``token`` for the rest
-
-
-class InvalidSyncToken(Exception):
-    """The server no longer knows the sync-token (RFC 6578 DAV:valid-sync-token)."""
-
-
-class SyncUnsupported(Exception):
-    """The server lists a sync-token but refuses the sync-collection REPORT."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The outcome of a GET, PUT or DELETE of one resource."""
-
-    status: int
-    etag: str = ""
-    text: str = ""
 
 
 class DavSession:
@@ -211,7 +136,7 @@ class DavSession:
         one PROPFIND (after ``home``, which a retrying caller calls first: one request per
         retried call)."""
         home = self.home()
-        body = (f"{_HEAD}<d:propfind {_NS}><d:prop><d:resourcetype/><d:displayname/>"
+        body = (f"{XML_HEAD}<d:propfind {XML_NS}><d:prop><d:resourcetype/><d:displayname/>"
                 "<c:supported-calendar-component-set/><d:sync-token/><cs:getctag/>"
                 "</d:prop></d:propfind>")
         response = self._request("PROPFIND", home, body, {"Depth": "1"})
@@ -224,7 +149,7 @@ class DavSession:
                 continue
             url = self.absolute(result.href)
             url = url if url.endswith("/") else url + "/"
-            components = props.get(f"{{{_CALDAV}}}supported-calendar-component-set")
+            components = props.get(CALENDARS.tag("supported-calendar-component-set"))
             if isinstance(components, str):
                 components = [components]
             name = props.get("{DAV:}displayname")
@@ -242,7 +167,7 @@ class DavSession:
     def make_calendar(self, name: str, slug: str) -> Collection | None:
         """MKCALENDAR ``slug`` in the home set; None when that URL is taken."""
         url = f"{self.home()}{quote(slug, safe='')}/"
-        body = (f"{_HEAD}<c:mkcalendar {_NS}><d:set><d:prop>"
+        body = (f"{XML_HEAD}<c:mkcalendar {XML_NS}><d:set><d:prop>"
                 f"<d:displayname>{escape(name)}</d:displayname>"
                 '<c:supported-calendar-component-set><c:comp name="VEVENT"/>'
                 "</c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>")
@@ -259,7 +184,7 @@ class DavSession:
         """The VEVENT objects of ``calendar`` (overlapping [start, end) when given, as UTC
         basic-format stamps): hrefs, ETags and, with ``data``, their iCalendar text."""
         time_range = f'<c:time-range start="{start}" end="{end}"/>' if start else ""
-        body = (f"{_HEAD}<c:calendar-query {_NS}><d:prop><d:getetag/>"
+        body = (f"{XML_HEAD}<c:calendar-query {XML_NS}><d:prop><d:getetag/>"
                 f"{'<c:calendar-data/>' if data else ''}</d:prop><c:filter>"
                 f'<c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">{time_range}'
                 "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>")
@@ -361,7 +286,7 @@ class DavSession:
 
     # -- plumbing ------------------------------------------------------------------------
     def _props(self, url: str) -> dict[str, Any]:
-        body = (f'{_HEAD}<d:propfind {_NS} xmlns:x="{self.kind.ns}"><d:prop>'
+        body = (f'{XML_HEAD}<d:propfind {XML_NS} xmlns:x="{self.kind.ns}"><d:prop>'
                 f"<d:current-user-principal/><x:{self.kind.home_set}/><d:resourcetype/>"
                 "</d:prop></d:propfind>")
         response = self._request("PROPFIND", url, body, {"Depth": "0"})

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.atomic import write_atomic
-from connectors.dav import Collection, DavSession, InvalidSyncToken, SyncUnsupported, quoted
+from connectors.dav import DavSession, quoted
+from connectors.davtypes import Collection, InvalidSyncToken, SyncUnsupported
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from connectors import checks, passwords, retry
 from connectors.base import Option, Problem
+from connectors.davtypes import Collection, DavKind
 from connectors.passwords import PASSWORD_OPTIONS
 from daemon.model import AccountConfig
 
 if TYPE_CHECKING:
-    from connectors.dav import Collection, DavSession
+    from connectors.dav import DavSession
     from connectors.davcache import CollectionCopies
 
 T = TypeVar("T")
@@ -35,7 +36,7 @@ class DavLogin:
 
     account: AccountConfig
     name: str
-    dav_kind: ClassVar[str]  # "CALENDARS" or "ADDRESS_BOOKS", of connectors.dav
+    dav_kind: ClassVar[DavKind]  # davtypes.CALENDARS or davtypes.ADDRESS_BOOKS
 
     def _login(self) -> None:
         """Read the login keys (after Connector.__init__ filled in the defaults)."""
@@ -58,11 +59,11 @@ class DavLogin:
     def dav(self) -> DavSession:
         """The logged-in session (the password is read on first use)."""
         if self._dav is None:
-            from connectors import dav
+            from connectors.dav import DavSession
 
-            self._dav = dav.DavSession(self.url, self.username, passwords.password(self.account),
-                                       int(self.account.options["timeout"]), self.name,
-                                       getattr(dav, self.dav_kind))
+            self._dav = DavSession(self.url, self.username, passwords.password(self.account),
+                                   int(self.account.options["timeout"]), self.name,
+                                   self.dav_kind)
         return self._dav
 
     def copies(self) -> CollectionCopies:

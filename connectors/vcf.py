@@ -54,7 +54,8 @@ class VcfConnector(Connector):
         except OSError as exc:
             raise SourceError(f"cannot read the address book {self.path} "
                               f"(accounts[{self.name}].path): {exc.strerror or exc}") from None
-        return cardsync.changes(cursor, markers, self._read_file if is_folder else self._read_all)
+        return cardsync.changes(cursor, markers, self._read_file if is_folder else self._read_all,
+                                ctx, self.name, f"the address book {self.path}")
 
     def _folder_markers(self) -> dict[str, str]:
         """file name -> marker of each .vcf file in the folder."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from connectors import vcard, vcf
 from connectors.vcf import VcfConnector
 from daemon.config import parse
-from daemon.errors import ConfigError, SourceError
+from daemon.errors import ConfigError, ShrinkRefused, SourceError
 from daemon.model import AccountConfig, Card, CardBatch, FetchContext, PartialDate
 from tests.conformance.test_contacts import apply
 
@@ -37,9 +38,10 @@ def write(path: Path, *cards: str) -> None:
     os.replace(tmp, path)
 
 
-def fetch(path: Path, cursor: Any = None) -> tuple[list[CardBatch], Any]:
+def fetch(path: Path, cursor: Any = None,
+          ctx: FetchContext = CTX) -> tuple[list[CardBatch], Any]:
     conn = VcfConnector(AccountConfig("book", "vcf", options={"path": str(path)}))
-    batches = list(conn.fetch_cards(cursor, CTX))
+    batches = list(conn.fetch_cards(cursor, ctx))
     return batches, batches[-1].cursor
 
 
@@ -172,6 +174,21 @@ def test_an_empty_folder_is_an_empty_address_book(tmp_path: Path) -> None:
     write(tmp_path / "new.vcf", card("New", "new@example.org"))
     batches, _ = fetch(tmp_path, cursor)
     assert [c.card_id for b in batches for c in b.cards] == ["new.vcf"]
+
+
+def test_a_folder_emptied_is_refused_until_the_user_accepts_it(tmp_path: Path) -> None:
+    """An unmounted disk shows an empty mount point: vdirsyncer refuses to sync an emptied
+    storage, and keepwarm keeps the cards it has."""
+    write(tmp_path / "a.vcf", card("Ann", "ann@example.org"))
+    _, cursor = fetch(tmp_path)
+    (tmp_path / "a.vcf").unlink()
+    with pytest.raises(ShrinkRefused) as exc:
+        fetch(tmp_path, cursor)
+    message = str(exc.value)
+    assert message.startswith(f"book: the address book {tmp_path} is empty")
+    assert message.endswith("keepwarm sync --accept-shrink book") and "\n" not in message
+    batches, _ = fetch(tmp_path, cursor, replace(CTX, accept_shrink=True))
+    assert reported(batches) == (set(), {"a.vcf"})
 
 
 def test_the_config_takes_a_vcf_account_and_expands_the_path(tmp_path: Path) -> None:
