@@ -43,7 +43,6 @@ _WANTED = frozenset({
 _NAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)?")
 _ESCAPES = {"n": "\n", "N": "\n", ",": ",", ";": ";", "\\": "\\", ":": ":"}
 _ANNIVERSARY_LABEL = re.compile(r"anniversary", re.IGNORECASE)
-MAX_TEXT = 500  # a name or a birthday text longer than this is cut: nobody's is
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,17 +279,23 @@ def unescape(text: str) -> str:
 
 def split_list(text: str, sep: str = ",") -> list[str]:
     """``text`` cut at the separators not escaped with a backslash, each part unescaped."""
+    return [unescape(p) for p in _split_raw(text, sep)]
+
+
+def _split_raw(text: str, sep: str) -> list[str]:
+    """``text`` cut at the separators not escaped with a backslash, escapes kept."""
     parts = re.split(rf"(?<!\\)((?:\\\\)*){re.escape(sep)}", text)
     # re.split keeps the captured even runs of backslashes: glue them back to their part
-    joined = [parts[0]] if parts else []
+    joined = [parts[0]]
     for i in range(1, len(parts), 2):
         joined[-1] += parts[i]
         joined.append(parts[i + 1])
-    return [unescape(p) for p in joined]
+    return joined
 
 
 def _short(text: str) -> str:
-    return clean_text(text)[:MAX_TEXT]
+    """A name, a UID or a group's name, cleaned and cut to a length nobody's has."""
+    return clean_text(text)[:vcarddates.MAX_TEXT]
 
 
 def _build(draft: _Draft, where: str) -> Card | Group | None:
@@ -320,15 +325,16 @@ def _build(draft: _Draft, where: str) -> Card | Group | None:
 
 
 def _name(first: dict[str, _Prop]) -> str:
-    """FN, else N's parts in reading order (prefix, given, additional, family, suffix)."""
+    """FN, else N's parts in reading order (prefix, given, additional, family, suffix), each
+    a comma list (``Long,With-Hyphen``: two additional names)."""
     if "FN" in first:
         name = _short(unescape(first["FN"].value))
         if name:
             return name
     if "N" not in first:
         return ""
-    parts = [*split_list(first["N"].value, ";"), "", "", "", "", ""]
-    family, given, additional, prefix, suffix = parts[:5]
+    parts = [*_split_raw(first["N"].value, ";"), "", "", "", "", ""]
+    family, given, additional, prefix, suffix = (" ".join(split_list(p)) for p in parts[:5])
     return _short(" ".join(p for p in (prefix, given, additional, family, suffix) if p.strip()))
 
 

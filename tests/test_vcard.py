@@ -126,6 +126,8 @@ def test_odd_values_notes_text_empty_cards_and_quoted_parameters() -> None:
     ("1604-04-12", {}, PartialDate(4, 12)),
     ("1972-04-12", {"X-APPLE-OMIT-YEAR": ["1972"]}, PartialDate(4, 12)),
     ("0000-04-12", {}, PartialDate(4, 12)),
+    ("16040101", {}, PartialDate(1, 1)),  # Thunderbird CardBook's year-less form
+    ("1963-09-21", {"VALUE": ["date"]}, PartialDate(9, 21, 1963)),
     ("2000-02-29", {}, PartialDate(2, 29, 2000)),
 ])
 def test_every_date_form(value: str, params: dict[str, list[str]], want: PartialDate) -> None:
@@ -139,6 +141,7 @@ def test_every_date_form(value: str, params: dict[str, list[str]], want: Partial
     ("--1345", {}, "is not a date"),
     ("April 12", {}, ""),  # words: text, never guessed
     ("12.04.1986", {}, ""),
+    ("02-10", {"VALUE": ["date"]}, ""),  # no year and no leading dashes: text, not guessed
     ("1986-04-12", {"VALUE": ["text"]}, ""),
 ])
 def test_what_is_not_a_date(value: str, params: dict[str, list[str]], note: str) -> None:
@@ -171,6 +174,31 @@ def test_folding_groups_escapes_and_n_as_the_name() -> None:
     assert card.name == "Dr. Jane Q. Doe, Jr."
     assert card.emails == ("jane@example.org",)
     assert card.groups == ("A,B", "C\\", "D", "E")
+
+
+def test_a_grouped_lowercase_card_as_ldap_exports_write_it() -> None:
+    text = ("home.begin:vcard\r\nversion:3.0\r\nfn:Meister Berger\r\nn:Berger;Meister\r\n"
+            "bday;value=date:1963-09-21\r\nnote:The Mayor of the great city of\r\n"
+            "  Goerlitz.\\nNext line.\r\nemail;internet:MB@Goerlitz.example\r\n"
+            "home.label:Hufenshlagel 1234\\n\r\n 02828 Goerlitz\r\nEND:VCARD\r\n")
+    card = one(text)
+    assert (card.name, card.emails, card.birthday) == (
+        "Meister Berger", ("mb@goerlitz.example",), PartialDate(9, 21, 1963))
+
+
+def test_n_components_are_comma_lists_and_a_trailing_equals_is_no_soft_break() -> None:
+    card = one("BEGIN:VCARD\nVERSION:3.0\nN:Name;Pretty;Long,With-Hyphen;;\nEND:VCARD\n")
+    assert card.name == "Pretty Long With-Hyphen Name"
+    # vCard 3 has no quoted-printable: a value ending in "=" is just that
+    card = one("BEGIN:VCARD\nVERSION:3.0\nFN:parserbug=\nEMAIL:p@example.org\nEND:VCARD\n")
+    assert card.name == "parserbug=" and card.emails == ("p@example.org",)
+
+
+def test_quoted_printable_utf8_across_a_soft_break() -> None:
+    text = ("BEGIN:VCARD\nVERSION:2.1\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E9=BB=84;"
+            "=E4=B8=96;;;\nFN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E9=BB=84=E4=B8=\n"
+            "=96=E5=8B=87\nEMAIL;INTERNET:huang@example.cn\nEND:VCARD\n")
+    assert one(text).name == "黄世勇"
 
 
 def test_byte_order_marks_utf8_and_utf16() -> None:
