@@ -3,10 +3,12 @@ one card per file) or one ``.vcf`` file holding many (an export). Read-only.
 
 ``path`` names either. A folder is read flat, as vdirsyncer writes it and khard reads it:
 every regular file ending in ``.vcf`` (any case) directly in it, hidden files (``.*``, the
-temporary files of sync tools) and sub-folders left out. A file's cards are named by its
-file name, ``name.vcf#2`` for the second when it holds several. One file is read as one
-unit; its cards are named by their UID (the file is an export that is rewritten whole, so a
-card's place in it means nothing), by their place ``#n`` when they have none.
+temporary files of sync tools) and sub-folders left out. A folder holding no card but
+sub-folders that do is vdirsyncer's folder of address books: refused with their names. A
+file's cards are named by its file name, ``name.vcf#2`` for the second when it holds
+several. One file is read as one unit; its cards are named by their UID (the file is an
+export that is rewritten whole, so a card's place in it means nothing), by their place
+``#n`` when they have none.
 
 A file is read again only when its modification time, size or inode changed (a sync tool
 replaces a file by renaming a new one over it: a new inode), so an idle read costs one
@@ -60,16 +62,31 @@ class VcfConnector(Connector):
     def _folder_markers(self) -> dict[str, str]:
         """file name -> marker of each .vcf file in the folder."""
         out = {}
+        folders = []
         with os.scandir(self.path) as entries:
             for entry in entries:
-                if entry.name.startswith(".") or not entry.name.lower().endswith(".vcf"):
+                if entry.name.startswith("."):
                     continue
                 try:
-                    if entry.is_file():
+                    if entry.name.lower().endswith(".vcf") and entry.is_file():
                         out[entry.name] = _marker(entry.stat())
+                    elif entry.is_dir():
+                        folders.append(entry.name)
                 except OSError:
                     out[entry.name] = "unreadable"  # read() says why, and it is tried again
+        if not out:
+            self._not_the_parent(sorted(folders))
         return out
+
+    def _not_the_parent(self, folders: list[str]) -> None:
+        """A folder without cards whose sub-folders hold some is vdirsyncer's folder of
+        address books, not one of them: say which to name, rather than read nothing."""
+        books = [f for f in folders if any(p.suffix.lower() == ".vcf"
+                                           for p in (self.path / f).iterdir())]
+        if books:
+            raise SourceError(
+                f"{self.path} holds no .vcf files, but its folders {', '.join(books)} do; "
+                f"set accounts[{self.name}].path to one of them (an account for each)")
 
     def _file_marker(self) -> dict[str, str]:
         try:

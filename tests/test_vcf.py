@@ -168,6 +168,17 @@ def test_a_missing_path_is_one_line_naming_the_key(tmp_path: Path) -> None:
     assert "accounts[book].path" in str(exc.value) and "\n" not in str(exc.value)
 
 
+def test_the_folder_of_vdirsyncers_address_books_is_refused_naming_them(tmp_path: Path) -> None:
+    for book in ("family", "work"):
+        (tmp_path / book).mkdir()
+        write(tmp_path / book / "a.vcf", card("Ann", "ann@example.org"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError) as exc:
+        fetch(tmp_path)
+    assert str(exc.value) == (f"{tmp_path} holds no .vcf files, but its folders family, work "
+                              "do; set accounts[book].path to one of them (an account for each)")
+
+
 def test_an_empty_folder_is_an_empty_address_book(tmp_path: Path) -> None:
     batches, cursor = fetch(tmp_path)
     assert apply({}, batches) == {} and batches[-1].full
