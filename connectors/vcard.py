@@ -110,9 +110,10 @@ def parse_text(text: str, location: str) -> Parsed:
 
 
 def groups_of(card: Card, groups: list[Group]) -> tuple[str, ...]:
-    """``card``'s groups: its own CATEGORIES, then each group card that lists it, once."""
+    """``card``'s groups: its own CATEGORIES, then each named group card that lists it,
+    each once."""
     keys = {_member_key(card.uid), *card.emails} - {""}
-    found = [g.name for g in groups if keys & g.members]
+    found = [g.name for g in groups if g.name and keys & g.members]
     return tuple(dict.fromkeys([*card.groups, *found]))
 
 
@@ -305,7 +306,7 @@ def _build(draft: _Draft, where: str) -> Card | Group | None:
     for prop in draft.props:
         first.setdefault(prop.name, prop)
     name = _name(first)
-    kind = (first.get("KIND") or first.get("X-ADDRESSBOOKSERVER-KIND"))
+    kind = first.get("KIND") or first.get("X-ADDRESSBOOKSERVER-KIND")
     if kind is not None and unescape(kind.value).strip().lower() == "group":
         members = [p.value for p in draft.props
                    if p.name in ("MEMBER", "X-ADDRESSBOOKSERVER-MEMBER")]
