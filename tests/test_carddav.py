@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from connectors.carddav import CarddavConnector
-from daemon.errors import AuthError, SourceError
+from daemon.config import parse
+from daemon.errors import AuthError, ConfigError, ShrinkRefused, SourceError
 from daemon.model import CardBatch, FetchContext, PartialDate
 from tests.conformance.harnesses.carddav import FORGOTTEN
 from tests.conformance.test_contacts import apply
@@ -62,12 +63,13 @@ def books(radicale_user: User) -> dict[str, str]:
 
 
 def synced(user: User, state: Path, cursor: Any = None, cls: type[CarddavConnector] =
-           CarddavConnector, **options: Any) -> tuple[list[CardBatch], Any, Counter[str], int]:
+           CarddavConnector, ctx: FetchContext = CTX,
+           **options: Any) -> tuple[list[CardBatch], Any, Counter[str], int]:
     """One read with the copies in ``state``: batches, cursor, the REPORTs and PROPFIND
     listings it made with the objects it downloaded, and how many HTTP requests in all."""
     conn = cls(replace(user.card_account(**options), state_dir=str(state)))
     try:
-        batches = list(conn.fetch_cards(cursor, CTX))
+        batches = list(conn.fetch_cards(cursor, ctx))
         assert conn._dav is not None
         counts, requests = +conn._dav.counts, conn._dav.requests
     finally:
@@ -217,3 +219,27 @@ def test_a_wrong_password_is_an_auth_error_without_the_secret(
     message = str(exc.value)
     assert message.startswith(f"CardDAV server refused {radicale_user.name}")
     assert "password_command" in message and secret not in message + caplog.text
+
+
+def test_address_books_emptied_are_refused_until_accepted(
+        tmp_path: Path, radicale_user: User, books: dict[str, str]) -> None:
+    first, cursor, *_ = synced(radicale_user, tmp_path)
+    for book in books.values():
+        radicale_user.delete(book)
+    with pytest.raises(ShrinkRefused) as exc:
+        synced(radicale_user, tmp_path, cursor)
+    assert str(exc.value).startswith(f"carddav: every address book of {radicale_user.name} ")
+    assert str(exc.value).endswith("keepwarm sync --accept-shrink carddav")
+    batches, *_ = synced(radicale_user, tmp_path, cursor, ctx=replace(CTX, accept_shrink=True))
+    assert apply(apply({}, first), batches) == {}
+
+
+def test_the_config_checks_a_carddav_account_when_it_loads(tmp_path: Path) -> None:
+    base = {"name": "book", "type": "carddav", "url": "http://dav.example.com/",
+            "username": "me"}
+    with pytest.raises(ConfigError) as exc:
+        parse({"accounts": [{**base, "addressbooks": "Work"}]}, tmp_path / "config.toml")
+    problems = "\n".join(exc.value.problems)
+    assert "accounts[0].url: plain http sends credentials in clear" in problems
+    assert "accounts[0].password_command: missing" in problems
+    assert "accounts[0].addressbooks" in problems
