@@ -12,6 +12,7 @@ all meetings of the window are computed from the copies and yielded as a snapsho
 deletions are seen. Recurrences are expanded here, the same way as for an .ics file
 (``connectors.icalmap``); the server-side expand is not used because servers disagree on it.
 
+The login, the session and the copies are shared with CardDAV (``connectors.davlogin``).
 Writing: ``connectors.davreminders``. The modules that need the caldav, lxml and icalendar
 packages (``dav``, ``davcache``, ``davreminders``, ``icalmap``) are imported when they are
 first used, never when the config loads this module to check options.
@@ -19,15 +20,15 @@ first used, never when the config loads this module to check options.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, ClassVar
 
-from connectors import checks, passwords, retry
-from connectors.base import CalendarConnector, Option, Problem, snapshot_batches
-from connectors.passwords import PASSWORD_OPTIONS
+from connectors import checks
+from connectors.base import CalendarConnector, Option, snapshot_batches
+from connectors.davlogin import DavLogin, login_options
+from connectors.davtypes import CALENDARS
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import SourceError
 from daemon.model import (
@@ -42,27 +43,23 @@ from daemon.model import (
 )
 
 if TYPE_CHECKING:
-    from connectors.dav import CalendarInfo, DavSession
-    from connectors.davcache import CalendarCopies
     from connectors.davreminders import DavReminders
+    from connectors.davtypes import Collection
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _DAY = "%Y%m%dT000000Z"
 
 
-class CaldavConnector(CalendarConnector):
+class CaldavConnector(DavLogin, CalendarConnector):
     """One CalDAV login: a meetings source and, when named in [reminders], their calendar."""
 
     type = "caldav"
     reads_meetings = True
     user_editable = True
+    dav_kind = CALENDARS
     options: ClassVar[dict[str, Option]] = {
-        "url": Option(str, required=True, check=checks.safe_url,
-                      help="the server's CalDAV root or principal URL, https://..."),
-        "username": Option(str, required=True, help="the CalDAV login name"),
-        **PASSWORD_OPTIONS,
+        **login_options("CalDAV"),
         "calendars": Option(list, default=[], item=str, check=checks.names,
                             help="display names of the calendars to read meetings from "
                                  "(default: every event calendar but the reminders one)"),
@@ -77,49 +74,14 @@ class CaldavConnector(CalendarConnector):
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
-        opts = self.account.options
-        url = str(opts["url"])
-        self.url = url if url.endswith("/") else url + "/"
-        self.username = str(opts["username"])
-        self.wanted = [str(n) for n in opts["calendars"]]
-        self.reminders_name = str(opts["reminders_calendar"]).strip()
-        self._dav: DavSession | None = None
-        self._copies: CalendarCopies | None = None
+        self._login()
+        self.wanted = [str(n) for n in self.account.options["calendars"]]
+        self.reminders_name = str(self.account.options["reminders_calendar"]).strip()
         self._reminders: DavReminders | None = None
 
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> list[Problem]:
-        return passwords.problems(options)
-
-    def close(self) -> None:
-        if self._dav is not None:
-            self._dav.close()
-            self._dav = None
-            self._copies = None
-
-    def dav(self) -> DavSession:
-        """The logged-in session (the password is read on first use)."""
-        if self._dav is None:
-            from connectors.dav import DavSession
-
-            self._dav = DavSession(self.url, self.username, passwords.password(self.account),
-                                   int(self.account.options["timeout"]), self.name)
-        return self._dav
-
-    def call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)``, one request, with transient faults retried (``retries``,
-        ``timeout`` options): each request has its own budget (``DavSession.failures``)."""
-        dav = self.dav()
-        dav.failures = 0
-        return retry.call(self.account, what, functools.partial(fn, *args),
-                          failures=lambda: dav.failures)
-
-    def calendars(self) -> list[CalendarInfo]:
+    def calendars(self) -> list[Collection]:
         """Every calendar of the account (the home set found first, once per session)."""
-        dav = self.dav()
-        self.call("finding the calendars", dav.root)
-        self.call("finding the calendars", dav.home)
-        return self.call("listing calendars", dav.calendars)
+        return self.collections()
 
     # -- source ----------------------------------------------------------------
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
@@ -137,15 +99,12 @@ class CaldavConnector(CalendarConnector):
         while a copy is updated leaves the old file and token, and the changes are asked for
         again. Either way one complete sync puts the store right.
         """
-        from connectors import davcache, icalmap
+        from connectors import icalmap
 
-        dav = self.dav()
         chosen = self._chosen(self.calendars())
         span = _window(ctx)
-        if self._copies is None:
-            self._copies = davcache.CalendarCopies(dav, self.call, self.account.state_dir)
-        copies = [(cal, self._copies.update(cal, span)) for cal in chosen]
-        self._copies.prune(cal.url for cal in chosen)
+        copies = [(cal, self.copies().update(cal, span)) for cal in chosen]
+        self.copies().prune(cal.url for cal in chosen)
         new_cursor = {"day": ctx.now.astimezone(ctx.tz).date().isoformat(),
                       "calendars": {cal.url: copy.digest() for cal, copy in copies}}
         if cursor == new_cursor:
@@ -158,7 +117,7 @@ class CaldavConnector(CalendarConnector):
                 observations.extend(icalmap.object_meetings(text, where, href, ctx))
         yield from snapshot_batches(observations, cursor, new_cursor)
 
-    def _chosen(self, calendars: list[CalendarInfo]) -> list[CalendarInfo]:
+    def _chosen(self, calendars: list[Collection]) -> list[Collection]:
         """The calendars to read meetings from, by display name (case does not matter)."""
         if not self.wanted:
             out = [c for c in calendars if c.events and not same_name(c.name, self.reminders_name)]

@@ -1,5 +1,13 @@
-"""The CalDAV requests keepwarm makes, over the ``caldav`` library's DAVClient, with every
-failure turned into one of keepwarm's errors.
+"""The WebDAV requests keepwarm makes of CalDAV calendars and CardDAV address books, over
+the ``caldav`` library's DAVClient, with every failure turned into one of keepwarm's errors.
+
+Calendars (RFC 4791) and address books (RFC 6352) are read the same way: find the home set
+through the principal, list its collections with their change markers in one PROPFIND,
+follow RFC 6578 sync-collection, fetch changed objects by multiget. They differ only in
+the namespace, the home-set property, the collection's resource type, the multiget and the
+data element, and how ETags are listed without sync-collection (a time-range
+calendar-query for a calendar, a Depth 1 PROPFIND for an address book): the session's
+``DavKind`` (``connectors.davtypes``) says which, ``CALENDARS`` or ``ADDRESS_BOOKS``.
 
 Only DAVClient's transport (session, authentication, timeouts) and its multistatus parsers
 (``DAVResponse.parse_propfind``, ``parse_calendar_query``, ``parse_sync_collection``) are
@@ -26,7 +34,6 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
@@ -38,23 +45,27 @@ from caldav.response import DAVResponse
 from lxml import etree
 
 from connectors import retry
-from daemon.errors import AuthError, CalendarError, TransientError
+from connectors.davtypes import (
+    CALENDARS,
+    XML_HEAD,
+    XML_NS,
+    Collection,
+    DavKind,
+    InvalidSyncToken,
+    Reply,
+    Resource,
+    SyncPage,
+    SyncUnsupported,
+)
+from connectors.davtypes import CalendarInfo as CalendarInfo  # what davreminders imports here
+from daemon.errors import AuthError, TransientError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_CALDAV = "urn:ietf:params:xml:ns:caldav"
-_HEAD = '<?xml version="1.0" encoding="utf-8"?>\n'
-_NS = f'xmlns:d="DAV:" xmlns:c="{_CALDAV}" xmlns:cs="http://calendarserver.org/ns/"'
-_DISCOVER = (f"{_HEAD}<d:propfind {_NS}><d:prop><d:current-user-principal/>"
-             "<c:calendar-home-set/><d:resourcetype/></d:prop></d:propfind>")
-_LIST = (f"{_HEAD}<d:propfind {_NS}><d:prop><d:resourcetype/><d:displayname/>"
-         "<c:supported-calendar-component-set/><d:sync-token/><cs:getctag/>"
-         "</d:prop></d:propfind>")
-_SYNC = (f"{_HEAD}<d:sync-collection {_NS}><d:sync-token>{{token}}</d:sync-token>"
+_SYNC = (f"{XML_HEAD}<d:sync-collection {XML_NS}><d:sync-token>{{token}}</d:sync-token>"
          "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>")
-_MULTIGET = (f"{_HEAD}<c:calendar-multiget {_NS}><d:prop><d:getetag/><c:calendar-data/>"
-             "</d:prop>{hrefs}</c:calendar-multiget>")
+_ETAGS = f"{XML_HEAD}<d:propfind {XML_NS}><d:prop><d:getetag/></d:prop></d:propfind>"
 _VALID_SYNC_TOKEN = "{DAV:}valid-sync-token"
 _ICS = "text/calendar; charset=utf-8"
 # Characters an href keeps unescaped when sent back (RFC 3986 pchar): servers disagree on
@@ -62,69 +73,25 @@ _ICS = "text/calendar; charset=utf-8"
 _PATH_SAFE = "/@:!$&'()*+,;="
 
 
-@dataclass(frozen=True, slots=True)
-class CalendarInfo:
-    """One calendar collection of the user."""
-
-    url: str  # absolute, with a trailing slash
-    name: str  # display name; the last path segment when the server has none
-    events: bool  # may hold VEVENTs
-    sync_token: str = ""  # RFC 6578 DAV:sync-token; '' when the server has none
-    ctag: str = ""  # CalendarServer getctag; '' when the server has none
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One calendar object resource from a REPORT."""
-
-    href: str  # the path as the server gave it
-    etag: str
-    data: str  # iCalendar text; '' when only ETags were asked for
-
-
-@dataclass(frozen=True, slots=True)
-class SyncPage:
-    """One answer to a sync-collection REPORT: what changed since the token sent."""
-
-    token: str  # the token to send next time
-    changed: dict[str, str]  # href -> ETag ('' when the server sent none)
-    deleted: list[str]  # hrefs of removed members
-    truncated: bool  # RFC 6578 section 3.6: ask again from ``token`` for the rest
-
-
-class InvalidSyncToken(Exception):
-    """The server no longer knows the sync-token (RFC 6578 DAV:valid-sync-token)."""
-
-
-class SyncUnsupported(Exception):
-    """The server lists a sync-token but refuses the sync-collection REPORT."""
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """The outcome of a GET, PUT or DELETE of one resource."""
-
-    status: int
-    etag: str = ""
-    text: str = ""
-
-
 class DavSession:
-    """One authenticated connection to a CalDAV server for one account."""
+    """One authenticated connection to a CalDAV or CardDAV server for one account."""
 
     def __init__(self, url: str, username: str, password: str, timeout: int,
-                 account: str) -> None:
+                 account: str, kind: DavKind = CALENDARS) -> None:
         self.url = url
         self.username = username
         self.account = account
         self.timeout = timeout
+        self.kind = kind
         self.shown_url = shown_url(url)
+        self.server = f"{kind.service} server {self.shown_url}"  # for messages
         self.client = DAVClient(url=url, username=username, password=password,
                                 timeout=timeout, enable_rfc6764=False)
         self._home: str | None = None
         self._root: dict[str, Any] | None = None  # the properties of ``url``
-        # requests by kind and objects downloaded: logged, and what tests count
+        # REPORTs by kind and objects downloaded: logged, and what tests count
         self.counts: Counter[str] = Counter()
+        self.requests = 0  # every HTTP request sent (the benchmarks count them)
         self.failures = 0  # transient faults in a row of the request being sent
 
     def close(self) -> None:
@@ -141,41 +108,54 @@ class DavSession:
         return self._root
 
     def home(self) -> str:
-        """The calendar home set: from the URL itself (``root``, which a retrying caller
-        asks first, so each retried call sends one request), or its
+        """The home set of calendars or address books: from the URL itself (``root``, which
+        a retrying caller asks first, so each retried call sends one request), or its
         current-user-principal."""
         if self._home is None:
             props = self.root()
-            home = props.get(f"{{{_CALDAV}}}calendar-home-set")
+            home = props.get(self.kind.tag(self.kind.home_set))
             principal = props.get("{DAV:}current-user-principal")
             if not home and isinstance(principal, str):
-                home = self._props(self.absolute(principal)).get(f"{{{_CALDAV}}}calendar-home-set")
+                home = self._props(self.absolute(principal)).get(
+                    self.kind.tag(self.kind.home_set))
             if isinstance(home, list):
                 home = home[0] if home else None
             self._home = self.absolute(home) if isinstance(home, str) and home else self.url
         return self._home
 
-    def calendars(self) -> list[CalendarInfo]:
-        """Every calendar in the home set, with its change marker, in one PROPFIND (after
-        ``home``, which a retrying caller calls first: one request per retried call)."""
+    def known_home(self, url: str) -> None:
+        """Use ``url`` as the home set, found by an earlier session: no discovery."""
+        self._home = url
+
+    @property
+    def home_known(self) -> bool:
+        return self._home is not None
+
+    def collections(self) -> list[Collection]:
+        """Every calendar (or address book) in the home set, with its change markers, in
+        one PROPFIND (after ``home``, which a retrying caller calls first: one request per
+        retried call)."""
         home = self.home()
-        response = self._request("PROPFIND", home, _LIST, {"Depth": "1"})
-        self._expect(response, (207,), f"listing the calendars at {home}")
+        body = (f"{XML_HEAD}<d:propfind {XML_NS}><d:prop><d:resourcetype/><d:displayname/>"
+                "<c:supported-calendar-component-set/><d:sync-token/><cs:getctag/>"
+                "</d:prop></d:propfind>")
+        response = self._request("PROPFIND", home, body, {"Depth": "1"})
+        self._expect(response, (207,), f"listing the {self.kind.what}s at {home}")
         out = []
-        for result in _parse(response.parse_propfind):
+        for result in self._parse(response.parse_propfind):
             props = result.properties
             kinds = props.get("{DAV:}resourcetype") or []
-            if f"{{{_CALDAV}}}calendar" not in kinds or result.status == 404:
+            if self.kind.tag(self.kind.collection) not in kinds or result.status == 404:
                 continue
             url = self.absolute(result.href)
             url = url if url.endswith("/") else url + "/"
-            components = props.get(f"{{{_CALDAV}}}supported-calendar-component-set")
+            components = props.get(CALENDARS.tag("supported-calendar-component-set"))
             if isinstance(components, str):
                 components = [components]
             name = props.get("{DAV:}displayname")
             token = props.get("{DAV:}sync-token")
             ctag = props.get("{http://calendarserver.org/ns/}getctag")
-            out.append(CalendarInfo(
+            out.append(Collection(
                 url=url,
                 name=name.strip() if isinstance(name, str) and name.strip()
                 else unquote(url.rstrip("/").rsplit("/", 1)[-1]),
@@ -184,10 +164,10 @@ class DavSession:
                 ctag=ctag.strip() if isinstance(ctag, str) else ""))
         return out
 
-    def make_calendar(self, name: str, slug: str) -> CalendarInfo | None:
+    def make_calendar(self, name: str, slug: str) -> Collection | None:
         """MKCALENDAR ``slug`` in the home set; None when that URL is taken."""
         url = f"{self.home()}{quote(slug, safe='')}/"
-        body = (f"{_HEAD}<c:mkcalendar {_NS}><d:set><d:prop>"
+        body = (f"{XML_HEAD}<c:mkcalendar {XML_NS}><d:set><d:prop>"
                 f"<d:displayname>{escape(name)}</d:displayname>"
                 '<c:supported-calendar-component-set><c:comp name="VEVENT"/>'
                 "</c:supported-calendar-component-set></d:prop></d:set></c:mkcalendar>")
@@ -196,7 +176,7 @@ class DavSession:
             return None
         self._expect(response, (200, 201), f"creating the calendar {name!r} at {url}")
         log.info("%s: created calendar %r at %s", self.account, name, url)
-        return CalendarInfo(url=url, name=name, events=True)
+        return Collection(url=url, name=name, events=True)
 
     # -- objects -----------------------------------------------------------------------
     def query(self, calendar: str, start: str = "", end: str = "",
@@ -204,7 +184,7 @@ class DavSession:
         """The VEVENT objects of ``calendar`` (overlapping [start, end) when given, as UTC
         basic-format stamps): hrefs, ETags and, with ``data``, their iCalendar text."""
         time_range = f'<c:time-range start="{start}" end="{end}"/>' if start else ""
-        body = (f"{_HEAD}<c:calendar-query {_NS}><d:prop><d:getetag/>"
+        body = (f"{XML_HEAD}<c:calendar-query {XML_NS}><d:prop><d:getetag/>"
                 f"{'<c:calendar-data/>' if data else ''}</d:prop><c:filter>"
                 f'<c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">{time_range}'
                 "</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>")
@@ -212,10 +192,22 @@ class DavSession:
         response = self._request("REPORT", calendar, body, {"Depth": "1"})
         self._expect(response, (207,), f"reading events of {calendar}")
         found = [Resource(r.href, r.etag or "", r.calendar_data or "")
-                 for r in _parse(response.parse_calendar_query)
+                 for r in self._parse(response.parse_calendar_query)
                  if r.status != 404 and not r.href.endswith("/")]
         self.counts["objects"] += len(found) if data else 0
         return found
+
+    def etags(self, collection: str, span: tuple[str, str]) -> dict[str, str]:
+        """href -> ETag of every member, for a collection without sync-collection: a
+        calendar's events overlapping ``span`` (UTC stamps), an address book's cards."""
+        if self.kind.time_range:
+            return {r.href: r.etag for r in self.query(collection, *span, data=False)}
+        self.counts["list"] += 1
+        response = self._request("PROPFIND", collection, _ETAGS, {"Depth": "1"})
+        self._expect(response, (207,), f"listing the {self.kind.what} {collection}")
+        return {r.href: str(r.properties.get("{DAV:}getetag") or "")
+                for r in self._parse(response.parse_propfind)
+                if r.status != 404 and not r.href.endswith("/")}
 
     def sync_collection(self, calendar: str, token: str) -> SyncPage:
         """RFC 6578 sync-collection of ``calendar`` since ``token`` ('' for everything):
@@ -233,11 +225,11 @@ class DavSession:
         if response.status in (400, 405, 415):
             raise SyncUnsupported(f"{calendar}: HTTP {response.status}")
         self._expect(response, (207,), f"listing the changes of {calendar}")
-        result = _parse(response.parse_sync_collection)
+        result = self._parse(response.parse_sync_collection)
         path = unquote(urlsplit(calendar).path).rstrip("/")
         if result.truncated and (response.sync_truncated_href or "").rstrip("/") != path:
-            raise CalendarError(f"CalDAV server {self.shown_url} answered 507 for "
-                                f"{response.sync_truncated_href} when listing {calendar}")
+            raise self.kind.error(f"{self.server} answered 507 "
+                                  f"for {response.sync_truncated_href} when listing {calendar}")
         # hrefs come decoded from the parser; some servers list the collection itself
         members = [r for r in result.changed
                    if r.href.rstrip("/") != path and not r.href.endswith("/")]
@@ -246,23 +238,29 @@ class DavSession:
                         deleted=[h for h in result.deleted if not h.endswith("/")],
                         truncated=result.truncated)
 
-    def multiget(self, calendar: str, hrefs: Sequence[str]) -> tuple[list[Resource], list[str]]:
-        """calendar-multiget of ``hrefs`` (decoded paths, as every answer here gives them) in
-        one REPORT: the objects found, and the hrefs answered 404. The caller chunks."""
+    def multiget(self, collection: str,
+                 hrefs: Sequence[str]) -> tuple[list[Resource], list[str]]:
+        """calendar-multiget or addressbook-multiget of ``hrefs`` (decoded paths, as every
+        answer here gives them) in one REPORT: the objects found, and the hrefs answered
+        404. The caller chunks."""
         links = "".join(f"<d:href>{escape(quoted(h))}</d:href>" for h in hrefs)
+        kind = self.kind
+        body = kind.body(kind.multiget, f"<d:prop><d:getetag/><x:{kind.data}/></d:prop>{links}")
         self.counts["multiget"] += 1
-        # RFC 4791 section 7.9: no Depth header for a multiget
-        response = self._request("REPORT", calendar, _MULTIGET.format(hrefs=links), {})
-        self._expect(response, (207,), f"reading events of {calendar}")
-        results = _parse(response.parse_calendar_query)
-        found = [Resource(r.href, r.etag or "", r.calendar_data)
-                 for r in results if r.status != 404 and r.calendar_data is not None]
+        # RFC 4791 section 7.9, RFC 6352 section 8.7: no Depth header for a multiget
+        response = self._request("REPORT", collection, body, {})
+        self._expect(response, (207,), f"reading the objects of {collection}")
+        results = self._parse(response.parse_propfind)
+        data = kind.tag(kind.data)
+        found = [Resource(r.href, str(r.properties.get("{DAV:}getetag") or ""),
+                          r.properties[data])
+                 for r in results if r.status != 404 and isinstance(r.properties.get(data), str)]
         self.counts["objects"] += len(found)
         return found, [r.href for r in results if r.status == 404]
 
     def get(self, url: str) -> Reply:
         self.counts["get"] += 1
-        response = self._request("GET", url, "", {"Accept": "text/calendar"})
+        response = self._request("GET", url, "", {"Accept": self.kind.accept})
         if response.status == 404:
             return Reply(404)
         self._expect(response, (200,), f"reading {url}")
@@ -288,12 +286,15 @@ class DavSession:
 
     # -- plumbing ------------------------------------------------------------------------
     def _props(self, url: str) -> dict[str, Any]:
-        response = self._request("PROPFIND", url, _DISCOVER, {"Depth": "0"})
+        body = (f'{XML_HEAD}<d:propfind {XML_NS} xmlns:x="{self.kind.ns}"><d:prop>'
+                f"<d:current-user-principal/><x:{self.kind.home_set}/><d:resourcetype/>"
+                "</d:prop></d:propfind>")
+        response = self._request("PROPFIND", url, body, {"Depth": "0"})
         if response.status == 404:
-            raise CalendarError(f"no CalDAV service at {shown_url(url)}; "
-                                f"fix accounts[{self.account}].url")
-        self._expect(response, (207,), f"discovering calendars at {url}")
-        results = _parse(response.parse_propfind)
+            raise self.kind.error(f"no {self.kind.service} service at {shown_url(url)}; "
+                                  f"fix accounts[{self.account}].url")
+        self._expect(response, (207,), f"discovering {self.kind.what}s at {url}")
+        results = self._parse(response.parse_propfind)
         return dict(results[0].properties) if results else {}
 
     def _request(self, method: str, url: str, body: str,
@@ -302,6 +303,7 @@ class DavSession:
         library sends it without credentials, and again with them after the 401; when the
         second fails, the first got its answer, and only the second's failures count."""
         unsigned = self.client.auth is None
+        self.requests += 1
         try:
             response = self._send(method, url, body, headers)
         except TransientError:
@@ -321,32 +323,40 @@ class DavSession:
             if exc.preconditions and exc.status == 403:  # a refused condition, not a login
                 raise _Precondition(list(exc.preconditions)) from None
             raise AuthError(
-                f"CalDAV server refused {self.username} at {self.shown_url} "
+                f"{self.kind.service} server refused {self.username} at {self.shown_url} "
                 f"(HTTP {exc.status or 401}); check the password (password_command or "
                 f"keyring of accounts[{self.account}]) and that this user may use it") from None
         except dav_error.RateLimitError as exc:  # its own parser drops "0.5" and the like
-            raise TransientError(f"CalDAV server {self.shown_url} is busy "
+            raise TransientError(f"{self.server} is busy "
                                  f"(HTTP {exc.status or '429/503'} on {method})",
                                  retry_after=retry.retry_after(exc.retry_after)) from None
         except http.exceptions.SSLError as exc:
-            raise CalendarError(f"TLS with {self.shown_url} failed: {exc}") from None
+            raise self.kind.error(f"TLS with {self.shown_url} failed: {exc}") from None
         except http.exceptions.Timeout:
-            raise TransientError(f"CalDAV server {self.shown_url} did not answer {method} "
+            raise TransientError(f"{self.server} did not answer {method} "
                                  f"within {self.timeout} s") from None
         except (http.exceptions.RequestException, OSError) as exc:
-            raise TransientError(f"cannot reach CalDAV server {self.shown_url} "
+            raise TransientError(f"cannot reach {self.server} "
                                  f"({type(exc).__name__}: refused, reset or no route)") from None
         except (dav_error.DAVError, etree.LxmlError, ValueError) as exc:  # unparseable XML
-            raise CalendarError(f"CalDAV server {self.shown_url} sent a broken answer "
+            raise self.kind.error(f"{self.server} sent a broken answer "
                                 f"to {method}: {exc}") from None
         if response.status >= 500:
-            raise TransientError(f"CalDAV server {self.shown_url} failed {method} "
+            raise TransientError(f"{self.server} failed {method} "
                                  f"(HTTP {response.status})")
         return response
 
+    def _parse(self, parser: Callable[[], T]) -> T:
+        """A multistatus parser's result; a malformed body is the server's fault."""
+        try:
+            return parser()
+        except (dav_error.DAVError, etree.LxmlError, ValueError, AttributeError) as exc:
+            raise self.kind.error(f"{self.server} sent an "
+                                  f"unreadable multistatus: {exc}") from None
+
     def _expect(self, response: DAVResponse, ok: tuple[int, ...], doing: str) -> None:
         if response.status not in ok:
-            raise CalendarError(f"CalDAV server {self.shown_url} answered HTTP "
+            raise self.kind.error(f"{self.server} answered HTTP "
                                 f"{response.status} {getattr(response, 'reason', '')} "
                                 f"when {doing}")
 
@@ -356,12 +366,6 @@ class _Precondition(Exception):
     login was fine."""
 
 
-def _parse(parser: Callable[[], T]) -> T:
-    """A multistatus parser's result; a malformed body is the server's fault."""
-    try:
-        return parser()
-    except (dav_error.DAVError, etree.LxmlError, ValueError, AttributeError) as exc:
-        raise CalendarError(f"CalDAV server sent an unreadable multistatus: {exc}") from None
 
 
 def quoted(href: str) -> str:

@@ -1,15 +1,18 @@
-"""The local copy of each CalDAV calendar keepwarm reads meetings from, so that a change on
-the server downloads only the objects that changed, never the whole window again.
+"""The local copy of each CalDAV calendar keepwarm reads meetings from, and of each CardDAV
+address book it reads cards from, so that a change on the server downloads only the objects
+that changed, never the whole collection again. Calendars and address books are kept alike;
+the session's ``DavKind`` makes the requests of each.
 
-A copy is href -> (ETag, iCalendar text), plus where it stands: the RFC 6578 sync-token it
-is at, or, on a server without one, the getctag and time range of the last ETag listing.
-It lives in ``<state_dir>/<account>.caldav/``, one JSON file per calendar (named by a hash
-of login and calendar URL), replaced atomically and 0600 (connectors.atomic): a crash leaves
+A copy is href -> (ETag, iCalendar or vCard text), plus where it stands: the RFC 6578
+sync-token it is at, or, on a server without one, the getctag and time range of the last
+ETag listing (an address book has no time range). It lives in
+``<state_dir>/<account>.caldav/`` (``.carddav/``), one JSON file per collection (named by a
+hash of login and URL), replaced atomically and 0600 (connectors.atomic): a crash leaves
 the old copy or the new one, never a mix. Without a state folder (tests, harnesses) copies
 live in memory for the connector's lifetime. A copy is only a cache: an unreadable file is
-dropped and the calendar read again from the server.
+dropped and the collection read again from the server.
 
-Bringing a copy up to date (``CalendarCopies.update``):
+Bringing a copy up to date (``CollectionCopies.update``):
 
 - with a sync-token: nothing to do when the calendar's token in the PROPFIND that listed it
   is the copy's. Else a sync-collection REPORT from the copy's token (following truncated
@@ -19,11 +22,13 @@ Bringing a copy up to date (``CalendarCopies.update``):
   refusal is an error, never a loop. A calendar whose server shows a token but refuses the
   REPORT is read as one without, from then on (until its copy is deleted).
 - without: nothing to do when the getctag and the time range equal the last listing's. Else
-  a time-range calendar-query for ETags only; new and changed hrefs are fetched by multiget,
-  hrefs no longer listed leave the copy.
+  the ETags are listed (``DavSession.etags``: a time-range calendar-query, a PROPFIND of the
+  address book); new and changed hrefs are fetched by multiget, hrefs no longer listed
+  leave the copy.
 
 Why the meetings in the store converge to the server's is explained at
-``CaldavConnector._fetch``, which saves every copy before it yields anything.
+``CaldavConnector._fetch``, which saves every copy before it yields anything; the cards,
+at ``CarddavConnector._fetch_cards``.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.atomic import write_atomic
-from connectors.dav import CalendarInfo, DavSession, InvalidSyncToken, SyncUnsupported, quoted
-from daemon.errors import CalendarError
+from connectors.dav import DavSession, quoted
+from connectors.davtypes import Collection, InvalidSyncToken, SyncUnsupported
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +54,9 @@ Call = Callable[..., Any]  # the connector's retrying call: call(what, fn, *args
 
 
 @dataclass
-class CalendarCopy:
-    """One calendar's objects as last read, and the marker they were read at."""
+class CollectionCopy:
+    """One calendar's or address book's objects as last read, and the marker they were
+    read at."""
 
     url: str
     token: str = ""  # the RFC 6578 sync-token the objects are at; '' if none
@@ -68,19 +74,23 @@ class CalendarCopy:
         return h.hexdigest()
 
 
-class CalendarCopies:
-    """The copies of one account's calendars, kept up to date through one DavSession."""
+class CollectionCopies:
+    """The copies of one account's calendars (or address books), kept up to date through
+    one DavSession."""
 
     def __init__(self, dav: DavSession, call: Call, state_dir: str) -> None:
         self.dav = dav
         self.call = call
         self.account = dav.account
         self.username = dav.username
-        self.folder = Path(state_dir) / f"{self.account}.caldav" if state_dir else None
-        self._loaded: dict[str, CalendarCopy] = {}
+        self.error = dav.kind.error
+        suffix = dav.kind.service.lower()  # caldav, carddav
+        self.folder = Path(state_dir) / f"{self.account}.{suffix}" if state_dir else None
+        self._loaded: dict[str, CollectionCopy] = {}
 
-    def update(self, cal: CalendarInfo, span: tuple[str, str]) -> CalendarCopy:
-        """``cal``'s copy brought up to date with the server and saved."""
+    def update(self, cal: Collection, span: tuple[str, str] = ("", "")) -> CollectionCopy:
+        """``cal``'s copy brought up to date with the server and saved (``span``: the time
+        range of a calendar's ETag listing)."""
         copy = self._load(cal.url)
         try:
             if cal.sync_token and not copy.no_sync:
@@ -113,31 +123,33 @@ class CalendarCopies:
                 path.unlink(missing_ok=True)
 
     # -- with RFC 6578 sync-collection ---------------------------------------------------
-    def _by_sync_token(self, copy: CalendarCopy, cal: CalendarInfo) -> None:
+    def _by_sync_token(self, copy: CollectionCopy, cal: Collection) -> None:
         if copy.token and copy.token == cal.sync_token:
             return
         try:
             changed, deleted, token = self._changes(cal, copy.token)
         except InvalidSyncToken:
             if not copy.token:
-                raise CalendarError(f"CalDAV server {self.dav.shown_url} refused to list "
-                                    f"{cal.url} from scratch (DAV:valid-sync-token)") from None
+                raise self._refused(cal) from None
             log.info("%s: the server no longer knows the sync-token of %r; reading the "
-                     "calendar again from scratch", self.account, cal.name)
+                     "%s again from scratch", self.account, cal.name, self.dav.kind.what)
             copy.objects.clear()
             copy.token = ""
             try:
                 changed, deleted, token = self._changes(cal, "")
             except InvalidSyncToken:
-                raise CalendarError(f"CalDAV server {self.dav.shown_url} refused to list "
-                                    f"{cal.url} from scratch (DAV:valid-sync-token)") from None
+                raise self._refused(cal) from None
         if not copy.token:  # a listing from scratch names every member: the rest are gone
             deleted = set(copy.objects) - set(changed)
         self._apply(copy, cal, changed, deleted)
         copy.token, copy.ctag, copy.span = token, "", ("", "")
         copy.dirty = True
 
-    def _changes(self, cal: CalendarInfo, token: str) -> tuple[dict[str, str], set[str], str]:
+    def _refused(self, cal: Collection) -> Exception:
+        return self.error(f"{self.dav.server} refused to "
+                          f"list {cal.url} from scratch (DAV:valid-sync-token)")
+
+    def _changes(self, cal: Collection, token: str) -> tuple[dict[str, str], set[str], str]:
         """Every change since ``token``, through truncated answers: (href -> ETag of the
         changed members, hrefs of the removed ones, the new token)."""
         changed: dict[str, str] = {}
@@ -154,25 +166,24 @@ class CalendarCopies:
             if not page.truncated:
                 return changed, deleted, page.token
             if not page.token or page.token == token:
-                raise CalendarError(f"CalDAV server {self.dav.shown_url} truncated the changes "
+                raise self.error(f"{self.dav.server} truncated the changes "
                                     f"of {cal.url} without a new sync-token")
             token = page.token
-        raise CalendarError(f"CalDAV server {self.dav.shown_url} truncated the changes of "
+        raise self.error(f"{self.dav.server} truncated the changes of "
                             f"{cal.url} {MAX_PAGES} times in a row")
 
     # -- by time range and ETags ----------------------------------------------------------
-    def _by_etags(self, copy: CalendarCopy, cal: CalendarInfo, span: tuple[str, str]) -> None:
+    def _by_etags(self, copy: CollectionCopy, cal: Collection, span: tuple[str, str]) -> None:
         if cal.ctag and (copy.token, copy.ctag, copy.span) == ("", cal.ctag, span):
             return
-        listed = {r.href: r.etag for r in self.call(f"listing {cal.name}", self.dav.query,
-                                                    cal.url, span[0], span[1], False)}
+        listed = self.call(f"listing {cal.name}", self.dav.etags, cal.url, span)
         self._apply(copy, cal, listed, set(copy.objects) - set(listed))
         if (copy.token, copy.ctag, copy.span) != ("", cal.ctag, span):
             copy.token, copy.ctag, copy.span = "", cal.ctag, span
             copy.dirty = True
 
     # -- both -------------------------------------------------------------------------------
-    def _apply(self, copy: CalendarCopy, cal: CalendarInfo, changed: dict[str, str],
+    def _apply(self, copy: CollectionCopy, cal: Collection, changed: dict[str, str],
                deleted: set[str]) -> None:
         """Drop ``deleted``; download the ``changed`` hrefs whose ETag the copy lacks (all
         of those without an ETag), CHUNK per multiget."""
@@ -204,10 +215,10 @@ class CalendarCopies:
         key = hashlib.sha256(f"{self.username}\n{url}".encode()).hexdigest()[:24]
         return self.folder / f"{key}.json"
 
-    def _load(self, url: str) -> CalendarCopy:
+    def _load(self, url: str) -> CollectionCopy:
         if url in self._loaded:
             return self._loaded[url]
-        copy = CalendarCopy(url)
+        copy = CollectionCopy(url)
         if self.folder is not None:
             path = self._path(url)
             try:
@@ -215,13 +226,13 @@ class CalendarCopies:
             except FileNotFoundError:
                 pass
             except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-                log.warning("%s: ignoring the unreadable calendar copy %s (%s); reading the "
-                            "calendar again", self.account, path, exc)
+                log.warning("%s: ignoring the unreadable copy %s (%s); reading the %s "
+                            "again", self.account, path, exc, self.dav.kind.what)
         self._loaded[url] = copy
         return copy
 
 
-def _encode(copy: CalendarCopy, username: str) -> bytes:
+def _encode(copy: CollectionCopy, username: str) -> bytes:
     data = {"format": _FORMAT, "username": username, "calendar": copy.url,
             "token": copy.token, "ctag": copy.ctag, "span": list(copy.span),
             "no_sync": copy.no_sync,
@@ -229,13 +240,13 @@ def _encode(copy: CalendarCopy, username: str) -> bytes:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _decode(data: Any, url: str, username: str) -> CalendarCopy:
+def _decode(data: Any, url: str, username: str) -> CollectionCopy:
     """The copy saved in ``data``; ValueError when it is not one for this login and URL."""
     if data.get("format") != _FORMAT or (data["username"], data["calendar"]) != (username, url):
         raise ValueError("saved for another format, login or calendar")
     start, end = data["span"]
     objects = {str(href): (str(etag), str(text)) for href, (etag, text)
                in data["objects"].items()}
-    return CalendarCopy(url, token=str(data["token"]), ctag=str(data["ctag"]),
+    return CollectionCopy(url, token=str(data["token"]), ctag=str(data["ctag"]),
                         span=(str(start), str(end)), no_sync=data["no_sync"] is True,
                         objects=objects)

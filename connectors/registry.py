@@ -20,6 +20,8 @@ REGISTRY: dict[str, str] = {
     "caldav": "connectors.caldav:CaldavConnector",
     "outlook": "connectors.outlook:OutlookConnector",
     "gmail": "connectors.gmail:GmailConnector",
+    "vcf": "connectors.vcf:VcfConnector",
+    "carddav": "connectors.carddav:CarddavConnector",
 }
 
 

@@ -49,7 +49,10 @@ def test_loading_the_config_imports_no_connector_library(tmp_path: Path) -> None
         '[[accounts]]\nname = "dav"\ntype = "caldav"\nurl = "https://dav.example.com/"\n'
         'username = "me"\nkeyring = true\n'
         '[[accounts]]\nname = "g"\ntype = "gmail"\nclient_secrets = "client.json"\n'
-        '[[accounts]]\nname = "o"\ntype = "outlook"\nclient_id = "abc"\n')
+        '[[accounts]]\nname = "o"\ntype = "outlook"\nclient_id = "abc"\n'
+        '[[accounts]]\nname = "book"\ntype = "carddav"\nurl = "https://dav.example.com/"\n'
+        'username = "me"\nkeyring = true\n'
+        '[[accounts]]\nname = "vcards"\ntype = "vcf"\npath = "contacts"\n')
     done = python("import json, sys\nfrom pathlib import Path\nfrom daemon.config import load\n"
                   "from daemon.config import permission_warnings\n"
                   "cfg = load(Path(sys.argv[1]))\npermission_warnings(cfg)\n"
@@ -58,7 +61,8 @@ def test_loading_the_config_imports_no_connector_library(tmp_path: Path) -> None
                   str(config))
     assert done.returncode == 0, done.stderr
     types, imported = (json.loads(line) for line in done.stdout.splitlines())
-    assert sorted(types) == ["caldav", "gmail", "ics", "imap", "maildir", "mbox", "outlook"]
+    assert sorted(types) == ["caldav", "carddav", "gmail", "ics", "imap", "maildir", "mbox",
+                             "outlook", "vcf"]
     assert imported == []
 
 
@@ -100,4 +104,5 @@ def test_a_missing_library_is_that_accounts_error_alone(tmp_path: Path) -> None:
 def test_the_in_memory_test_connector_is_not_a_product_type() -> None:
     done = python("from connectors import registry\nprint(' '.join(registry.types()))")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["caldav", "gmail", "ics", "imap", "maildir", "mbox", "outlook"]
+    assert done.stdout.split() == ["caldav", "carddav", "gmail", "ics", "imap", "maildir", "mbox",
+                                   "outlook", "vcf"]

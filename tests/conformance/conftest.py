@@ -24,6 +24,8 @@ CONTACT_HARNESSES = [
     "memory:MemoryContactsHarness",
     "gmail:GmailContactsHarness",
     "outlook:OutlookContactsHarness",
+    "vcf:VcfContactsHarness",
+    "carddav:CarddavContactsHarness",
 ]
 CALENDAR_HARNESSES = [
     "memory:MemoryCalendarHarness",

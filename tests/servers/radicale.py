@@ -1,5 +1,5 @@
-"""A real Radicale CalDAV server for the tests: a subprocess on a free loopback port with a
-throw-away storage folder and a plain-text htpasswd file.
+"""A real Radicale CalDAV and CardDAV server for the tests: a subprocess on a free loopback
+port with a throw-away storage folder and a plain-text htpasswd file.
 
 A subprocess rather than a thread, so a test can kill the server and start it again on the
 same port and storage. Starting takes about half a second, so one server serves the whole
@@ -32,11 +32,13 @@ from typing import Any
 import pytest
 
 from connectors.caldav import CaldavConnector
+from connectors.carddav import CarddavConnector
 from daemon.model import AccountConfig
 from tests.servers import free_port
 
 _users = itertools.count(1)
 _C = "urn:ietf:params:xml:ns:caldav"
+_CR = "urn:ietf:params:xml:ns:carddav"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class User:
         return AccountConfig(name=name, type="caldav", options=options,
                              holds_reminders=holds_reminders)
 
+    def card_account(self, name: str = "carddav", **extra: Any) -> AccountConfig:
+        """The same login as a carddav account."""
+        options = CarddavConnector.with_defaults(self.options(**extra))
+        return AccountConfig(name=name, type="carddav", options=options)
+
     def request(self, method: str, url: str, body: bytes = b"",
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """One authenticated request: status, headers, body (errors are answers too)."""
@@ -94,6 +101,23 @@ class User:
         status, _, answer = self.request("MKCALENDAR", url, body.encode())
         assert status == 201, (status, answer)
         return url
+
+    def make_addressbook(self, display_name: str, slug: str | None = None) -> str:
+        """An address book in the home set (extended MKCOL, RFC 5689); its URL."""
+        url = f"{self.home}{slug or secrets.token_hex(6)}/"
+        body = (f'<?xml version="1.0"?><D:mkcol xmlns:D="DAV:" xmlns:CR="{_CR}"><D:set>'
+                "<D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype>"
+                f"<D:displayname>{display_name}</D:displayname></D:prop></D:set></D:mkcol>")
+        status, _, answer = self.request("MKCOL", url, body.encode())
+        assert status == 201, (status, answer)
+        return url
+
+    def put_card(self, url: str, vcf: bytes) -> str:
+        """PUT a vCard as an address-book app does; the new ETag."""
+        status, answer, body = self.request("PUT", url, vcf,
+                                            {"Content-Type": "text/vcard; charset=utf-8"})
+        assert status in (201, 204), (status, body)
+        return answer.get("ETag", "")
 
     def calendars(self) -> dict[str, list[str]]:
         """display name -> URLs of the user's calendars."""
