@@ -27,6 +27,16 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class PromiseText:
+    """A sentence of the user's own new text in a sent message that commits to the next
+    contact ("I'll call you on Tuesday"), found where the account reads bodies (``promises =
+    true``, ``daemon.promisetext``). Only this leaves the connector: never the body."""
+
+    sentence: str  # as written, cleaned, at most 200 characters
+    due: date | None  # the day the time phrase names; None: a promise with no time (a note)
+
+
+@dataclass(frozen=True, slots=True)
 class Mail:
     """The headers of one message, sent by the user or received; nothing of the body.
     ``received`` says where a source found it (an inbox, an archive); whether it is the
@@ -51,6 +61,7 @@ class Mail:
     report: bool = False  # Content-Type multipart/report: a bounce or a receipt
     link: str = ""  # a web link that opens the message (Graph webLink), if the source has one
     received: bool = False  # read from a received folder (see the class docstring)
+    promises: tuple[PromiseText, ...] = ()  # found in the user's own text (opt-in)
 
     @property
     def recipients(self) -> tuple[Address, ...]:
