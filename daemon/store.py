@@ -161,7 +161,10 @@ class Store(ContactTables):
              "meetings": "SELECT count(*) FROM meetings",
              "touchpoints": "SELECT count(*) FROM participants WHERE rule IS NULL "
                             f"AND role != '{FROM}'",
-             "contacts": "SELECT count(DISTINCT contact) FROM addresses",
+             # those `keepwarm contacts` lists: a card alone makes no contact of anyone
+             "contacts": "SELECT count(DISTINCT a.contact) FROM addresses a WHERE EXISTS "
+                         "(SELECT 1 FROM participants p WHERE p.email = a.email AND "
+                         f"p.rule IS NULL AND p.role != '{FROM}')",
              "reminders": "SELECT count(*) FROM reminders"}
         return {k: self.db.execute(v).fetchone()[0] for k, v in q.items()}
 
