@@ -193,6 +193,12 @@ def test_unmerge_wins_over_the_card_and_survives_a_lost_store(
     assert home.run("unmerge", "jd@work.example") == 0
     steering = (home.root / "kw.steering.toml").read_text()
     assert '[contacts."jd@work.example"]\nunmerged = true' in steering
+    listed = {c["contact"]: c for c in home.json(capsys, "steering")["contacts"]}
+    assert listed["jd@work.example"]["unmerged"] is True
+    assert "jane@x.org" not in listed  # the card's merge was never the user's
+    capsys.readouterr()
+    assert home.run("steering") == 0
+    assert "jd@work.example\tunmerge\tfrom its address-book card" in capsys.readouterr().out
     assert home.run("sync") == 0
     contacts = home.contacts(capsys)
     assert contacts["jane@x.org"]["emails"] == ["jane@x.org"]
