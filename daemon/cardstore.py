@@ -108,8 +108,13 @@ class CardTables(ReminderTables):
 
     def _card_keys(self) -> _KeyOf:
         contact = dict(self.db.execute("SELECT email, contact FROM addresses").fetchall())
-        apart = {r[0] for r in self.db.execute("SELECT email FROM apart")}
-        return _KeyOf(contact, apart)
+        return _KeyOf(contact, self._apart())
+
+    def _apart(self) -> set[str]:
+        """The addresses no card joins to others: those the user unmerged from their cards,
+        and the user's own (learned) addresses, on a card shared with someone else."""
+        return {r[0] for r in self.db.execute("SELECT email FROM apart UNION "
+                                              "SELECT email FROM aliases")}
 
     def card_persons(self) -> dict[str, CardPerson]:
         """contact key -> the person its cards make: the first non-empty of each field over
@@ -153,7 +158,7 @@ class CardTables(ReminderTables):
                 dict(db.execute("SELECT email, contact FROM merges").fetchall()),
                 [tuple(json.loads(r[0])) for r in db.execute(
                     "SELECT emails FROM cards WHERE emails != '[]' ORDER BY account, card_id")],
-                {r[0] for r in db.execute("SELECT email FROM apart")}, steered,
+                self._apart(), steered,
                 {r[0] for r in db.execute("SELECT contact FROM reminders WHERE contact != ''")},
                 first)
 

@@ -238,3 +238,18 @@ def test_schema_5_upgrades_with_its_merges_kept_as_the_users(tmp_path: Path) -> 
     put(store, CardBatch([Card("1", emails=("bo@x.org", "ann@home.example"))], 1))
     assert store.contact_of("bo@x.org") == "ann@x.org"
     assert store.steering().contacts["ann@x.org"].addresses == {"ann@home.example"}
+
+
+def test_the_users_own_addresses_join_no_card_and_their_own_card_is_no_person(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    store.add_aliases({"me@home.example"}, NOW, "own address")
+    mail(store, "m1", NOW, "sam@x.org")
+    put(store, CardBatch([Card("home", name="Sam and me", emails=("me@home.example",
+                                                                  "sam@x.org")),
+                          Card("me", name="Me", emails=("me@work.example", "me@home.example"),
+                               birthday=PartialDate(5, 5, 1980))], 1))
+    assert store.contact_of("sam@x.org") == "sam@x.org"
+    (sam,) = store.contact_facts()
+    assert sam.emails == ("sam@x.org",) and sam.name == "Sam and me" and sam.carded
+    assert [p.key for p in store.card_people(own={"me@work.example"})] == ["sam@x.org"]

@@ -124,6 +124,9 @@ def test_show_prints_the_card(home: Home, capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "Ann Lee <ann@x.org>" in out and "birthday as written: 'early May'" in out
     assert "keepwarm has seen no message or meeting with ann@x.org." in out
+    # a card's name finds its address
+    assert home.run("show", "Ann Lee") == 2
+    assert "did you mean ann@x.org?" in capsys.readouterr().err
 
 
 def test_groups_are_usable_in_cadence_rules(tmp_path: Path,
