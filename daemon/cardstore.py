@@ -83,6 +83,10 @@ class CardTables(ReminderTables):
         gone = [cid for cid in self._card_emails(account) if cid not in keep]
         return self.put_cards(account, [], gone)
 
+    def card_ids(self, account: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT card_id FROM cards WHERE account=?",
+                                              (account,))}
+
     def _card_emails(self, account: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT card_id, emails FROM cards WHERE account=?",
                                     (account,)).fetchall())

@@ -150,7 +150,9 @@ def sync_summary(console: Console, report: SyncReport) -> None:
     for a in report.accounts:
         if a.error:
             hint = " (needs sign-in)" if a.needs_signin else ""
-            console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]")
+            # one line however long: a command in it must not break where the width ends
+            console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]",
+                          soft_wrap=True)
         else:
             console.print(f"✓ {escape(a.name)}: {plural(a.messages, 'new message')}, "
                           f"{plural(a.meetings, 'meeting')}, "
@@ -160,7 +162,7 @@ def sync_summary(console: Console, report: SyncReport) -> None:
     r = report.reminders
     if r is not None:
         if r.error:
-            console.print(f"[red]✗ reminders: {escape(r.error)}[/red]")
+            console.print(f"[red]✗ reminders: {escape(r.error)}[/red]", soft_wrap=True)
         else:
             console.print(f"✓ reminders: {r.created:,} created, {r.moved:,} moved, "
                           f"{r.deleted:,} removed")

@@ -132,7 +132,7 @@ def _pull_cards(store: Store, conn: Connector, ctx: FetchContext, report: Accoun
                 stop: Callable[[], bool] | None) -> None:
     """The account's address book, after its mail and meetings; who is one person is
     worked out again once its batches are stored (or a crash left that undone)."""
-    listing = ingest.Listing()
+    listing = ingest.Listing(accept_shrink=ctx.accept_shrink)
     try:
         for batch in conn.fetch_cards(store.card_cursor(conn.name), ctx):
             report.cards += ingest.store_cards(store, conn.name, batch, ctx.now, listing)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon import grouping, ingest
+from daemon.errors import ShrinkRefused
 from daemon.model import Card, CardBatch, Mail, PartialDate, Skipped, Verdict
 from daemon.schema import MIGRATIONS
 from daemon.store import Store
@@ -26,7 +27,8 @@ def stored(store: Store, account: str = "book") -> dict[str, Card]:
 
 
 def put(store: Store, *batches: CardBatch, account: str = "book") -> None:
-    listing = ingest.Listing()
+    """Store one fetch, believing a listing that lost most cards (see the test of that)."""
+    listing = ingest.Listing(accept_shrink=True)
     for b in batches:
         ingest.store_cards(store, account, b, NOW, listing)
     ingest.regroup(store)
@@ -92,6 +94,22 @@ def test_a_full_listing_removes_only_at_its_last_batch_and_only_its_account(
     assert set(stored(store)) == {"a", "c"} and stored(store)["a"].name == "A"
     assert set(stored(store, "other")) == {"z"}
     assert store.card_cursor("book") == 2 and store.cursor("book") is None  # apart from mail
+
+
+def test_a_listing_that_lost_most_cards_is_refused_until_accepted(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([Card(c, emails=(f"{c}@x.org",)) for c in "abc"], 1))
+    for kept in ([], [Card("a")]):  # an unmounted folder, a truncated file
+        with pytest.raises(ShrinkRefused) as exc:
+            ingest.store_cards(store, "book", CardBatch(kept, 2, full=True, last=True), NOW,
+                               ingest.Listing())
+        assert str(exc.value).startswith(f"the address book now holds {len(kept)} of the 3 "
+                                         "cards keepwarm has from it")
+        assert "keepwarm sync --accept-shrink book" in str(exc.value)
+        assert set(stored(store)) == set("abc") and store.card_cursor("book") == 1
+    ingest.store_cards(store, "book", CardBatch([Card("a")], 2, full=True, last=True), NOW,
+                       ingest.Listing(accept_shrink=True))
+    assert set(stored(store)) == {"a"}
 
 
 def test_a_batch_lands_with_its_cursor_or_not_at_all(tmp_path: Path,

@@ -270,3 +270,24 @@ def test_a_failing_address_book_never_stops_the_others_and_broken_cards_are_skip
     rows = home.json(capsys, "status", "--skipped")
     assert [(r["account"], r["location"], r["reason"]) for r in rows] == [
         ("cal", "cal/broken.vcf", "truncated vCard")]
+
+
+def test_an_address_book_that_lost_most_cards_is_believed_only_when_told(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    home.send(10, "jane@x.org")
+    book = home.data["book"]
+    for card in (JANE, Card("a", emails=("a@x.org",)), Card("b", emails=("b@x.org",))):
+        book.put_card(card)
+    assert home.run("sync") == 0
+    book.remove_card("a")
+    book.remove_card("b")
+    book.cards_expired = True  # the next read lists every card: one is left of three
+    capsys.readouterr()
+    assert home.run("sync") == 1
+    assert ("✗ book: the address book now holds 1 of the 3 cards keepwarm has from it"
+            in capsys.readouterr().out)
+    assert home.json(capsys, "show", "a@x.org")["cards"] != []
+    book.cards_expired = True
+    assert home.run("sync", "--accept-shrink", "book") == 0
+    assert home.json(capsys, "show", "a@x.org")["cards"] == []
+    assert home.contacts(capsys)["jane@x.org"]["carded"] is True
