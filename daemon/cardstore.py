@@ -105,6 +105,10 @@ class CardTables(ReminderTables):
     def _on_a_card(self, email: str) -> bool:
         return any(email in card.emails for _, card in self.cards())
 
+    def share_a_card(self, one: str, other: str) -> bool:
+        """Whether some card lists both addresses."""
+        return any(one in card.emails and other in card.emails for _, card in self.cards())
+
     def card_tags_of(self, contact: str) -> frozenset[str]:
         """The tags a contact's cards give it (``group:<name>``, ``starred``)."""
         person = self.card_persons().get(contact)

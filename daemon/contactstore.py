@@ -86,6 +86,11 @@ class ContactTables(CardTables):
             self.db.execute("UPDATE addresses SET contact=email WHERE email=?", (email,))
             self.mark_regroup()
 
+    def merged_into(self, contact: str) -> list[str]:
+        """The addresses the user merged into ``contact`` (not those its cards join)."""
+        return sorted(r[0] for r in self.db.execute("SELECT email FROM merges WHERE contact=?",
+                                                    (contact,)))
+
     def set_apart(self, email: str, apart: bool) -> None:
         """Whether cards leave ``email`` out of the person they make (the user's unmerge);
         a merge the user makes again ends it."""

@@ -291,3 +291,30 @@ def test_an_address_book_that_lost_most_cards_is_believed_only_when_told(
     assert home.run("sync", "--accept-shrink", "book") == 0
     assert home.json(capsys, "show", "a@x.org")["cards"] == []
     assert home.contacts(capsys)["jane@x.org"]["carded"] is True
+
+
+def test_the_key_only_a_card_joins_can_be_unmerged_and_keeps_its_reminder(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    for d in (300, 200, 150):
+        home.send(d, "jane@x.org")
+    home.send(100, "jd@work.example")
+    home.data["book"].put_card(Card("jane", name="Jane Doe", emails=(
+        "jd@work.example", "jane@x.org", "j@home.example")))
+    assert home.run("sync") == 0
+    assert list(home.reminders()) == ["jane@x.org"]  # the first in touch keys the card
+    capsys.readouterr()
+    assert home.run("unmerge", "jane@x.org") == 0
+    assert ("jane@x.org: a contact of its own again, no longer part of jd@work.example"
+            in capsys.readouterr().out)
+    assert home.run("sync") == 0
+    contacts = home.contacts(capsys)
+    assert contacts["jane@x.org"]["emails"] == ["jane@x.org"]
+    assert contacts["jd@work.example"]["emails"] == ["jd@work.example", "j@home.example"]
+    assert contacts["jd@work.example"]["name"] == "Jane Doe"
+    # jane@ keeps its reminder (for its own, older, due date); the rest has one of its own
+    assert set(home.reminders()) == {"jane@x.org", "jd@work.example"}
+    # a key the user merged others into still cannot leave them
+    assert home.run("merge", "bo@x.org", "jane@x.org", "--force") == 0
+    capsys.readouterr()
+    assert home.run("unmerge", "bo@x.org") == 2
+    assert "unmerge jane@x.org instead" in capsys.readouterr().err
