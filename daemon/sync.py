@@ -131,14 +131,15 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
 def _pull_cards(store: Store, conn: Connector, ctx: FetchContext, report: AccountReport,
                 stop: Callable[[], bool] | None) -> None:
     """The account's address book, after its mail and meetings; who is one person is
-    worked out again once its batches are stored (or a crash left that undone)."""
+    worked out again once its batches are stored (or a crash left that undone). ``stop``
+    never ends a full listing halfway: the next turn would have to list it all again."""
     listing = ingest.Listing(accept_shrink=ctx.accept_shrink)
     try:
         for batch in conn.fetch_cards(store.card_cursor(conn.name), ctx):
             report.cards += ingest.store_cards(store, conn.name, batch, ctx.now, listing)
             report.skipped += len(batch.skipped)
             _log_skipped(conn.name, batch.skipped)
-            if stop is not None and stop():
+            if listing.seen is None and stop is not None and stop():
                 report.complete = False
                 break
     finally:

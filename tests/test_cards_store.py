@@ -5,6 +5,7 @@ one person (``daemon.grouping``) keeps its keys."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import grouping, ingest
+from connectors.memory import MemoryConnector, MemoryData
+from daemon import grouping, ingest, sync
+from daemon.config import parse
 from daemon.errors import ShrinkRefused
 from daemon.model import Card, CardBatch, Mail, PartialDate, Skipped, Verdict
 from daemon.schema import MIGRATIONS
@@ -271,3 +274,30 @@ def test_the_users_own_addresses_join_no_card_and_their_own_card_is_no_person(
     (sam,) = store.contact_facts()
     assert sam.emails == ("sam@x.org",) and sam.name == "Sam and me" and sam.carded
     assert [p.key for p in store.card_people(own={"me@work.example"})] == ["sam@x.org"]
+
+
+def test_a_stop_ends_a_read_of_cards_between_batches_but_never_a_full_listing_halfway(
+        tmp_path: Path) -> None:
+    data = MemoryConnector.DATA.setdefault(f"stop-{tmp_path.name}", MemoryData())
+    for c in "abcde":
+        data.put_card(Card(c, emails=(f"{c}@x.org",)))
+    config = parse({"store": {"path": str(tmp_path / "kw.db")},
+                    "accounts": [{"name": "book", "type": "memory", "batch_size": 2,
+                                  "key": f"stop-{tmp_path.name}"}]}, tmp_path / "c.toml")
+    store, (account,) = Store(config.store_path), config.accounts
+    sync.pull(store, account, config.settings, NOW, stop=lambda: True)  # mail and meetings
+
+    def after(n: int) -> Callable[[], bool]:
+        """A stop once more than ``n`` cards are stored (never during mail and meetings)."""
+        return lambda: len(store.card_ids("book")) > n
+
+    report = sync.pull(store, account, config.settings, NOW, stop=after(0))
+    assert report.cards == 5 and len(stored(store)) == 5  # a listing is read to its end
+    for c in "fghij":
+        data.put_card(Card(c, emails=(f"{c}@x.org",)))
+    report = sync.pull(store, account, config.settings, NOW, stop=after(5))
+    assert (report.cards, report.complete) == (2, False)
+    assert store.contact_of("f@x.org") == "f@x.org"  # what was read is a person already
+    # the memory source's batches before its last carry the old cursor: it sends all again
+    report = sync.pull(store, account, config.settings, NOW)
+    assert (report.cards, report.complete, len(stored(store))) == (5, True, 10)
