@@ -9,7 +9,7 @@ saves what it decided (``set_grouping``), as ``rejudge`` does for verdicts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from daemon.model import FROM, JSON, Card, CardPerson, PartialDate
@@ -120,9 +120,22 @@ class CardTables(ReminderTables):
 
     def _apart(self) -> set[str]:
         """The addresses no card joins to others: those the user unmerged from their cards,
-        and the user's own (learned) addresses, on a card shared with someone else."""
-        return {r[0] for r in self.db.execute("SELECT email FROM apart UNION "
-                                              "SELECT email FROM aliases")}
+        and the user's own, on a card shared with someone else."""
+        return {r[0] for r in self.db.execute("SELECT email FROM apart")} | self.own()
+
+    def own(self) -> set[str]:
+        """The user's addresses: learned (``aliases``) and configured (``set_own``)."""
+        return {r[0] for r in self.db.execute("SELECT email FROM aliases")} | set(
+            json.loads(self._meta("own") or "[]"))
+
+    def set_own(self, addresses: Collection[str]) -> None:
+        """The user's configured addresses, for what the store decides without the config
+        (who is one person): a change of them is worked out again."""
+        value = json.dumps(sorted(addresses))
+        if self._meta("own") != value:
+            with self.transaction():
+                self._set_meta("own", value)
+                self.mark_regroup()
 
     def card_persons(self) -> dict[str, CardPerson]:
         """contact key -> the person its cards make: the first non-empty of each field over

@@ -155,8 +155,8 @@ class ContactTables(CardTables):
         (birthdays): their cards' fields, with the contact's addresses (merges applied),
         tags (the user's and the cards'), whether it is ignored, and a name from mail
         where no card names them. The user's own card (every address one of ``own`` or
-        learned as the user's) is no one to remind them of."""
-        mine = {*own, *(r[0] for r in self.db.execute("SELECT email FROM aliases"))}
+        known as the user's, ``CardTables.own``) is no one to remind them of."""
+        mine = {*own, *self.own()}
         with bulk_read():
             people = self.card_persons()
             emails: dict[str, list[str]] = {}

@@ -122,19 +122,20 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
                 if stop is not None and stop():
                     report.complete = False
                     return report
-            _pull_cards(store, conn, ctx, report, stop)
+            _pull_cards(store, conn, ctx, report, stop, settings.own_addresses)
     finally:
         conn.close()
     return report
 
 
 def _pull_cards(store: Store, conn: Connector, ctx: FetchContext, report: AccountReport,
-                stop: Callable[[], bool] | None) -> None:
+                stop: Callable[[], bool] | None, own: Collection[str]) -> None:
     """The account's address book, after its mail and meetings; who is one person is
     worked out again once its batches are stored (or a crash left that undone). ``stop``
     never ends a full listing halfway: the next turn would have to list it all again."""
     listing = ingest.Listing(accept_shrink=ctx.accept_shrink)
     try:
+        store.set_own(own)
         for batch in conn.fetch_cards(store.card_cursor(conn.name), ctx):
             report.cards += ingest.store_cards(store, conn.name, batch, ctx.now, listing)
             report.skipped += len(batch.skipped)

@@ -274,6 +274,8 @@ def test_the_users_own_addresses_join_no_card_and_their_own_card_is_no_person(
     (sam,) = store.contact_facts()
     assert sam.emails == ("sam@x.org",) and sam.name == "Sam and me" and sam.carded
     assert [p.key for p in store.card_people(own={"me@work.example"})] == ["sam@x.org"]
+    store.set_own({"me@work.example"})  # configured: the store knows it from then on
+    assert [p.key for p in store.card_people()] == ["sam@x.org"]
 
 
 def test_a_stop_ends_a_read_of_cards_between_batches_but_never_a_full_listing_halfway(

@@ -318,3 +318,13 @@ def test_the_key_only_a_card_joins_can_be_unmerged_and_keeps_its_reminder(
     capsys.readouterr()
     assert home.run("unmerge", "bo@x.org") == 2
     assert "unmerge jane@x.org instead" in capsys.readouterr().err
+
+
+def test_the_users_own_address_on_a_card_joins_no_one(
+        home: Home, capsys: pytest.CaptureFixture[str]) -> None:
+    home.send(10, "sam@x.org")
+    home.data["book"].put_card(Card("us", name="Sam and me",
+                                    emails=("me@example.com", "sam@x.org")))
+    assert home.run("sync") == 0
+    sam = home.contacts(capsys)["sam@x.org"]
+    assert (sam["emails"], sam["name"], sam["carded"]) == (["sam@x.org"], "Sam and me", True)
