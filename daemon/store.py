@@ -165,7 +165,8 @@ class Store(ContactTables):
              "contacts": "SELECT count(DISTINCT a.contact) FROM addresses a WHERE EXISTS "
                          "(SELECT 1 FROM participants p WHERE p.email = a.email AND "
                          f"p.rule IS NULL AND p.role != '{FROM}')",
-             "reminders": "SELECT count(*) FROM reminders"}
+             "reminders": "SELECT count(*) FROM reminders",
+             "cards": "SELECT count(*) FROM cards"}
         return {k: self.db.execute(v).fetchone()[0] for k, v in q.items()}
 
     def daemon_state(self) -> dict[str, Any] | None:

@@ -99,6 +99,8 @@ def test_a_card_makes_one_named_person_with_groups_and_a_birthday(
         True, "1986-04-12", None, ["BDAY 1986-02-30 is not a date: ignored"])
     bo = contacts["bo@x.org"]  # no card: the name from mail, nothing of an address book
     assert (bo["name"], bo["carded"], bo["birthday"], bo["tags"]) == ("Bo Berg", False, None, [])
+    counts = home.json(capsys, "status")["counts"]
+    assert (counts["cards"], counts["contacts"]) == (1, 2)
 
 
 def test_show_prints_the_card(home: Home, capsys: pytest.CaptureFixture[str]) -> None:
