@@ -227,6 +227,13 @@ def test_grouping_prefers_the_steered_then_the_reminded_then_the_first_in_touch(
         "n@x": "n@x", "m@x": "m@x"}
 
 
+def test_a_part_split_off_is_keyed_by_its_first_address_in_touch() -> None:
+    old = {"a@x": "a@x", "b@x": "a@x", "c@x": "a@x"}  # the card no longer lists a@x
+    keys = grouping.group(old, {}, [("b@x", "c@x")], set(), set(), {"a@x"},
+                          {"a@x": 1, "b@x": 50, "c@x": 10})
+    assert keys == {"a@x": "a@x", "b@x": "c@x", "c@x": "c@x"}
+
+
 def test_grouping_is_a_fixed_point() -> None:
     """Run again on its own result, nothing moves: no key flips from one sync to the next."""
     old = {"a@x": "a@x", "b@x": "b@x", "d@x": "d@x", "e@x": "d@x"}
