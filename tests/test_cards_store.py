@@ -244,6 +244,30 @@ def test_grouping_is_a_fixed_point() -> None:
     assert once["f@x"] == once["e@x"] == "d@x" and once["a@x"] == "b@x"
 
 
+ADDRS = [f"{c}@x" for c in "abcdefg"]
+addr = st.sampled_from(ADDRS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(addr, addr), st.dictionaries(addr, addr),
+       st.lists(st.lists(addr, min_size=1, max_size=3, unique=True).map(tuple), max_size=4),
+       st.frozensets(addr), st.frozensets(addr), st.frozensets(addr),
+       st.dictionaries(addr, st.integers(0, 9)))
+def test_grouping_joins_what_cards_and_merges_join_and_nothing_moves_after(
+        old: dict[str, str], merges: dict[str, str], cards: list[tuple[str, ...]],
+        apart: frozenset[str], steered: frozenset[str], reminded: frozenset[str],
+        first: dict[str, int]) -> None:
+    keys = grouping.group(old, merges, cards, apart, steered, reminded, first)
+    assert set(keys) == set(old) | set(merges) | set(merges.values()) | {
+        e for card in cards for e in card}
+    assert all(keys[k] == k for k in keys.values())  # a key keys itself
+    for email, target in merges.items():
+        assert keys[email] == keys[target]
+    for card in cards:
+        assert len({keys[e] for e in card if e not in apart}) <= 1
+    assert grouping.group(keys, merges, cards, apart, steered, reminded, first) == keys
+
+
 # -- the upgrade from schema 5 ------------------------------------------------------------
 def test_schema_5_upgrades_with_its_merges_kept_as_the_users(tmp_path: Path) -> None:
     path = tmp_path / "v5.db"
