@@ -153,6 +153,9 @@ def sync_summary(console: Console, report: SyncReport) -> None:
             # one line however long: a command in it must not break where the width ends
             console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]",
                           soft_wrap=True)
+        elif a.address_book_only:
+            console.print(f"✓ {escape(a.name)}: {plural(a.cards, 'card')} read, "
+                          f"{a.skipped:,} skipped")
         else:
             console.print(f"✓ {escape(a.name)}: {plural(a.messages, 'new message')}, "
                           f"{plural(a.meetings, 'meeting')}, "

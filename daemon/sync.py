@@ -49,6 +49,7 @@ class AccountReport:
     touchpoints: int = 0
     skipped: int = 0
     cards: int = 0  # cards read (changed, or listed in full)
+    address_book_only: bool = False  # reads no mail nor meetings: its summary says cards only
     error: str | None = None
     needs_signin: bool = False
     complete: bool = True  # False: stopped early (shutdown or time budget); more to read
@@ -106,8 +107,9 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     end a long backfill anywhere without loss.
     ``conn``: the account's connector when the caller built it (tests tune its batches).
     ``accept_shrink``: a calendar that lost most of its meetings at once is believed."""
-    report = AccountReport(account.name)
     conn = conn or connector(account)
+    report = AccountReport(account.name,
+                           address_book_only=not (conn.reads_mail or conn.reads_meetings))
     ctx = fetch_context(settings, now, accept_shrink)
     snapshot = ingest.Snapshot(accept_shrink=ctx.accept_shrink)
     try:

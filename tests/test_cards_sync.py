@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from connectors import registry
 from connectors.memory import MemoryConnector, MemoryData
 from daemon.cli import main
 from daemon.errors import TransientError
@@ -27,6 +28,17 @@ from daemon.model import (
 )
 
 TZ = ZoneInfo("Europe/Berlin")
+
+
+class AddressBookConnector(MemoryConnector):
+    """The memory connector as an address book alone (a vcf or carddav account's kind)."""
+
+    type = "memory-book"
+    reads_mail = False
+    reads_meetings = False
+
+
+registry.register("memory-book", "tests.test_cards_sync:AddressBookConnector")
 _keys = itertools.count()
 JANE = Card("jane", uid="u-jane", name="Jane Doe", emails=("jane@x.org", "jd@work.example"),
             groups=("Clients",), starred=True, birthday=PartialDate(4, 12, 1986),
@@ -36,12 +48,13 @@ JANE = Card("jane", uid="u-jane", name="Jane Doe", emails=("jane@x.org", "jd@wor
 class Home:
     """A config with a mail account, an address book and a reminders calendar in memory."""
 
-    def __init__(self, root: Path, extra: str = "") -> None:
+    def __init__(self, root: Path, extra: str = "", book: str = "memory") -> None:
         n = next(_keys)
         self.root = root
         self.data = {name: MemoryConnector.DATA.setdefault(f"{name}-cards-{n}", MemoryData())
                      for name in ("mail", "book", "cal")}
-        accounts = "".join(f'[[accounts]]\nname = "{name}"\ntype = "memory"\n'
+        accounts = "".join(f'[[accounts]]\nname = "{name}"\n'
+                           f'type = "{book if name == "book" else "memory"}"\n'
                            f'key = "{name}-cards-{n}"\n' for name in self.data)
         self.config = root / "config.toml"
         self.config.write_text(f"""
@@ -330,3 +343,17 @@ def test_the_users_own_address_on_a_card_joins_no_one(
     assert home.run("sync") == 0
     sam = home.contacts(capsys)["sam@x.org"]
     assert (sam["emails"], sam["name"], sam["carded"]) == (["sam@x.org"], "Sam and me", True)
+
+
+def test_an_account_that_is_only_an_address_book_is_pulled_and_summed_up_in_cards(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = Home(tmp_path, book="memory-book")
+    home.send(10, "jane@x.org")
+    home.data["book"].put_card(JANE)
+    capsys.readouterr()
+    assert home.run("sync") == 0
+    assert "✓ book: 1 card read, 0 skipped\n" in capsys.readouterr().out
+    assert home.contacts(capsys)["jane@x.org"]["name"] == "Jane Doe"
+    capsys.readouterr()
+    assert home.run("sync") == 0
+    assert "✓ book: 0 cards read, 0 skipped\n" in capsys.readouterr().out
