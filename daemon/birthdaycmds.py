@@ -28,7 +28,7 @@ def cmd_birthdays(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
     today = as_of(args, cfg).date()
     end = today + timedelta(days=ahead(args.days))
-    items = birthdays.upcoming(store.card_people(), today, end)
+    items = birthdays.upcoming(store.card_people(cfg.settings.own_addresses), today, end)
     if args.json:
         emit_json([as_json(o) for o in items])
     elif items:

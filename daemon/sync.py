@@ -258,7 +258,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     as_of = now.astimezone(config.settings.tz).date()
     waiting = awaiting(config, store, now, [s.facts for s in statuses])
     wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
-              + reminders.birthdays(store.card_people(), config.settings, as_of, records)
+              + reminders.birthdays(store.card_people(config.settings.own_addresses),
+                                    config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))
     return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
                         config.settings, now, writer.user_editable)
