@@ -31,6 +31,7 @@ from daemon.model import (
     PromiseStatus,
     Settings,
 )
+from daemon.words import plural
 
 # local+followup-WHEN@domain or local+kw-WHEN@domain, WHEN optionally ending in -always
 _TAG = re.compile(r"(?P<local>[^+@]+)\+(?:followup|kw)(?:-(?P<when>[^@]*))?@(?P<domain>[^@]+)",
@@ -161,11 +162,11 @@ def judge_one(p: Promise, touched: Mapping[str, Sequence[datetime]],
     marked = done.get(p.key) or (done.get(p.message_id) if p.message_id else None)
     if marked is not None and marked <= now:
         ends.append((marked, "kept", "marked done"))
-    if t := _first(touches, p.made, now, lambda t: not p.always or day(t) >= p.due):
-        late = "" if day(t) <= p.due else f", {(day(t) - p.due).days} days late"
+    if t := _first(touches, p.made, now, lambda x: not p.always or day(x) >= p.due):
+        late = "" if day(t) <= p.due else f", {plural((day(t) - p.due).days, 'day')} late"
         ends.append((t, "kept", f"in touch on {day(t).isoformat()}{late}"))
     if p.source != "manual" and not p.always and (
-            t := _first(answers, p.made, now, lambda t: day(t) < p.due)):
+            t := _first(answers, p.made, now, lambda x: day(x) < p.due)):
         ends.append((t, "dropped", f"they wrote on {day(t).isoformat()}, before the day"))
     if ends:
         at, state, why = min(ends)

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from daemon.birthdays import DAYS, MONTHS
 from daemon.followups import add_working_days
+from daemon.words import plural
 
 FORMS = "3d, 2w, 1m, 5wd, tue, tomorrow, nextweek, 2026-12-24 or 20261224"
 # a promise further out than this is a typo (the same bound as a snooze)
@@ -103,8 +104,7 @@ def in_words(text: str) -> str:
     ``Tuesday``, ``next week``, ``24 Dec 2026``; ``text`` as written if it is none of them."""
     word = text.strip().lower()
     if m := _COUNT.fullmatch(word):
-        n, unit = int(m.group(1)), _UNITS[m.group(2)]
-        return f"{n} {unit}" + ("" if n == 1 else "s")
+        return plural(int(m.group(1)), _UNITS[m.group(2)])
     if m := _ISO.fullmatch(word):
         return f"{int(m.group(3))} {MONTHS[int(m.group(2)) - 1][:3]} {m.group(1)}"
     if word == "nextweek":

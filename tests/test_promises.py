@@ -210,6 +210,7 @@ def test_the_promising_message_itself_and_earlier_ones_keep_nothing() -> None:
 def test_an_overdue_promise_is_kept_late_by_a_touchpoint() -> None:
     assert state(P, {JANE.email: [day(8)]}) == ("kept", False,
                                                "in touch on 2026-12-08, 3 days late")
+    assert state(P, {JANE.email: [day(6)]})[2] == "in touch on 2026-12-06, 1 day late"
 
 
 def test_dropped_when_they_answer_before_the_day() -> None:
