@@ -52,6 +52,8 @@ class Tag:
 def tag_of(email: str, own: Collection[str]) -> Tag | None:
     """The tag ``email`` carries when it is a plus-address of one of ``own``, else None
     (``me+shop@x`` is the user's, but no tag)."""
+    if "+" not in email:  # most addresses: no regex
+        return None
     m = _TAG.fullmatch(email.lower())
     if m is None or f"{m['local']}@{m['domain']}" not in own:
         return None
@@ -83,6 +85,9 @@ def from_mail(mail: Mail, own: Collection[str], settings: Settings
     too) makes none."""
     if mail.sender is None or not inference.is_own(mail.sender.email, own):
         return [], []
+    tags = [t for t in (tag_of(a.email, own) for a in mail.recipients) if t is not None]
+    if not tags and not mail.promises:
+        return [], []
     people = others(mail, own, inference.compiled(settings.ignore))
     base = local_date(mail.date, settings.tz)
     made: list[Promise] = []
@@ -102,7 +107,7 @@ def from_mail(mail: Mail, own: Collection[str], settings: Settings
             mail.message_id, text, tag.when if tag else "", bool(tag and tag.always),
             tuple(a.email for a in people[1:])))
 
-    for tag in filter(None, (tag_of(a.email, own) for a in mail.recipients)):
+    for tag in tags:
         try:
             due = when.resolve(tag.when, base, settings.working_days)
         except ValueError as e:

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as hst
 
 from daemon.followups import awaiting
 from daemon.inference import OWN_ADDRESS, Patterns, infer_mail, is_own, judge_mail
@@ -239,6 +241,31 @@ def test_done_by_key_or_message_id_keeps_it() -> None:
 def test_nothing_after_now_is_seen() -> None:
     assert state(P, {JANE.email: [day(9)]}, done={"m1": day(9)}, now=day(8))[:2] == (
         "open", True)
+
+
+HOURS = hst.lists(hst.integers(-48, 24 * 12), max_size=6).map(
+    lambda hs: [WED + timedelta(hours=h) for h in hs])
+
+
+@given(HOURS, HOURS, hst.booleans(), hst.sampled_from(["tag", "detected", "manual"]))
+def test_once_closed_a_promise_stays_closed_and_order_does_not_matter(
+        touches: list[datetime], answers: list[datetime], always: bool, source: str) -> None:
+    p = replace(P, always=always, source=source)  # type: ignore[arg-type]
+    end = WED + timedelta(days=12)
+    [last] = judge([p], {JANE.email: touches}, {BOB.email: answers}, {}, end, TZ)
+    [again] = judge([p], {JANE.email: touches[::-1]}, {BOB.email: answers[::-1]}, {}, end, TZ)
+    assert again == last
+    if last.state == "open":
+        assert last.overdue and all(t <= WED or (always and t.date() < p.due) for t in touches)
+        return
+    assert last.closed is not None and last.closed > WED
+    assert last.state == "kept" or (source != "manual" and not always)
+    for now in (last.closed, last.closed + timedelta(hours=5), end):
+        [then] = judge([p], {JANE.email: touches}, {BOB.email: answers}, {}, now, TZ)
+        assert (then.state, then.closed) == (last.state, last.closed)
+    [before] = judge([p], {JANE.email: touches}, {BOB.email: answers}, {},
+                     last.closed - timedelta(seconds=1), TZ)
+    assert before.state == "open"
 
 
 # -- the reminder ------------------------------------------------------------------------
