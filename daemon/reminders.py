@@ -219,17 +219,24 @@ def promise_title(p: Promise, tz: tzinfo) -> str:
     return f"Promised: {p.name}" + (f' — "{p.note}"' if p.note else "") + f" ({made})"
 
 
+def _promise_origin(p: Promise, tz: tzinfo) -> str:
+    on = p.made.astimezone(tz).date().isoformat()
+    if p.source == "tag":
+        subject = f'"{p.note}"' if p.note else "(no subject)"
+        return f"Set on {on} with the tag {p.when}{'-always' if p.always else ''} on {subject}"
+    how = " with keepwarm remind" if p.source == "manual" else ""
+    return f"Promised on {on}{how}" + (f': "{p.note}"' if p.note else "")
+
+
 def _promise_text(p: Promise, tz: tzinfo) -> str:
-    how = {"tag": f"with the plus tag {p.when}{'-always' if p.always else ''}",
-           "manual": "with keepwarm remind", "detected": "in what you wrote"}[p.source]
-    lines = [f"Promised on {p.made.astimezone(tz).date().isoformat()} {how}"
-             + (f': "{p.note}"' if p.note else ""),
+    answer = (" on its day or later" if p.always else "" if p.source == "manual"
+              else " (or they answer before the day)")
+    lines = [_promise_origin(p, tz),
              f"Due: {p.due.isoformat()}",
              f"To: {', '.join(p.people)}",
              *([f"Message: <{p.message_id}>"] if p.message_id else []),
-             "", "Created by keepwarm. It removes this event once you are in touch with them"
-             + ("" if p.always else " (or they answer first)")
-             + f", or after: keepwarm done {p.message_id or p.email}",
+             "", f"Created by keepwarm. It removes this event once you are in touch with them"
+             f"{answer}, or after: keepwarm done {p.message_id or p.email}",
              "Why: keepwarm promises"]
     return "\n".join(lines)
 

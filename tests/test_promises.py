@@ -287,7 +287,19 @@ def test_an_open_promise_is_a_fixed_wish_on_its_day_a_kept_one_none() -> None:
     assert (w.rid, w.rid.kind, w.due, w.earliest, w.fixed, w.name) == (
         promise_id(P), "promise", date(2026, 12, 5), date(2026, 12, 5), True, "Jane Doe")
     assert w.rid.key == "m1" and w.rid.contact == JANE.email
-    assert "keepwarm done m1" in w.description and "Due: 2026-12-05" in w.description
+    assert w.description.splitlines() == [
+        'Set on 2026-12-02 with the tag 3d on "Proposal Q3"', "Due: 2026-12-05",
+        "To: jane@acme.example, bob@acme.example", "Message: <m1>", "",
+        "Created by keepwarm. It removes this event once you are in touch with them (or they "
+        "answer before the day), or after: keepwarm done m1", "Why: keepwarm promises"]
+    [always] = wishes(ALWAYS, day(3))
+    assert "in touch with them on its day or later, or after" in always.description
+    assert "the tag 3d-always" in always.description
+    [mine] = wishes(replace(BY_HAND, note="the contract"), day(3))
+    assert mine.description.splitlines()[0] == (
+        'Promised on 2026-12-02 with keepwarm remind: "the contract"')
+    assert "answer" not in mine.description and "keepwarm done jane@acme.example" in (
+        mine.description)
     assert promise_id(replace(P, contact="j@old.example")).contact == "j@old.example"
     assert wishes(P, day(4), **{JANE.email: [day(4)]}) == []
 
