@@ -23,14 +23,14 @@ class CardFile:
 
 
 CARDS: tuple[CardFile, ...] = (
-    # two addresses of one person: joined into one contact
+    # two addresses of one person: joined into one contact; a friend (his wedding)
     CardFile("sam-carter",
              ("N:Carter;Sam;;;", "FN:Sam Carter", "ORG:Harbor Logistics;",
               "EMAIL;type=INTERNET;type=WORK;type=pref:sam.carter@harbor-logistics.example",
               "EMAIL;type=INTERNET;type=HOME:sam.carter@postbox.example",
               # Apple's birthday without a year
               "BDAY;X-APPLE-OMIT-YEAR=1604:1604-03-09",
-              "CATEGORIES:Friends"),
+              "X-ANNIVERSARY:2016-03-12", "CATEGORIES:Friends"),
              version="3.0"),
     # the card's name wins over the header's 'Doe, Jane'; a client; a birthday with its year
     CardFile("jane-doe",
@@ -42,11 +42,10 @@ CARDS: tuple[CardFile, ...] = (
              ("N:Müller;Jürgen;;;", "FN:Jürgen Müller", "ORG:Brandt Maschinenbau",
               "EMAIL;TYPE=work:juergen.mueller@brandt-maschinenbau.example",
               "BDAY;VALUE=text:Ende März", "CATEGORIES:Clients")),
-    # a wedding anniversary; a birthday without a year (vCard 4)
+    # a birthday without a year, as vCard 4 writes it
     CardFile("oliver-grant",
              ("N:Grant;Oliver;;;", "FN:Oliver Grant",
-              "EMAIL;TYPE=work:oliver.grant@grant-partners.example", "BDAY:--0520",
-              "ANNIVERSARY:20160312")),
+              "EMAIL;TYPE=work:oliver.grant@grant-partners.example", "BDAY:--0520")),
     # born on 29 February
     CardFile("priya-raman",
              ("N:Raman;Priya;;;", "FN:Priya Raman",
@@ -56,8 +55,8 @@ CARDS: tuple[CardFile, ...] = (
              ("N:Okafor;Daniel;;;", "FN:Daniel Okafor",
               "EMAIL;TYPE=work:daniel.okafor@northwind-legal.example", "BDAY:1986-02-30")),
     # Alex's mother: no e-mail address, a birthday only
-    CardFile("helen-morgan",
-             ("N:Morgan;Helen;;;", "FN:Helen Morgan", "TEL;TYPE=home:+44 20 7946 0123",
+    CardFile("eva-morgan",
+             ("N:Morgan;Eva;;;", "FN:Eva Morgan", "TEL;TYPE=home:+44 20 7946 0123",
               "BDAY:19560307", "CATEGORIES:Family")),
 )
 
