@@ -153,14 +153,14 @@ def test_groups_are_usable_in_cadence_rules(tmp_path: Path,
     assert home.run("sync") == 0
     jane = home.contacts(capsys)["jane@x.org"]
     assert (jane["cadence_days"], jane["cadence_source"], jane["lapsed"]) == (
-        7, "rule tag:group:clients", True)
+        7, "rule tag:group:Clients", True)
     (lapsed,) = home.json(capsys, "lapsed")
     assert lapsed["name"] == "Jane Doe"
     # the card leaves the group: the rule no longer applies, the tag is gone
     home.data["book"].put_card(Card("jane", name="Jane Doe", emails=("jane@x.org",)))
     assert home.run("sync") == 0
     jane = home.contacts(capsys)["jane@x.org"]
-    assert jane["tags"] == [] and jane["cadence_source"] != "rule tag:group:clients"
+    assert jane["tags"] == [] and jane["cadence_source"] != "rule tag:group:Clients"
 
 
 def test_a_card_counts_as_two_way_and_is_tracked_from_its_first_touchpoint(
