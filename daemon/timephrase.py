@@ -302,7 +302,7 @@ EXPLICIT: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})?(?!\d)"), _dotted),
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({MONTH})\b\.?"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _day_month),
-    (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d.:])"
+    (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d|[.:]\d)"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _month_day),
     (re.compile(r"\b(?:on|by|until|till|before|for|am|bis zum|zum)\s+(?:the\s+)?(\d{1,2})"
                 r"(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
