@@ -47,7 +47,7 @@ FRAGMENT = re.compile(rf"{_OPENER}(?:will|shall|gonna|'ll)\s+(?P<gap>{_ASIDE})(?
                       rf"following up)\b", _F)
 # "I'm calling you on Tuesday": present for future, a promise only with a time
 PROGRESSIVE = re.compile(r"\b(?:i|we)(?:'m|\s+am|'re|\s+are)\s+(?P<gap>(?:also\s+|just\s+)?)"
-                         r"(?P<verb>calling|ringing|phoning|texting|pinging|meeting|"
+                         r"(?P<verb>calling|ringing|phoning|texting|pinging|"
                          r"sending(?! this| you this)|getting back to you|"
                          r"coming (?:by|over|round))\b", _F)
 HEAR = re.compile(r"\byou(?:'ll|\s+will|\s+can expect to|\s+should)\s+hear\s+(?:back\s+)?"
@@ -143,7 +143,9 @@ def _sound(sentence: str, m: re.Match[str]) -> bool:
     before, after = sentence[:m.start()], sentence[m.end():]
     clause = _CLAUSE.split(before)[-1]
     gap = m.groupdict().get("gap") or ""
-    if NEGATION.search(gap) or HEDGE.search(gap) or CONDITION.search(before):
+    if NEGATION.search(gap) or HEDGE.search(gap):
+        return False
+    if CONDITION.search(before) and not FALLBACK.search(before):
         return False
     if HEDGE.search(clause) or REPORTED.search(clause) or NEGATION.search(clause):
         return False

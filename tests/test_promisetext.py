@@ -65,6 +65,12 @@ def test_precision_and_recall_stay_above_the_floors(name: str) -> None:
     ("I'll call you later today.", date(2026, 12, 2)),
     ("I'll write you before Christmas.", date(2026, 12, 23)),
     ("I'll get back to you after Easter.", date(2027, 3, 30)),  # Easter Monday is 29 March
+    ("I'll ping you in 5 minutes.", date(2026, 12, 2)),
+    ("Ich rufe dich nachher an.", date(2026, 12, 2)),
+    ("If I don't hear from you by Friday, I'll call you on Monday.", date(2026, 12, 7)),
+    ("I'll call you on Tuesday if I haven't heard back.", date(2026, 12, 8)),
+    ("When I'm back on Monday I'll call you.", date(2026, 12, 7)),  # the time before it
+    ("Nächste Woche rufe ich Sie an.", date(2026, 12, 7)),  # German verb second
 ])
 def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> None:
     assert due(sentence) == day
@@ -83,6 +89,9 @@ def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> Non
     "Talk soon!",
     "Ich habe dich am Dienstag angerufen.",
     "Vielleicht rufe ich dich morgen an.",
+    "We are meeting on Tuesday.",  # arranged: the meeting is in the calendar already
+    "I'll call you on Tuesday if I have time.",
+    "I am going to be on leave, please call me on Monday.",
 ])
 def test_what_is_not_the_users_promise_is_nothing(sentence: str) -> None:
     assert find(sentence, SENT, TZ) == []
