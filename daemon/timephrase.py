@@ -28,6 +28,7 @@ _WEEKDAYS = {
     "donnerstag": 3, "friday": 4, "fri": 4, "freitag": 4, "saturday": 5, "sat": 5,
     "samstag": 5, "sonnabend": 5, "sunday": 6, "sun": 6, "sonntag": 6,
 }
+RECENT = timedelta(days=92)  # a year-less date this recently past is not a promise's day
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "ein": 1, "einem": 1, "einer": 1, "two": 2, "zwei": 2,
     "three": 3, "drei": 3, "four": 4, "vier": 4, "five": 5, "fünf": 5, "six": 6, "sechs": 6,
@@ -150,8 +151,9 @@ def _after_holidays(today: date, which: str) -> date:
 
 
 def _explicit(today: date, day: int, month: int, year: int | None) -> date | None:
-    """A date as written; without a year the next such day from today on. A day that does
-    not exist, or one before the message, names nothing."""
+    """A date as written; without a year the next such day from today on, unless it passed
+    less than three months ago: "your mail of 30 November" looks back, not a year ahead.
+    A day that does not exist, or one before the message, names nothing."""
     if year is not None:
         year += 2000 if year < 100 else 0
         try:
@@ -166,6 +168,8 @@ def _explicit(today: date, day: int, month: int, year: int | None) -> date | Non
             continue
         if named >= today:
             return named
+        if today - named <= RECENT:
+            return None
     return None
 
 
@@ -376,8 +380,10 @@ def _first(patterns: tuple[tuple[re.Pattern[str], Resolver], ...], text: str, to
 
 def find(text: str, today: date) -> tuple[bool, date | None]:
     """Whether ``text`` names a time, and the day it names from ``today`` (None: a time
-    that names no day, e.g. 30 February). An explicit date wins over a relative phrase."""
+    that names no day ahead, e.g. 30 February). A written date that names a day wins over
+    a relative phrase; one that names none ("of 30 November") gives way to it."""
     found, day = _first(EXPLICIT, text, today, leftmost=False)
-    if found:
+    if day is not None:
         return found, day
-    return _first(RELATIVE, text, today, leftmost=True)
+    relative, later = _first(RELATIVE, text, today, leftmost=True)
+    return found or relative, later

@@ -147,7 +147,9 @@ def at(day: str, hour: int = 10, tz: timezone | ZoneInfo = BERLIN) -> datetime:
     ("Talk after the holidays.", at("2027-07-05"), date(2027, 9, 1)),  # summer holidays
     ("I'll send it on 3 January.", at("2026-12-02"), date(2027, 1, 3)),
     ("I'll send it on 2 December.", at("2026-12-02"), date(2026, 12, 2)),  # today counts
-    ("I'll send it on 1 December.", at("2026-12-02"), date(2027, 12, 1)),
+    ("I'll send it on 1 December.", at("2026-12-02"), None),  # looks back, not a year on
+    ("I'll answer your mail of 30 November by Friday.", at("2026-12-02"), date(2026, 12, 4)),
+    ("I'll send it on 1 March.", at("2026-12-02"), date(2027, 3, 1)),
     ("I'll send it on 2026-11-30.", at("2026-12-02"), None),  # a written day already past
     ("I'll call you on Friday.", at("2026-12-04"), date(2026, 12, 11)),  # sent on a Friday
     ("I'll call you on Monday.", at("2026-12-06"), date(2026, 12, 7)),  # sent on a Sunday
