@@ -41,8 +41,8 @@ _VERB = (r"(?:call|ring|phone|e-?mail|mail|write|send|get back|get in touch|be i
 ENGLISH = re.compile(rf"(?:{_SUBJECT})\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})", _F)
 # a fragment that starts the sentence: "Will ping you tomorrow", "Talk next week"
 _OPENER = r"^(?:(?:and|so|ok|okay|then|anyway|great|sure|thanks|perfect|cool|right)[,!.]?\s+)*"
-FRAGMENT = re.compile(rf"{_OPENER}(?:will|shall|gonna|'ll)\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})"
-                      rf"|{_OPENER}(?P<bare>talk|speak|chat|catch up|call you|ping you|"
+FRAGMENT = re.compile(rf"{_OPENER}(?:will|shall|gonna)\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})"
+                      rf"|{_OPENER}(?:talk|speak|chat|catch up|call you|ping you|"
                       rf"email you|back to you|more|circling back|touching base|"
                       rf"following up)\b", _F)
 # "I'm calling you on Tuesday": present for future, a promise only with a time
@@ -127,10 +127,11 @@ def commitment(sentence: str) -> re.Match[str] | None:
     """The user's commitment to the next contact in ``sentence``, or None."""
     if sentence.rstrip(" \"')]").endswith("?") or QUESTION.match(sentence):
         return None
-    english = _ENGLISH_HINT.search(sentence) is not None
-    german = _GERMAN_HINT.search(sentence) is not None
-    for pattern in ((ENGLISH,) * english + (FRAGMENT,) + (PROGRESSIVE, HEAR) * english
-                    + (GERMAN,) * german):
+    patterns = [ENGLISH, FRAGMENT, PROGRESSIVE, HEAR] if _ENGLISH_HINT.search(sentence) else [
+        FRAGMENT]
+    if _GERMAN_HINT.search(sentence):
+        patterns.append(GERMAN)
+    for pattern in patterns:
         m = pattern.search(sentence)
         if m is not None and _sound(sentence, m):
             return m

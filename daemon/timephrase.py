@@ -47,6 +47,9 @@ def _alternation(words: dict[str, int]) -> str:
 
 
 MONTH = _alternation(_MONTHS)
+# a month on its own ("in January") only by its full name: "for Jan" is more often a person
+MONTH_NAME = _alternation({w: n for w, n in _MONTHS.items() if len(w) > 4 or w in (
+    "may", "mai", "märz", "juni", "juli", "june", "july")})
 WEEKDAY = _alternation(_WEEKDAYS)
 NUMBER = r"(?:\d{1,3}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + ")"
 
@@ -134,16 +137,15 @@ def _easter(year: int) -> date:
 def _after_holidays(today: date, which: str) -> date:
     """"After the holidays": in summer (June to August) the first working day of September;
     else the first working day after 6 January (Epiphany ends the Christmas holidays in
-    much of Europe). "After Christmas" is the first working day after 26 December, "after
-    Easter" the first after Easter Monday."""
-    if which in ("easter", "ostern"):
+    much of Europe). "After Christmas" is the first working day after 26 December (the next
+    working day once that is past), "after Easter" the first after Easter Monday."""
+    if which == "easter":
         monday = _easter(today.year) + timedelta(days=1)
         if monday < today:
             monday = _easter(today.year + 1) + timedelta(days=1)
         return on_or_after(monday + timedelta(days=1))
-    if which in ("christmas", "weihnachten"):
-        boxing = date(today.year, 12, 26)
-        return on_or_after(boxing + timedelta(days=1))
+    if which == "christmas":  # after the 26th, and never before tomorrow
+        return max(on_or_after(date(today.year, 12, 27)), _add_working(today, 1))
     if which == "summer" or 6 <= today.month <= 8:
         return on_or_after(date(today.year + (today.month >= 9), 9, 1))
     year = today.year if today <= date(today.year, 1, 6) else today.year + 1
@@ -210,7 +212,8 @@ def _day_of_month(m: re.Match[str], today: date) -> date | None:
 def _week(m: re.Match[str], today: date) -> date | None:
     named = m.groupdict()
     part, which = (named.get("part") or "").lower(), named["which"].lower()
-    nxt = not which.startswith(("this", "the", "dies", "der"))
+    nxt = which.startswith(("next", "the coming", "the following", "coming", "nächst",
+                            "kommend"))
     if part.startswith(("early", "beginning", "start", "the b", "the s", "anfang")):
         return _monday(today, 1) if nxt else _add_working(today, 1)
     if part.startswith(("mid", "the m", "mitte")):
@@ -263,8 +266,8 @@ def _weekend(m: re.Match[str], today: date) -> date | None:
 def _holidays(m: re.Match[str], today: date) -> date | None:
     word = m[1].lower()
     which = ("easter" if word in ("easter", "ostern") else
-             "christmas" if word in ("christmas", "xmas", "weihnachten") and today.month == 12
-             else "summer" if word.startswith(("summer", "sommer")) else "")
+             "christmas" if word in ("christmas", "xmas", "weihnachten") else
+             "summer" if word.startswith(("summer", "sommer")) else "")
     return _after_holidays(today, which)
 
 
@@ -350,7 +353,7 @@ RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
      _new_year),
     (re.compile(r"\b(?:next|nächsten|kommenden) (?:quarter|quartal)\b", _F), _quarter),
     (re.compile(rf"\b(?:{_PART}(?:{_PREP}\s+)?|{_PREP}\s+)(?P<part2>early |mid-?|late )?"
-                rf"(?P<month>{MONTH})\b(?!\s*\d)", _F), _month_only),
+                rf"(?P<month>{MONTH_NAME})\b(?!\s*\d)", _F), _month_only),
     (re.compile(rf"\b(?:in|within|inside of|innerhalb von|in the next|over the next|binnen|"
                 rf"in den nächsten)\s+({NUMBER})\s+(working days?|business days?|days?|weeks?|"
                 rf"months?|fortnight|werktagen|arbeitstagen|tagen|wochen|woche|monaten|monat)\b"

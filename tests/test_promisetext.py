@@ -151,6 +151,10 @@ def at(day: str, hour: int = 10, tz: timezone | ZoneInfo = BERLIN) -> datetime:
     ("I'll answer your mail of 30 November by Friday.", at("2026-12-02"), date(2026, 12, 4)),
     ("I'll send it on 1 March.", at("2026-12-02"), date(2027, 3, 1)),
     ("I'll send it on 2026-11-30.", at("2026-12-02"), None),  # a written day already past
+    ("I'll send the notes for Jan tomorrow.", at("2026-12-02"), date(2026, 12, 3)),  # a name
+    ("I'll call you the following week.", at("2026-12-02"), date(2026, 12, 7)),
+    ("I'll call you after Christmas.", at("2026-11-10"), date(2026, 12, 28)),
+    ("I'll call you after Christmas.", at("2026-12-29"), date(2026, 12, 30)),
     ("I'll call you on Friday.", at("2026-12-04"), date(2026, 12, 11)),  # sent on a Friday
     ("I'll call you on Monday.", at("2026-12-06"), date(2026, 12, 7)),  # sent on a Sunday
 ])
