@@ -24,8 +24,8 @@ _MONTHS = {
 }
 _WEEKDAYS = {
     "monday": 0, "mon": 0, "montag": 0, "tuesday": 1, "tue": 1, "tues": 1, "dienstag": 1,
-    "wednesday": 2, "wed": 2, "mittwoch": 2, "thursday": 3, "thu": 3, "thur": 3, "thurs": 3,
-    "donnerstag": 3, "friday": 4, "fri": 4, "freitag": 4, "saturday": 5, "sat": 5,
+    "wednesday": 2, "wed": 2, "weds": 2, "mittwoch": 2, "thursday": 3, "thu": 3, "thur": 3,
+    "thurs": 3, "donnerstag": 3, "friday": 4, "fri": 4, "freitag": 4, "saturday": 5, "sat": 5,
     "samstag": 5, "sonnabend": 5, "sunday": 6, "sun": 6, "sonntag": 6,
 }
 RECENT = timedelta(days=92)  # a year-less date this recently past is not a promise's day
@@ -311,13 +311,12 @@ EXPLICIT: tuple[tuple[re.Pattern[str], Resolver], ...] = (
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _day_month),
     (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d|[.:]\d)"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _month_day),
-    (re.compile(r"\b(?:on|by|until|till|before|for|am|bis zum|zum)\s+(?:the\s+)?(\d{1,2})"
-                r"(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
+    (re.compile(rf"\b(?:on|by|until|till|before|for|am|bis zum|zum|{WEEKDAY},?)\s+"
+                rf"(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
 )
 # relative phrases: the leftmost wins
 RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"\b(?:later today|today|tonight|this (?:afternoon|evening|morning)|"
-                r"(?:the )?end of (?:the |business )?day|eod|cob|eob|close of (?:business|play)|"
                 r"heute|noch heute|im laufe des tages|nachher|"
                 r"(?:in|within) (?:an?|one|\d+|a few|a couple of|the) (?:hours?|minutes?|mins?)|"
                 r"in (?:einer|\d+) (?:stunden?|minuten?))\b", _F), _shift(0)),
@@ -364,6 +363,13 @@ RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
 )
 
 
+# the end of a working day: today, unless the sentence names another day ("by COB tomorrow")
+END_OF_DAY: tuple[tuple[re.Pattern[str], Resolver], ...] = (
+    (re.compile(r"\b(?:(?:the )?end of (?:the |business )?day|eod|cob|eob|"
+                r"close of (?:business|play))\b", _F), _shift(0)),
+)
+
+
 def _first(patterns: tuple[tuple[re.Pattern[str], Resolver], ...], text: str, today: date,
            leftmost: bool) -> tuple[bool, date | None]:
     best: tuple[int, re.Match[str], Resolver] | None = None
@@ -389,4 +395,6 @@ def find(text: str, today: date) -> tuple[bool, date | None]:
     if day is not None:
         return found, day
     relative, later = _first(RELATIVE, text, today, leftmost=True)
+    if not relative:
+        relative, later = _first(END_OF_DAY, text, today, leftmost=True)
     return found or relative, later

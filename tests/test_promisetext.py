@@ -71,6 +71,10 @@ def test_precision_and_recall_stay_above_the_floors(name: str) -> None:
     ("I'll call you on Tuesday if I haven't heard back.", date(2026, 12, 8)),
     ("When I'm back on Monday I'll call you.", date(2026, 12, 7)),  # the time before it
     ("Nächste Woche rufe ich Sie an.", date(2026, 12, 7)),  # German verb second
+    ("I'll revert by COB tomorrow.", date(2026, 12, 3)),  # the end of that day
+    ("I'll send the final version on Friday 11th.", date(2026, 12, 11)),
+    ("Let me talk to Mark and get back to you by Friday.", date(2026, 12, 4)),
+    ("I'll email the details tomorrow.", date(2026, 12, 3)),  # a thing, not a person
 ])
 def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> None:
     assert due(sentence) == day
@@ -92,6 +96,9 @@ def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> Non
     "We are meeting on Tuesday.",  # arranged: the meeting is in the calendar already
     "I'll call you on Tuesday if I have time.",
     "I am going to be on leave, please call me on Monday.",
+    "I'll call the plumber tomorrow.",  # someone else is called
+    "I'll email HR tomorrow about it.",
+    "I'll follow up with Jane on Monday.",
 ])
 def test_what_is_not_the_users_promise_is_nothing(sentence: str) -> None:
     assert find(sentence, SENT, TZ) == []
