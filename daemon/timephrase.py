@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from daemon.when import add_months
+
 _MONTHS = {
     "january": 1, "jan": 1, "januar": 1, "jänner": 1, "february": 2, "feb": 2, "februar": 2,
     "march": 3, "mar": 3, "märz": 3, "maerz": 3, "april": 4, "apr": 4, "may": 5, "mai": 5,
@@ -76,11 +78,6 @@ def last_working(year: int, month: int) -> date:
 def _month_after(year: int, month: int, n: int = 1) -> tuple[int, int]:
     index = year * 12 + month - 1 + n
     return index // 12, index % 12 + 1
-
-
-def _add_months(day: date, n: int) -> date:
-    year, month = _month_after(day.year, day.month, n)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _add_working(day: date, n: int) -> date:
@@ -253,7 +250,7 @@ def _amount(m: re.Match[str], today: date) -> date | None:
     if unit.startswith(("working", "business", "werk", "arbeit")):
         return _add_working(today, n)
     if unit.startswith(("month", "monat")):
-        return _add_months(today, n)
+        return add_months(today, n)
     weeks = unit.startswith(("week", "woche")) or unit == "fortnight"
     return today + timedelta(days=n * (14 if unit == "fortnight" else 7 if weeks else 1))
 
