@@ -8,6 +8,7 @@ from datetime import date, tzinfo
 from typing import Any
 
 from daemon.model import PromiseNote, PromiseStatus
+from daemon.promisestate import Promised
 from daemon.tables import Column, Grid
 from daemon.words import plural
 
@@ -52,6 +53,12 @@ def note_line(n: PromiseNote, tz: tzinfo) -> str:
     """A promise that names no day, under a person in `show` or after `promises --all`."""
     return (f"promise note ({n.at.astimezone(tz).date().isoformat()}, <{n.message_id}>): "
             f"{n.text}: {n.problem}")
+
+
+def person_lines(promised: Promised, tz: tzinfo) -> list[str]:
+    """A person's promises (all of them, kept and dropped too) and notes, for `show`."""
+    return ([line(s, tz) for s in promised.statuses]
+            + [note_line(n, tz) for n in promised.notes])
 
 
 def notes_summary(count: int) -> str | None:
