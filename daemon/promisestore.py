@@ -6,24 +6,50 @@ a sent message keeps a row for every recipient, the tagged address among them.""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
-from daemon.model import FROM, Mail, Promise, PromiseText
+from daemon.model import FROM, Address, Mail, Promise, PromiseText
 from daemon.sqlbase import Tables, from_epoch
 
 SENTENCE_MAX = 200  # characters of a found sentence the store keeps (the connector cuts it)
 # the sent messages that may carry a promise: a recipient with a plus (the user's own
 # plus-address is never a touchpoint, so it has a rule), or a sentence found in its text
 PROMISING = ("SELECT source_id FROM participants WHERE channel='email' AND rule IS NOT NULL "
-             "AND instr(email, '+') > 0 UNION SELECT message_id FROM promise_texts")
+             "AND instr(email, '+') > 0 UNION SELECT message_id FROM promise_texts "
+             "UNION SELECT message_id FROM promise_order")
 # email -> the times of what happened with them
 Times = dict[str, list[datetime]]
 
 
 def text_rows(mails: Iterable[Mail]) -> list[tuple[str, int, str, str | None]]:
-    """The rows of ``promise_texts`` for the sentences found in sent ``mails``."""
+    """The rows of ``promise_texts`` for the sentences found in ``mails``."""
     return [(m.message_id, n, t.sentence[:SENTENCE_MAX], t.due.isoformat() if t.due else None)
-            for m in mails if not m.received for n, t in enumerate(m.promises)]
+            for m in mails for n, t in enumerate(m.promises)]
+
+
+def may_promise(m: Mail) -> bool:
+    """Whether a message may carry a promise: sent, with a sentence found in its text or a
+    plus-addressed recipient (whether that is the user's tag is decided when judged)."""
+    return not m.received and bool(m.promises or any("+" in a.email for a in m.recipients))
+
+
+def order_rows(mails: Iterable[Mail]) -> list[tuple[str, str]]:
+    """The rows of ``promise_order``: each message's recipients in header order."""
+    return [(m.message_id, " ".join(a.email for a in m.recipients)) for m in mails]
+
+
+def in_order(mail: Mail, order: str | None) -> Mail:
+    """``mail`` with its To, Cc and Bcc in header order again (the participants rows keep
+    no order; without one stored, as from before schema 7, they stay by address)."""
+    if not order:
+        return mail
+    place = {e: i for i, e in enumerate(order.split())}
+
+    def sort(people: tuple[Address, ...]) -> tuple[Address, ...]:
+        return tuple(sorted(people, key=lambda a: place.get(a.email, len(place))))
+
+    return replace(mail, to=sort(mail.to), cc=sort(mail.cc), bcc=sort(mail.bcc))
 
 
 class PromiseTables(Tables):
@@ -37,6 +63,10 @@ class PromiseTables(Tables):
             found.setdefault(mid, []).append(
                 PromiseText(sentence, date.fromisoformat(due) if due else None))
         return {mid: tuple(texts) for mid, texts in found.items()}
+
+    def promise_orders(self) -> dict[str, str]:
+        """Message-ID -> its recipients in header order (``order_rows``)."""
+        return dict(self.db.execute("SELECT message_id, recipients FROM promise_order"))
 
     def add_manual_promise(self, p: Promise) -> None:
         """What `keepwarm remind` recorded (the steering file keeps it too)."""

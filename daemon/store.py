@@ -33,7 +33,7 @@ from daemon.model import (
     Skipped,
     Verdict,
 )
-from daemon.promisestore import PROMISING, text_rows
+from daemon.promisestore import PROMISING, in_order, may_promise, order_rows, text_rows
 from daemon.schema import migrate
 from daemon.sqlbase import FAULTS, bulk_read, epoch, fault, from_epoch
 
@@ -218,11 +218,13 @@ class Store(ContactTables):
         direction here: ingest decides it by From). Returns how many verdicts are
         touchpoints (never a received one's). ``judged`` is read once, as it comes: a
         verdict lives only until it is a row (a backfill's verdicts kept alive at once cost
-        the garbage collector a sixth of the ingest time)."""
-        messages, rows, found = [], [], []
+        the garbage collector a sixth of the ingest time). A sent message that may carry
+        a promise keeps its sentences and its recipients' order (``promisestore``), in the
+        same transaction: never anything else of a body."""
+        messages, rows, promising = [], [], []
         for m, verdicts in judged:
-            if m.promises:
-                found.append(m)
+            if may_promise(m):
+                promising.append(m)
             at = epoch(m.date)
             messages.append((m.message_id, account, at, m.sender.email if m.sender else "",
                              m.subject, m.list_id, m.list_unsubscribe, m.precedence,
@@ -235,7 +237,9 @@ class Store(ContactTables):
             self.db.executemany(f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES "
                                 f"({','.join('?' * 17)})", messages)
             self.db.executemany("INSERT OR REPLACE INTO promise_texts VALUES (?, ?, ?, ?)",
-                                text_rows(found))
+                                text_rows(promising))
+            self.db.executemany("INSERT OR REPLACE INTO promise_order VALUES (?, ?)",
+                                order_rows(promising))
             return self._add_participants(rows)
 
     def put_meetings(self, account: str,
@@ -306,9 +310,10 @@ class Store(ContactTables):
     def promise_mail(self, since: datetime) -> list[Mail]:
         """The sent messages from ``since`` on that may carry a promise (a plus-addressed
         recipient, or a sentence found in their text), each with its sentences."""
-        texts = self.promise_texts()
+        texts, orders = self.promise_texts(), self.promise_orders()
         with bulk_read():
-            return [replace(m, promises=texts.get(m.message_id, ()))
+            return [in_order(replace(m, promises=texts.get(m.message_id, ())),
+                             orders.get(m.message_id))
                     for m in self._mail(epoch(since), PROMISING) if not m.received]
 
     def _mail(self, since: int, only: str = "") -> Iterator[Mail]:
