@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,9 +29,9 @@ def ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
 
 
-def sent(mid: str, days: float, *to: str, **kw: object) -> Mail:
+def sent(mid: str, days: float, *to: str, **kw: Any) -> Mail:
     return Mail(mid, ago(days), Address(ME), to=tuple(Address(a) for a in to),
-                **kw)  # type: ignore[arg-type]
+                **kw)
 
 
 def put(store: Store, *mails: Mail) -> None:
