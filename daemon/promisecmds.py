@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 
 from daemon import book, promises, promisestate, promiseview, steering, when
+from daemon.birthdays import DAYS
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.errors import UsageError
 from daemon.terminal import emit_json, say, show
@@ -34,7 +35,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
     store.add_manual_promise(p)
     steering.save(store)
     words = when.in_words(args.when)
-    say(f"{email}: promised for {p.due:%a} {p.due.isoformat()}"
+    say(f"{email}: promised for {DAYS[p.due.weekday()][:3]} {p.due.isoformat()}"
         + (f" ({words})" if words != p.due.isoformat() else "")
         + (f': "{note}"' if note else "")
         + ". The reminder comes at the next `keepwarm sync`; `keepwarm done "

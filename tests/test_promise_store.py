@@ -85,6 +85,16 @@ def test_the_tag_is_kept_as_a_recipient_but_is_no_contact_and_the_order_is_kept(
         "zoe@x.example", ("ann@x.example",), date(2026, 12, 4))
 
 
+def test_a_tag_of_a_learned_alias_is_the_users_and_sets_a_promise(store: Store) -> None:
+    put(store, Mail("m1", ago(1), Address("me@home.example"), to=(Address("ann@x.example"),),
+                    bcc=(Address("me+followup-tomorrow@home.example"),)))
+    assert store.aliases() == {"me@home.example"}
+    [s] = promisestate.judged(store, SETTINGS, NOW).statuses
+    assert (s.promise.email, s.promise.due, s.promise.source) == (
+        "ann@x.example", date(2026, 12, 2), "tag")
+    assert {f.key for f in store.contact_facts()} == {"ann@x.example"}
+
+
 def test_received_mail_never_stores_a_sentence(store: Store) -> None:
     put(store, Mail("r1", ago(1), Address("jane@x.example"), to=(Address(ME),),
                     received=True, promises=(PromiseText("I'll call you.", None),)))
