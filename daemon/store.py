@@ -220,7 +220,10 @@ class Store(ContactTables):
         verdict lives only until it is a row (a backfill's verdicts kept alive at once cost
         the garbage collector a sixth of the ingest time). A sent message that may carry
         a promise keeps its sentences and its recipients' order (``promisestore``), in the
-        same transaction: never anything else of a body."""
+        same transaction: never anything else of a body. A message stored already is left
+        as it is, but for the recipients rows and the sentences it lacked (``ingest`` hands
+        over a copy that may promise: the sent one, after the copy a Bcc tag drops in the
+        inbox, which has no Bcc)."""
         messages, rows, promising = [], [], []
         for m, verdicts in judged:
             if may_promise(m):
@@ -234,7 +237,7 @@ class Store(ContactTables):
             rows += [("email", m.message_id, v.email, v.name, v.role, "", at, v.rule)
                      for v in verdicts]
         with self.transaction():
-            self.db.executemany(f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES "
+            self.db.executemany(f"INSERT OR IGNORE INTO messages ({MESSAGE_COLUMNS}) VALUES "
                                 f"({','.join('?' * 17)})", messages)
             self.db.executemany("INSERT OR REPLACE INTO promise_texts VALUES (?, ?, ?, ?)",
                                 text_rows(promising))

@@ -95,6 +95,22 @@ def test_a_tag_of_a_learned_alias_is_the_users_and_sets_a_promise(store: Store) 
     assert {f.key for f in store.contact_facts()} == {"ann@x.example"}
 
 
+@pytest.mark.parametrize("batches", [1, 2])
+def test_the_inbox_copy_first_then_the_sent_copy_with_the_bcc_tag(
+        store: Store, batches: int) -> None:
+    inbox = Mail("m1", ago(1), Address(ME), to=(Address("ann@x.example"),), received=True)
+    sent_copy = sent("m1", 1, "ann@x.example", bcc=(TAG,))
+    if batches == 1:
+        put(store, inbox, sent_copy)
+    else:
+        put(store, inbox)
+        put(store, sent_copy)
+    assert store.counts()["messages"] == 1 and store.counts()["received"] == 0
+    [s] = promisestate.judged(store, SETTINGS, NOW).statuses
+    assert (s.promise.key, s.promise.email, s.state) == ("m1", "ann@x.example", "open")
+    assert {f.key: f.touchpoints for f in store.contact_facts()} == {"ann@x.example": 1}
+
+
 def test_received_mail_never_stores_a_sentence(store: Store) -> None:
     put(store, Mail("r1", ago(1), Address("jane@x.example"), to=(Address(ME),),
                     received=True, promises=(PromiseText("I'll call you.", None),)))
