@@ -90,7 +90,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     threads = [a for a in sync.awaiting(cfg, store, now) if email in a.recipients
                or (status is not None and a.contact == status.facts.key)]
     times = _reply_times(cfg, store, now, status.facts.emails if status else (email,))
-    promised = promisestate.judged(store, cfg.settings, now).of(
+    promised = promisestate.judged(store, cfg.settings, now,
+                                   [status.facts] if status else ()).of(
         status.facts.emails if status else (email,))
     if args.json:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)

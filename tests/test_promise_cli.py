@@ -290,3 +290,23 @@ def test_done_with_a_message_id_closes_that_messages_promise_only(
     assert states == {"m1": "kept", "m2": "open"}
     err = desk.out(capsys, "done", "<nothing@here>", code=2)
     assert "nothing@here is in no message keepwarm has seen, nor the Message-ID" in err
+
+
+def test_the_json_of_show_status_and_steering_and_the_piped_table(
+        desk: Desk, capsys: pytest.CaptureFixture[str]) -> None:
+    desk.send("m1", 6, JANE, bcc=("me+kw-2d@work.example",), subject="late")
+    desk.send("m2", 1, Address("bo@x.example"), bcc=("me+kw-nope@work.example",))
+    desk.sync()
+    about = desk.json(capsys, "show", "jane@acme.example")
+    assert [(p["message_id"], p["state"]) for p in about["promises"]] == [("m1", "open")]
+    assert desk.json(capsys, "status")["promises"] == {"open": 1, "overdue": 1, "notes": 1}
+    lines = desk.out(capsys, "promises").splitlines()
+    assert lines[0].split("\t") == ["due", "name", "email", "source", "note", "message_id"]
+    assert lines[1].split("\t")[0] == (ago(6).date() + timedelta(days=2)).isoformat()
+    # as of the day before it was made, there was no promise yet
+    before = (ago(7).date()).isoformat()
+    assert desk.json(capsys, "promises", "--all", "--as-of", before) == []
+    assert desk.run("remind", "jane@acme.example", "2w", "lunch") == 0
+    [p] = desk.json(capsys, "steering")["promised"]
+    assert (p["email"], p["when"], p["note"]) == ("jane@acme.example", "2w", "lunch")
+    assert set(p) == {"key", "email", "name", "due", "made", "when", "note"}
