@@ -2,7 +2,8 @@
 so that a lost or damaged one loses none of it.
 
 Everything else in the store can be read again from the sources; cadences, tags, snoozes,
-ignores, merges, dismissed reminders and follow-ups marked done cannot. So every change of
+ignores, merges, dismissed reminders, follow-ups and promises marked done, and promises
+made with `keepwarm remind` cannot. So every change of
 them is also written to ``steering.toml`` (atomically, 0600), and the file is applied
 whenever the store is opened: it is the user's, readable, and may be edited by hand. A
 store that SQLite finds damaged is set aside by `keepwarm sync` (``keepwarm.db.corrupt-
