@@ -3,9 +3,9 @@ so that a lost or damaged one loses none of it.
 
 Everything else in the store can be read again from the sources; cadences, tags, snoozes,
 ignores, merges, dismissed reminders, follow-ups and promises marked done, and promises
-made with `keepwarm remind` cannot. So every change of
-them is also written to ``steering.toml`` (atomically, 0600), and the file is applied
-whenever the store is opened: it is the user's, readable, and may be edited by hand. A
+made with `keepwarm remind` cannot. So every change of them is also written to
+``steering.toml`` (atomically, 0600), and the file is applied whenever the store is
+opened: it is the user's, readable, and may be edited by hand. A
 store that SQLite finds damaged is set aside by `keepwarm sync` (``keepwarm.db.corrupt-
 <time>``) and rebuilt from the sources and this file; the reminders already in the calendar
 are adopted again by their marker.
