@@ -23,6 +23,7 @@ from daemon import (
     awaitcmds,
     birthdaycmds,
     logsetup,
+    promisecmds,
     render,
     runtime,
     service,
@@ -191,6 +192,7 @@ def parser() -> argparse.ArgumentParser:
     viewcmds.register(add)
     steercmds.register(add)
     awaitcmds.register(add)
+    promisecmds.register(add)
     birthdaycmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",
             cmd_completion)

@@ -18,10 +18,11 @@ from daemon.model import (
     Steering,
     TimelineEntry,
 )
+from daemon.promisestore import PromiseTables
 from daemon.sqlbase import bulk_read, epoch, from_epoch
 
 
-class ContactTables(CardTables):
+class ContactTables(CardTables, PromiseTables):
     """Contacts and steering; the steering includes the dismissed reminders."""
 
     def contact_of(self, email: str) -> str | None:
@@ -233,7 +234,7 @@ class ContactTables(CardTables):
         done = {mid: from_epoch(at) for mid, at in self.db.execute(
             "SELECT message_id, at FROM followup_done")}
         return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals(),
-                        done)
+                        done, tuple(self.manual_promises()))
 
     def apply_steering(self, steering: Steering) -> None:
         """Make the store's steering exactly ``steering`` (what the user's file says); who is
@@ -263,6 +264,7 @@ class ContactTables(CardTables):
             self.db.executemany("INSERT INTO followup_done VALUES (?, ?)",
                                 [(mid, epoch(at)) for mid, at in
                                  steering.followups_done.items()])
+            self.set_manual_promises(steering.promises)
 
     def steering_digest(self) -> str | None:
         """The digest of the steering file the store last took its steering from."""

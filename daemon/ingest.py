@@ -31,6 +31,7 @@ from daemon.model import (
     Settings,
     Skipped,
 )
+from daemon.promisestore import may_promise
 from daemon.store import Rejudged, Store
 
 
@@ -66,6 +67,9 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         touchpoints = store.add_mail(account, (
             judge_mail(m, own, ignore, settings.max_recipients)
             for mid, m in unique.items() if mid in unknown))
+        store.add_mail(account, [j for j in (
+            judge_mail(m, own, ignore, settings.max_recipients)
+            for m in _other_copies(mails, unique, unknown)) if may_promise(j[0])])
         if snapshot is not None and batch.snapshot and snapshot.before is None:
             snapshot.before = store.meeting_ids(account)
         touchpoints += store.put_meetings(account, (
@@ -85,6 +89,13 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         store.set_rules_fingerprint(fingerprint(settings), only_if_unset=True)
     return IngestResult(len(unknown), len(mails) - len(unknown), len(meetings), touchpoints,
                         len(skipped))
+
+
+def _other_copies(mails: list[Mail], stored: dict[str, Mail], new: set[str]) -> list[Mail]:
+    """The copies of messages this batch does not store (stored before, or another copy in
+    the batch) that may carry a promise the stored copy lacks: its tag was in the Bcc."""
+    return [m for m in mails if (m.promises or any("+" in a.email for a in m.recipients))
+            and not (m.message_id in new and stored[m.message_id] is m)]
 
 
 @dataclass

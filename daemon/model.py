@@ -375,12 +375,14 @@ class ContactSteering:
 
 @dataclass(frozen=True)
 class Steering:
-    """Every contact's steering, the reminders the user deleted (kind -> due date), and the
-    messages the user said need no follow-up (`keepwarm done`: Message-ID -> when)."""
+    """Every contact's steering, the reminders the user deleted (kind -> due date), the
+    messages and promises the user said are done (`keepwarm done`: Message-ID or promise
+    key -> when), and the promises made with `keepwarm remind`."""
 
     contacts: Mapping[str, ContactSteering] = field(default_factory=dict)
     dismissals: Mapping[ReminderId, date] = field(default_factory=dict)
     followups_done: Mapping[str, datetime] = field(default_factory=dict)
+    promises: tuple[Promise, ...] = ()  # made with `keepwarm remind` (its own word: no source)
 
 
 # -- reminders ----------------------------------------------------------------------------------

@@ -176,6 +176,37 @@ MIGRATIONS: list[str] = [
     INSERT INTO merges SELECT email, contact FROM addresses WHERE email != contact;
     CREATE TABLE apart (email TEXT PRIMARY KEY) WITHOUT ROWID
     """,
+    # 7: promises (issue 15). `promise_texts` holds the sentences a connector found in the
+    # user's own sent text (at most 200 characters each, never a body) and the day each
+    # names (NULL: no time), stored with the message. `promises_manual` holds what
+    # `keepwarm remind` recorded (the steering file keeps it too). A plus tag needs no table:
+    # the tagged address is a recipient, and sent mail keeps a row for every recipient, but
+    # not their order, which says whom a promise is to (the first other recipient):
+    # `promise_order` keeps it, for sent messages with a plus-addressed recipient or a
+    # sentence. `keepwarm done` marks of promises share `followup_done` (a promise key or
+    # Message-ID).
+    """
+    CREATE TABLE promise_order (
+        message_id TEXT PRIMARY KEY,
+        recipients TEXT NOT NULL          -- To, Cc, Bcc in header order, space-separated
+    ) WITHOUT ROWID;
+    CREATE TABLE promise_texts (
+        message_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        sentence TEXT NOT NULL,
+        due TEXT,
+        PRIMARY KEY (message_id, n)
+    ) WITHOUT ROWID;
+    CREATE TABLE promises_manual (
+        key TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        due TEXT NOT NULL,
+        made TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        when_text TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID
+    """,
 ]
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from daemon import promisestate, promiseview
 from daemon.cmdbase import open_all
 from daemon.config import Config
 from daemon.lock import InstanceLock
@@ -62,9 +63,19 @@ def gather(cfg: Config, store: Store) -> dict[str, Any]:
             k: reminders.get(k) for k in ("calendar", "last_success", "last_attempt",
                                           "last_error")},
         "followups": {"enabled": (off := followups_off(cfg, store)) is None, "reason": off},
+        "promises": _promises(cfg, store),
         "counts": store.counts(),
         "written_today": store.written_on(datetime.now(cfg.settings.tz).date()),
     }
+
+
+def _promises(cfg: Config, store: Store) -> dict[str, int]:
+    """How many promises are open (overdue among them), and the notes on the ones that
+    name no day (never dropped silently: `status` says how many)."""
+    judged = promisestate.judged(store, cfg.settings, datetime.now(cfg.settings.tz), ())
+    now_open = [s for s in judged.statuses if s.state == "open"]
+    return {"open": len(now_open), "overdue": sum(s.overdue for s in now_open),
+            "notes": len(judged.notes)}
 
 
 def failing(data: Mapping[str, Any]) -> bool:
@@ -121,6 +132,12 @@ def _lines(data: Mapping[str, Any], tz: tzinfo) -> None:
             say(f"    last write failed {when(r['last_attempt'])}: {r['last_error']}", style="red")
     f = data["followups"]
     say(f"follow-ups: {f['reason'] or 'on (`keepwarm awaiting` lists the open threads)'}")
+    p = data["promises"]
+    if p["open"]:
+        say(f"promises: {p['open']:,} open" + (f", {p['overdue']:,} overdue" if p["overdue"]
+                                               else "") + " (`keepwarm promises`)")
+    if line := promiseview.notes_summary(p["notes"]):
+        say(line, style="yellow")
     # a plural key names its noun ("messages"); another is said as it is ("received")
     say(", ".join(plural(n, k[:-1]) if k.endswith("s") else f"{n:,} {k}"
                   for k, n in data["counts"].items()))

@@ -2,9 +2,10 @@
 so that a lost or damaged one loses none of it.
 
 Everything else in the store can be read again from the sources; cadences, tags, snoozes,
-ignores, merges, dismissed reminders and follow-ups marked done cannot. So every change of
-them is also written to ``steering.toml`` (atomically, 0600), and the file is applied
-whenever the store is opened: it is the user's, readable, and may be edited by hand. A
+ignores, merges, dismissed reminders, follow-ups and promises marked done, and promises
+made with `keepwarm remind` cannot. So every change of them is also written to
+``steering.toml`` (atomically, 0600), and the file is applied whenever the store is
+opened: it is the user's, readable, and may be edited by hand. A
 store that SQLite finds damaged is set aside by `keepwarm sync` (``keepwarm.db.corrupt-
 <time>``) and rebuilt from the sources and this file; the reminders already in the calendar
 are adopted again by their marker.
@@ -24,16 +25,17 @@ from connectors.atomic import write_atomic
 from daemon import ingest
 from daemon.config import toml_type
 from daemon.errors import ConfigError, StoreDamaged
-from daemon.model import ContactSteering, ReminderId, Steering
+from daemon.model import ContactSteering, Promise, ReminderId, Steering
 from daemon.store import Store
 
 log = logging.getLogger(__name__)
 
 HEADER = """\
-# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, unmerge, done) and the
-# reminders you deleted from your calendar. keepwarm writes this file at every change and applies it
-# whenever it opens its store, so a lost or damaged store loses none of it. You may edit it
-# by hand (keep it valid TOML); the next keepwarm command takes it over.
+# What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, unmerge, remind,
+# done) and the reminders you deleted from your calendar. keepwarm writes this file at every
+# change and applies it whenever it opens its store, so a lost or damaged store loses none
+# of it. You may edit it by hand (keep it valid TOML); the next keepwarm command takes it
+# over.
 """
 
 
@@ -67,9 +69,17 @@ def render(steering: Steering) -> str:
         lines += [f"{_str(rid.marker)} = {due.isoformat()}\n"
                   for rid, due in sorted(steering.dismissals.items())]
     if steering.followups_done:
-        lines.append("\n[done]  # keepwarm done: Message-ID -> when; no follow-up on it\n")
+        lines.append("\n[done]  # keepwarm done: Message-ID or promise -> when; closed\n")
         lines += [f"{_str(mid)} = {at.astimezone(UTC).isoformat()}\n"
                   for mid, at in sorted(steering.followups_done.items())]
+    for p in sorted(steering.promises, key=lambda p: p.key):
+        lines.append(f"\n[promised.{_str(p.key)}]  # keepwarm remind\n"
+                     f"email = {_str(p.email)}\n"
+                     + (f"name = {_str(p.name)}\n" if p.name and p.name != p.email else "")
+                     + f"due = {p.due.isoformat()}\n"
+                     f"made = {p.made.astimezone(UTC).isoformat()}\n"
+                     f"when = {_str(p.when)}\n"
+                     + (f"note = {_str(p.note)}\n" if p.note else ""))
     return "".join(lines)
 
 
@@ -94,6 +104,8 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
         for rid, due in sorted(steering.dismissals.items())]
     rows += [("-", "done", f"{mid} on {at.astimezone(UTC).date().isoformat()}")
              for mid, at in sorted(steering.followups_done.items())]
+    rows += [(p.email, "remind", " ".join(filter(None, (p.due.isoformat(), p.note))))
+             for p in sorted(steering.promises, key=lambda p: (p.due, p.key))]
     return rows
 
 
@@ -109,7 +121,11 @@ def as_json(steering: Steering) -> dict[str, Any]:
                        "due": due.isoformat()}
                       for rid, due in sorted(steering.dismissals.items())],
         "done": [{"message_id": mid, "at": at.astimezone(UTC).isoformat()}
-                 for mid, at in sorted(steering.followups_done.items())]}
+                 for mid, at in sorted(steering.followups_done.items())],
+        "promised": [{"key": p.key, "email": p.email, "name": p.name, "due": p.due.isoformat(),
+                      "made": p.made.astimezone(UTC).isoformat(), "when": p.when,
+                      "note": p.note}
+                     for p in sorted(steering.promises, key=lambda p: p.key)]}
 
 
 def _str(text: str) -> str:
@@ -143,9 +159,11 @@ def parse(text: str, path: Path) -> Steering:
             done[mid] = at if at.tzinfo else at.replace(tzinfo=UTC)
         else:
             problems.append(f"{path}: done.{mid}: must be a time like 2026-03-02T09:30:00Z")
+    promised = [_promise(key, table, path, problems)
+                for key, table in _table(data, "promised", path, problems).items()]
     if problems:
         raise ConfigError(problems)
-    return Steering(contacts, dismissals, done)
+    return Steering(contacts, dismissals, done, tuple(p for p in promised if p))
 
 
 def _table(data: dict[str, Any], key: str, path: Path, problems: list[str]) -> dict[str, Any]:
@@ -177,6 +195,30 @@ def _contact(table: dict[str, Any], key: str, path: Path, problems: list[str]
         tags=frozenset(str(t).lower() for t in get("tags", list, [])),
         addresses=frozenset(str(a).lower() for a in get("addresses", list, [])),
         unmerged=get("unmerged", bool, False))
+
+
+def _promise(key: str, table: Any, path: Path, problems: list[str]) -> Promise | None:
+    """One promise made with `keepwarm remind`, or None with its problems noted."""
+    where = f"{path}: promised.{key}"
+    if not isinstance(table, dict):
+        problems.append(f"{where}: must be a table")
+        return None
+    wanted = {"email": str, "name": str, "due": date, "made": datetime, "when": str,
+              "note": str}
+    before = len(problems)
+    problems += [f"{where}.{k}: unknown key" for k in sorted(set(table) - set(wanted))]
+    problems += [f"{where}.{k}: missing" for k in ("email", "due", "made") if k not in table]
+    for k, kind in wanted.items():
+        value = table.get(k)
+        if k in table and (not isinstance(value, kind) or (
+                kind is date and isinstance(value, datetime))):
+            problems.append(f"{where}.{k}: must be {toml_type(kind)}, not {value!r}")
+    if len(problems) > before:
+        return None
+    made = table["made"] if table["made"].tzinfo else table["made"].replace(tzinfo=UTC)
+    email = table["email"].strip().lower()
+    return Promise(email, table.get("name") or email, table["due"], made, "manual", key,
+                   note=table.get("note", ""), when=table.get("when", ""))
 
 
 def save(store: Store) -> None:

@@ -13,7 +13,15 @@ from datetime import datetime, timedelta
 
 from connectors import registry
 from connectors.base import Connector
-from daemon import cadence, followups, ingest, planner, reminder_state, reminders
+from daemon import (
+    cadence,
+    followups,
+    ingest,
+    planner,
+    promisestate,
+    reminder_state,
+    reminders,
+)
 from daemon.config import Config
 from daemon.errors import AuthError, KeepwarmError
 from daemon.model import (
@@ -256,8 +264,14 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     if records is None:
         records = store.reminder_records()
     as_of = now.astimezone(config.settings.tz).date()
-    waiting = awaiting(config, store, now, [s.facts for s in statuses])
+    facts = [s.facts for s in statuses]
+    promised = promisestate.judged(store, config.settings, now, facts).open()
+    # a message with an open promise wants that reminder on its day, not a follow-up too
+    promising = {s.promise.message_id for s in promised}
+    waiting = [a for a in awaiting(config, store, now, facts)
+               if promising.isdisjoint(a.message_ids)]
     wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
+              + reminders.promises(promised, as_of, config.settings.tz)
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))

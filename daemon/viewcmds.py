@@ -8,7 +8,16 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 
-from daemon import book, cadence, render, replytimes, sparkline, sync
+from daemon import (
+    book,
+    cadence,
+    promisestate,
+    promiseview,
+    render,
+    replytimes,
+    sparkline,
+    sync,
+)
 from daemon.cardstore import card_tags
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.config import Config
@@ -81,10 +90,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     threads = [a for a in sync.awaiting(cfg, store, now) if email in a.recipients
                or (status is not None and a.contact == status.facts.key)]
     times = _reply_times(cfg, store, now, status.facts.emails if status else (email,))
+    promised = promisestate.judged(store, cfg.settings, now,
+                                   [status.facts] if status else ()).of(
+        status.facts.emails if status else (email,))
     if args.json:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)
                   | {"awaiting": [render.awaiting_json(a, now.date(), cfg.settings.tz)
                                   for a in threads]} | render.reply_times_json(times)
+                  | {"promises": [promiseview.as_json(p) for p in promised.statuses]}
                   | {"cards": render.cards_json(cards)})
         return 0
     if status is not None:
@@ -98,6 +111,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         say(f"  {line}", wrap=True)
     for a in threads:  # the follow-ups open with them (`keepwarm awaiting` lists all)
         say(f"  {render.awaiting_line(a, now.date(), cfg.settings.tz)}", wrap=True)
+    for line in promiseview.person_lines(promised, cfg.settings.tz):
+        say(f"  {line}", wrap=True)
     if not out.is_terminal:
         say("")  # the timeline's tab-separated lines follow, after this blank line
     show(render.timeline_grid(entries, cfg.settings.tz))

@@ -103,7 +103,8 @@ def test_status_json_has_its_documented_keys(
     got = run_json(people, capsys, "status")
     assert isinstance(got, dict)
     assert set(got) == {"config", "store", "daemon", "accounts", "reminders", "counts",
-                        "written_today", "followups"}
+                        "written_today", "followups", "promises"}
+    assert got["promises"] == {"open": 0, "overdue": 0, "notes": 0}
     assert got["followups"]["enabled"] is False  # no account reads received mail
     assert got["followups"]["reason"].startswith("off: no account reads received mail")
     assert got["daemon"] is None and got["config"] == str(people.config)

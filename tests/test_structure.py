@@ -20,7 +20,7 @@ PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminder
         "daemon.promisetext", "daemon.timephrase"}
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
-             "daemon.reminderstore"}
+             "daemon.reminderstore", "daemon.promisestore"}
 LONGEST_FUNCTION = 60
 
 
