@@ -35,19 +35,20 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 from googleapiclient.errors import HttpError
 
 from connectors import retry
+from connectors.bodytext import payload_text, with_promises
 from connectors.gmailquota import BATCH, Progress, QuotaBudget, batch_size, span
 from connectors.gmailthreads import SentThreads, newest_sent_ms, received_in_thread, to_mail
 from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
 from connectors.googleauth import retry_after as retry_after_of
 from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
-from daemon.model import JSON, FetchContext, Observation, OwnAddress, Skipped
+from daemon.model import JSON, FetchContext, Mail, Observation, OwnAddress, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,14 @@ class MailReader:
     those of older sent mail back to ``reach_back_start`` when there is one."""
 
     def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int,
-                 received: bool = True, page: int = PAGE, batch: int = BATCH) -> None:
+                 received: bool = True, page: int = PAGE, batch: int = BATCH,
+                 promises: bool = False) -> None:
         """``page``: ids per list or history page; ``batch``: the most header reads per batch
-        request (fewer when the quota says so, see ``batch_size``)."""
+        request (fewer when the quota says so, see ``batch_size``); ``promises``: sent
+        messages are read whole (``format=full``, same quota) for the promises in their new
+        text, received ones never."""
         self.session = session
+        self.promises = promises
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
@@ -151,7 +156,7 @@ class MailReader:
             finished = False
             for start in range(0, len(ids), self.batch):
                 chunk = ids[start:start + self.batch]
-                observations, newest_ms = self._read_chunk(chunk, ctx)
+                observations, newest_ms = self._read_chunk(chunk, ctx, bodies=chunk)
                 if threads is not None:
                     threads.note_sent(observations)
                 st.update(after=chunk[-1], done=st["done"] + len(chunk),
@@ -181,16 +186,18 @@ class MailReader:
         threads = self._threads(st, ctx)
         reach: dict[str, Any] | None = st.get("reach")
         pending = [str(i) for i in st.get("pending") or []]
+        mine = {str(i) for i in st.get("pending_sent") or []}  # the sent ones among them
         if not pending:
-            pending, history_id = self._history(history_id, threads, ctx.now)
+            pending, mine, history_id = self._history(history_id, threads, ctx.now)
 
         def state(left: list[str]) -> dict[str, Any]:
-            return _incremental_state(history_id, newest, left, threads, reach)
+            return _incremental_state(history_id, newest, left, threads, reach,
+                                      [i for i in left if i in mine] if self.promises else [])
 
         yielded = False
         while pending:
             chunk, pending = pending[:self.batch], pending[self.batch:]
-            observations, newest_ms = self._read_chunk(chunk, ctx)
+            observations, newest_ms = self._read_chunk(chunk, ctx, bodies=mine)
             if threads is not None:
                 threads.note_sent(observations)
             newest = max(newest, newest_ms)
@@ -254,9 +261,10 @@ class MailReader:
                 return
 
     def _history(self, start: str, threads: SentThreads | None, now: datetime
-                 ) -> tuple[list[str], str]:
+                 ) -> tuple[list[str], set[str], str]:
         """Ids of the messages added since ``start`` worth reading (sent ones; received ones
-        in threads with sent mail), and the history id to go on from."""
+        in threads with sent mail), the sent ones among them, and the history id to go on
+        from."""
         added: list[dict[str, Any]] = []
         token: str | None = None
         latest = start
@@ -281,13 +289,15 @@ class MailReader:
         else:
             ids = [str(m["id"]) for m in added
                    if "SENT" in (m.get("labelIds") or ["SENT"]) and m.get("id")]
-        return list(dict.fromkeys(ids)), latest
+        mine = {str(m.get("id")) for m in added if "SENT" in (m.get("labelIds") or ["SENT"])}
+        return list(dict.fromkeys(ids)), mine, latest
 
     # -- headers by batch ----------------------------------------------------------------
-    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext, whole_threads: bool = False
-                    ) -> tuple[list[Observation], int]:
+    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext, whole_threads: bool = False,
+                    bodies: Collection[str] = ()) -> tuple[list[Observation], int]:
         """Mail (or Skipped) for each id, in order, and the newest internalDate seen; with
-        ``whole_threads`` the ids are threads, and each gives its received messages.
+        ``whole_threads`` the ids are threads, and each gives its received messages. The ids
+        in ``bodies`` are sent mail, read whole when the account reads promises.
 
         Parts Gmail refused are sent again in the next batch; each part and the batch POST
         keep their own count of failures in a row (``retry.InARow``), so the budget runs
@@ -301,7 +311,7 @@ class MailReader:
         def attempt() -> None:
             nonlocal pending
             try:
-                refused = self._send_batch(pending, results, dates, ctx.now, whole_threads)
+                refused = self._send_batch(pending, results, dates, ctx, whole_threads, bodies)
             except TransientError:
                 in_a_row.failed([_POST])
                 raise
@@ -321,12 +331,14 @@ class MailReader:
                 max((dates.get(i, 0) for i in order), default=0))
 
     def _send_batch(self, ids: Sequence[str], results: dict[str, list[Observation]],
-                    dates: dict[str, int], now: datetime, whole_threads: bool
-                    ) -> dict[str, float | None]:
+                    dates: dict[str, int], ctx: FetchContext, whole_threads: bool,
+                    bodies: Collection[str]) -> dict[str, float | None]:
         """One batch of header reads into ``results`` and ``dates``; the ids Gmail refused
         for now, with the Retry-After of each (None where it gave none)."""
         refused: dict[str, float | None] = {}
         problems: list[HttpError] = []
+        now = ctx.now
+        whole = frozenset(bodies) if self.promises and not whole_threads else frozenset()
 
         def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
             if exc is None and whole_threads:
@@ -334,6 +346,9 @@ class MailReader:
                 dates[request_id] = newest_sent_ms(response)
             elif exc is None:
                 found, dates[request_id] = to_mail(response, now)
+                if request_id in whole and isinstance(found, Mail) and not found.received:
+                    found = with_promises(found, payload_text(response.get("payload") or {}),
+                                          ctx.tz)
                 results[request_id] = [found]
             if exc is None:
                 return
@@ -353,8 +368,10 @@ class MailReader:
             batch = self.session.batch("gmail/v1")
             source = self._gmail().threads() if whole_threads else self._gmail().messages()
             for mid in ids:
-                batch.add(source.get(userId="me", id=mid, format="metadata",
-                                     metadataHeaders=HEADERS), callback=answer, request_id=mid)
+                how = {"format": "full"} if mid in whole else {
+                    "format": "metadata", "metadataHeaders": HEADERS}
+                batch.add(source.get(userId="me", id=mid, **how), callback=answer,
+                          request_id=mid)
             units = THREAD_UNITS if whole_threads else self.get_units
             with self.budget.spend(len(ids) * units):
                 batch.execute()
@@ -382,11 +399,13 @@ class MailReader:
 
 
 def _incremental_state(history_id: str, newest: int, pending: list[str],
-                       threads: SentThreads | None, reach: dict[str, Any] | None
-                       ) -> dict[str, Any]:
+                       threads: SentThreads | None, reach: dict[str, Any] | None,
+                       pending_sent: list[str] | None = None) -> dict[str, Any]:
     st: dict[str, Any] = {"phase": "incremental", "history_id": history_id, "newest": newest}
     if pending:
         st["pending"] = pending
+    if pending_sent:  # which of them are sent mail, read whole for promises
+        st["pending_sent"] = pending_sent
     if reach:
         st["reach"] = reach
     return {**st, **(threads.state() if threads else {})}

@@ -86,6 +86,7 @@ class Message:
     history_id: int
     labels: tuple[str, ...] = ("SENT",)
     thread: str = ""  # the thread id: the message's own id when it starts a thread
+    raw: bytes = b""  # the whole message, for format=full and raw (a body needs gmail.readonly)
 
 
 @dataclass
@@ -183,7 +184,7 @@ class User:
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
                                          self.history_id, labels,
                                          self.messages[thread].thread if thread
-                                         else self._thread_of(parsed) or mid)
+                                         else self._thread_of(parsed) or mid, raw)
             self.history.append((self.history_id, mid))
             return mid
 
