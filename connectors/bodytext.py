@@ -35,6 +35,7 @@ from typing import Any
 from connectors.base import Option
 from connectors.mailparse import find_header_end
 from daemon.model import Mail
+from daemon.promisetext import find
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,5 @@ def with_promises(mail: Mail, text: str, tz: tzinfo) -> Mail:
     the text itself goes no further)."""
     if not text:
         return mail
-    from daemon.promisetext import find
-
     found = tuple(find(text, mail.date, tz))
     return dataclasses.replace(mail, promises=found) if found else mail
