@@ -288,7 +288,7 @@ def item_body_text(body: Any) -> str:
 def with_promises(mail: Mail, text: str, tz: tzinfo) -> Mail:
     """``mail`` with the promises found in ``text``, its new text (sentences and days only:
     the text itself goes no further)."""
-    if not text:
-        return mail
-    found = tuple(find(text, mail.date, tz))
+    found = tuple(find(text, mail.date, tz)) if text else ()
+    log.debug("%s: %d promise%s in %d characters of new text", mail.location, len(found),
+              "" if len(found) == 1 else "s", len(text))  # how much, never what
     return dataclasses.replace(mail, promises=found) if found else mail

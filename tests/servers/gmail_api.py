@@ -79,6 +79,8 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
         if metadata_only and fmt not in ("metadata", "minimal"):
             return error(403, f"Metadata scope doesn't allow format {fmt.upper()}",
                          "forbidden")
+        if fmt in ("full", "raw"):
+            user.bodies_read.append(m.id)
         return ok(_message(m, fmt, query))
     if path[:3] == ["users", "me", "threads"] and len(path) == 4:
         fmt = q.get("format", "full")
@@ -89,6 +91,8 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
                         key=lambda m: (m.internal_ms, m.id))
         if not inside:
             return error(404, "Requested entity was not found.", "notFound")
+        if fmt in ("full", "raw"):
+            user.bodies_read.extend(m.id for m in inside)
         return ok({"id": path[3], "historyId": str(max(m.history_id for m in inside)),
                    "messages": [_message(m, fmt, query) for m in inside]})
     if path == ["users", "me", "history"]:

@@ -110,6 +110,7 @@ class User:
     faults: list[Fault] = field(default_factory=list)
     plan: faultplan.FaultPlan | None = None  # a share of every API call and batch part fails
     calls: list[str] = field(default_factory=list)
+    bodies_read: list[str] = field(default_factory=list)  # message ids served full or raw
     granted: dict[str, list[str]] = field(default_factory=dict)  # refresh token -> scopes
     revoked: set[str] = field(default_factory=set)
     refreshes: int = 0
