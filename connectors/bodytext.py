@@ -19,21 +19,17 @@ Attachments and forwarded messages (``message/rfc822``) are never read. At most
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import email
-import email.message
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import tzinfo
-from email.policy import compat32
 from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import Option
 from connectors.mailparse import find_header_end
+from connectors.mimeparts import Leaf, json_leaves, leaves
 from daemon.model import Mail
 from daemon.promisetext import find
 
@@ -170,13 +166,10 @@ def html_text(html: str) -> str:
 
 
 # -- MIME ------------------------------------------------------------------------------------
-Leaf = tuple[str, str, Callable[[], bytes]]  # content type, charset, the decoded bytes
-
-
-def _pick(leaves: Iterator[Leaf]) -> str:
+def _pick(found: Iterator[Leaf]) -> str:
     """The text of the first text/plain leaf, else of the first text/html one; '' if none."""
     html: Leaf | None = None
-    for leaf in leaves:
+    for leaf in found:
         if leaf[0] == "text/plain":
             return _decode(leaf[2](), leaf[1])
         if leaf[0] == "text/html" and html is None:
@@ -197,27 +190,6 @@ def _decode(data: bytes, charset: str) -> str:
     return data.decode("latin-1")
 
 
-def _mime_leaves(part: email.message.Message) -> Iterator[Leaf]:
-    """The readable leaves of a MIME tree in order; attachments and forwarded messages
-    (``message/*``) are not descended into."""
-    ctype = part.get_content_type()
-    if part.is_multipart() and ctype.startswith("multipart/"):
-        for sub in part.get_payload():
-            if isinstance(sub, email.message.Message):
-                yield from _mime_leaves(sub)
-    elif ctype.startswith("text/") and not _attachment(part.get("Content-Disposition", "")):
-        yield ctype, str(part.get_content_charset() or ""), lambda: _payload(part)
-
-
-def _payload(part: email.message.Message) -> bytes:
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
-
-
-def _attachment(disposition: str) -> bool:
-    return disposition.strip().lower().startswith("attachment")
-
-
 def message_text(raw: bytes) -> str:
     """The new text of a whole message (its header block, then at most ``BODY_CAP`` bytes
     of body): ``raw`` may be longer, the rest is not looked at."""
@@ -225,49 +197,16 @@ def message_text(raw: bytes) -> str:
         _, body = find_header_end(raw)
         if body >= 0:
             raw = raw[:body + BODY_CAP]
-        return new_text(_pick(_mime_leaves(email.message_from_bytes(raw, policy=compat32))))
+        return new_text(_pick(leaves(raw)))
     except Exception as exc:  # a body this cannot read costs only its promises
         log.debug("message body not readable (%s)", type(exc).__name__)
         return ""
 
 
-# -- Gmail's format=full payload -------------------------------------------------------------
-def _json_leaves(part: Mapping[str, Any]) -> Iterator[Leaf]:
-    """``_mime_leaves`` for Gmail's ``payload`` (parts with ``mimeType``, ``headers``,
-    ``filename`` and ``body.data``, base64url of the decoded part)."""
-    ctype = str(part.get("mimeType") or "").lower()
-    headers = {str(h.get("name", "")).lower(): str(h.get("value", ""))
-               for h in part.get("headers") or [] if isinstance(h, dict)}
-    if ctype.startswith("multipart/"):
-        for sub in part.get("parts") or []:
-            if isinstance(sub, dict):
-                yield from _json_leaves(sub)
-    elif ctype.startswith("text/") and not part.get("filename") and not _attachment(
-            headers.get("content-disposition", "")):
-        data = str((part.get("body") or {}).get("data") or "")
-        yield ctype, _charset(headers.get("content-type", "")), lambda: _unbase64url(data)
-
-
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-
-
-def _charset(content_type: str) -> str:
-    m = _CHARSET.search(content_type)
-    return m.group(1).lower() if m else ""
-
-
-def _unbase64url(data: str) -> bytes:
-    cut = data[:BODY_CAP * 4 // 3 + 4]
-    try:
-        return base64.urlsafe_b64decode(cut + "=" * (-len(cut) % 4))
-    except (binascii.Error, ValueError):
-        return b""
-
-
 def payload_text(payload: Mapping[str, Any]) -> str:
     """The new text of a Gmail ``format=full`` message's ``payload``."""
     try:
-        return new_text(_pick(_json_leaves(payload)))
+        return new_text(_pick(json_leaves(payload, BODY_CAP)))
     except Exception as exc:
         log.debug("Gmail message body not readable (%s)", type(exc).__name__)
         return ""
