@@ -302,7 +302,7 @@ EXPLICIT: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"(?<![\d.])(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})?(?!\d)"), _dotted),
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th|\.)?\s+(?:of\s+)?({MONTH})\b\.?"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _day_month),
-    (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?![\d.:])"
+    (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d|[.:]\d)"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _month_day),
     (re.compile(r"\b(?:on|by|until|till|before|for|am|bis zum|zum)\s+(?:the\s+)?(\d{1,2})"
                 r"(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
@@ -311,7 +311,9 @@ EXPLICIT: tuple[tuple[re.Pattern[str], Resolver], ...] = (
 RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"\b(?:later today|today|tonight|this (?:afternoon|evening|morning)|"
                 r"(?:the )?end of (?:the |business )?day|eod|cob|eob|close of (?:business|play)|"
-                r"heute|noch heute|im laufe des tages)\b", _F), _shift(0)),
+                r"heute|noch heute|im laufe des tages|nachher|"
+                r"(?:in|within) (?:an?|one|\d+|a few|a couple of|the) (?:hours?|minutes?|mins?)|"
+                r"in (?:einer|\d+) (?:stunden?|minuten?))\b", _F), _shift(0)),
     (re.compile(r"\b(?:the )?day after tomorrow\b|\bübermorgen\b", _F), _shift(2)),
     (re.compile(r"\b(?:tomorrow|tmrw|tmw|first thing in the morning)\b|"
                 r"(?<!\bam )(?<!\bguten )(?<!\bjeden )(?<!\bden )\bmorgen\b", _F), _shift(1)),
