@@ -60,8 +60,9 @@ def _transfer_decoded(body: bytes, encoding: str) -> bytes:
     try:
         if encoding == "quoted-printable":
             return binascii.a2b_qp(body)
-        if encoding == "base64":
-            return binascii.a2b_base64(body)
+        if encoding == "base64":  # some senders leave the padding off
+            data = b"".join(body.split())
+            return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
     except (binascii.Error, ValueError):
         return b""
     return body

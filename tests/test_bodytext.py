@@ -268,3 +268,32 @@ def test_html_keeps_the_space_between_inline_elements() -> None:
 
     assert html_text("<p><b>I'll</b> <i>call</i> you&nbsp;Tuesday.</p><p>Me</p>").strip() == (
         "I'll call you Tuesday.\nMe")
+
+
+# -- the MIME walker on hand-written edges ---------------------------------------------------
+def test_boundaries_quoted_or_bare_nested_with_crlf_and_without_a_closing_line() -> None:
+    raw = (HEAD + 'Content-Type: multipart/mixed;\n boundary="outer b"\n\npreamble\n'
+           "--outer b\nContent-Type: multipart/alternative; boundary=inner\n\n"
+           "--inner\nContent-Type: text/html\n\n<p>html SENTINEL</p>\n"
+           "--inner\nContent-Type: text/plain; charset=utf-8\n"
+           "Content-Transfer-Encoding: base64\n\n"
+           "SSdsbCBjYWxsIHlvdSBvbiBUdWVzZGF5Lg\n"  # base64 without its padding
+           "--inner--\n--outer b\nContent-Type: text/plain\n\nSENTINEL second part\n")
+    assert message_text(raw.replace("\n", "\r\n").encode()) == "I'll call you on Tuesday."
+    assert message_text(raw.encode()) == "I'll call you on Tuesday."
+
+
+def test_a_multipart_without_a_boundary_or_a_broken_encoding_gives_nothing() -> None:
+    assert message_text((HEAD + "Content-Type: multipart/mixed\n\nSENTINEL\n").encode()) == ""
+    broken = (HEAD + "Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+              "!!!not base64 at all!!!\n").encode()
+    assert "SENTINEL" not in message_text(broken)
+
+
+def test_an_html_part_comes_only_when_there_is_no_plain_one() -> None:
+    raw = (HEAD + "Content-Type: multipart/alternative; boundary=x\n\n"
+           "--x\nContent-Type: text/html; charset=iso-8859-1\n"
+           "Content-Transfer-Encoding: quoted-printable\n\n"
+           "<div>Bis n=E4chste Woche!</div><div class=3D\"gmail_quote\">SENTINEL</div>\n"
+           "--x--\n").encode()
+    assert message_text(raw) == "Bis nächste Woche!"
