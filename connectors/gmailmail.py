@@ -25,6 +25,12 @@ sent mail is listed again newest first (each item names its thread) and every th
 than the window, back to that bound, is read once, so that an old reply makes a contact
 two-way; the cursor's ``reach`` part keeps the page and the threads read, then ``done``.
 
+Promises (``promises = true``, with ``gmail.readonly``): sent messages are read with
+``format=full`` instead of ``format=metadata``, at the same quota cost, and the new text of
+each is searched (``connectors.bodytext``); received ones never. The backfill lists only
+SENT; history records carry labels, and the sent ids of a pending list are kept in the
+cursor (``pending_sent``), so a resumed fetch still reads those whole.
+
 Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
 batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
 with its own count of failures in a row; a message that keeps failing (more than ``retries``

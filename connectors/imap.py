@@ -15,6 +15,11 @@ read first, then INBOX, \\Archive and \\All; a Message-ID delivered by an earlie
 the same fetch is dropped (\\All holds every INBOX message again), and the store drops the
 copies a later sync reads.
 
+With ``promises = true`` a sent folder's chunks are fetched with ``BODY.PEEK[HEADER]`` and
+the first 64 KiB of ``BODY.PEEK[TEXT]`` instead, in the same one command, and the new text
+of each message is searched for promises (``connectors.bodytext``); received folders stay
+header fields only.
+
 The connection, its faults and the FETCH parsing are ``connectors.imapsession``, imported
 when a connector is built: the config loads this module to check options, and that must not
 cost an imapclient import.

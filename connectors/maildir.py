@@ -21,6 +21,9 @@ last file (files are read in (ctime, name) order), so intermediate cursors stay 
 A message moved new/ -> cur/ (or whose flags change) is renamed, gets a new ctime and is
 read again; the store deduplicates by Message-ID.
 
+With ``promises = true`` the sent folder's files are read past the header block too (at
+most 64 KiB of body) for ``connectors.bodytext``; received folders never are.
+
 A file that cannot be read (permissions, an I/O error, a link to nothing) is Skipped once and
 its name kept in the cursor (``retry``, at most RETRY_LIMIT names): it is tried again at every
 sync, whether or not the folder changed (a ``chmod`` changes no folder), until it is read,

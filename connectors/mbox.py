@@ -9,7 +9,9 @@ read again from the start (the store deduplicates by Message-ID). Thunderbird al
 status headers in place, which can change that hash: that costs a re-read, never a miss.
 
 The file is streamed in chunks: only header blocks are parsed, bodies are skipped with a
-byte search for the next ``\\nFrom `` line, so a huge mbox costs one sequential read.
+byte search for the next ``\\nFrom `` line, so a huge mbox costs one sequential read. With
+``promises = true`` the sent file's messages also carry the first 64 KiB of their body,
+copied while the stream holds it, for ``connectors.bodytext``; received files never do.
 """
 
 from __future__ import annotations

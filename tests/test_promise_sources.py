@@ -338,3 +338,70 @@ def test_outlook_asks_for_mail_read_only_with_promises(microsoft: MicrosoftServe
             list(conn.fetch(None, CTX))
     finally:
         conn.close()
+
+
+def test_gmail_resumes_a_pending_list_still_knowing_which_ids_are_sent(
+        google_user: User, tmp_path: Path) -> None:
+    """An incremental fetch cut after its first batch resumes from that batch's cursor: the
+    sent messages still pending are read whole, the received one still is not."""
+    google_user.add_mail(mine())
+    account = google_user.account(tmp_path, calendar=False, promises=True)
+    first = list(GmailConnector(account, backoff=0.01, batch=1).fetch(None, CTX))
+    sent_ids = [google_user.add_mail(mine(f"m{n}@example.com")) for n in (4, 5)]
+    google_user.add_mail(raw("Jane <jane@example.org>", google_user.email, "r4@example.org",
+                             THEIRS, days_ago=1, In_Reply_To="<m4@example.com>"),
+                         labels=("INBOX",))
+    del google_user.bodies_read[:]
+    cut = GmailConnector(account, backoff=0.01, batch=1).fetch(first[-1].cursor, CTX)
+    one = next(cut)
+    assert one.cursor["mail"]["pending_sent"] == [sent_ids[1]]
+    assert len(one.cursor["mail"]["pending"]) == 2  # m5 and Jane's answer
+    rest = list(GmailConnector(account, backoff=0.01, batch=1).fetch(
+        json.loads(json.dumps(one.cursor)), CTX))
+    found = promises_of([o for b in [one, *rest] for o in b.observations
+                         if isinstance(o, Mail)])
+    assert found == {"m4@example.com": [(PROMISE, True)], "m5@example.com": [(PROMISE, True)],
+                     "r4@example.org": []}
+    assert google_user.bodies_read == sent_ids
+
+
+def test_outlook_reads_sent_items_again_once_when_promises_is_turned_on(
+        microsoft: MicrosoftServer, tmp_path: Path) -> None:
+    """A delta link keeps the $select it began with: turning promises on starts the Sent
+    Items round afresh (then the next sync is incremental again), and so does turning it
+    off."""
+    microsoft.add_raw_message(mine(me=f"Me <{USER}>"))
+    account = microsoft.account(tmp_path, calendar=False, received=False, promises=True)
+    headers_only = microsoft.account(tmp_path, calendar=False, received=False)
+    microsoft.sign_in(headers_only)
+    microsoft.sign_in(account)  # consented to both now
+
+    def run(acct: AccountConfig, cursor: Any) -> tuple[dict[str, list[tuple[str, bool]]], Any]:
+        conn = OutlookConnector(acct)
+        try:
+            batches = list(conn.fetch(cursor, CTX))
+        finally:
+            conn.close()
+        return (promises_of([o for b in batches for o in b.observations
+                             if isinstance(o, Mail)]),
+                json.loads(json.dumps(batches[-1].cursor)))
+
+    found, cursor = run(headers_only, None)
+    assert found == {"m1@example.com": []} and cursor["bodies"] is False
+    found, cursor = run(account, cursor)
+    assert found == {"m1@example.com": [(PROMISE, True)]} and cursor["bodies"] is True
+    assert run(account, cursor)[0] == {}  # incremental again: nothing new
+    found, cursor = run(headers_only, cursor)
+    assert found == {"m1@example.com": []}
+
+
+def test_an_mbox_message_without_a_body_takes_nothing_of_the_next(tmp_path: Path) -> None:
+    sent = tmp_path / "Sent"
+    headers_only = raw("Me <me@example.com>", "jane@example.org", "m0@example.com", "")
+    head = headers_only[:headers_only.rindex(b"\n\n") + 1]  # no blank line, no body
+    sent.write_bytes(b"From - Mon Nov 30 10:00:00 2026\n" + head + mbox_entry(mine()))
+    conn = MboxConnector(AccountConfig("mbox", "mbox", options={"path": str(sent),
+                                                                "promises": True}))
+    found = promises_of([o for b in conn.fetch(None, CTX) for o in b.observations
+                         if isinstance(o, Mail)])
+    assert found == {"m0@example.com": [], "m1@example.com": [(PROMISE, True)]}
