@@ -32,7 +32,8 @@ SENT; history records carry labels, and the sent ids of a pending list are kept 
 cursor (``pending_sent``), so a resumed fetch still reads those whole.
 
 Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
-batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
+batch (connectors.gmailbatch) answers with 429, a rate-limit 403 or 5xx are sent again (the
+library does not), each
 with its own count of failures in a row; a message that keeps failing (more than ``retries``
 times in a row) fails the sync at that point, so it is read next time rather than skipped.
 """
@@ -41,30 +42,22 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Collection, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from googleapiclient.errors import HttpError
-
-from connectors import retry
-from connectors.bodytext import payload_text, with_promises
+from connectors.gmailbatch import THREAD_UNITS, BatchReads
 from connectors.gmailquota import BATCH, Progress, QuotaBudget, batch_size, span
-from connectors.gmailthreads import SentThreads, newest_sent_ms, received_in_thread, to_mail
-from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
-from connectors.googleauth import retry_after as retry_after_of
-from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
-from daemon.model import JSON, FetchContext, Mail, Observation, OwnAddress, Skipped
+from connectors.gmailthreads import SentThreads
+from connectors.googleauth import GoogleSession, HttpStatus
+from daemon.errors import SourceError
+from daemon.model import JSON, FetchContext, Observation, OwnAddress
 
 log = logging.getLogger(__name__)
 
-HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject", "List-Id",
-           "List-Unsubscribe", "Precedence", "Auto-Submitted", "In-Reply-To", "References",
-           "X-Autoreply", "X-Autorespond", "X-Autoresponder", "Content-Type"]
 PAGE = 500  # messages.list's largest page (used in whole batches: 490 for batches of 49)
-LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS, THREAD_UNITS = 5, 2, 1, 10
+LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS = 5, 2, 1
 RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
-_POST = object()  # the batch request itself, among its parts in a retry.InARow
 
 
 class MailReader:
@@ -81,6 +74,7 @@ class MailReader:
         text, received ones never."""
         self.session = session
         self.promises = promises
+        self.batches = BatchReads(session, budget, get_units, promises)
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
@@ -162,7 +156,7 @@ class MailReader:
             finished = False
             for start in range(0, len(ids), self.batch):
                 chunk = ids[start:start + self.batch]
-                observations, newest_ms = self._read_chunk(chunk, ctx, bodies=chunk)
+                observations, newest_ms = self.batches.read(chunk, ctx, bodies=chunk)
                 if threads is not None:
                     threads.note_sent(observations)
                 st.update(after=chunk[-1], done=st["done"] + len(chunk),
@@ -203,7 +197,7 @@ class MailReader:
         yielded = False
         while pending:
             chunk, pending = pending[:self.batch], pending[self.batch:]
-            observations, newest_ms = self._read_chunk(chunk, ctx, bodies=mine)
+            observations, newest_ms = self.batches.read(chunk, ctx, bodies=mine)
             if threads is not None:
                 threads.note_sent(observations)
             newest = max(newest, newest_ms)
@@ -215,7 +209,7 @@ class MailReader:
                      "under the quota", self.name, len(threads.queue), span(seconds))
         while threads is not None and threads.queue:
             chunk = threads.queue[:self.batch]
-            observations, _ = self._read_chunk(chunk, ctx, whole_threads=True)
+            observations, _ = self.batches.read(chunk, ctx, whole_threads=True)
             del threads.queue[:len(chunk)]
             yield observations, state([])
             yielded = True
@@ -254,7 +248,7 @@ class MailReader:
                     if t and t not in seen and t not in threads.known]
             for start in range(0, len(todo), self.batch):
                 chunk = todo[start:start + self.batch]
-                observations, newest_ms = self._read_chunk(chunk, ctx, whole_threads=True)
+                observations, newest_ms = self.batches.read(chunk, ctx, whole_threads=True)
                 read += chunk
                 seen.update(chunk)
                 if newest_ms and newest_ms < _ms(until):  # a whole batch older: done
@@ -297,97 +291,6 @@ class MailReader:
                    if "SENT" in (m.get("labelIds") or ["SENT"]) and m.get("id")]
         mine = {str(m.get("id")) for m in added if "SENT" in (m.get("labelIds") or ["SENT"])}
         return list(dict.fromkeys(ids)), mine, latest
-
-    # -- headers by batch ----------------------------------------------------------------
-    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext, whole_threads: bool = False,
-                    bodies: Collection[str] = ()) -> tuple[list[Observation], int]:
-        """Mail (or Skipped) for each id, in order, and the newest internalDate seen; with
-        ``whole_threads`` the ids are threads, and each gives its received messages. The ids
-        in ``bodies`` are sent mail, read whole when the account reads promises.
-
-        Parts Gmail refused are sent again in the next batch; each part and the batch POST
-        keep their own count of failures in a row (``retry.InARow``), so the budget runs
-        out only for one that keeps failing, not for a batch whose parts fail now and then."""
-        order = list(dict.fromkeys(ids))
-        results: dict[str, list[Observation]] = {}
-        dates: dict[str, int] = {}
-        pending = list(order)
-        in_a_row = retry.InARow()
-
-        def attempt() -> None:
-            nonlocal pending
-            try:
-                refused = self._send_batch(pending, results, dates, ctx, whole_threads, bodies)
-            except TransientError:
-                in_a_row.failed([_POST])
-                raise
-            in_a_row.answered([_POST, *(i for i in pending if i not in refused)])
-            in_a_row.failed(refused)
-            pending = list(refused)
-            if refused:
-                worst, times = in_a_row.worst()
-                told = [w for w in refused.values() if w is not None]
-                raise TransientError(
-                    f"Gmail refused {len(refused)} of the header reads in a batch; message "
-                    f"{worst} {times} time{'s' if times > 1 else ''} in a row",
-                    retry_after=max(told) if told else None)
-
-        self.session.call("reading message headers", attempt, failures=in_a_row.most)
-        return ([o for i in order for o in results[i]],
-                max((dates.get(i, 0) for i in order), default=0))
-
-    def _send_batch(self, ids: Sequence[str], results: dict[str, list[Observation]],
-                    dates: dict[str, int], ctx: FetchContext, whole_threads: bool,
-                    bodies: Collection[str]) -> dict[str, float | None]:
-        """One batch of header reads into ``results`` and ``dates``; the ids Gmail refused
-        for now, with the Retry-After of each (None where it gave none)."""
-        refused: dict[str, float | None] = {}
-        problems: list[HttpError] = []
-        now = ctx.now
-        whole = frozenset(bodies) if self.promises and not whole_threads else frozenset()
-
-        def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
-            if exc is None and whole_threads:
-                results[request_id] = [to_mail(m, now)[0] for m in received_in_thread(response)]
-                dates[request_id] = newest_sent_ms(response)
-            elif exc is None:
-                found, dates[request_id] = to_mail(response, now)
-                if request_id in whole and isinstance(found, Mail) and not found.received:
-                    found = with_promises(found, payload_text(response.get("payload") or {}),
-                                          ctx.tz)
-                results[request_id] = [found]
-            if exc is None:
-                return
-            status, reason = exc.resp.status, error_reason(exc)
-            if retryable(status, reason):
-                refused[request_id] = retry_after_of(exc)
-            elif status == 404:
-                results[request_id] = [Skipped(f"gmail:{request_id}",
-                                               "deleted before its headers were read")]
-            elif status in (401, 403):
-                problems.append(exc)
-            else:
-                results[request_id] = [Skipped(f"gmail:{request_id}",
-                                               f"Gmail answered {status} {reason}")]
-
-        try:
-            batch = self.session.batch("gmail/v1")
-            source = self._gmail().threads() if whole_threads else self._gmail().messages()
-            for mid in ids:
-                how = {"format": "full"} if mid in whole else {
-                    "format": "metadata", "metadataHeaders": HEADERS}
-                batch.add(source.get(userId="me", id=mid, **how), callback=answer,
-                          request_id=mid)
-            units = THREAD_UNITS if whole_threads else self.get_units
-            with self.budget.spend(len(ids) * units):
-                batch.execute()
-        except KeepwarmError:
-            raise
-        except Exception as exc:  # the batch request itself: a TransientError, mostly
-            raise self.session.translate(exc, "reading message headers") from None
-        if problems:
-            raise self.session.translate(problems[0], "reading message headers", AuthError)
-        return refused
 
     def _call(self, what: str, units: int, fn: Callable[[], Any],
               passthrough: Sequence[int] = ()) -> Any:
