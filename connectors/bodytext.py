@@ -31,7 +31,6 @@ from connectors.base import Option
 from connectors.mailparse import find_header_end
 from connectors.mimeparts import Leaf, json_leaves, leaves
 from daemon.model import Mail
-from daemon.promisetext import find
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +226,10 @@ def item_body_text(body: Any) -> str:
 def with_promises(mail: Mail, text: str, tz: tzinfo) -> Mail:
     """``mail`` with the promises found in ``text``, its new text (sentences and days only:
     the text itself goes no further)."""
+    # imported here: the config loads every connector module, and the detector's patterns
+    # cost every command ~12 ms to compile while only an account with promises uses them
+    from daemon.promisetext import find
+
     found = tuple(find(text, mail.date, tz)) if text else ()
     log.debug("%s: %d promise%s in %d characters of new text", mail.location, len(found),
               "" if len(found) == 1 else "s", len(text))  # how much, never what
