@@ -9,7 +9,8 @@ running it twice gives byte-identical files.
 The story is told as of 2026-03-02 (a Monday), Europe/Berlin; daemon/demo_data/EXPECTED.md
 lists what keepwarm must conclude from it. Mail: the sent messages (`Sent`) and the received
 ones (`INBOX`; headers are all keepwarm reads). Who is who: bench/demo_people.py; how a
-message is written: bench/demo_mail.py; the calendar: bench/demo_calendar.py.
+message is written: bench/demo_mail.py; the calendar: bench/demo_calendar.py; the address
+book (`Contacts`, a vdir of .vcf files): bench/demo_cards.py.
 
     python bench/make_demo_data.py
 """
@@ -22,6 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from demo_calendar import EVENTS, render_calendar
+from demo_cards import CARDS, render_card
 from demo_mail import SENT_REF, Mail, message_id, render_mail, sent
 from demo_people import (
     ALEX,
@@ -53,6 +55,7 @@ from demo_people import (
 OUT = Path(__file__).resolve().parent.parent / "daemon" / "demo_data"
 SENT_DIR = OUT / "Sent" / "cur"
 INBOX_DIR = OUT / "INBOX" / "cur"
+CONTACTS_DIR = OUT / "Contacts"
 FILE_SUFFIX = "_demo.morgan:2,S"
 
 
@@ -362,6 +365,16 @@ def write_maildir(folder: Path, messages: Iterable[tuple[int, Mail, str]],
     return count
 
 
+def write_contacts(folder: Path) -> int:
+    """Each card into ``folder`` as ``UID.vcf``, replacing what an earlier run wrote."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.vcf"):
+        old.unlink()
+    for card in CARDS:
+        (folder / f"{card.uid}.vcf").write_bytes(render_card(card))
+    return len(CARDS)
+
+
 def main() -> None:
     numbered = numbered_sent()
     ids = {sent(m.when): message_id(m, n) for n, m in numbered}
@@ -371,11 +384,13 @@ def main() -> None:
     received = enumerate(sorted(RECEIVED, key=lambda m: m.date), start=1)
     received_count = write_maildir(INBOX_DIR, ((n, m, m.own_id) for n, m in received), ids)
     (OUT / "calendar.ics").write_bytes(render_calendar())
+    card_count = write_contacts(CONTACTS_DIR)
     init = OUT / "__init__.py"
     if not init.exists():
         init.write_text("")
     print(f"wrote {sent_count} sent messages to {SENT_DIR}, {received_count} received to "
-          f"{INBOX_DIR} and {len(EVENTS)} events to calendar.ics")
+          f"{INBOX_DIR}, {len(EVENTS)} events to calendar.ics and {card_count} cards to "
+          f"{CONTACTS_DIR}")
 
 
 if __name__ == "__main__":

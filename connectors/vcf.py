@@ -118,6 +118,10 @@ class VcfConnector(Connector):
             return cardsync.Unit(skipped=[Skipped(where, f"larger than {MAX_FILE >> 20} MB: "
                                                          "not read")])
         parsed = vcard.parse(data, where)
+        if not (parsed.cards or parsed.groups or parsed.skipped) and data.strip():
+            # a .vcf that holds something but no card: say so, as for a broken card
+            return cardsync.Unit(skipped=[Skipped(where, "no vCard in the file (no "
+                                                         "BEGIN:VCARD line)")])
         return cardsync.Unit(parsed.cards, parsed.groups, parsed.skipped)
 
 

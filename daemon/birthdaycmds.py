@@ -28,7 +28,7 @@ def cmd_birthdays(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
     today = as_of(args, cfg).date()
     end = today + timedelta(days=ahead(args.days))
-    items = birthdays.upcoming(store.card_people(), today, end)
+    items = birthdays.upcoming(store.card_people(cfg.settings.own_addresses), today, end)
     if args.json:
         emit_json([as_json(o) for o in items])
     elif items:
@@ -63,8 +63,8 @@ def as_json(o: Occurrence) -> dict[str, Any]:
 def grid(items: list[Occurrence], today: date, end: date) -> Grid:
     c = Column
     g = Grid(f"Birthdays and anniversaries from {today} to {end}", (
-        c("Date"), c("Kind"), c("Name", fold=True), c("Email"),
-        c("Years", drop=2, right=True), c("Source", drop=1)))
+        c("Date"), c("Kind"), c("Name", fold=True), c("Email", drop=2),
+        c("Years", drop=3, right=True), c("Source", drop=1)))
     for o in items:
         p = o.person
         g.add(o.day.isoformat(), o.kind, o.name, p.emails[0] if p.emails else "",

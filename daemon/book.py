@@ -174,8 +174,9 @@ def merge(store: Store, address: str, other: str, own: Collection[str] = (),
         gone = contact_of(store, other, create=force)
         if keep != gone:
             store.merge_contacts(keep, gone)
-            for one in (first, second):  # the user joins them again after an unmerge
-                store.set_apart(one, False)
+            if store.share_a_card(first, second):  # joined again after an unmerge
+                for one in (first, second):
+                    store.set_apart(one, False)
             ingest.regroup(store)
     steering.save(store)
     return keep, keep != gone
@@ -185,17 +186,20 @@ def unmerge(store: Store, address: str, force: bool = False) -> str:
     """Undo a merge, the user's or an address-book card's: ``address`` becomes a contact of
     its own again, with its touchpoints and no settings; the contact it left keeps its key
     and settings. A card that lists it no longer joins it (until the user merges it
-    again). Its former key."""
+    again). The key of a contact the user merged others into cannot leave it (its settings
+    are theirs too); the key of one only a card joins can: it keeps its settings and
+    reminder, and the rest of the card gets a key of its own. The key of what it left."""
     email = normalise(address)
     with store.transaction():
         contact = contact_of(store, email, create=force)
         others = [e for e in store.addresses_of(contact) if e != email]
         if not others:
             raise UsageError(f"{email} is not merged with another address: nothing to undo")
-        if contact == email:
+        if contact == email and store.merged_into(email):
             raise UsageError(f"{email} is the address its contact is kept under (with "
                              f"{', '.join(others)}): unmerge {_either(others)} instead")
         store.unmerge(email)
         ingest.regroup(store)
+        left = store.contact_of(others[0]) or others[0]
     steering.save(store)
-    return contact
+    return left

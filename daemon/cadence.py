@@ -15,6 +15,7 @@ from daemon.model import CadenceRule, ContactFacts, Settings, Status
 ORDINALS = ("1st", "2nd", "3rd")
 # why a contact is not tracked with [cadence] two_way: they never wrote (nor met the user)
 ONE_WAY = "one-way: never wrote back"
+CARDED = "in your address book"
 
 
 def local_date(dt: datetime, tz: tzinfo) -> date:
@@ -22,9 +23,10 @@ def local_date(dt: datetime, tz: tzinfo) -> date:
 
 
 def rule_matches(rule: CadenceRule, emails: Iterable[str], tags: frozenset[str]) -> bool:
-    """``tag:NAME`` matches a tag; a pattern with ``@`` globs the address; else the domain."""
+    """``tag:NAME`` matches a tag, in any case (an address book's ``group:Clients``); a
+    pattern with ``@`` globs the address; else the domain."""
     if rule.match.startswith("tag:"):
-        return rule.match[4:] in tags
+        return rule.match[4:].lower() in {t.lower() for t in tags}
     for email in emails:
         target = email if "@" in rule.match else email.rpartition("@")[2]
         if fnmatch.fnmatchcase(target, rule.match):
@@ -49,7 +51,8 @@ def interval(facts: ContactFacts, settings: Settings) -> tuple[int, str]:
 def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     """Tracked, interval, due date and how overdue one contact is on ``as_of``. With
     ``two_way`` a contact is tracked only once they wrote to the user or met them: cold
-    outreach and a vendor written to once get follow-ups, never a cadence."""
+    outreach and a vendor written to once get follow-ups, never a cadence. Someone in the
+    user's address book is known: tracked from the first touchpoint, two-way or not."""
     days, source = interval(facts, settings)
     last = local_date(facts.last_touch, settings.tz)
     due = last + timedelta(days=days)
@@ -62,6 +65,8 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
         tracked, why = False, f"last touch {age} days ago, beyond forget_after"
     elif facts.meetings > 0:
         tracked, why = True, "met in a meeting"
+    elif facts.carded:
+        tracked, why = True, CARDED
     elif settings.two_way and facts.received == 0:
         tracked, why = False, ONE_WAY
     elif facts.touchpoints >= settings.min_touchpoints:

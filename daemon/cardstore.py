@@ -9,7 +9,7 @@ saves what it decided (``set_grouping``), as ``rejudge`` does for verdicts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from daemon.model import FROM, JSON, Card, CardPerson, PartialDate
@@ -83,6 +83,10 @@ class CardTables(ReminderTables):
         gone = [cid for cid in self._card_emails(account) if cid not in keep]
         return self.put_cards(account, [], gone)
 
+    def card_ids(self, account: str) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT card_id FROM cards WHERE account=?",
+                                              (account,))}
+
     def _card_emails(self, account: str) -> dict[str, str]:
         return dict(self.db.execute("SELECT card_id, emails FROM cards WHERE account=?",
                                     (account,)).fetchall())
@@ -101,6 +105,10 @@ class CardTables(ReminderTables):
     def _on_a_card(self, email: str) -> bool:
         return any(email in card.emails for _, card in self.cards())
 
+    def share_a_card(self, one: str, other: str) -> bool:
+        """Whether some card lists both addresses."""
+        return any(one in card.emails and other in card.emails for _, card in self.cards())
+
     def card_tags_of(self, contact: str) -> frozenset[str]:
         """The tags a contact's cards give it (``group:<name>``, ``starred``)."""
         person = self.card_persons().get(contact)
@@ -108,8 +116,26 @@ class CardTables(ReminderTables):
 
     def _card_keys(self) -> _KeyOf:
         contact = dict(self.db.execute("SELECT email, contact FROM addresses").fetchall())
-        apart = {r[0] for r in self.db.execute("SELECT email FROM apart")}
-        return _KeyOf(contact, apart)
+        return _KeyOf(contact, self._apart())
+
+    def _apart(self) -> set[str]:
+        """The addresses no card joins to others: those the user unmerged from their cards,
+        and the user's own, on a card shared with someone else."""
+        return {r[0] for r in self.db.execute("SELECT email FROM apart")} | self.own()
+
+    def own(self) -> set[str]:
+        """The user's addresses: learned (``aliases``) and configured (``set_own``)."""
+        return {r[0] for r in self.db.execute("SELECT email FROM aliases")} | set(
+            json.loads(self._meta("own") or "[]"))
+
+    def set_own(self, addresses: Collection[str]) -> None:
+        """The user's configured addresses, for what the store decides without the config
+        (who is one person): a change of them is worked out again."""
+        value = json.dumps(sorted(addresses))
+        if self._meta("own") != value:
+            with self.transaction():
+                self._set_meta("own", value)
+                self.mark_regroup()
 
     def card_persons(self) -> dict[str, CardPerson]:
         """contact key -> the person its cards make: the first non-empty of each field over
@@ -153,7 +179,7 @@ class CardTables(ReminderTables):
                 dict(db.execute("SELECT email, contact FROM merges").fetchall()),
                 [tuple(json.loads(r[0])) for r in db.execute(
                     "SELECT emails FROM cards WHERE emails != '[]' ORDER BY account, card_id")],
-                {r[0] for r in db.execute("SELECT email FROM apart")}, steered,
+                self._apart(), steered,
                 {r[0] for r in db.execute("SELECT contact FROM reminders WHERE contact != ''")},
                 first)
 

@@ -208,8 +208,8 @@ def _register(add: Add) -> None:
     s.add_argument("--account", help="pull only this account")
     s.add_argument("--no-write", action="store_true", help="do not touch the calendar")
     s.add_argument("--accept-shrink", action="append", default=[], metavar="ACCOUNT",
-                   help="this once, believe a calendar that lost most of its meetings at "
-                        "once (keepwarm refuses it otherwise)")
+                   help="this once, believe a calendar that lost most of its meetings, or "
+                        "an address book most of its cards, at once (refused otherwise)")
     s = add("run", "keep polling and keep reminders right, until stopped", cmd_run)
     s = add("service", "install keepwarm as a systemd user service", cmd_service)
     s.add_argument("action", choices=["install"],

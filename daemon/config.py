@@ -229,7 +229,10 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
                 chk.problem(key, "needs 'match'" if {"followup", "birthday_lead"} & set(rule)
                             else "needs both 'match' and 'every'")
             continue
-        rules.append(CadenceRule(match.lower(), every, followup, lead))
+        # a tag keeps the case it is shown in (an address book's group:Clients); it
+        # matches in any case, as addresses and domains do
+        shown = match if match.startswith("tag:") else match.lower()
+        rules.append(CadenceRule(shown, every, followup, lead))
     return tuple(rules)
 
 

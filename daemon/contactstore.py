@@ -86,6 +86,11 @@ class ContactTables(CardTables):
             self.db.execute("UPDATE addresses SET contact=email WHERE email=?", (email,))
             self.mark_regroup()
 
+    def merged_into(self, contact: str) -> list[str]:
+        """The addresses the user merged into ``contact`` (not those its cards join)."""
+        return sorted(r[0] for r in self.db.execute("SELECT email FROM merges WHERE contact=?",
+                                                    (contact,)))
+
     def set_apart(self, email: str, apart: bool) -> None:
         """Whether cards leave ``email`` out of the person they make (the user's unmerge);
         a merge the user makes again ends it."""
@@ -145,11 +150,13 @@ class ContactTables(CardTables):
                        received.get(contact, (0, None)), cards.get(contact))
                 for contact, touches in per.items()]
 
-    def card_people(self) -> list[CardPerson]:
+    def card_people(self, own: Collection[str] = ()) -> list[CardPerson]:
         """Every person the address books know, whether or not they were ever in touch
         (birthdays): their cards' fields, with the contact's addresses (merges applied),
         tags (the user's and the cards'), whether it is ignored, and a name from mail
-        where no card names them."""
+        where no card names them. The user's own card (every address one of ``own`` or
+        known as the user's, ``CardTables.own``) is no one to remind them of."""
+        mine = {*own, *self.own()}
         with bulk_read():
             people = self.card_persons()
             emails: dict[str, list[str]] = {}
@@ -162,7 +169,8 @@ class ContactTables(CardTables):
         return [replace(p, name=p.name or names.get(key, "") or key,
                         emails=_key_first(emails.get(key, p.emails), key),
                         tags=p.tags | tags.get(key, set()), ignored=key in ignored)
-                for key, p in sorted(people.items())]
+                for key, p in sorted(people.items())
+                if not (p.emails and set(emails.get(key, p.emails)) <= mine)]
 
     def _received(self, limit: int) -> dict[str, tuple[int, int]]:
         """contact -> (messages they wrote to the user up to ``limit``, the latest one's

@@ -1,5 +1,6 @@
 """`keepwarm demo`: the real pipeline on the sample shipped in the package: two Maildirs (the
-mail sent, and the mail received that answers some of it) and a calendar.
+mail sent, and the mail received that answers some of it), a calendar and an address book
+(a vdir of .vcf files, as vdirsyncer keeps it).
 
 The sample is fixed in time, so the demo runs as of its own "today", 2026-03-02 08:00 in
 Europe/Berlin, into a throw-away folder; nothing of the user's is read or written.
@@ -10,14 +11,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib.resources import as_file, files
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from daemon import cadence, render, steering, sync
+from daemon import birthdaycmds, birthdays, cadence, render, steering, sync
 from daemon.config import Config, load
 from daemon.store import Store
 from daemon.terminal import show
@@ -26,6 +27,7 @@ DEMO_TZ = ZoneInfo("Europe/Berlin")
 DEMO_NOW = datetime(2026, 3, 2, 8, 0, tzinfo=DEMO_TZ)
 
 MAILDIRS = ("Sent", "INBOX")  # the sent mail, and the received mail that answers it
+CONTACTS = "Contacts"  # the address book: one card per .vcf file
 
 DEMO_CONFIG = """\
 [identity]
@@ -45,6 +47,10 @@ two_way = true
 match = "*@bigclient.example"
 every = "30d"
 
+[[cadence.rules]]
+match = "tag:group:Clients"
+every = "60d"
+
 [reminders]
 calendar = "followups"
 
@@ -60,6 +66,11 @@ type = "ics"
 path = "calendar.ics"
 
 [[accounts]]
+name = "contacts"
+type = "vcf"
+path = "Contacts"
+
+[[accounts]]
 name = "followups"
 type = "ics"
 path = "followups.ics"
@@ -72,6 +83,7 @@ def prepare(folder: Path) -> Path:
         for maildir in MAILDIRS:
             shutil.copytree(Path(data) / maildir, folder / maildir)
         shutil.copy(Path(data) / "calendar.ics", folder / "calendar.ics")
+        shutil.copytree(Path(data) / CONTACTS, folder / CONTACTS)
     for maildir in MAILDIRS:
         for sub in ("cur", "new", "tmp"):
             (folder / maildir / sub).mkdir(exist_ok=True)
@@ -92,6 +104,7 @@ def run_demo(console: Console, folder: Path | None = None) -> int:
         console.print(f"Lapsed as of {DEMO_NOW.date()}:")
         show(render.lapsed_grid(cadence.lapsed(statuses), ""), console)
         show_awaiting(console, cfg, store, folder / "config.toml")
+        show_birthdays(console, cfg, store, folder / "config.toml")
         console.print(f"Reminders written to {folder / 'followups.ics'} — open it in any "
                       "calendar app. The demo folder stays for you to explore.")
         console.print(f"Try: keepwarm --config {folder / 'config.toml'} show "
@@ -111,3 +124,15 @@ def show_awaiting(console: Console, cfg: Config, store: Store, config: Path) -> 
     show(replace(grid, title=""), console)
     console.print(f"Listed by: keepwarm --config {config} awaiting --as-of "
                   f"{today}   (--all adds the threads gone quiet)")
+
+
+def show_birthdays(console: Console, cfg: Config, store: Store, config: Path) -> None:
+    """The birthdays and anniversaries the reminders calendar gets (those within the
+    reminders' horizon), as `keepwarm birthdays` shows them, and that command."""
+    today = DEMO_NOW.date()
+    end = today + timedelta(days=cfg.settings.horizon_days)
+    items = birthdays.upcoming(store.card_people(cfg.settings.own_addresses), today, end)
+    console.print(f"Birthdays and anniversaries from {today} to {end}:")
+    show(replace(birthdaycmds.grid(items, today, end), title=""), console)
+    console.print(f"Listed by: keepwarm --config {config} birthdays --as-of {today} "
+                  f"--days {cfg.settings.horizon_days}")

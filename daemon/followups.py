@@ -181,7 +181,7 @@ class _Judge:
         if found is None:
             found = self._recipients[m.message_id] = tuple(dict.fromkeys(
                 a.email for a in m.recipients
-                if a.email not in self.own and self.ignore.match(a.email) is None))
+                if not inference.is_own(a.email, self.own) and self.ignore.match(a.email) is None))
         return found
 
     def answered(self, m: Mail, thread: Sequence[Mail]) -> bool:

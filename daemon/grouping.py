@@ -69,7 +69,8 @@ class _Rank:
                  order: Sequence[str]) -> None:
         self.old, self.steered, self.reminded = old, steered, reminded
         self.order = {e: n for n, e in enumerate(order)}
-        self.first: dict[str, int] = {}  # a key's contact: its first touch, any address
+        # a key: its contact's first touch, by any address; another address: its own
+        self.first: dict[str, int] = dict(first_touch)
         for email, key in old.items():
             at = first_touch.get(email, NEVER)
             if at < self.first.get(key, NEVER):
@@ -78,6 +79,7 @@ class _Rank:
     def choose(self, group: Sequence[str]) -> str:
         if len(group) == 1:
             return group[0]
+        # the keys the group's contacts had; none (a card split off): any of its addresses
         keys = [e for e in group if self.old.get(e) == e] or list(group)
         return min(keys, key=lambda k: (k not in self.steered, k not in self.reminded,
                                          self.first.get(k, NEVER), self.order[k], k))

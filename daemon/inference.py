@@ -32,6 +32,9 @@ AUTO_SUBJECTS = re.compile(
 BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
 # how many addresses a Patterns remembers (a few MB at most); then it starts again
 KNOWN_ADDRESSES = 50_000
+# bumped when a rule changes what a stored message's verdicts are: 2, the user's
+# plus-addresses are the user's (stored mail is judged again once)
+RULES = 2
 _UNKNOWN = ""  # not remembered yet (an empty pattern, matching only "", is never remembered)
 
 
@@ -84,13 +87,24 @@ def mail_rule(mail: Mail, ignore: Patterns, max_recipients: int) -> str | None:
     return None
 
 
+def is_own(email: str, own: Collection[str]) -> bool:
+    """Whether ``email`` is the user's: one of ``own``, or a plus-address of one
+    (``me+kw-3d@example.com``, RFC 5233 subaddressing), which only the user writes to on
+    purpose: a plus tag setting a promise is never a contact, and its copy in the inbox is
+    the user's own message."""
+    if email in own:
+        return True
+    local, plus, rest = email.partition("+")
+    return bool(plus) and "@" in rest and f"{local}@{rest.rpartition('@')[2]}" in own
+
+
 def received_rule(mail: Mail, own: Collection[str], ignore: Patterns) -> str | None:
     """Why a received message is not a person writing to the user (an auto-reply, a bounce,
     a list), or None: only such a message counts as an answer or as their having written."""
     sender = mail.sender.email if mail.sender is not None else ""
     if not sender:
         return "no sender"
-    if sender in own:
+    if is_own(sender, own):
         return OWN_ADDRESS
     if sender.startswith(BOUNCE_SENDERS) or mail.report:
         return "bounce or receipt"
@@ -122,7 +136,7 @@ def judge_mail(mail: Mail, own: Collection[str], ignore: Patterns, max_recipient
     """A message and its verdicts, ``received`` now saying its direction: the user's own
     (sent) when its From is one of ``own``, wherever it was found (an archive or Gmail's
     All Mail holds both), else received when a received folder held it."""
-    if mail.received and mail.sender is not None and mail.sender.email in own:
+    if mail.received and mail.sender is not None and is_own(mail.sender.email, own):
         mail = replace(mail, received=False)
     if mail.received:
         return mail, infer_received(mail, own, ignore)
@@ -146,7 +160,7 @@ def infer_mail(mail: Mail, own: Collection[str], ignore: Patterns,
 
 
 def _person_rule(addr: Address, own: Collection[str], ignore: Patterns) -> str | None:
-    if addr.email in own:
+    if is_own(addr.email, own):
         return OWN_ADDRESS
     if pattern := ignore.match(addr.email):
         return f"automated address ({pattern})"
@@ -161,7 +175,7 @@ def meeting_rule(meeting: Meeting, own: Collection[str], max_attendees: int,
         return "cancelled"
     if meeting.all_day:
         return "all-day event"
-    if any(email in own and status == "declined" for email, (_, _, status) in people.items()):
+    if any(is_own(email, own) and status == "declined" for email, (_, _, status) in people.items()):
         return "you declined"
     if len(people) > max_attendees:
         return f"too many attendees ({len(people)} > {max_attendees})"
@@ -207,5 +221,5 @@ def fingerprint(settings: Settings) -> str:
     """Changes exactly when a setting that decides mail verdicts does: stored mail is judged
     again then, without reading any mailbox again."""
     data = [sorted(settings.own_addresses), list(settings.ignore), settings.max_recipients,
-            settings.max_meeting_attendees]
+            settings.max_meeting_attendees, RULES]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()

@@ -74,7 +74,8 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
         if snapshot is not None and batch.snapshot:
             snapshot.seen.update(m.meeting_id for m in meetings)
             if batch.last:
-                _check_shrink(store, account, snapshot)
+                _check_shrink(account, snapshot.before or set(), snapshot.seen,
+                              snapshot.accept_shrink, ("calendar", "meetings"))
                 store.drop_meetings_except(account, snapshot.seen)
         store.clear_skipped(account, chain((m.location for m in mails if m.location),
                                            (m.location for m in meetings if m.location)))
@@ -89,9 +90,12 @@ def store_batch(store: Store, account: str, batch: Batch, settings: Settings, no
 @dataclass
 class Listing:
     """The cards of one full listing, collected across its batches: at its last batch, the
-    account's stored cards it did not name are gone."""
+    account's stored cards it did not name are gone, unless that is most of them (as for a
+    calendar's meetings)."""
 
     seen: set[str] | None = None  # None: no full listing under way
+    accept_shrink: bool = False  # the user said the address book really lost them
+    before: set[str] = field(default_factory=set)  # the account's cards when it began
 
 
 def store_cards(store: Store, account: str, batch: CardBatch, now: datetime,
@@ -102,10 +106,14 @@ def store_cards(store: Store, account: str, batch: CardBatch, now: datetime,
     how many cards it stored."""
     ids = [c.card_id for c in batch.cards]
     with store.transaction():
+        if batch.full and listing.seen is None:
+            listing.before, listing.seen = store.card_ids(account), set()
         changed = store.put_cards(account, batch.cards, batch.gone)
-        if batch.full:
-            listing.seen = (listing.seen or set()) | set(ids)
+        if batch.full and listing.seen is not None:
+            listing.seen.update(ids)
             if batch.last:
+                _check_shrink(account, listing.before, listing.seen, listing.accept_shrink,
+                              ("address book", "cards"))
                 changed = store.drop_cards_except(account, listing.seen) or changed
                 listing.seen = None
         store.clear_skipped(account, (c.location for c in batch.cards if c.location))
@@ -126,18 +134,20 @@ def regroup(store: Store) -> None:
             store.set_grouping(grouping.group(*store.people_facts()))
 
 
-def _check_shrink(store: Store, account: str, snapshot: Snapshot) -> None:
-    """A calendar that suddenly holds nothing, or lost more than half of its meetings at
-    once, is far more often a truncated file, a sync tool gone wrong or an unmounted disk
-    than a real clear-out (vdirsyncer refuses the same): keep what the store has, and say
-    how to accept it. Raised inside the batch's transaction, so nothing of it is stored."""
-    stored = snapshot.before or set()
-    gone = len(stored - snapshot.seen)
-    if not stored or snapshot.accept_shrink or (snapshot.seen and 2 * gone <= len(stored)):
+def _check_shrink(account: str, stored: set[str], seen: set[str], accept: bool,
+                  what: tuple[str, str]) -> None:
+    """A calendar or an address book that suddenly holds nothing, or lost more than half of
+    its meetings or cards at once, is far more often a truncated file, a sync tool gone
+    wrong or an unmounted disk than a real clear-out (vdirsyncer refuses the same): keep
+    what the store has, and say how to accept it. Raised inside the batch's transaction, so
+    nothing of it is stored. ``what``: the source and its items, in words (the summary
+    and the log put the account's name before the message)."""
+    gone = len(stored - seen)
+    if not stored or accept or (seen and 2 * gone <= len(stored)):
         return
     raise ShrinkRefused(
-        f"{account}: the calendar now holds {len(stored) - gone} of the {len(stored)} "
-        f"meetings keepwarm has from it; keepwarm keeps them rather than forget {gone} at "
+        f"the {what[0]} now holds {len(stored) - gone} of the {len(stored)} "
+        f"{what[1]} keepwarm has from it; keepwarm keeps them rather than forget {gone} at "
         f"once (a truncated file? an unmounted disk?). If they are really gone: keepwarm "
         f"sync --accept-shrink {account}")
 

@@ -550,3 +550,56 @@ class Awaiting:
     contact: str = ""  # the contact key the reminder is filed under
     message_ids: tuple[str, ...] = ()  # of ``sent``: what `keepwarm done` marks
     recipients: tuple[str, ...] = ()  # everyone the latest message went to, but the user
+
+
+# -- promises: "you'll hear from me on Tuesday" ------------------------------------------------
+PromiseSource = Literal["tag", "manual", "detected"]
+PromiseState = Literal["open", "kept", "dropped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Promise:
+    """A dated promise of the next contact (``daemon.promises``): set by a plus tag on a sent
+    message (``me+kw-3d@example.com``), by ``keepwarm remind``, or found in a sent message's
+    own text (``Mail.promises``)."""
+
+    email: str  # the person promised: the message's first other recipient, or as given
+    name: str  # as the headers (or the user) name them; the wiring may put the contact's
+    due: date  # the day promised, in the user's zone
+    made: datetime  # when: the message's Date, or when `keepwarm remind` ran
+    source: PromiseSource
+    key: str  # the reminder's key: the message id (``#n`` after its first), or a manual id
+    message_id: str = ""  # the message it was made in; '' for a manual one
+    note: str = ""  # the subject (tag), the sentence (detected), the user's note (manual)
+    when: str = ""  # the day as written: ``3d``, ``tue`` (tag, manual); '' when detected
+    always: bool = False  # ``-always``: kept on its day whatever happens before
+    others: tuple[str, ...] = ()  # the message's other recipients: one answering counts
+    contact: str = ""  # the contact key the reminder is filed under ('' : ``email``)
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        return (self.email, *self.others)
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseNote:
+    """A promise keepwarm saw but cannot date, for ``show`` and ``status``: a plus tag whose
+    day does not parse, or a sentence that names no time. Never dropped silently."""
+
+    message_id: str
+    at: datetime  # the message's Date
+    text: str  # the tagged address, or the sentence
+    problem: str  # one line: what is wrong, naming the fix
+    email: str = ""  # the person it is about, when there is one
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseStatus:
+    """Where a promise stands as of a time (``promises.judge``). ``overdue``: open past its
+    day (its reminder stays, on today, until a touchpoint or ``keepwarm done``)."""
+
+    promise: Promise
+    state: PromiseState
+    overdue: bool = False
+    closed: datetime | None = None  # when it was kept or dropped
+    why: str = ""  # how, in words: ``you wrote on 2026-12-03``, ``marked done``

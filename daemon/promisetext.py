@@ -26,23 +26,28 @@ _SUBJECT = (r"\b(?:i|we)(?:'ll|\s+will|\s+shall|'m going to|\s+am going to|'re g
             r"\s+are going to|'m gonna|\s+plan to|\s+intend to|\s+aim to|\s+promise to|"
             r"'ll make sure to|\s+will make sure to)\b|\blet(?:'s|\s+us|\s+me)\b")
 _ASIDE = r"(?:[\w'-]+,?\s+){0,7}?"
-_VERB = (r"(?:call|ring|phone|e-?mail|mail|write|send|get back|get in touch|be in touch|"
-         r"be back in touch|follow(?:ing)?[- ]up|ping|reach out|touch base|circle back|"
+# a third person as the object: "call the plumber", "email HR", "talk to Mark" are not
+# promises to whoever the message goes to (a weekday, a month or EOD is no person)
+_PERSON = rf"(?!(?:{timephrase.WEEKDAY}|{timephrase.MONTH}|EOD|COB|EOW|ASAP|OK|I)\b)"
+_THIRD = rf"(?!\s+(?:to\s+|with\s+)?(?:him|her|them|{_PERSON}(?-i:[A-Z])[\w-]*)\b)"
+_VERB = (r"(?:(?:call|ring|phone|ping|text|contact|meet)\b(?!\s+(?:the|my|our|his|their|its)\b)|"
+         r"(?:e-?mail|mail|write|send|get back|get in touch|be in touch|"
+         r"be back in touch|follow(?:ing)?[- ]up|reach out|touch base|circle back|"
          r"loop back|check in|check back|update you|let you know|report back|drop you|"
-         r"shoot you|give you (?:a|an|my)\b|text|message|come back to you|revert|share|"
-         r"forward|deliver|talk|speak|chat|meet|catch up|sync|reconnect|connect|confirm|"
-         r"reply|respond|answer|fill you in|brief you|contact|return your|submit|pass on|"
+         r"shoot you|give you (?:a|an|my)\b|message|come back to you|revert|share|"
+         r"forward|deliver|talk|speak|chat|catch up|sync|reconnect|connect|confirm|"
+         r"reply|respond|answer|fill you in|brief you|return your|submit|pass on|"
          r"provide|have (?:[\w'-]+ ){0,3}(?:to|over to|back to|for) you|get you|"
          r"get (?:[\w'-]+ ){0,3}(?:to|over to|back to) you|pick (?:this|it|that) up|"
          r"reconvene|regroup|discuss|set up (?:a|the) (?:call|meeting|chat)|"
          r"schedule (?:a|the) (?:call|meeting|chat)|book (?:a|the) (?:call|meeting)|"
          r"find a time|get together|keep you posted|hear from|"
-         r"(?:come|swing|drop|stop|pop) (?:by|over|round|in)\b)\b(?!\s+me\b)")
+         rf"(?:come|swing|drop|stop|pop) (?:by|over|round|in))\b){_THIRD}(?!\s+me\b)")
 ENGLISH = re.compile(rf"(?:{_SUBJECT})\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})", _F)
 # a fragment that starts the sentence: "Will ping you tomorrow", "Talk next week"
 _OPENER = r"^(?:(?:and|so|ok|okay|then|anyway|great|sure|thanks|perfect|cool|right)[,!.]?\s+)*"
-FRAGMENT = re.compile(rf"{_OPENER}(?:will|shall|gonna|'ll)\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})"
-                      rf"|{_OPENER}(?P<bare>talk|speak|chat|catch up|call you|ping you|"
+FRAGMENT = re.compile(rf"{_OPENER}(?:will|shall|gonna)\s+(?P<gap>{_ASIDE})(?P<verb>{_VERB})"
+                      rf"|{_OPENER}(?:talk|speak|chat|catch up|call you|ping you|"
                       rf"email you|back to you|more|circling back|touching base|"
                       rf"following up)\b", _F)
 # "I'm calling you on Tuesday": present for future, a promise only with a time
@@ -127,10 +132,11 @@ def commitment(sentence: str) -> re.Match[str] | None:
     """The user's commitment to the next contact in ``sentence``, or None."""
     if sentence.rstrip(" \"')]").endswith("?") or QUESTION.match(sentence):
         return None
-    english = _ENGLISH_HINT.search(sentence) is not None
-    german = _GERMAN_HINT.search(sentence) is not None
-    for pattern in ((ENGLISH,) * english + (FRAGMENT,) + (PROGRESSIVE, HEAR) * english
-                    + (GERMAN,) * german):
+    patterns = [ENGLISH, FRAGMENT, PROGRESSIVE, HEAR] if _ENGLISH_HINT.search(sentence) else [
+        FRAGMENT]
+    if _GERMAN_HINT.search(sentence):
+        patterns.append(GERMAN)
+    for pattern in patterns:
         m = pattern.search(sentence)
         if m is not None and _sound(sentence, m):
             return m

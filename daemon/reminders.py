@@ -2,7 +2,7 @@
 ``Wish``es the planner places: ``cadence`` (a contact is due), ``followup`` (a message of the
 user's got no reply), ``birthday`` and ``anniversary`` (from the address book) and
 ``notice`` (keepwarm's own messages to the user, e.g. an account that needs signing in
-again).
+again) and ``promise`` (a day the user promised the next contact, ``daemon.promises``).
 
 A kind decides what a reminder says, which due date (cycle) it belongs to and where it may
 go; the planner decides where it does go, under one budget for all kinds.
@@ -19,15 +19,19 @@ from daemon.model import (
     NOTICE,
     Awaiting,
     CardPerson,
+    Promise,
+    PromiseStatus,
     ReminderId,
     ReminderRecord,
     Settings,
     Status,
     Wish,
 )
+from daemon.when import in_words, short
 from daemon.words import plural
 
 FOLLOWUP = "followup"  # a thread waits for a reply; key: the thread
+PROMISE = "promise"  # a day the user promised; key: the message id, or a manual promise's id
 
 
 def cadence_id(contact: str) -> ReminderId:
@@ -198,3 +202,51 @@ def birthdays(people: Iterable[CardPerson], settings: Settings, as_of: date,
                                    earliest=day, fixed=True, budgeted=False, name=o.name,
                                    all_day=True))
     return wishes
+
+
+def promise_id(p: Promise) -> ReminderId:
+    return ReminderId(PROMISE, p.contact or p.email, p.key)
+
+
+def promise_title(p: Promise, tz: tzinfo) -> str:
+    """``Promised: Jane Doe — "I'll call you on Tuesday" (2 Dec)``; for a plus tag
+    ``Follow up: Jane Doe — "Proposal Q3" (you set 3 days on 2 Dec)``; the date is when
+    the promise was made, so the title never changes while it waits."""
+    made = short(p.made.astimezone(tz).date())
+    if p.source == "tag":
+        subject = f'"{p.note}"' if p.note else "(no subject)"
+        return f"Follow up: {p.name} — {subject} (you set {in_words(p.when)} on {made})"
+    return f"Promised: {p.name}" + (f' — "{p.note}"' if p.note else "") + f" ({made})"
+
+
+def _promise_origin(p: Promise, tz: tzinfo) -> str:
+    on = p.made.astimezone(tz).date().isoformat()
+    if p.source == "tag":
+        subject = f'"{p.note}"' if p.note else "(no subject)"
+        return f"Set on {on} with the tag {p.when}{'-always' if p.always else ''} on {subject}"
+    how = " with keepwarm remind" if p.source == "manual" else ""
+    return f"Promised on {on}{how}" + (f': "{p.note}"' if p.note else "")
+
+
+def _promise_text(p: Promise, tz: tzinfo) -> str:
+    answer = (" on its day or later" if p.always else "" if p.source == "manual"
+              else " (or they answer before the day)")
+    lines = [_promise_origin(p, tz),
+             f"Due: {p.due.isoformat()}",
+             f"To: {', '.join(p.people)}",
+             *([f"Message: <{p.message_id}>"] if p.message_id else []),
+             "", f"Created by keepwarm. It removes this event once you are in touch with them"
+             f"{answer}, or after: keepwarm done {p.message_id or p.email}",
+             "Why: keepwarm promises"]
+    return "\n".join(lines)
+
+
+def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo) -> list[Wish]:
+    """A reminder per open promise, fixed on its day at ``reminders.time`` (no budget moves
+    a promised day; it still counts against that day's), and once overdue on today, as an
+    overdue cadence reminder is, until a touchpoint or ``keepwarm done`` ends it. Kept and
+    dropped ones want none, so the next sync removes theirs."""
+    return [Wish(promise_id(s.promise), s.promise.due, promise_title(s.promise, tz),
+                 _promise_text(s.promise, tz), earliest=max(s.promise.due, as_of),
+                 fixed=True, name=s.promise.name)
+            for s in statuses if s.state == "open"]

@@ -19,11 +19,14 @@ from rich.progress import (
 )
 
 from daemon import sparkline, words
+from daemon.cardstore import card_tags, date_text
 from daemon.model import (
     Awaiting,
+    Card,
     Change,
     Create,
     IngestResult,
+    PartialDate,
     Status,
     TimelineEntry,
     Update,
@@ -38,7 +41,10 @@ from daemon.words import plural
 # the keys of one contact in `lapsed`, `contacts` and `show --json` (the README lists them)
 STATUS_KEYS = ("email", "emails", "name", "last_touch", "last_channel", "due", "cadence_days",
                "cadence_source", "overdue_days", "touchpoints", "meetings", "tracked", "lapsed",
-               "tags", "ignored", "snooze_until", "received", "last_received", "why")
+               "tags", "ignored", "snooze_until", "received", "last_received", "why",
+               "carded", "birthday", "anniversary", "birthday_text", "card_notes")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
 
 
 def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
@@ -64,7 +70,46 @@ def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
         "last_received": f.last_received.astimezone(tz).isoformat() if f.last_received
         else None,
         "why": s.why,
+        "carded": f.carded,
+        "birthday": date_text(f.birthday),
+        "anniversary": date_text(f.anniversary),
+        "birthday_text": f.birthday_text or None,
+        "card_notes": list(f.card_notes),
     }
+
+
+def spoken_date(d: PartialDate) -> str:
+    """A birthday as people say it: ``12 April 1986``, or ``12 April`` without a year."""
+    return f"{d.day} {MONTHS[d.month - 1]}" + (f" {d.year}" if d.year else "")
+
+
+def card_lines(cards: Sequence[tuple[str, Card]]) -> list[str]:
+    """`show`'s lines about a contact's address-book cards: where each is, its groups, the
+    birthday and anniversary, and what could not be used of it."""
+    lines = []
+    for account, card in cards:
+        where = card.location or card.card_id
+        tags = sorted(card_tags(card), key=str.lower)
+        lines.append(f"address book: {account} ({where})"
+                     + (f"; {', '.join(tags)}" if tags else ""))
+        if card.birthday:
+            lines.append(f"birthday {spoken_date(card.birthday)}")
+        elif card.birthday_text:
+            lines.append(f"birthday as written: {card.birthday_text!r} (not a date)")
+        if card.anniversary:
+            lines.append(f"anniversary {spoken_date(card.anniversary)}")
+        lines += [f"note: {n}" for n in card.notes]
+    return lines
+
+
+def cards_json(cards: Sequence[tuple[str, Card]]) -> list[dict[str, Any]]:
+    """`show --json`'s ``cards``: the contact's address-book cards (the README lists the
+    keys)."""
+    return [{"account": account, "card_id": c.card_id, "location": c.location,
+             "name": c.name, "emails": list(c.emails), "groups": list(c.groups),
+             "starred": c.starred, "birthday": date_text(c.birthday),
+             "anniversary": date_text(c.anniversary), "birthday_text": c.birthday_text or None,
+             "notes": list(c.notes)} for account, c in cards]
 
 
 def statuses_json(items: Sequence[Status], tz: tzinfo) -> list[dict[str, Any]]:
@@ -105,16 +150,22 @@ def sync_summary(console: Console, report: SyncReport) -> None:
     for a in report.accounts:
         if a.error:
             hint = " (needs sign-in)" if a.needs_signin else ""
-            console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]")
+            # one line however long: a command in it must not break where the width ends
+            console.print(f"[red]✗ {escape(a.name)}{hint}: {escape(a.error)}[/red]",
+                          soft_wrap=True)
+        elif a.address_book_only:
+            console.print(f"✓ {escape(a.name)}: {plural(a.cards, 'card')} read, "
+                          f"{a.skipped:,} skipped")
         else:
             console.print(f"✓ {escape(a.name)}: {plural(a.messages, 'new message')}, "
                           f"{plural(a.meetings, 'meeting')}, "
                           f"{plural(a.touchpoints, 'new touchpoint')}, "
-                          f"{plural(a.duplicates, 'duplicate')}, {a.skipped:,} skipped")
+                          f"{plural(a.duplicates, 'duplicate')}, {a.skipped:,} skipped"
+                          + (f", {plural(a.cards, 'card')} read" if a.cards else ""))
     r = report.reminders
     if r is not None:
         if r.error:
-            console.print(f"[red]✗ reminders: {escape(r.error)}[/red]")
+            console.print(f"[red]✗ reminders: {escape(r.error)}[/red]", soft_wrap=True)
         else:
             console.print(f"✓ reminders: {r.created:,} created, {r.moved:,} moved, "
                           f"{r.deleted:,} removed")

@@ -210,7 +210,7 @@ class Runtime:
             slot.backlog = not report.complete
             slot.remaining = report.remaining if slot.backlog else None
             slot.due = now if slot.backlog else now + jitter(slot.interval)
-            if report.messages or report.meetings or report.touchpoints:
+            if report.messages or report.meetings or report.touchpoints or report.cards:
                 self.dirty = True
 
     def maybe_reconcile(self) -> None:

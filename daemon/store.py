@@ -161,8 +161,12 @@ class Store(ContactTables):
              "meetings": "SELECT count(*) FROM meetings",
              "touchpoints": "SELECT count(*) FROM participants WHERE rule IS NULL "
                             f"AND role != '{FROM}'",
-             "contacts": "SELECT count(DISTINCT contact) FROM addresses",
-             "reminders": "SELECT count(*) FROM reminders"}
+             # those `keepwarm contacts` lists: a card alone makes no contact of anyone
+             "contacts": "SELECT count(DISTINCT a.contact) FROM addresses a WHERE EXISTS "
+                         "(SELECT 1 FROM participants p WHERE p.email = a.email AND "
+                         f"p.rule IS NULL AND p.role != '{FROM}')",
+             "reminders": "SELECT count(*) FROM reminders",
+             "cards": "SELECT count(*) FROM cards"}
         return {k: self.db.execute(v).fetchone()[0] for k, v in q.items()}
 
     def daemon_state(self) -> dict[str, Any] | None:

@@ -49,6 +49,7 @@ class AccountReport:
     touchpoints: int = 0
     skipped: int = 0
     cards: int = 0  # cards read (changed, or listed in full)
+    address_book_only: bool = False  # reads no mail nor meetings: its summary says cards only
     error: str | None = None
     needs_signin: bool = False
     complete: bool = True  # False: stopped early (shutdown or time budget); more to read
@@ -106,8 +107,9 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
     end a long backfill anywhere without loss.
     ``conn``: the account's connector when the caller built it (tests tune its batches).
     ``accept_shrink``: a calendar that lost most of its meetings at once is believed."""
-    report = AccountReport(account.name)
     conn = conn or connector(account)
+    report = AccountReport(account.name,
+                           address_book_only=not (conn.reads_mail or conn.reads_meetings))
     ctx = fetch_context(settings, now, accept_shrink)
     snapshot = ingest.Snapshot(accept_shrink=ctx.accept_shrink)
     try:
@@ -122,23 +124,25 @@ def pull(store: Store, account: AccountConfig, settings: Settings, now: datetime
                 if stop is not None and stop():
                     report.complete = False
                     return report
-            _pull_cards(store, conn, ctx, report, stop)
+            _pull_cards(store, conn, ctx, report, stop, settings.own_addresses)
     finally:
         conn.close()
     return report
 
 
 def _pull_cards(store: Store, conn: Connector, ctx: FetchContext, report: AccountReport,
-                stop: Callable[[], bool] | None) -> None:
+                stop: Callable[[], bool] | None, own: Collection[str]) -> None:
     """The account's address book, after its mail and meetings; who is one person is
-    worked out again once its batches are stored (or a crash left that undone)."""
-    listing = ingest.Listing()
+    worked out again once its batches are stored (or a crash left that undone). ``stop``
+    never ends a full listing halfway: the next turn would have to list it all again."""
+    listing = ingest.Listing(accept_shrink=ctx.accept_shrink)
     try:
+        store.set_own(own)
         for batch in conn.fetch_cards(store.card_cursor(conn.name), ctx):
             report.cards += ingest.store_cards(store, conn.name, batch, ctx.now, listing)
             report.skipped += len(batch.skipped)
             _log_skipped(conn.name, batch.skipped)
-            if stop is not None and stop():
+            if listing.seen is None and stop is not None and stop():
                 report.complete = False
                 break
     finally:
@@ -254,7 +258,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     as_of = now.astimezone(config.settings.tz).date()
     waiting = awaiting(config, store, now, [s.facts for s in statuses])
     wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
-              + reminders.birthdays(store.card_people(), config.settings, as_of, records)
+              + reminders.birthdays(store.card_people(config.settings.own_addresses),
+                                    config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))
     return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
                         config.settings, now, writer.user_editable)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from daemon.when import add_months
+
 _MONTHS = {
     "january": 1, "jan": 1, "januar": 1, "jänner": 1, "february": 2, "feb": 2, "februar": 2,
     "march": 3, "mar": 3, "märz": 3, "maerz": 3, "april": 4, "apr": 4, "may": 5, "mai": 5,
@@ -24,10 +26,11 @@ _MONTHS = {
 }
 _WEEKDAYS = {
     "monday": 0, "mon": 0, "montag": 0, "tuesday": 1, "tue": 1, "tues": 1, "dienstag": 1,
-    "wednesday": 2, "wed": 2, "mittwoch": 2, "thursday": 3, "thu": 3, "thur": 3, "thurs": 3,
-    "donnerstag": 3, "friday": 4, "fri": 4, "freitag": 4, "saturday": 5, "sat": 5,
+    "wednesday": 2, "wed": 2, "weds": 2, "mittwoch": 2, "thursday": 3, "thu": 3, "thur": 3,
+    "thurs": 3, "donnerstag": 3, "friday": 4, "fri": 4, "freitag": 4, "saturday": 5, "sat": 5,
     "samstag": 5, "sonnabend": 5, "sunday": 6, "sun": 6, "sonntag": 6,
 }
+RECENT = timedelta(days=92)  # a year-less date this recently past is not a promise's day
 _NUMBERS = {
     "a": 1, "an": 1, "one": 1, "ein": 1, "einem": 1, "einer": 1, "two": 2, "zwei": 2,
     "three": 3, "drei": 3, "four": 4, "vier": 4, "five": 5, "fünf": 5, "six": 6, "sechs": 6,
@@ -46,6 +49,9 @@ def _alternation(words: dict[str, int]) -> str:
 
 
 MONTH = _alternation(_MONTHS)
+# a month on its own ("in January") only by its full name: "for Jan" is more often a person
+MONTH_NAME = _alternation({w: n for w, n in _MONTHS.items() if len(w) > 4 or w in (
+    "may", "mai", "märz", "juni", "juli", "june", "july")})
 WEEKDAY = _alternation(_WEEKDAYS)
 NUMBER = r"(?:\d{1,3}|" + "|".join(sorted(_NUMBERS, key=len, reverse=True)) + ")"
 
@@ -72,11 +78,6 @@ def last_working(year: int, month: int) -> date:
 def _month_after(year: int, month: int, n: int = 1) -> tuple[int, int]:
     index = year * 12 + month - 1 + n
     return index // 12, index % 12 + 1
-
-
-def _add_months(day: date, n: int) -> date:
-    year, month = _month_after(day.year, day.month, n)
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _add_working(day: date, n: int) -> date:
@@ -133,16 +134,15 @@ def _easter(year: int) -> date:
 def _after_holidays(today: date, which: str) -> date:
     """"After the holidays": in summer (June to August) the first working day of September;
     else the first working day after 6 January (Epiphany ends the Christmas holidays in
-    much of Europe). "After Christmas" is the first working day after 26 December, "after
-    Easter" the first after Easter Monday."""
-    if which in ("easter", "ostern"):
+    much of Europe). "After Christmas" is the first working day after 26 December (the next
+    working day once that is past), "after Easter" the first after Easter Monday."""
+    if which == "easter":
         monday = _easter(today.year) + timedelta(days=1)
         if monday < today:
             monday = _easter(today.year + 1) + timedelta(days=1)
         return on_or_after(monday + timedelta(days=1))
-    if which in ("christmas", "weihnachten"):
-        boxing = date(today.year, 12, 26)
-        return on_or_after(boxing + timedelta(days=1))
+    if which == "christmas":  # after the 26th, and never before tomorrow
+        return max(on_or_after(date(today.year, 12, 27)), _add_working(today, 1))
     if which == "summer" or 6 <= today.month <= 8:
         return on_or_after(date(today.year + (today.month >= 9), 9, 1))
     year = today.year if today <= date(today.year, 1, 6) else today.year + 1
@@ -150,8 +150,9 @@ def _after_holidays(today: date, which: str) -> date:
 
 
 def _explicit(today: date, day: int, month: int, year: int | None) -> date | None:
-    """A date as written; without a year the next such day from today on. A day that does
-    not exist, or one before the message, names nothing."""
+    """A date as written; without a year the next such day from today on, unless it passed
+    less than three months ago: "your mail of 30 November" looks back, not a year ahead.
+    A day that does not exist, or one before the message, names nothing."""
     if year is not None:
         year += 2000 if year < 100 else 0
         try:
@@ -166,6 +167,8 @@ def _explicit(today: date, day: int, month: int, year: int | None) -> date | Non
             continue
         if named >= today:
             return named
+        if today - named <= RECENT:
+            return None
     return None
 
 
@@ -206,7 +209,8 @@ def _day_of_month(m: re.Match[str], today: date) -> date | None:
 def _week(m: re.Match[str], today: date) -> date | None:
     named = m.groupdict()
     part, which = (named.get("part") or "").lower(), named["which"].lower()
-    nxt = not which.startswith(("this", "the", "dies", "der"))
+    nxt = which.startswith(("next", "the coming", "the following", "coming", "nächst",
+                            "kommend"))
     if part.startswith(("early", "beginning", "start", "the b", "the s", "anfang")):
         return _monday(today, 1) if nxt else _add_working(today, 1)
     if part.startswith(("mid", "the m", "mitte")):
@@ -246,7 +250,7 @@ def _amount(m: re.Match[str], today: date) -> date | None:
     if unit.startswith(("working", "business", "werk", "arbeit")):
         return _add_working(today, n)
     if unit.startswith(("month", "monat")):
-        return _add_months(today, n)
+        return add_months(today, n)
     weeks = unit.startswith(("week", "woche")) or unit == "fortnight"
     return today + timedelta(days=n * (14 if unit == "fortnight" else 7 if weeks else 1))
 
@@ -259,8 +263,8 @@ def _weekend(m: re.Match[str], today: date) -> date | None:
 def _holidays(m: re.Match[str], today: date) -> date | None:
     word = m[1].lower()
     which = ("easter" if word in ("easter", "ostern") else
-             "christmas" if word in ("christmas", "xmas", "weihnachten") and today.month == 12
-             else "summer" if word.startswith(("summer", "sommer")) else "")
+             "christmas" if word in ("christmas", "xmas", "weihnachten") else
+             "summer" if word.startswith(("summer", "sommer")) else "")
     return _after_holidays(today, which)
 
 
@@ -304,13 +308,12 @@ EXPLICIT: tuple[tuple[re.Pattern[str], Resolver], ...] = (
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _day_month),
     (re.compile(rf"\b({MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?!\d|[.:]\d)"
                 rf"(?:,?\s+(\d{{4}})\b)?", _F), _month_day),
-    (re.compile(r"\b(?:on|by|until|till|before|for|am|bis zum|zum)\s+(?:the\s+)?(\d{1,2})"
-                r"(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
+    (re.compile(rf"\b(?:on|by|until|till|before|for|am|bis zum|zum|{WEEKDAY},?)\s+"
+                rf"(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th|\.(?!\d))", _F), _day_of_month),
 )
 # relative phrases: the leftmost wins
 RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"\b(?:later today|today|tonight|this (?:afternoon|evening|morning)|"
-                r"(?:the )?end of (?:the |business )?day|eod|cob|eob|close of (?:business|play)|"
                 r"heute|noch heute|im laufe des tages|nachher|"
                 r"(?:in|within) (?:an?|one|\d+|a few|a couple of|the) (?:hours?|minutes?|mins?)|"
                 r"in (?:einer|\d+) (?:stunden?|minuten?))\b", _F), _shift(0)),
@@ -346,7 +349,7 @@ RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
      _new_year),
     (re.compile(r"\b(?:next|nächsten|kommenden) (?:quarter|quartal)\b", _F), _quarter),
     (re.compile(rf"\b(?:{_PART}(?:{_PREP}\s+)?|{_PREP}\s+)(?P<part2>early |mid-?|late )?"
-                rf"(?P<month>{MONTH})\b(?!\s*\d)", _F), _month_only),
+                rf"(?P<month>{MONTH_NAME})\b(?!\s*\d)", _F), _month_only),
     (re.compile(rf"\b(?:in|within|inside of|innerhalb von|in the next|over the next|binnen|"
                 rf"in den nächsten)\s+({NUMBER})\s+(working days?|business days?|days?|weeks?|"
                 rf"months?|fortnight|werktagen|arbeitstagen|tagen|wochen|woche|monaten|monat)\b"
@@ -354,6 +357,13 @@ RELATIVE: tuple[tuple[re.Pattern[str], Resolver], ...] = (
     (re.compile(r"\b(?:in|over|within|during)\s+(?:the\s+)?(?:next|coming)\s+(?:few\s+|"
                 r"couple of\s+)?days\b|\bin den (?:nächsten|kommenden) tagen\b", _F),
      lambda m, today: _add_working(today, 3)),
+)
+
+
+# the end of a working day: today, unless the sentence names another day ("by COB tomorrow")
+END_OF_DAY: tuple[tuple[re.Pattern[str], Resolver], ...] = (
+    (re.compile(r"\b(?:(?:the )?end of (?:the |business )?day|eod|cob|eob|"
+                r"close of (?:business|play))\b", _F), _shift(0)),
 )
 
 
@@ -376,8 +386,12 @@ def _first(patterns: tuple[tuple[re.Pattern[str], Resolver], ...], text: str, to
 
 def find(text: str, today: date) -> tuple[bool, date | None]:
     """Whether ``text`` names a time, and the day it names from ``today`` (None: a time
-    that names no day, e.g. 30 February). An explicit date wins over a relative phrase."""
+    that names no day ahead, e.g. 30 February). A written date that names a day wins over
+    a relative phrase; one that names none ("of 30 November") gives way to it."""
     found, day = _first(EXPLICIT, text, today, leftmost=False)
-    if found:
+    if day is not None:
         return found, day
-    return _first(RELATIVE, text, today, leftmost=True)
+    relative, later = _first(RELATIVE, text, today, leftmost=True)
+    if not relative:
+        relative, later = _first(END_OF_DAY, text, today, leftmost=True)
+    return found or relative, later

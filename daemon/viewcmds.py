@@ -9,10 +9,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
 
 from daemon import book, cadence, render, replytimes, sparkline, sync
+from daemon.cardstore import card_tags
 from daemon.cmdbase import Add, as_of, open_all
 from daemon.config import Config
 from daemon.errors import UsageError
-from daemon.model import Status, TimelineEntry
+from daemon.model import Card, Status, TimelineEntry
 from daemon.statusview import cmd_status
 from daemon.store import Store
 from daemon.terminal import complain, emit_json, fancy, out, say, show
@@ -68,7 +69,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     # what the header counts is what happened up to `now`: later rows say so, not "yes"
     entries = [dataclasses.replace(e, rule=f"after {now:%Y-%m-%d %H:%M}, not counted yet")
                if e.rule is None and e.at > now else e for e in store.timeline(email)]
+    cards = store.cards_of(store.contact_of(email) or email)
     if not entries and not args.json:  # JSON says so with an empty timeline
+        for line in _card_only(cards):
+            say(line, wrap=True)
         say(f"keepwarm has seen no message or meeting with {email}.")
         return 0
     match = [s for s in _statuses(cfg, store, now) if email in s.facts.emails]
@@ -80,11 +84,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)
                   | {"awaiting": [render.awaiting_json(a, now.date(), cfg.settings.tz)
-                                  for a in threads]} | render.reply_times_json(times))
+                                  for a in threads]} | render.reply_times_json(times)
+                  | {"cards": render.cards_json(cards)})
         return 0
     if status is not None:
         say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
-        for line in _about(status, now.date(), cfg.settings.tz):
+        for line in _about(status, now.date(), cfg.settings.tz, cards):
             say(f"  {line}", wrap=True)
     else:
         say(f"{email}: no touchpoint counted; see why below.")
@@ -114,9 +119,20 @@ def _touch_days(entries: Sequence[TimelineEntry], now: datetime, tz: tzinfo) -> 
     return [at.astimezone(tz).date() for _, _, at in touches]
 
 
-def _about(s: Status, today: date, tz: tzinfo) -> list[str]:
-    """The lines under a contact's name: counts, cadence, why it is (not) due, and what the
-    user steered."""
+def _card_only(cards: Sequence[tuple[str, Card]]) -> list[str]:
+    """What `show` says of someone only the address book knows."""
+    if not cards:
+        return []
+    name = next((c.name for _, c in cards if c.name), "")
+    emails = list(dict.fromkeys(e for _, c in cards for e in c.emails))
+    return [f"{name} <{', '.join(emails)}>" if emails else name,
+            *(f"  {line}" for line in render.card_lines(cards))]
+
+
+def _about(s: Status, today: date, tz: tzinfo,
+           cards: Sequence[tuple[str, Card]] = ()) -> list[str]:
+    """The lines under a contact's name: counts, cadence, why it is (not) due, what the
+    user steered, and what the address book says (its groups are tags, shown there)."""
     f = s.facts
     lines = [f"{plural(f.touchpoints, 'touchpoint')} ({plural(f.meetings, 'meeting')}), "
              f"last {s.last_date} by {f.last_channel}",
@@ -136,9 +152,10 @@ def _about(s: Status, today: date, tz: tzinfo) -> list[str]:
     if len(f.emails) > 1:
         lines.append(f"merged: one person with {plural(len(f.emails), 'address', 'addresses')}"
                      f" ({', '.join(f.emails)})")
-    if f.tags:
-        lines.append("tagged: " + ", ".join(sorted(f.tags)))
-    return lines
+    own_tags = f.tags - {t for _, c in cards for t in card_tags(c)}
+    if own_tags:
+        lines.append("tagged: " + ", ".join(sorted(own_tags)))
+    return lines + render.card_lines(cards)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

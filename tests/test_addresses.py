@@ -89,7 +89,7 @@ def test_show_and_steering_take_what_is_pasted(home: Home, capsys: Capture,
     assert run(home, capsys, "tag", pasted, "Client")[0] == 0
     assert settings(home, capsys) == {BOB: {
         "contact": BOB, "cadence_days": 7, "snooze_until": None, "ignored": False,
-        "tags": ["client"], "merged": []}}
+        "tags": ["client"], "merged": [], "unmerged": False}}
 
 
 def test_a_name_instead_of_an_address_suggests_the_address(home: Home,

@@ -5,6 +5,7 @@ one person (``daemon.grouping``) keeps its keys."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import grouping, ingest
+from connectors.memory import MemoryConnector, MemoryData
+from daemon import grouping, ingest, sync
+from daemon.config import parse
+from daemon.errors import ShrinkRefused
 from daemon.model import Card, CardBatch, Mail, PartialDate, Skipped, Verdict
 from daemon.schema import MIGRATIONS
 from daemon.store import Store
@@ -26,7 +30,8 @@ def stored(store: Store, account: str = "book") -> dict[str, Card]:
 
 
 def put(store: Store, *batches: CardBatch, account: str = "book") -> None:
-    listing = ingest.Listing()
+    """Store one fetch, believing a listing that lost most cards (see the test of that)."""
+    listing = ingest.Listing(accept_shrink=True)
     for b in batches:
         ingest.store_cards(store, account, b, NOW, listing)
     ingest.regroup(store)
@@ -92,6 +97,22 @@ def test_a_full_listing_removes_only_at_its_last_batch_and_only_its_account(
     assert set(stored(store)) == {"a", "c"} and stored(store)["a"].name == "A"
     assert set(stored(store, "other")) == {"z"}
     assert store.card_cursor("book") == 2 and store.cursor("book") is None  # apart from mail
+
+
+def test_a_listing_that_lost_most_cards_is_refused_until_accepted(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    put(store, CardBatch([Card(c, emails=(f"{c}@x.org",)) for c in "abc"], 1))
+    for kept in ([], [Card("a")]):  # an unmounted folder, a truncated file
+        with pytest.raises(ShrinkRefused) as exc:
+            ingest.store_cards(store, "book", CardBatch(kept, 2, full=True, last=True), NOW,
+                               ingest.Listing())
+        assert str(exc.value).startswith(f"the address book now holds {len(kept)} of the 3 "
+                                         "cards keepwarm has from it")
+        assert "keepwarm sync --accept-shrink book" in str(exc.value)
+        assert set(stored(store)) == set("abc") and store.card_cursor("book") == 1
+    ingest.store_cards(store, "book", CardBatch([Card("a")], 2, full=True, last=True), NOW,
+                       ingest.Listing(accept_shrink=True))
+    assert set(stored(store)) == {"a"}
 
 
 def test_a_batch_lands_with_its_cursor_or_not_at_all(tmp_path: Path,
@@ -206,6 +227,13 @@ def test_grouping_prefers_the_steered_then_the_reminded_then_the_first_in_touch(
         "n@x": "n@x", "m@x": "m@x"}
 
 
+def test_a_part_split_off_is_keyed_by_its_first_address_in_touch() -> None:
+    old = {"a@x": "a@x", "b@x": "a@x", "c@x": "a@x"}  # the card no longer lists a@x
+    keys = grouping.group(old, {}, [("b@x", "c@x")], set(), set(), {"a@x"},
+                          {"a@x": 1, "b@x": 50, "c@x": 10})
+    assert keys == {"a@x": "a@x", "b@x": "c@x", "c@x": "c@x"}
+
+
 def test_grouping_is_a_fixed_point() -> None:
     """Run again on its own result, nothing moves: no key flips from one sync to the next."""
     old = {"a@x": "a@x", "b@x": "b@x", "d@x": "d@x", "e@x": "d@x"}
@@ -214,6 +242,30 @@ def test_grouping_is_a_fixed_point() -> None:
     once = grouping.group(old, *args)
     assert grouping.group(once, *args) == once
     assert once["f@x"] == once["e@x"] == "d@x" and once["a@x"] == "b@x"
+
+
+ADDRS = [f"{c}@x" for c in "abcdefg"]
+addr = st.sampled_from(ADDRS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(addr, addr), st.dictionaries(addr, addr),
+       st.lists(st.lists(addr, min_size=1, max_size=3, unique=True).map(tuple), max_size=4),
+       st.frozensets(addr), st.frozensets(addr), st.frozensets(addr),
+       st.dictionaries(addr, st.integers(0, 9)))
+def test_grouping_joins_what_cards_and_merges_join_and_nothing_moves_after(
+        old: dict[str, str], merges: dict[str, str], cards: list[tuple[str, ...]],
+        apart: frozenset[str], steered: frozenset[str], reminded: frozenset[str],
+        first: dict[str, int]) -> None:
+    keys = grouping.group(old, merges, cards, apart, steered, reminded, first)
+    assert set(keys) == set(old) | set(merges) | set(merges.values()) | {
+        e for card in cards for e in card}
+    assert all(keys[k] == k for k in keys.values())  # a key keys itself
+    for email, target in merges.items():
+        assert keys[email] == keys[target]
+    for card in cards:
+        assert len({keys[e] for e in card if e not in apart}) <= 1
+    assert grouping.group(keys, merges, cards, apart, steered, reminded, first) == keys
 
 
 # -- the upgrade from schema 5 ------------------------------------------------------------
@@ -238,3 +290,47 @@ def test_schema_5_upgrades_with_its_merges_kept_as_the_users(tmp_path: Path) -> 
     put(store, CardBatch([Card("1", emails=("bo@x.org", "ann@home.example"))], 1))
     assert store.contact_of("bo@x.org") == "ann@x.org"
     assert store.steering().contacts["ann@x.org"].addresses == {"ann@home.example"}
+
+
+def test_the_users_own_addresses_join_no_card_and_their_own_card_is_no_person(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "kw.db")
+    store.add_aliases({"me@home.example"}, NOW, "own address")
+    mail(store, "m1", NOW, "sam@x.org")
+    put(store, CardBatch([Card("home", name="Sam and me", emails=("me@home.example",
+                                                                  "sam@x.org")),
+                          Card("me", name="Me", emails=("me@work.example", "me@home.example"),
+                               birthday=PartialDate(5, 5, 1980))], 1))
+    assert store.contact_of("sam@x.org") == "sam@x.org"
+    (sam,) = store.contact_facts()
+    assert sam.emails == ("sam@x.org",) and sam.name == "Sam and me" and sam.carded
+    assert [p.key for p in store.card_people(own={"me@work.example"})] == ["sam@x.org"]
+    store.set_own({"me@work.example"})  # configured: the store knows it from then on
+    assert [p.key for p in store.card_people()] == ["sam@x.org"]
+
+
+def test_a_stop_ends_a_read_of_cards_between_batches_but_never_a_full_listing_halfway(
+        tmp_path: Path) -> None:
+    data = MemoryConnector.DATA.setdefault(f"stop-{tmp_path.name}", MemoryData())
+    for c in "abcde":
+        data.put_card(Card(c, emails=(f"{c}@x.org",)))
+    config = parse({"store": {"path": str(tmp_path / "kw.db")},
+                    "accounts": [{"name": "book", "type": "memory", "batch_size": 2,
+                                  "key": f"stop-{tmp_path.name}"}]}, tmp_path / "c.toml")
+    store, (account,) = Store(config.store_path), config.accounts
+    sync.pull(store, account, config.settings, NOW, stop=lambda: True)  # mail and meetings
+
+    def after(n: int) -> Callable[[], bool]:
+        """A stop once more than ``n`` cards are stored (never during mail and meetings)."""
+        return lambda: len(store.card_ids("book")) > n
+
+    report = sync.pull(store, account, config.settings, NOW, stop=after(0))
+    assert report.cards == 5 and len(stored(store)) == 5  # a listing is read to its end
+    for c in "fghij":
+        data.put_card(Card(c, emails=(f"{c}@x.org",)))
+    report = sync.pull(store, account, config.settings, NOW, stop=after(5))
+    assert (report.cards, report.complete) == (2, False)
+    assert store.contact_of("f@x.org") == "f@x.org"  # what was read is a person already
+    # the memory source's batches before its last carry the old cursor: it sends all again
+    report = sync.pull(store, account, config.settings, NOW)
+    assert (report.cards, report.complete, len(stored(store))) == (5, True, 10)

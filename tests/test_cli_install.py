@@ -22,7 +22,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 GOOGLE_MODULES = ("googleapiclient", "google_auth_oauthlib", "google_auth_httplib2")
 MICROSOFT_MODULES = ("msal", "msal_extensions")
 # the modules of the two optional connectors, which alone may import their extras
-OPTIONAL = re.compile(r"connectors\.(gmail|gcal|google|outlook|msauth|graph)")
+OPTIONAL = re.compile(r"connectors\.(gmail|gcal|google|gpeople|outlook|msauth|graph)")
 
 
 def keepwarm(tmp_path: Path, hidden: tuple[str, ...], *argv: str,

@@ -71,6 +71,10 @@ def test_precision_and_recall_stay_above_the_floors(name: str) -> None:
     ("I'll call you on Tuesday if I haven't heard back.", date(2026, 12, 8)),
     ("When I'm back on Monday I'll call you.", date(2026, 12, 7)),  # the time before it
     ("Nächste Woche rufe ich Sie an.", date(2026, 12, 7)),  # German verb second
+    ("I'll revert by COB tomorrow.", date(2026, 12, 3)),  # the end of that day
+    ("I'll send the final version on Friday 11th.", date(2026, 12, 11)),
+    ("Let me talk to Mark and get back to you by Friday.", date(2026, 12, 4)),
+    ("I'll email the details tomorrow.", date(2026, 12, 3)),  # a thing, not a person
 ])
 def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> None:
     assert due(sentence) == day
@@ -92,6 +96,9 @@ def test_a_commitment_with_a_time_names_its_day(sentence: str, day: date) -> Non
     "We are meeting on Tuesday.",  # arranged: the meeting is in the calendar already
     "I'll call you on Tuesday if I have time.",
     "I am going to be on leave, please call me on Monday.",
+    "I'll call the plumber tomorrow.",  # someone else is called
+    "I'll email HR tomorrow about it.",
+    "I'll follow up with Jane on Monday.",
 ])
 def test_what_is_not_the_users_promise_is_nothing(sentence: str) -> None:
     assert find(sentence, SENT, TZ) == []
@@ -147,8 +154,14 @@ def at(day: str, hour: int = 10, tz: timezone | ZoneInfo = BERLIN) -> datetime:
     ("Talk after the holidays.", at("2027-07-05"), date(2027, 9, 1)),  # summer holidays
     ("I'll send it on 3 January.", at("2026-12-02"), date(2027, 1, 3)),
     ("I'll send it on 2 December.", at("2026-12-02"), date(2026, 12, 2)),  # today counts
-    ("I'll send it on 1 December.", at("2026-12-02"), date(2027, 12, 1)),
+    ("I'll send it on 1 December.", at("2026-12-02"), None),  # looks back, not a year on
+    ("I'll answer your mail of 30 November by Friday.", at("2026-12-02"), date(2026, 12, 4)),
+    ("I'll send it on 1 March.", at("2026-12-02"), date(2027, 3, 1)),
     ("I'll send it on 2026-11-30.", at("2026-12-02"), None),  # a written day already past
+    ("I'll send the notes for Jan tomorrow.", at("2026-12-02"), date(2026, 12, 3)),  # a name
+    ("I'll call you the following week.", at("2026-12-02"), date(2026, 12, 7)),
+    ("I'll call you after Christmas.", at("2026-11-10"), date(2026, 12, 28)),
+    ("I'll call you after Christmas.", at("2026-12-29"), date(2026, 12, 30)),
     ("I'll call you on Friday.", at("2026-12-04"), date(2026, 12, 11)),  # sent on a Friday
     ("I'll call you on Monday.", at("2026-12-06"), date(2026, 12, 7)),  # sent on a Sunday
 ])

@@ -173,7 +173,7 @@ def test_a_calendar_suddenly_empty_is_refused_until_accepted(
     home.calendar.write_text("")  # `: > calendar.ics`: a sync tool truncated it
     assert home.run("sync") == 1
     out, err = out_err(capsys)
-    assert ("✗ calendar: calendar: the calendar now holds 0 of the 3 meetings keepwarm has "
+    assert ("✗ calendar: the calendar now holds 0 of the 3 meetings keepwarm has "
             "from it") in out and "keepwarm sync --accept-shrink calendar" in out and not err
     assert home.run("contacts", "--json") == 0 and "ann@example.org" in capsys.readouterr().out
     assert home.run("status") == 1

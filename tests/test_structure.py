@@ -16,7 +16,8 @@ LEAVES = {"daemon.model", "daemon.errors"}
 # the pure core: data in, data out; no I/O, no store, no connector
 PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminders",
         "daemon.durations", "daemon.words", "daemon.replytimes", "daemon.followups",
-        "daemon.birthdays", "daemon.grouping", "daemon.promisetext", "daemon.timephrase"}
+        "daemon.birthdays", "daemon.grouping", "daemon.promises", "daemon.when",
+        "daemon.promisetext", "daemon.timephrase"}
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
              "daemon.reminderstore"}

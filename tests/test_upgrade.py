@@ -23,6 +23,17 @@ V1 = Path(__file__).parent / "data" / "v1"
 # two threads waiting for a reply, whose follow-ups are new; no older reminder moves
 LATER_MAIL = 33
 FOLLOWUPS = {"nadia@haddad.example", "victor@almeida.example"}
+# ... and since (the address book, daemon/demo_data/EXPECTED.md): four all-day birthday and
+# anniversary events are new; Sam Carter's card joins his two addresses, due 2026-05-15, so
+# both his reminders go; the Clients rule makes Jürgen's cadence 60 days (his reminder's
+# description changes) and Yuki moves into the Monday slot Sam left. The rest stay as written.
+BIRTHDAYS = {ReminderId("birthday", "card:contacts/eva-morgan", "2026-03-07"),
+             ReminderId("birthday", "sam.carter@harbor-logistics.example", "2026-03-09"),
+             ReminderId("birthday", "jane.doe@northwind-legal.example", "2026-03-11"),
+             ReminderId("anniversary", "sam.carter@harbor-logistics.example", "2026-03-12")}
+CARD_GONE = {"sam.carter@harbor-logistics.example", "sam.carter@postbox.example"}
+CARD_MOVED = {"juergen.mueller@brandt-maschinenbau.example", "yuki.tanaka@kumo-ventures.example"}
+CARD_CHANGES = (len(FOLLOWUPS) + len(BIRTHDAYS), len(CARD_MOVED), len(CARD_GONE))
 
 
 @pytest.fixture
@@ -67,12 +78,21 @@ def test_the_old_calendar_is_adopted_and_nothing_is_rewritten(
     store = Store(cfg.store_path)
     report = sync.sync(cfg, store, demo.DEMO_NOW, write=False)
     assert report.ok and report.accounts[0].messages == LATER_MAIL  # v1 held the rest
-    assert reconcile(cfg, store, ["mail"]) == (len(FOLLOWUPS), 0, 0)
-    assert events(before) < events(calendar.read_bytes())
+    assert reconcile(cfg, store, ["mail"]) == CARD_CHANGES
+    changed = events(before) - events(calendar.read_bytes())
+    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED
     # the old sign-in notice is recognised as one: signed in again, it goes, and only it
     assert reconcile(cfg, store, []) == (0, 0, 1)
     assert b"keepwarm:signin:mail" not in calendar.read_bytes()
-    assert calendar.read_bytes().count(b"BEGIN:VEVENT") == 8 + len(FOLLOWUPS)
+    assert calendar.read_bytes().count(b"BEGIN:VEVENT") == (
+        8 - len(CARD_GONE) + len(FOLLOWUPS) + len(BIRTHDAYS))
+
+
+def contact_of(event: bytes) -> str:
+    """The contact an old cadence reminder is about: v1's marker is the address alone."""
+    marker = re.search(rb"X-KEEPWARM-CONTACT:(.*?)\r\n", event)
+    assert marker is not None
+    return marker.group(1).decode()
 
 
 def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path]) -> None:
@@ -81,18 +101,17 @@ def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path])
     cfg.store_path.unlink()
     store = Store(cfg.store_path)
     assert sync.sync(cfg, store, demo.DEMO_NOW, write=False).ok
-    assert reconcile(cfg, store, ["mail"]) == (len(FOLLOWUPS), 0, 0)
-    assert events(before) < events(calendar.read_bytes())
+    assert reconcile(cfg, store, ["mail"]) == CARD_CHANGES
+    changed = events(before) - events(calendar.read_bytes())
+    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED
     records = set(store.reminder_records())
     assert {r.contact for r in records if r.kind == FOLLOWUP} == FOLLOWUPS
-    assert {r for r in records if r.kind != FOLLOWUP} == {signin_id("mail")} | {
+    assert {r for r in records if r.kind != FOLLOWUP} == {signin_id("mail")} | BIRTHDAYS | {
         cadence_id(c) for c in ("juergen.mueller@brandt-maschinenbau.example",
                                 "priya@lumen-analytics.example", "marco@rossi-design.example",
                                 "yuki.tanaka@kumo-ventures.example",
                                 "tom.becker@bigclient.example",
-                                "daniel.okafor@northwind-legal.example",
-                                "sam.carter@harbor-logistics.example",
-                                "sam.carter@postbox.example")}
+                                "daniel.okafor@northwind-legal.example")}
 
 
 def test_new_reminders_carry_kind_and_key_in_their_marker(
@@ -100,7 +119,8 @@ def test_new_reminders_carry_kind_and_key_in_their_marker(
     cfg, calendar = upgraded
     store = Store(cfg.store_path)
     sync.sync(cfg, store, demo.DEMO_NOW, write=False)
-    assert reconcile(cfg, store, ["mail", "work"]) == (1 + len(FOLLOWUPS), 0, 0)
+    created, moved, deleted = CARD_CHANGES
+    assert reconcile(cfg, store, ["mail", "work"]) == (1 + created, moved, deleted)
     assert b"X-KEEPWARM-CONTACT:notice::signin%3Awork" in calendar.read_bytes()
 
 

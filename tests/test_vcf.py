@@ -149,13 +149,14 @@ def test_broken_files_are_skipped_with_their_place(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     book = tmp_path / "contacts"
     shutil.copytree(DATA, book)
-    (book / "binary.vcf").write_bytes(bytes(range(256)) * 40)
+    (book / "binary.vcf").write_bytes(bytes(range(256)) * 6)
     (book / "huge.vcf").write_bytes(b"BEGIN:VCARD\r\n" + b"X" * 3000)
     monkeypatch.setattr(vcf, "MAX_FILE", 2048)
     batches, _ = fetch(book)
     skipped = {s.location: s.reason for b in batches for s in b.skipped}
     assert skipped["vcf:book/truncated.vcf:6"] == "the card is cut off: no END:VCARD"
     assert skipped["vcf:book/huge.vcf"].startswith("larger than")
+    assert skipped["vcf:book/binary.vcf"] == "no vCard in the file (no BEGIN:VCARD line)"
     names = {c.name for c in apply({}, batches).values()}
     assert {"Whole Card", "Renée François", "Jürgen Müller", "Johnny Appleseed"} <= names
     friends = [c for c in apply({}, batches).values() if c.name == "Johnny Appleseed"]
