@@ -14,6 +14,8 @@ from email.mime.text import MIMEText
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.bodytext import BODY_CAP, item_body_text, message_text, new_text, payload_text
 
@@ -297,3 +299,36 @@ def test_an_html_part_comes_only_when_there_is_no_plain_one() -> None:
            "<div>Bis n=E4chste Woche!</div><div class=3D\"gmail_quote\">SENTINEL</div>\n"
            "--x--\n").encode()
     assert message_text(raw) == "Bis nächste Woche!"
+
+
+# -- never raises, never invents ---------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_any_bytes_give_text_and_never_raise(data: bytes) -> None:
+    assert isinstance(message_text(HEAD.encode() + b"\n" + data), str)
+    assert isinstance(message_text(data), str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_the_new_text_is_lines_of_the_text_and_holds_no_quoted_line(text: str) -> None:
+    from connectors.bodytext import html_text
+
+    got = new_text(text)
+    written = {line.translate({0xA0: 32, 0x202F: 32, 0x2007: 32}).strip()
+               for line in text.replace("\r", "").split("\n")}
+    assert {line.strip() for line in got.split("\n")} - {""} <= written
+    assert not any(line.lstrip().startswith(">") for line in got.split("\n"))
+    assert isinstance(html_text(text), str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                    lambda kids: st.lists(kids, max_size=3)
+                    | st.dictionaries(st.sampled_from(
+                        ["mimeType", "parts", "body", "data", "headers", "filename", "name",
+                         "value", "contentType", "content"]), kids, max_size=4),
+                    max_leaves=12))
+def test_any_json_gives_text_and_never_raises(value: Any) -> None:
+    assert isinstance(payload_text(value if isinstance(value, dict) else {}), str)
+    assert isinstance(item_body_text(value), str)
