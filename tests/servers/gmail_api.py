@@ -1,7 +1,9 @@
 """The Gmail v1 half of the fake Google server (tests.servers.google): the profile, a
 label's messages newest first with page tokens, metadata-format messages and threads, and
 history (each added message with its threadId and labelIds, filtered by ``labelId``) with the
-404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies.
+404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies; with a
+broader scope ``format=full`` gives the MIME tree with each leaf's decoded body and ``raw``
+the message, and ``user.bodies_read`` records which messages were read so.
 """
 
 from __future__ import annotations

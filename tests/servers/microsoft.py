@@ -4,7 +4,9 @@ It speaks the documented subset keepwarm uses: the authority's OpenID discovery,
 device-code and token endpoints (a device code is approved after one pending poll; refresh
 tokens can be revoked), and Graph's ``/me``, the message delta of the well-known folders
 ``sentitems``, ``inbox`` and ``archive`` (paging, deltaLink, 410; 404 for a folder the
-mailbox lacks; every message with a ``conversationId`` and a ``webLink``),
+mailbox lacks; every message with a ``conversationId`` and a ``webLink``; a raw message's
+``uniqueBody``, as text with ``Prefer: outlook.body-content-type="text"`` else as HTML, and
+only to a token with ``Mail.Read``: ``Mail.ReadBasic`` gets 403 for it),
 calendarView delta, calendars and events CRUD with single-value extended properties and
 ``$filter`` on them, ``transactionId`` dedup, etags and 412; the address book (contacts,
 contact folders and their delta) is ``tests.servers.graph_contacts``. Access tokens carry
