@@ -19,8 +19,12 @@ root); when that is not permitted the run is reported as warm. Peak RSS is this 
 ``--received INBOX`` adds a Maildir of received mail (``gen_maildir.py --received``) as the
 account's ``received`` folder: messages/s then counts both folders' files.
 
-Usage: python bench/ingest.py MAILDIR [--received INBOX] [--contacts 10000] [--notmuch]
-       [--cache both] [--json FILE] [--profile]
+``--promises`` turns ``promises = true`` on for the account: the sent folder's bodies are
+read too, cut to their new text and searched for promises (bench/bodyscan.py measures that
+scan on its own, on typical replies).
+
+Usage: python bench/ingest.py MAILDIR [--received INBOX] [--promises] [--contacts 10000]
+       [--notmuch] [--cache both] [--json FILE] [--profile]
 """
 
 from __future__ import annotations
@@ -99,7 +103,8 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return out, time.perf_counter() - t0
 
 
-def bench_config(maildir: Path, store_path: Path, received: Sequence[Path] = ()) -> Config:
+def bench_config(maildir: Path, store_path: Path, received: Sequence[Path] = (),
+                 promises: bool = False) -> Config:
     """A config as a user would write it, checked by the real parser (default filters on)."""
     data: dict[str, Any] = {
         "identity": {"addresses": [ME_EMAIL], "timezone": "Europe/Berlin"},
@@ -112,7 +117,7 @@ def bench_config(maildir: Path, store_path: Path, received: Sequence[Path] = ())
             {"match": "ceo@*", "every": "7d"},
         ]},
         "accounts": [{"name": "sent", "type": "maildir", "path": str(maildir),
-                      "received": [str(r) for r in received]}],
+                      "received": [str(r) for r in received], "promises": promises}],
     }
     return parse(data, store_path.parent / "config.toml")
 
@@ -155,11 +160,11 @@ class KeepwarmRun:
 
 
 def run_keepwarm(maildir: Path, cold: bool, profile: cProfile.Profile | None = None,
-                 received: Sequence[Path] = ()) -> KeepwarmRun:
+                 received: Sequence[Path] = (), promises: bool = False) -> KeepwarmRun:
     """The daemon's first sync of a Maildir account, phase by phase, on a fresh store."""
     files = sum(count_files(m) for m in (maildir, *received))
     with tempfile.TemporaryDirectory(prefix="kwbench-") as tmp:
-        cfg = bench_config(maildir, Path(tmp) / "keepwarm.db", received)
+        cfg = bench_config(maildir, Path(tmp) / "keepwarm.db", received, promises)
         settings, account = cfg.settings, cfg.accounts[0]
         store = Store(cfg.store_path)
         if cold and not drop_caches():
@@ -480,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("maildir", type=Path, help="a Maildir made by bench/gen_maildir.py")
     ap.add_argument("--received", type=Path, action="append", default=[],
                     help="a Maildir of received mail read as the account's received folder")
+    ap.add_argument("--promises", action="store_true",
+                    help="read the sent folder's bodies for promises (promises = true)")
     ap.add_argument("--contacts", type=int, default=10_000,
                     help="contacts for the cadence recompute (default 10000)")
     ap.add_argument("--cache", choices=("cold", "warm", "both"), default="both",
@@ -498,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile:
         prof = cProfile.Profile()
-        run = run_keepwarm(maildir, cold=False, profile=prof, received=received)
+        run = run_keepwarm(maildir, cold=False, profile=prof, received=received,
+                           promises=args.promises)
         print(f"profiled warm run: pull {run.pull_s:.2f} s ({run.msg_per_s:,.0f} msg/s, "
               "slower under the profiler)", file=sys.stderr)
         pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
@@ -510,8 +518,8 @@ def main(argv: list[str] | None = None) -> int:
                   code_fingerprint(), args.repeat,
                   load_before=Path("/proc/loadavg").read_text().strip())
     for cache in caches:
-        runs = [run_keepwarm(maildir, cold=cache == "cold", received=received)
-                for _ in range(args.repeat)]
+        runs = [run_keepwarm(maildir, cold=cache == "cold", received=received,
+                             promises=args.promises) for _ in range(args.repeat)]
         if cache == "cold" and runs[0].cache == "warm":
             print("note: cannot drop the page cache (not root?): the cold run is warm",
                   file=sys.stderr)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches
+from connectors.bodytext import PROMISES_OPTION
 from connectors.retry import RETRY_OPTIONS
 from daemon.model import (
     JSON,
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
 GMAIL_METADATA = SCOPE_PREFIX + "gmail.metadata"  # headers only; refuses q= and message bodies
+GMAIL_READONLY = SCOPE_PREFIX + "gmail.readonly"  # bodies too (promises = true); restricted
 EVENTS_READONLY = SCOPE_PREFIX + "calendar.events.readonly"  # read meetings
 CALENDARLIST_READONLY = SCOPE_PREFIX + "calendar.calendarlist.readonly"  # find calendars by name
 CONTACTS_READONLY = SCOPE_PREFIX + "contacts.readonly"  # the address book, nothing else
@@ -53,6 +55,12 @@ APP_CREATED = SCOPE_PREFIX + "calendar.app.created"  # only calendars keepwarm c
 EVENTS = SCOPE_PREFIX + "calendar.events"  # reminders in a calendar the user made
 DEFAULT_REMINDERS_CALENDAR = "keepwarm"  # the calendar keepwarm creates (calendar.app.created)
 API_ROOT = "https://www.googleapis.com/"  # Google's API root, the ``endpoint`` default
+
+
+RESTRICTED_NOTE = (
+    "promises = true asks for gmail.readonly, a restricted scope that lets keepwarm read "
+    "your mail's bodies; it reads only the new text of your sent mail and keeps only the "
+    "promise sentences (set promises = false to go back to headers only)")
 
 
 def is_name(calendar: str) -> bool:
@@ -64,8 +72,8 @@ def scopes_for(options: Mapping[str, Any], holds_reminders: bool) -> list[str]:
     """The least the account's config needs (see the README's list and why); ``options``
     with every default filled in (``GmailConnector.with_defaults``)."""
     wanted: set[str] = set()
-    if options["mail"]:
-        wanted.add(GMAIL_METADATA)
+    if options["mail"]:  # never both: gmail.metadata's limits hold whatever else is granted
+        wanted.add(GMAIL_READONLY if options["promises"] else GMAIL_METADATA)
     if options["calendar"]:
         wanted.add(EVENTS_READONLY)
         if any(is_name(str(c)) for c in options["calendars"]):
@@ -109,6 +117,7 @@ class GmailConnector(CalendarConnector):
         "contacts": Option(bool, default=False,
                            help="read Google Contacts too (names, addresses, groups, "
                                 "birthdays); asks for read-only access to your contacts"),
+        "promises": PROMISES_OPTION,
         "calendars": Option(list, default=["primary"], item=str, check=checks.some_names,
                             help="calendars to read meetings from: 'primary', ids or names"),
         "reminders_calendar": Option(str, default=DEFAULT_REMINDERS_CALENDAR, check=checks.name,
@@ -149,7 +158,8 @@ class GmailConnector(CalendarConnector):
             **_given(backoff=backoff, clock=clock))
         self.mail_reader: MailReader = gmailmail.MailReader(
             self.session, gmailquota.QuotaBudget(int(opts["quota_units_per_minute"])),
-            int(opts["quota_get_units"]), bool(opts["received"]), **_given(page=page, batch=batch))
+            int(opts["quota_get_units"]), bool(opts["received"]),
+            promises=bool(opts["mail"] and opts["promises"]), **_given(page=page, batch=batch))
         self.meeting_reader: MeetingReader = gcal.MeetingReader(self.session, opts["calendars"])
         self.writer: ReminderWriter = gcalreminders.ReminderWriter(
             self.session, str(opts["reminders_calendar"]))
@@ -208,6 +218,8 @@ class GmailConnector(CalendarConnector):
         """The installed-app flow: a browser consent, a loopback redirect, a saved token."""
         say(f"Signing in {self.name} to Google with these permissions: "
             + ", ".join(s.rsplit("/", 1)[-1] for s in self.session.scopes))
+        if GMAIL_READONLY in self.session.scopes:
+            say(RESTRICTED_NOTE)
         self.session.sign_in(open_browser, say)
         say(f"Saved the sign-in to {self.session.token_path} (readable only by you).")
 

@@ -25,8 +25,15 @@ sent mail is listed again newest first (each item names its thread) and every th
 than the window, back to that bound, is read once, so that an old reply makes a contact
 two-way; the cursor's ``reach`` part keeps the page and the threads read, then ``done``.
 
+Promises (``promises = true``, with ``gmail.readonly``): sent messages are read with
+``format=full`` instead of ``format=metadata``, at the same quota cost, and the new text of
+each is searched (``connectors.bodytext``); received ones never. The backfill lists only
+SENT; history records carry labels, and the sent ids of a pending list are kept in the
+cursor (``pending_sent``), so a resumed fetch still reads those whole.
+
 Quota: every call spends its units in a QuotaBudget (connectors.gmailquota) first. Items a
-batch answers with 429, a rate-limit 403 or 5xx are sent again (the library does not), each
+batch (connectors.gmailbatch) answers with 429, a rate-limit 403 or 5xx are sent again (the
+library does not), each
 with its own count of failures in a row; a message that keeps failing (more than ``retries``
 times in a row) fails the sync at that point, so it is read next time rather than skipped.
 """
@@ -39,25 +46,18 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from googleapiclient.errors import HttpError
-
-from connectors import retry
+from connectors.gmailbatch import THREAD_UNITS, BatchReads
 from connectors.gmailquota import BATCH, Progress, QuotaBudget, batch_size, span
-from connectors.gmailthreads import SentThreads, newest_sent_ms, received_in_thread, to_mail
-from connectors.googleauth import GoogleSession, HttpStatus, error_reason, retryable
-from connectors.googleauth import retry_after as retry_after_of
-from daemon.errors import AuthError, KeepwarmError, SourceError, TransientError
-from daemon.model import JSON, FetchContext, Observation, OwnAddress, Skipped
+from connectors.gmailthreads import SentThreads
+from connectors.googleauth import GoogleSession, HttpStatus
+from daemon.errors import SourceError
+from daemon.model import JSON, FetchContext, Observation, OwnAddress
 
 log = logging.getLogger(__name__)
 
-HEADERS = ["From", "To", "Cc", "Bcc", "Date", "Message-ID", "Subject", "List-Id",
-           "List-Unsubscribe", "Precedence", "Auto-Submitted", "In-Reply-To", "References",
-           "X-Autoreply", "X-Autorespond", "X-Autoresponder", "Content-Type"]
 PAGE = 500  # messages.list's largest page (used in whole batches: 490 for batches of 49)
-LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS, THREAD_UNITS = 5, 2, 1, 10
+LIST_UNITS, HISTORY_UNITS, PROFILE_UNITS = 5, 2, 1
 RELIST_SLACK_MS = 2 * 86_400_000  # a re-list after a 404 reads this much before the newest
-_POST = object()  # the batch request itself, among its parts in a retry.InARow
 
 
 class MailReader:
@@ -66,10 +66,15 @@ class MailReader:
     those of older sent mail back to ``reach_back_start`` when there is one."""
 
     def __init__(self, session: GoogleSession, budget: QuotaBudget, get_units: int,
-                 received: bool = True, page: int = PAGE, batch: int = BATCH) -> None:
+                 received: bool = True, page: int = PAGE, batch: int = BATCH,
+                 promises: bool = False) -> None:
         """``page``: ids per list or history page; ``batch``: the most header reads per batch
-        request (fewer when the quota says so, see ``batch_size``)."""
+        request (fewer when the quota says so, see ``batch_size``); ``promises``: sent
+        messages are read whole (``format=full``, same quota) for the promises in their new
+        text, received ones never."""
         self.session = session
+        self.promises = promises
+        self.batches = BatchReads(session, budget, get_units, promises)
         self.name = session.name
         self.budget = budget
         self.get_units = get_units
@@ -151,7 +156,7 @@ class MailReader:
             finished = False
             for start in range(0, len(ids), self.batch):
                 chunk = ids[start:start + self.batch]
-                observations, newest_ms = self._read_chunk(chunk, ctx)
+                observations, newest_ms = self.batches.read(chunk, ctx, bodies=chunk)
                 if threads is not None:
                     threads.note_sent(observations)
                 st.update(after=chunk[-1], done=st["done"] + len(chunk),
@@ -181,16 +186,18 @@ class MailReader:
         threads = self._threads(st, ctx)
         reach: dict[str, Any] | None = st.get("reach")
         pending = [str(i) for i in st.get("pending") or []]
+        mine = {str(i) for i in st.get("pending_sent") or []}  # the sent ones among them
         if not pending:
-            pending, history_id = self._history(history_id, threads, ctx.now)
+            pending, mine, history_id = self._history(history_id, threads, ctx.now)
 
         def state(left: list[str]) -> dict[str, Any]:
-            return _incremental_state(history_id, newest, left, threads, reach)
+            return _incremental_state(history_id, newest, left, threads, reach,
+                                      [i for i in left if i in mine] if self.promises else [])
 
         yielded = False
         while pending:
             chunk, pending = pending[:self.batch], pending[self.batch:]
-            observations, newest_ms = self._read_chunk(chunk, ctx)
+            observations, newest_ms = self.batches.read(chunk, ctx, bodies=mine)
             if threads is not None:
                 threads.note_sent(observations)
             newest = max(newest, newest_ms)
@@ -202,7 +209,7 @@ class MailReader:
                      "under the quota", self.name, len(threads.queue), span(seconds))
         while threads is not None and threads.queue:
             chunk = threads.queue[:self.batch]
-            observations, _ = self._read_chunk(chunk, ctx, whole_threads=True)
+            observations, _ = self.batches.read(chunk, ctx, whole_threads=True)
             del threads.queue[:len(chunk)]
             yield observations, state([])
             yielded = True
@@ -241,7 +248,7 @@ class MailReader:
                     if t and t not in seen and t not in threads.known]
             for start in range(0, len(todo), self.batch):
                 chunk = todo[start:start + self.batch]
-                observations, newest_ms = self._read_chunk(chunk, ctx, whole_threads=True)
+                observations, newest_ms = self.batches.read(chunk, ctx, whole_threads=True)
                 read += chunk
                 seen.update(chunk)
                 if newest_ms and newest_ms < _ms(until):  # a whole batch older: done
@@ -254,9 +261,10 @@ class MailReader:
                 return
 
     def _history(self, start: str, threads: SentThreads | None, now: datetime
-                 ) -> tuple[list[str], str]:
+                 ) -> tuple[list[str], set[str], str]:
         """Ids of the messages added since ``start`` worth reading (sent ones; received ones
-        in threads with sent mail), and the history id to go on from."""
+        in threads with sent mail), the sent ones among them, and the history id to go on
+        from."""
         added: list[dict[str, Any]] = []
         token: str | None = None
         latest = start
@@ -281,90 +289,8 @@ class MailReader:
         else:
             ids = [str(m["id"]) for m in added
                    if "SENT" in (m.get("labelIds") or ["SENT"]) and m.get("id")]
-        return list(dict.fromkeys(ids)), latest
-
-    # -- headers by batch ----------------------------------------------------------------
-    def _read_chunk(self, ids: Sequence[str], ctx: FetchContext, whole_threads: bool = False
-                    ) -> tuple[list[Observation], int]:
-        """Mail (or Skipped) for each id, in order, and the newest internalDate seen; with
-        ``whole_threads`` the ids are threads, and each gives its received messages.
-
-        Parts Gmail refused are sent again in the next batch; each part and the batch POST
-        keep their own count of failures in a row (``retry.InARow``), so the budget runs
-        out only for one that keeps failing, not for a batch whose parts fail now and then."""
-        order = list(dict.fromkeys(ids))
-        results: dict[str, list[Observation]] = {}
-        dates: dict[str, int] = {}
-        pending = list(order)
-        in_a_row = retry.InARow()
-
-        def attempt() -> None:
-            nonlocal pending
-            try:
-                refused = self._send_batch(pending, results, dates, ctx.now, whole_threads)
-            except TransientError:
-                in_a_row.failed([_POST])
-                raise
-            in_a_row.answered([_POST, *(i for i in pending if i not in refused)])
-            in_a_row.failed(refused)
-            pending = list(refused)
-            if refused:
-                worst, times = in_a_row.worst()
-                told = [w for w in refused.values() if w is not None]
-                raise TransientError(
-                    f"Gmail refused {len(refused)} of the header reads in a batch; message "
-                    f"{worst} {times} time{'s' if times > 1 else ''} in a row",
-                    retry_after=max(told) if told else None)
-
-        self.session.call("reading message headers", attempt, failures=in_a_row.most)
-        return ([o for i in order for o in results[i]],
-                max((dates.get(i, 0) for i in order), default=0))
-
-    def _send_batch(self, ids: Sequence[str], results: dict[str, list[Observation]],
-                    dates: dict[str, int], now: datetime, whole_threads: bool
-                    ) -> dict[str, float | None]:
-        """One batch of header reads into ``results`` and ``dates``; the ids Gmail refused
-        for now, with the Retry-After of each (None where it gave none)."""
-        refused: dict[str, float | None] = {}
-        problems: list[HttpError] = []
-
-        def answer(request_id: str, response: Any, exc: HttpError | None) -> None:
-            if exc is None and whole_threads:
-                results[request_id] = [to_mail(m, now)[0] for m in received_in_thread(response)]
-                dates[request_id] = newest_sent_ms(response)
-            elif exc is None:
-                found, dates[request_id] = to_mail(response, now)
-                results[request_id] = [found]
-            if exc is None:
-                return
-            status, reason = exc.resp.status, error_reason(exc)
-            if retryable(status, reason):
-                refused[request_id] = retry_after_of(exc)
-            elif status == 404:
-                results[request_id] = [Skipped(f"gmail:{request_id}",
-                                               "deleted before its headers were read")]
-            elif status in (401, 403):
-                problems.append(exc)
-            else:
-                results[request_id] = [Skipped(f"gmail:{request_id}",
-                                               f"Gmail answered {status} {reason}")]
-
-        try:
-            batch = self.session.batch("gmail/v1")
-            source = self._gmail().threads() if whole_threads else self._gmail().messages()
-            for mid in ids:
-                batch.add(source.get(userId="me", id=mid, format="metadata",
-                                     metadataHeaders=HEADERS), callback=answer, request_id=mid)
-            units = THREAD_UNITS if whole_threads else self.get_units
-            with self.budget.spend(len(ids) * units):
-                batch.execute()
-        except KeepwarmError:
-            raise
-        except Exception as exc:  # the batch request itself: a TransientError, mostly
-            raise self.session.translate(exc, "reading message headers") from None
-        if problems:
-            raise self.session.translate(problems[0], "reading message headers", AuthError)
-        return refused
+        mine = {str(m.get("id")) for m in added if "SENT" in (m.get("labelIds") or ["SENT"])}
+        return list(dict.fromkeys(ids)), mine, latest
 
     def _call(self, what: str, units: int, fn: Callable[[], Any],
               passthrough: Sequence[int] = ()) -> Any:
@@ -382,11 +308,13 @@ class MailReader:
 
 
 def _incremental_state(history_id: str, newest: int, pending: list[str],
-                       threads: SentThreads | None, reach: dict[str, Any] | None
-                       ) -> dict[str, Any]:
+                       threads: SentThreads | None, reach: dict[str, Any] | None,
+                       pending_sent: list[str] | None = None) -> dict[str, Any]:
     st: dict[str, Any] = {"phase": "incremental", "history_id": history_id, "newest": newest}
     if pending:
         st["pending"] = pending
+    if pending_sent:  # which of them are sent mail, read whole for promises
+        st["pending_sent"] = pending_sent
     if reach:
         st["reach"] = reach
     return {**st, **(threads.state() if threads else {})}

@@ -15,6 +15,11 @@ read first, then INBOX, \\Archive and \\All; a Message-ID delivered by an earlie
 the same fetch is dropped (\\All holds every INBOX message again), and the store drops the
 copies a later sync reads.
 
+With ``promises = true`` a sent folder's chunks are fetched with ``BODY.PEEK[HEADER]`` and
+the first 64 KiB of ``BODY.PEEK[TEXT]`` instead, in the same one command, and the new text
+of each message is searched for promises (``connectors.bodytext``); received folders stay
+header fields only.
+
 The connection, its faults and the FETCH parsing are ``connectors.imapsession``, imported
 when a connector is built: the config loads this module to check options, and that must not
 cost an imapclient import.
@@ -25,11 +30,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors import checks, imapfolders, passwords
 from connectors.base import Connector, Option, Problem
+from connectors.bodytext import PROMISES_OPTION, message_text, with_promises
 from connectors.imapfolders import FolderState, Status, uid_sets
 from connectors.mailparse import parse_headers
 from connectors.passwords import PASSWORD_OPTIONS
@@ -71,6 +77,7 @@ class ImapConnector(Connector):
             list, default=None, item=str, check=checks.names,
             help="folders of received mail; default: INBOX plus the folders marked "
                  "\\Archive and \\All (SPECIAL-USE); [] reads none"),
+        "promises": PROMISES_OPTION,
         **RETRY_OPTIONS,
     }
     requires: ClassVar[Mapping[str, str]] = {"imapclient": "imapclient"}
@@ -93,6 +100,7 @@ class ImapConnector(Connector):
         given = opts["received_folders"]
         self.received_folders = None if given is None else [str(f) for f in given]
         self.timeout = float(opts["timeout"])
+        self.promises = bool(opts["promises"])
         self.chunk = chunk
         self.session = Session(self)
 
@@ -114,7 +122,7 @@ class ImapConnector(Connector):
     def _fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         states = imapfolders.load_cursor(cursor)
         folders = self._folders()  # connects now: a refused login raises here, not at next()
-        return self._read(folders, states)
+        return self._read(folders, states, ctx)
 
     def _folders(self) -> list[Folder]:
         """The folders to read, sent ones first (a message in both is the user's own), each
@@ -147,7 +155,8 @@ class ImapConnector(Connector):
         log.debug("%s: sent mail is in %r", self.name, sent)
         return sent
 
-    def _read(self, folders: list[Folder], old: dict[str, FolderState]) -> Iterator[Batch]:
+    def _read(self, folders: list[Folder], old: dict[str, FolderState], ctx: FetchContext
+              ) -> Iterator[Batch]:
         """Every folder's new messages, after one STATUS each: the folders not read yet
         count in each batch's ``remaining``, so a first sync's estimate covers them all."""
         states = {f.name: old[f.name] for f in folders if f.name in old}  # others are dropped
@@ -178,7 +187,7 @@ class ImapConnector(Connector):
             later -= imapfolders.estimate(p, st)
             last = p.after
             for chunk_last, observations, left in self._messages(folder, st.uidvalidity,
-                                                                  p.after):
+                                                                  p.after, ctx):
                 last = chunk_last
                 states[folder.name] = FolderState(p.state.uidvalidity, last, None,
                                                   p.state.changes)
@@ -209,10 +218,11 @@ class ImapConnector(Connector):
             f"folder {folder.name!r} not found on {self.host}; fix accounts[{self.name}]."
             f"{folder.key} (folders there: {imapfolders.describe(imapfolders.names(listing))})")
 
-    def _messages(self, folder: Folder, uidvalidity: int,
-                  after: int) -> Iterator[tuple[int, list[Observation], int]]:
+    def _messages(self, folder: Folder, uidvalidity: int, after: int, ctx: FetchContext
+                  ) -> Iterator[tuple[int, list[Observation], int]]:
         """(last UID of the chunk, its observations, messages left in the folder after it)
-        for every message above ``after``."""
+        for every message above ``after``. A sent folder's bodies are read too with
+        ``promises = true``; a received folder's never."""
 
         def search(c: IMAPClient) -> list[int]:
             self.session.select(c, folder.name, uidvalidity)
@@ -221,14 +231,19 @@ class ImapConnector(Connector):
         uids = self.session.call(f"SEARCH {folder.name}", search)
         log.debug("%s: %d new messages in %r", self.name, len(uids), folder.name)
         done = 0
+        bodies = self.promises and not folder.received
         for chunk, uid_set in uid_sets(uids, self.chunk, imapfolders.MAX_SET_CHARS):
-            fetched = self.session.headers(folder.name, uidvalidity, uid_set)
-            observations = [obs for uid in chunk
-                            if (obs := self._parse(folder, uid, fetched.get(uid))) is not None]
+            fetched = self.session.headers(folder.name, uidvalidity, uid_set, bodies)
+            tz = ctx.tz if bodies else None
+            observations = [obs for uid in chunk if (obs := self._parse(
+                folder, uid, fetched.get(uid), tz)) is not None]
             done += len(chunk)
             yield chunk[-1], observations, len(uids) - done
 
-    def _parse(self, folder: Folder, uid: int, item: Fetched | None) -> Observation | None:
+    def _parse(self, folder: Folder, uid: int, item: Fetched | None, tz: tzinfo | None = None
+               ) -> Observation | None:
+        """The message of ``item``; with ``tz`` (a sent folder reading promises) ``item``
+        holds its body's start too, read for promises and dropped here."""
         location = f"imap:{folder.name}/{uid}"
         if item is None:
             log.debug("%s vanished before it was fetched", location)
@@ -236,7 +251,10 @@ class ImapConnector(Connector):
         raw, when = item
         if raw is None:
             return Skipped(location, "the server sent no header fields")
-        return parse_headers(raw, location, when or datetime.now(UTC), received=folder.received)
+        got = parse_headers(raw, location, when or datetime.now(UTC), received=folder.received)
+        if tz is not None and isinstance(got, Mail):
+            return with_promises(got, message_text(raw), tz)
+        return got
 
 
 @dataclass(frozen=True, slots=True)

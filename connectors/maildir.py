@@ -21,6 +21,9 @@ last file (files are read in (ctime, name) order), so intermediate cursors stay 
 A message moved new/ -> cur/ (or whose flags change) is renamed, gets a new ctime and is
 read again; the store deduplicates by Message-ID.
 
+With ``promises = true`` the sent folder's files are read past the header block too (at
+most 64 KiB of body) for ``connectors.bodytext``; received folders never are.
+
 A file that cannot be read (permissions, an I/O error, a link to nothing) is Skipped once and
 its name kept in the cursor (``retry``, at most RETRY_LIMIT names): it is tried again at every
 sync, whether or not the folder changed (a ``chmod`` changes no folder), until it is read,
@@ -43,10 +46,11 @@ from typing import Any, ClassVar
 
 from connectors import mailpaths
 from connectors.base import Connector, Option
-from connectors.mailparse import parse_headers, plausible, read_header_block
+from connectors.bodytext import BODY_CAP, PROMISES_OPTION, message_text, with_promises
+from connectors.mailparse import HEADER_CAP, parse_headers, plausible, read_header_block
 from connectors.readahead import ReadAhead
 from daemon.errors import ShrinkRefused, SourceError
-from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Mail, Observation, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +166,14 @@ class MaildirConnector(Connector):
         "path": Option(str, required=True, is_path=True,
                        help="the Maildir folder of sent mail, holding cur/ new/ tmp/"),
         "received": mailpaths.received_option("Maildir folders (INBOX, an archive)"),
+        "promises": PROMISES_OPTION,
     }
 
     def __init__(self, account: AccountConfig, batch_size: int = BATCH_SIZE) -> None:
         super().__init__(account)
         opts = self.account.options
-        self.sent = MaildirFolder(Path(opts["path"]).expanduser(), self.name, "path", batch_size)
+        self.sent = MaildirFolder(Path(opts["path"]).expanduser(), self.name, "path", batch_size,
+                                  promises=bool(opts["promises"]))
         self.received = {str(p): MaildirFolder(Path(p).expanduser(), self.name, "received",
                                                batch_size, received=True)
                          for p in opts["received"]}
@@ -177,13 +183,16 @@ class MaildirConnector(Connector):
 
 
 class MaildirFolder:
-    """One Maildir folder read from its own cursor; ``received``: its mail is received mail.
-    ``account`` and ``key`` name the account and the option naming the folder, for errors."""
+    """One Maildir folder read from its own cursor; ``received``: its mail is received mail;
+    ``promises``: the bodies are read for promises (the sent folder, with ``promises =
+    true``). ``account`` and ``key`` name the account and the option naming the folder, for
+    errors."""
 
     def __init__(self, root: Path, account: str, key: str, batch_size: int,
-                 received: bool = False) -> None:
+                 received: bool = False, promises: bool = False) -> None:
         self.root, self.name, self.key = root, account, key
         self.batch_size, self.received = batch_size, received
+        self.promises = promises and not received
         # received folders name themselves in locations: an account may have several
         self.where = f"maildir:{root.name}/" if received else "maildir:"
 
@@ -237,8 +246,7 @@ class MaildirFolder:
 
     def _scan(self, old: _Cursor, dirs: dict[str, int], scan_ns: int, ctx: FetchContext
               ) -> Iterator[Batch]:
-        now = ctx.now
-        retried, retry = self._retry(old.retry, now)
+        retried, retry = self._retry(old.retry, ctx)
         if old.dirs == dirs and all(m < old.scan_ns - WINDOW_NS for m in dirs.values()):
             log.debug("maildir %s unchanged since the last scan", self.root)
             yield Batch(tuple(retried), dataclasses.replace(old, retry=frozenset(retry)).dump())
@@ -265,7 +273,7 @@ class MaildirFolder:
                 for n, i in enumerate(chunk):
                     if n % 64 == 0:
                         warm.advance(start + n)
-                    if (obs := self._observe(entries[i], now, retry)) is not None:
+                    if (obs := self._observe(entries[i], ctx, retry)) is not None:
                         observations.append(obs)
                 if start + self.batch_size >= len(todo):
                     yield Batch(observations, listing.final(retry))
@@ -277,7 +285,8 @@ class MaildirFolder:
         finally:
             warm.close()
 
-    def _retry(self, names: frozenset[str], now: datetime) -> tuple[list[Observation], set[str]]:
+    def _retry(self, names: frozenset[str], ctx: FetchContext
+               ) -> tuple[list[Observation], set[str]]:
         """Read again the files an earlier sync could not read: what they hold now, and the
         names still unreadable (a name that is gone is forgotten)."""
         observations: list[Observation] = []
@@ -292,7 +301,7 @@ class MaildirFolder:
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue  # no longer a message file
-            got = self._read(_Entry(st.st_ctime_ns, rel, st.st_mtime_ns), now)
+            got = self._read(_Entry(st.st_ctime_ns, rel, st.st_mtime_ns), ctx)
             if isinstance(got, _Unreadable):
                 log.debug("maildir:%s still unreadable: %s", rel, got.reason)
                 still.add(rel)
@@ -300,10 +309,11 @@ class MaildirFolder:
                 observations.append(got)
         return observations, still
 
-    def _observe(self, entry: _Entry, now: datetime, retry: set[str]) -> Observation | None:
+    def _observe(self, entry: _Entry, ctx: FetchContext, retry: set[str]
+                 ) -> Observation | None:
         """The message in ``entry``; Skipped when it cannot be read, and then kept in
         ``retry`` (up to RETRY_LIMIT names) to be tried again at every sync."""
-        got = self._read(entry, now)
+        got = self._read(entry, ctx)
         if not isinstance(got, _Unreadable):
             return got
         if len(retry) < RETRY_LIMIT:
@@ -313,12 +323,14 @@ class MaildirFolder:
             then = f"not tried again: more than {RETRY_LIMIT} files here cannot be read"
         return Skipped(f"{self.where}{entry.rel}", f"cannot read: {got.reason}; {then}")
 
-    def _read(self, entry: _Entry, now: datetime) -> Observation | _Unreadable | None:
-        """The message in ``entry``, _Unreadable, or None when the file is gone."""
+    def _read(self, entry: _Entry, ctx: FetchContext) -> Observation | _Unreadable | None:
+        """The message in ``entry``, _Unreadable, or None when the file is gone. Only the
+        header block is read, unless the folder reads promises: then its body too, up to
+        BODY_CAP, handed to the detector and dropped with ``raw``."""
         path = os.path.join(self.root, entry.rel)
         try:
             with open(path, "rb", buffering=0) as f:
-                raw = read_header_block(f)
+                raw = f.read(HEADER_CAP + BODY_CAP) if self.promises else read_header_block(f)
         except FileNotFoundError:
             if os.path.lexists(path):
                 return _Unreadable("it is a link to a file that does not exist")
@@ -326,5 +338,9 @@ class MaildirFolder:
             return None
         except OSError as e:
             return _Unreadable(e.strerror or str(e))
+        now = ctx.now
         fallback = delivery_time(entry.rel.partition("/")[2], entry.mtime_ns, now)
-        return parse_headers(raw, f"{self.where}{entry.rel}", fallback, now, self.received)
+        got = parse_headers(raw, f"{self.where}{entry.rel}", fallback, now, self.received)
+        if self.promises and isinstance(got, Mail):
+            return with_promises(got, message_text(raw), ctx.tz)
+        return got

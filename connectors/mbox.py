@@ -9,7 +9,9 @@ read again from the start (the store deduplicates by Message-ID). Thunderbird al
 status headers in place, which can change that hash: that costs a re-read, never a miss.
 
 The file is streamed in chunks: only header blocks are parsed, bodies are skipped with a
-byte search for the next ``\\nFrom `` line, so a huge mbox costs one sequential read.
+byte search for the next ``\\nFrom `` line, so a huge mbox costs one sequential read. With
+``promises = true`` the sent file's messages also carry the first 64 KiB of their body,
+copied while the stream holds it, for ``connectors.bodytext``; received files never do.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any, BinaryIO, ClassVar
 
 from connectors import mailpaths
 from connectors.base import Connector, Option
+from connectors.bodytext import BODY_CAP, PROMISES_OPTION, message_text, with_promises
 from connectors.mailparse import HEADER_CAP, MONTHS, find_header_end, parse_headers, plausible
 from daemon.errors import SourceError
-from daemon.model import JSON, AccountConfig, Batch, FetchContext, Observation, Skipped
+from daemon.model import JSON, AccountConfig, Batch, FetchContext, Mail, Observation, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,7 @@ class _Message:
     from_line: bytes
     header: bytes | None  # None: the header block is not complete yet (still being written)
     end: int  # where the next message starts (or EOF)
+    body: bytes = b""  # its first BODY_CAP bytes, when bodies are read (promises)
 
 
 class _Stream:
@@ -108,9 +112,10 @@ class _Stream:
         return self.buf, start - self.base
 
 
-def _messages(s: _Stream, offset: int) -> Iterator[_Message]:
+def _messages(s: _Stream, offset: int, bodies: bool = False) -> Iterator[_Message]:
     """Every message starting at or after ``offset``; a resume offset inside a body
-    (a message whose body was still being written) skips to the next separator."""
+    (a message whose body was still being written) skips to the next separator.
+    ``bodies``: each message carries the start of its body too."""
     if offset == 0 and s.available(0, 5) == b"From ":
         start = 0
     else:
@@ -141,12 +146,21 @@ def _messages(s: _Stream, offset: int) -> Iterator[_Message]:
         else:
             header, body = buf[hs : hs + HEADER_CAP + 1], hs + HEADER_CAP
         from_line = buf[r:hs]
-        nxt = s.find(_SEP, s.base + body - 1)
+        body_at = s.base + body
+        text = _body_start(s, body_at) if bodies else b""
+        nxt = s.find(_SEP, body_at - 1)
         end_at = nxt + 1 if nxt >= 0 else s.base + len(s.buf)
-        yield _Message(start, from_line, header, end_at)
+        yield _Message(start, from_line, header, end_at, text)
         if nxt < 0:
             return
         start = nxt + 1
+
+
+def _body_start(s: _Stream, at: int) -> bytes:
+    """The first BODY_CAP bytes of the body starting at ``at``, up to the next message."""
+    text = s.available(at, BODY_CAP)
+    cut = (b"\n" + text).find(_SEP)  # the body may be empty: the next "From " line at once
+    return text[:cut] if cut >= 0 else text
 
 
 class MboxConnector(Connector):
@@ -159,12 +173,14 @@ class MboxConnector(Connector):
         "path": Option(str, required=True, is_path=True,
                        help='the mbox file, e.g. Thunderbird\'s "Sent"'),
         "received": mailpaths.received_option('mbox files (e.g. Thunderbird\'s "Inbox")'),
+        "promises": PROMISES_OPTION,
     }
 
     def __init__(self, account: AccountConfig) -> None:
         super().__init__(account)
         opts = self.account.options
-        self.sent = MboxFile(Path(opts["path"]).expanduser(), self.name, "path")
+        self.sent = MboxFile(Path(opts["path"]).expanduser(), self.name, "path",
+                             promises=bool(opts["promises"]))
         self.received = {str(p): MboxFile(Path(p).expanduser(), self.name, "received", True)
                          for p in opts["received"]}
 
@@ -173,11 +189,14 @@ class MboxConnector(Connector):
 
 
 class MboxFile:
-    """One mbox file read from its own cursor; ``received``: its mail is received mail.
+    """One mbox file read from its own cursor; ``received``: its mail is received mail;
+    ``promises``: the bodies are read for promises (the sent file, with ``promises = true``).
     ``account`` and ``key`` name the account and the option naming the file, for errors."""
 
-    def __init__(self, path: Path, account: str, key: str, received: bool = False) -> None:
+    def __init__(self, path: Path, account: str, key: str, received: bool = False,
+                 promises: bool = False) -> None:
         self.path, self.name, self.key, self.received = path, account, key, received
+        self.promises = promises and not received
 
     def fetch(self, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         try:
@@ -188,19 +207,19 @@ class MboxFile:
                 "the config") from e
         except OSError as e:
             raise SourceError(f"cannot open mbox file {self.path}: {e.strerror}") from e
-        return self._read_or_fail(f, cursor, ctx.now)
+        return self._read_or_fail(f, cursor, ctx)
 
-    def _read_or_fail(self, f: BinaryIO, cursor: JSON | None, now: datetime
+    def _read_or_fail(self, f: BinaryIO, cursor: JSON | None, ctx: FetchContext
                       ) -> Iterator[Batch]:
         """``_read``, with a read error one line: the batches before it are stored with
         their cursors, so the next sync tries again from there."""
         try:
-            yield from self._read(f, cursor, now)
+            yield from self._read(f, cursor, ctx)
         except OSError as e:
             raise SourceError(f"cannot read mbox file {self.path}: {e.strerror or e}; "
                               "tried again at the next sync") from None
 
-    def _read(self, f: BinaryIO, cursor: JSON | None, now: datetime) -> Iterator[Batch]:
+    def _read(self, f: BinaryIO, cursor: JSON | None, ctx: FetchContext) -> Iterator[Batch]:
         with f:
             st = os.fstat(f.fileno())
             offset = self._resume_offset(f, st, cursor)
@@ -213,10 +232,10 @@ class MboxFile:
                 )
             stream = _Stream(f, max(0, offset - 1))
             consumed = offset
-            for msg in _messages(stream, offset):
+            for msg in _messages(stream, offset, self.promises):
                 if msg.header is None:
                     break  # still being written: the next sync reads it from its start
-                observations.append(self._observation(msg, mtime, now))
+                observations.append(self._observation(msg, mtime, ctx))
                 consumed = msg.end
                 if len(observations) >= BATCH_SIZE:
                     yield Batch(observations, self._cursor(f, st, consumed))
@@ -226,14 +245,18 @@ class MboxFile:
                     consumed = max(consumed, stream.base + len(stream.buf))
             yield Batch(observations, self._cursor(f, st, consumed))
 
-    def _observation(self, msg: _Message, mtime: datetime, now: datetime) -> Observation:
+    def _observation(self, msg: _Message, mtime: datetime, ctx: FetchContext) -> Observation:
         location = f"mbox:{self.path.name}#{msg.offset}"
+        now = ctx.now
         assert msg.header is not None
         if not msg.header.strip():
             return Skipped(location, "no header block")
         # the separator's date when plausible, else the file's mtime (checked by parse_headers)
         fallback = plausible(separator_date(msg.from_line), now) or mtime
-        return parse_headers(msg.header, location, fallback, now, self.received)
+        got = parse_headers(msg.header, location, fallback, now, self.received)
+        if self.promises and isinstance(got, Mail):
+            return with_promises(got, message_text(msg.header + msg.body), ctx.tz)
+        return got
 
     def _resume_offset(self, f: BinaryIO, st: os.stat_result, cursor: JSON | None) -> int:
         if cursor is None:

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # offline_access (the refresh token), openid and profile are added by MSAL itself, which
 # refuses them in the list.
 MAIL_SCOPE = "Mail.ReadBasic"
+MAIL_BODY_SCOPE = "Mail.Read"  # bodies too: only with promises = true (uniqueBody)
 CALENDAR_READ_SCOPE = "Calendars.Read"
 CALENDAR_WRITE_SCOPE = "Calendars.ReadWrite"
 CONTACTS_SCOPE = "Contacts.Read"
@@ -52,11 +53,12 @@ _apps_lock = threading.Lock()
 _plain_file_said = False
 
 
-def scopes(mail: bool, meetings: bool, writes: bool, contacts: bool = False) -> list[str]:
-    """The least the account needs: headers of mail (never bodies), calendars read or, only
-    when it holds the reminders, written, contacts read only when asked (``contacts = true``),
-    and the user's own addresses."""
-    out = [MAIL_SCOPE] if mail else []
+def scopes(mail: bool, meetings: bool, writes: bool, contacts: bool = False,
+           bodies: bool = False) -> list[str]:
+    """The least the account needs: headers of mail (bodies only when asked, ``promises =
+    true``), calendars read or, only when it holds the reminders, written, contacts read only
+    when asked (``contacts = true``), and the user's own addresses."""
+    out = [MAIL_BODY_SCOPE if bodies else MAIL_SCOPE] if mail else []
     if writes:
         out.append(CALENDAR_WRITE_SCOPE)
     elif meetings:

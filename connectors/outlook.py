@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from connectors import checks
 from connectors.base import CalendarConnector, Option, snapshot_batches, state_file
+from connectors.bodytext import PROMISES_OPTION
 from connectors.calendarlist import CalendarList
 from connectors.retry import RETRY_OPTIONS
 from daemon.errors import CalendarError, KeepwarmError, SourceError
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ME_REFRESH = timedelta(days=7)
+BODIES_NOTE = ("promises = true asks for Mail.Read, which lets keepwarm read your mail's "
+               "bodies; it reads only the new text of your Sent Items (uniqueBody) and keeps "
+               "only the promise sentences")
 MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
 
 
@@ -90,6 +94,7 @@ class OutlookConnector(CalendarConnector):
                            help="read the address book (Outlook contacts: names, addresses, "
                                 "categories, birthdays); asks for the Contacts.Read "
                                 "permission"),
+        "promises": PROMISES_OPTION,
         "calendars": Option(list, default=["default"], item=str, check=checks.some_names,
                             help="calendar names to read meetings from; \"default\" is the "
                                  "mailbox's default calendar"),
@@ -112,6 +117,7 @@ class OutlookConnector(CalendarConnector):
         self.graph_endpoint = str(opts["graph_endpoint"])
         self.read_mail, self.read_calendar = bool(opts["mail"]), bool(opts["calendar"])
         self.read_received = self.read_mail and bool(opts["received"])
+        self.promises = self.read_mail and bool(opts["promises"])
         self.calendars = [str(n).strip() for n in opts["calendars"]]
         self.reminders_name = str(opts["reminders_calendar"]).strip()
         authority = f"{str(opts['authority_host']).rstrip('/')}/{str(opts['tenant']).strip('/ ')}"
@@ -119,7 +125,7 @@ class OutlookConnector(CalendarConnector):
             account.name, self.client_id, authority,
             state_file(self.account, "token_cache", ".msal-cache.bin"),
             msauth.scopes(self.read_mail, self.read_calendar, account.holds_reminders,
-                          self.reads_cards(opts)),
+                          self.reads_cards(opts), self.promises),
             account.address, float(opts["timeout"]))
         self._graph: Graph | None = None
         self._reminders: ReminderCalendar | None = None
@@ -156,6 +162,8 @@ class OutlookConnector(CalendarConnector):
 
     # -- sign-in -------------------------------------------------------------------
     def authenticate(self, open_browser: bool, say: Callable[[str], None]) -> None:
+        if self.promises:
+            say(BODIES_NOTE)
         self.auth.sign_in(open_browser, say)
 
     # -- sources -------------------------------------------------------------------
@@ -203,9 +211,11 @@ class OutlookConnector(CalendarConnector):
         if not self.read_mail:
             return
         stored = state.get("mail")
+        if bool(state.get("bodies")) != self.promises:  # a link keeps the $select it began with
+            stored = None
         for found, link in outlookmail.read(graph, stored if isinstance(stored, str) else None,
-                                            ctx):
-            state = {**state, "mail": link}
+                                            ctx, bodies=self.promises):
+            state = {**state, "mail": link, "bodies": self.promises}
             yield found, state
         for folder in outlookmail.RECEIVED_FOLDERS if self.read_received else ():
             links = state.get("received")

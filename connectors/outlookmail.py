@@ -19,6 +19,11 @@ filters as for any other source. A message without those headers still goes thro
 address and recipient-count filters. ``conversationId`` becomes Mail.thread and ``webLink``
 Mail.link (both are in what ``Mail.ReadBasic`` allows; bodies and extended properties are
 not).
+
+With ``promises = true`` (and ``Mail.Read``) the Sent Items delta also selects
+``uniqueBody``, the part of a message that is new in it (Graph cuts the quoted history), as
+plain text; ``connectors.bodytext`` cuts the signature and hands it to the promise detector.
+Received folders never select it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from connectors import mailparse
+from connectors.bodytext import item_body_text, with_promises
 from connectors.graph import Graph, GraphError, stale_link
 from connectors.text import clean_text
 from daemon.errors import SourceError
@@ -45,6 +51,9 @@ PAGE_SIZE = 1000  # the most Graph returns per page of messages
 SELECT = ("toRecipients,ccRecipients,bccRecipients,from,sentDateTime,receivedDateTime,"
           "internetMessageId,subject,conversationId,webLink,internetMessageHeaders")
 PREFER = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+# uniqueBody as text, not HTML (Graph's default): nothing to strip but the signature
+PREFER_TEXT = {"Prefer": f'odata.maxpagesize={PAGE_SIZE}, outlook.body-content-type="text"'}
+UNIQUE_BODY = "uniqueBody"
 # The raw headers that matter once the structured fields are known.
 _FILTER_HEADERS = frozenset({"list-id", "list-unsubscribe", "precedence", "auto-submitted",
                              "in-reply-to", "references", "x-autoreply", "x-autorespond",
@@ -52,22 +61,26 @@ _FILTER_HEADERS = frozenset({"list-id", "list-unsubscribe", "precedence", "auto-
 _RECIPIENTS = (("toRecipients", "To"), ("ccRecipients", "Cc"), ("bccRecipients", "Bcc"))
 
 
-def first_params(ctx: FetchContext) -> dict[str, str]:
-    """The query of a round's first request: the fields keepwarm reads, and nothing older
-    than the window (the only filter Graph's message delta supports)."""
+def first_params(ctx: FetchContext, bodies: bool = False) -> dict[str, str]:
+    """The query of a round's first request: the fields keepwarm reads (with ``bodies``,
+    the new text too), and nothing older than the window (the only filter Graph's message
+    delta supports). Graph keeps both in the round's links."""
     since = ctx.window_start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {"$select": SELECT, "$filter": f"receivedDateTime ge {since}"}
+    select = f"{SELECT},{UNIQUE_BODY}" if bodies else SELECT
+    return {"$select": select, "$filter": f"receivedDateTime ge {since}"}
 
 
-def read(graph: Graph, link: str | None, ctx: FetchContext, folder: str = SENT_ITEMS
-         ) -> Iterator[tuple[list[Observation], str]]:
+def read(graph: Graph, link: str | None, ctx: FetchContext, folder: str = SENT_ITEMS,
+         bodies: bool = False) -> Iterator[tuple[list[Observation], str]]:
     """(observations, resume link) for each page of ``folder`` from ``link`` (None: a new
-    round). The last link is the round's deltaLink."""
+    round). The last link is the round's deltaLink. ``bodies``: the promises in the new
+    text of each message are found (Sent Items only; ``link`` must have been made so)."""
+    bodies = bodies and folder == SENT_ITEMS
     restarted = link is None
     shown = FOLDER_NAMES.get(folder, folder)
     while True:
         try:
-            yield from _pages(graph, link, ctx, folder)
+            yield from _pages(graph, link, ctx, folder, bodies)
             return
         except GraphError as exc:
             if not stale_link(exc):
@@ -82,13 +95,16 @@ def read(graph: Graph, link: str | None, ctx: FetchContext, folder: str = SENT_I
             link, restarted = None, True
 
 
-def _pages(graph: Graph, link: str | None, ctx: FetchContext, folder: str
+def _pages(graph: Graph, link: str | None, ctx: FetchContext, folder: str, bodies: bool
            ) -> Iterator[tuple[list[Observation], str]]:
-    params = None if link else first_params(ctx)
+    params = None if link else first_params(ctx, bodies)
     shown = FOLDER_NAMES.get(folder, folder)
     for items, resume in graph.delta(link or f"/me/mailFolders/{folder}/messages/delta",
-                                     params=params, headers=PREFER, what=f"reading {shown}"):
-        yield [to_mail(m, folder != SENT_ITEMS) for m in items if "@removed" not in m], resume
+                                     params=params, headers=PREFER_TEXT if bodies else PREFER,
+                                     what=f"reading {shown}"):
+        found = [(to_mail(m, folder != SENT_ITEMS), m) for m in items if "@removed" not in m]
+        yield [with_promises(mail, item_body_text(m.get(UNIQUE_BODY)), ctx.tz)
+               if bodies and isinstance(mail, Mail) else mail for mail, m in found], resume
 
 
 def own_addresses(graph: Graph) -> list[str]:

@@ -148,9 +148,9 @@ tls = "none"
         "accounts[0].folders: must be an array, not a string 'Sent'",
         "accounts[0].timeout: must be at least 1, not 0",
         "accounts[1].colour: unknown key for type 'gmail'; known: address, calendar, calendars, "
-        "client_secrets, contacts, endpoint, mail, name, poll_interval, quota_get_units, "
-        "quota_units_per_minute, received, reminders_calendar, retries, timeout, token_file, "
-        "type",
+        "client_secrets, contacts, endpoint, mail, name, poll_interval, promises, "
+        "quota_get_units, quota_units_per_minute, received, reminders_calendar, retries, "
+        "timeout, token_file, type",
         "accounts[1].calendars: must name at least one calendar; to read none, set "
         "calendar = false",
         "accounts[1].endpoint: plain http sends credentials in clear; use https:// (http is "

@@ -103,8 +103,8 @@ def test_the_line_is_found_in_arrays_of_tables_dotted_keys_and_inline_tables(
     ('[[accounts]]\nname = "m"\ntype = "imap"\nhost = "h.example"\nusername = "u"\n'
      'keyring = true\npath = "INBOX"\n',
      "7: accounts[0].path: unknown key for type 'imap'; known: address, folders, host, "
-     "keyring, name, password_command, poll_interval, port, received_folders, retries, "
-     "timeout, tls, type, username"),
+     "keyring, name, password_command, poll_interval, port, promises, received_folders, "
+     "retries, timeout, tls, type, username"),
 ])
 def test_a_key_written_under_the_wrong_table_is_told_where_it_belongs(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, problem: str) -> None:

@@ -35,6 +35,10 @@ class SourceHarness(Protocol):
     # Harnesses of mail sources that read received mail also have:
     # def add_received(self, raw: bytes) -> None:
     #     """Deliver one raw message where the account reads received mail (an inbox)."""
+    # and those of sources that can read the user's new text (``promises = true``):
+    # def read_promises(self) -> None:
+    #     """From now on ``account()`` reads promises (signed in again where that needs a
+    #     permission more)."""
 
 
 class CalendarHarness(Protocol):

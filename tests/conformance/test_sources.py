@@ -297,3 +297,33 @@ def test_a_changed_snapshot_ends_with_a_last_batch(meeting_harness: Any) -> None
     batches, _ = fetch(meeting_harness)
     snap = [b for b in batches if b.snapshot]
     assert snap and snap[-1].last and not any(b.last for b in snap[:-1])
+
+
+# -- promises (the user's own new text, opt-in) -----------------------------------------------
+MINE = ("Hi Jane,\n\nthanks for the figures. I'll call you on Tuesday to go through them.\n\n"
+        "Best,\nMe\n\nOn Mon, 30 Nov 2026 at 16:12, Jane <jane@example.org> wrote:\n"
+        "> I'll call you on Wednesday.\n")
+THEIRS = "Hello,\n\nI'll call you on Thursday about it.\n\nJane\n"
+
+
+def with_body(raw: bytes, body: str) -> bytes:
+    """``raw`` (a message of ``message`` or ``reply``) with ``body`` instead of its own."""
+    return raw[:raw.rindex(b"\n\nbody\n") + 2] + body.encode()
+
+
+def test_promises_come_from_my_sent_mail_only_and_only_when_asked(mail_harness: Any) -> None:
+    if not hasattr(mail_harness, "read_promises"):
+        pytest.skip(f"the {mail_harness.type} harness reads no bodies")
+    mail_harness.add_mail(with_body(message(1), MINE))
+    if hasattr(mail_harness, "add_received"):
+        mail_harness.add_received(with_body(reply(1), THEIRS))
+    assert [m.promises for m in mails(fetch(mail_harness)[0])] in ([()], [(), ()])
+    mail_harness.read_promises()
+    got = {m.message_id: m for m in mails(fetch(mail_harness)[0])}
+    (promise,) = got["m1@example.com"].promises
+    assert promise.sentence == "I'll call you on Tuesday to go through them."
+    sent_day = got["m1@example.com"].date.astimezone(CTX.tz).date()
+    assert promise.due is not None and promise.due.weekday() == 1
+    assert timedelta(days=1) <= promise.due - sent_day <= timedelta(days=7)
+    if "r1@example.org" in got:
+        assert got["r1@example.org"].promises == ()

@@ -1,13 +1,18 @@
 """The Gmail v1 half of the fake Google server (tests.servers.google): the profile, a
 label's messages newest first with page tokens, metadata-format messages and threads, and
 history (each added message with its threadId and labelIds, filtered by ``labelId``) with the
-404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies.
+404 for an expired start id. ``gmail.metadata`` refuses ``q`` and full bodies; with a
+broader scope ``format=full`` gives the MIME tree with each leaf's decoded body and ``raw``
+the message, and ``user.bodies_read`` records which messages were read so.
 """
 
 from __future__ import annotations
 
 import base64
+import email
+import email.message
 import json
+from email.policy import compat32
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -76,6 +81,8 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
         if metadata_only and fmt not in ("metadata", "minimal"):
             return error(403, f"Metadata scope doesn't allow format {fmt.upper()}",
                          "forbidden")
+        if fmt in ("full", "raw"):
+            user.bodies_read.append(m.id)
         return ok(_message(m, fmt, query))
     if path[:3] == ["users", "me", "threads"] and len(path) == 4:
         fmt = q.get("format", "full")
@@ -86,6 +93,8 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
                         key=lambda m: (m.internal_ms, m.id))
         if not inside:
             return error(404, "Requested entity was not found.", "notFound")
+        if fmt in ("full", "raw"):
+            user.bodies_read.extend(m.id for m in inside)
         return ok({"id": path[3], "historyId": str(max(m.history_id for m in inside)),
                    "messages": [_message(m, fmt, query) for m in inside]})
     if path == ["users", "me", "history"]:
@@ -113,13 +122,36 @@ def route(user: User, scopes: set[str], path: list[str], query: dict[str, list[s
 
 def _message(m: Message, fmt: str, query: dict[str, list[str]]) -> dict[str, Any]:
     """A message as messages.get (or inside threads.get) gives it: metadata headers only
-    (just those named in ``metadataHeaders`` when any are), or none for ``minimal``."""
+    (just those named in ``metadataHeaders`` when any are), none for ``minimal``, the MIME
+    tree with each part's decoded body for ``full``, the message itself for ``raw``."""
     wanted = {h.lower() for h in query.get("metadataHeaders", [])}
     out: dict[str, Any] = {"id": m.id, "threadId": m.thread, "labelIds": list(m.labels),
                            "historyId": str(m.history_id),
                            "internalDate": str(m.internal_ms), "sizeEstimate": 1000}
-    if fmt != "minimal":
+    if fmt == "full":
+        out["payload"] = _part(email.message_from_bytes(m.raw, policy=compat32), "")
+    elif fmt == "raw":
+        out["raw"] = base64.urlsafe_b64encode(m.raw).decode()
+    elif fmt != "minimal":
         out["payload"] = {"mimeType": "text/plain", "headers": [
             {"name": k, "value": v} for k, v in m.headers
             if not wanted or k.lower() in wanted]}
+    return out
+
+
+def _part(part: email.message.Message, part_id: str) -> dict[str, Any]:
+    """One MIME part as Gmail's ``format=full`` gives it: its headers, its body decoded
+    from its transfer encoding and base64url-encoded (a leaf), or its parts."""
+    out: dict[str, Any] = {"partId": part_id, "mimeType": part.get_content_type(),
+                           "filename": part.get_filename() or "",
+                           "headers": [{"name": k, "value": str(v)} for k, v in part.items()]}
+    if part.is_multipart():
+        out["body"] = {"size": 0}
+        out["parts"] = [_part(sub, f"{part_id}.{i}".lstrip("."))
+                        for i, sub in enumerate(part.get_payload())]
+    else:
+        data = part.get_payload(decode=True)
+        data = data if isinstance(data, bytes) else b""
+        out["body"] = {"size": len(data),
+                       "data": base64.urlsafe_b64encode(data).decode().rstrip("=")}
     return out

@@ -86,6 +86,7 @@ class Message:
     history_id: int
     labels: tuple[str, ...] = ("SENT",)
     thread: str = ""  # the thread id: the message's own id when it starts a thread
+    raw: bytes = b""  # the whole message, for format=full and raw (a body needs gmail.readonly)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class User:
     faults: list[Fault] = field(default_factory=list)
     plan: faultplan.FaultPlan | None = None  # a share of every API call and batch part fails
     calls: list[str] = field(default_factory=list)
+    bodies_read: list[str] = field(default_factory=list)  # message ids served full or raw
     granted: dict[str, list[str]] = field(default_factory=dict)  # refresh token -> scopes
     revoked: set[str] = field(default_factory=set)
     refreshes: int = 0
@@ -183,7 +185,7 @@ class User:
             self.messages[mid] = Message(mid, int(when.timestamp() * 1000), headers,
                                          self.history_id, labels,
                                          self.messages[thread].thread if thread
-                                         else self._thread_of(parsed) or mid)
+                                         else self._thread_of(parsed) or mid, raw)
             self.history.append((self.history_id, mid))
             return mid
 

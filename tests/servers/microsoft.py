@@ -4,7 +4,9 @@ It speaks the documented subset keepwarm uses: the authority's OpenID discovery,
 device-code and token endpoints (a device code is approved after one pending poll; refresh
 tokens can be revoked), and Graph's ``/me``, the message delta of the well-known folders
 ``sentitems``, ``inbox`` and ``archive`` (paging, deltaLink, 410; 404 for a folder the
-mailbox lacks; every message with a ``conversationId`` and a ``webLink``),
+mailbox lacks; every message with a ``conversationId`` and a ``webLink``; a raw message's
+``uniqueBody``, as text with ``Prefer: outlook.body-content-type="text"`` else as HTML, and
+only to a token with ``Mail.Read``: ``Mail.ReadBasic`` gets 403 for it),
 calendarView delta, calendars and events CRUD with single-value extended properties and
 ``$filter`` on them, ``transactionId`` dedup, etags and 412; the address book (contacts,
 contact folders and their delta) is ``tests.servers.graph_contacts``. Access tokens carry
@@ -23,7 +25,9 @@ their whole state (sequence numbers of a change log), like Graph's opaque ones.
 from __future__ import annotations
 
 import base64
+import email
 import hashlib
+import html
 import ipaddress
 import json
 import os
@@ -37,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -65,6 +70,7 @@ PROXIES = ["SMTP:me@contoso.example", "smtp:Me.Alias@Contoso.Example", "X500:/o=
 _RESERVED = {"openid", "profile", "offline_access"}
 _FAULT_CODES = {"429": "TooManyRequests", "503": "ServiceUnavailable",
                 "500": "ServiceUnavailable", "410": "SyncStateNotFound"}
+_BODIES = {"body", "uniqueBody"}  # need Mail.Read: Mail.ReadBasic is refused them
 _lock = threading.Lock()
 _tls: dict[str, str] = {}
 
@@ -289,7 +295,7 @@ class MicrosoftServer:
         if conversation:  # Exchange files an answer into its conversation
             extra.setdefault("conversationId", conversation[0])
         return self.add_message(
-            folder, **extra,
+            folder, **{"uniqueBody": unique_body(raw), **extra},
             toRecipients=people("To"), ccRecipients=people("Cc"), bccRecipients=people("Bcc"),
             **({"from": sender[0]} if sender else {}),
             sentDateTime=sent.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -517,7 +523,8 @@ class MicrosoftServer:
                 return 404, {"error": {"code": "ErrorItemNotFound",
                                        "message": "The specified object was not found in the "
                                                   "store."}}, {}
-            return self._delta(f"mail:{m.group(1)}", self.state.messages, path, query, prefer)
+            return self._delta(f"mail:{m.group(1)}", self.state.messages, path, query, prefer,
+                               self.state.granted.get(token, set()))
         if lower == "/me/calendars":
             if method == "POST":
                 name = str(body.get("name", ""))
@@ -543,7 +550,7 @@ class MicrosoftServer:
         return 404, {"error": {"code": "BadRequest", "message": f"no route {path}"}}, {}
 
     def _delta(self, kind: str, items: dict[str, Item], path: str, query: dict[str, str],
-               prefer: str) -> tuple[int, Any, dict[str, str]]:
+               prefer: str, granted: set[str] | None = None) -> tuple[int, Any, dict[str, str]]:
         m = re.search(r"odata\.maxpagesize=(\d+)", prefer)
         size = min(self.max_page, int(m.group(1)) if m else 10)
         if "$skiptoken" in query or "$deltatoken" in query:
@@ -565,6 +572,11 @@ class MicrosoftServer:
             if kind.startswith("cal:") and not (st["start"] and st["end"]):
                 return 400, {"error": {"code": "ErrorInvalidParameter",
                                        "message": "startDateTime and endDateTime required"}}, {}
+        if granted is not None and _BODIES & set(st["select"].split(",")) and not (
+                granted & {"Mail.Read", "Mail.ReadWrite"}):
+            return 403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied. "
+                                   "Check credentials and try again."}}, {}
+        st["text"] = 'outlook.body-content-type="text"' in prefer
         cid = kind.partition(":")[2]
         changed = sorted((it for it in items.values() if st["after"] < it.seq <= st["upto"]
                           and (not cid or it.calendar == cid)), key=lambda it: it.seq)
@@ -594,6 +606,8 @@ class MicrosoftServer:
             wanted = [f for f in st["select"].split(",") if f] or [
                 k for k in it.data if k != "internetMessageHeaders"]
             entry = {k: it.data[k] for k in wanted if k in it.data and it.data[k] is not None}
+            if "uniqueBody" in entry and not st.get("text"):  # Graph's default: HTML
+                entry["uniqueBody"] = as_html(entry["uniqueBody"])
             return {"id": it.data["id"], **entry}
         start, end = _utc(it.data["start"]["dateTime"]), _utc(it.data["end"]["dateTime"])
         if not (start < _utc(st["end"]) and end > _utc(st["start"])):
@@ -668,6 +682,27 @@ class MicrosoftServer:
 
 _RESPONSES = {"accepted": "accepted", "declined": "declined",
               "tentative": "tentativelyAccepted", "needs-action": "none", "delegated": "none"}
+
+
+def unique_body(raw: bytes) -> dict[str, str]:
+    """The ``uniqueBody`` Exchange would give a message, as text: its first text part up to
+    the quoted history (an "On ... wrote:" line or the first "> " line), which Exchange cuts
+    off by knowing the conversation; good enough for the tests' plain replies."""
+    msg = email.message_from_bytes(raw, policy=compat32)
+    parts = [p for p in msg.walk() if p.get_content_type() in ("text/plain", "text/html")]
+    data = parts[0].get_payload(decode=True) if parts else b""
+    text = (data if isinstance(data, bytes) else b"").decode(
+        parts[0].get_content_charset() or "utf-8" if parts else "utf-8", "replace")
+    kept = re.split(r"\n(?:On .*wrote:|>)", text.replace("\r\n", "\n"), maxsplit=1)[0]
+    return {"contentType": "text", "content": kept.replace("\n", "\r\n")}
+
+
+def as_html(body: dict[str, str]) -> dict[str, str]:
+    """A text ``uniqueBody`` the way Graph sends it unless told otherwise: HTML."""
+    if body.get("contentType") != "text":
+        return body
+    lines = "".join(f"<div>{html.escape(line)}</div>" for line in body["content"].split("\r\n"))
+    return {"contentType": "html", "content": f"<html><body>{lines}</body></html>"}
 
 
 def graph_event(meeting: Meeting, response: str = "none") -> dict[str, Any]:

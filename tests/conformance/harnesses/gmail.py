@@ -41,13 +41,19 @@ class GmailSourceHarness:
     """Sent mail in the user's Gmail, meetings in their primary calendar."""
 
     type = "gmail"
+    promises = False
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.user = google.shared().add_user()
 
     def account(self) -> AccountConfig:
-        return self.user.account(self.tmp_path)
+        return self.user.account(self.tmp_path, promises=self.promises)
+
+    def read_promises(self) -> None:
+        """Signed in again, with gmail.readonly instead of gmail.metadata."""
+        self.promises = True
+        (self.tmp_path / "google.google-token.json").unlink(missing_ok=True)
 
     def add_mail(self, raw: bytes) -> None:
         self.user.add_mail(raw)

@@ -23,6 +23,7 @@ def deliver(root: Path, raw: bytes) -> None:
 
 class MaildirHarness:
     type = "maildir"
+    promises = False
 
     def __init__(self, tmp_path: Path) -> None:
         self.root = tmp_path / "Sent"
@@ -33,13 +34,16 @@ class MaildirHarness:
 
     def account(self) -> AccountConfig:
         return AccountConfig(name="test", type=self.type, options={
-            "path": str(self.root), "received": [str(self.inbox)]})
+            "path": str(self.root), "received": [str(self.inbox)], "promises": self.promises})
 
     def add_mail(self, raw: bytes) -> None:
         deliver(self.root, raw)
 
     def add_received(self, raw: bytes) -> None:
         deliver(self.inbox, raw)
+
+    def read_promises(self) -> None:
+        self.promises = True
 
     def add_meeting(self, meeting: Meeting) -> None:
         raise NotImplementedError("a Maildir holds mail, not meetings")

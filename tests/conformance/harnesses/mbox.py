@@ -23,6 +23,7 @@ def mbox_entry(raw: bytes, when: float | None = None) -> bytes:
 
 class MboxHarness:
     type = "mbox"
+    promises = False
 
     def __init__(self, tmp_path: Path) -> None:
         self.path = tmp_path / "Sent"
@@ -32,7 +33,7 @@ class MboxHarness:
 
     def account(self) -> AccountConfig:
         return AccountConfig(name="test", type=self.type, options={
-            "path": str(self.path), "received": [str(self.inbox)]})
+            "path": str(self.path), "received": [str(self.inbox)], "promises": self.promises})
 
     def add_mail(self, raw: bytes) -> None:
         with self.path.open("ab") as f:
@@ -41,6 +42,9 @@ class MboxHarness:
     def add_received(self, raw: bytes) -> None:
         with self.inbox.open("ab") as f:
             f.write(mbox_entry(raw))
+
+    def read_promises(self) -> None:
+        self.promises = True
 
     def add_meeting(self, meeting: Meeting) -> None:
         raise NotImplementedError("an mbox holds mail, not meetings")

@@ -50,6 +50,11 @@ class OutlookSourceHarness(_Harness):
     def add_meeting(self, meeting: Meeting) -> None:
         self.server.add_event("Calendar", **graph_event(meeting))
 
+    def read_promises(self) -> None:
+        """Signed in again, granting Mail.Read."""
+        self.options = {**self.options, "promises": True}
+        self.server.sign_in(self.account())
+
 
 class OutlookCalendarHarness(_Harness):
     """The "keepwarm" calendar, which also holds the user's own events."""
