@@ -181,6 +181,25 @@ def test_a_message_in_sent_and_received_comes_first_as_sent(mail_harness: Any) -
     assert ("r1@example.org", True) in got
 
 
+def test_plus_tags_reach_mail_in_to_cc_and_bcc(mail_harness: Any) -> None:
+    """Promises set from the mail client (issue 15): the user's own plus-address in To, Cc
+    or Bcc of the sent copy must reach Mail from every source as written (Gmail keeps Bcc in
+    the sent copy's metadata, Graph has bccRecipients), and the copy of the message in the
+    inbox is the same message, never a second one."""
+    harness = received_harness(mail_harness)
+    harness.add_mail(message(
+        1, To="Jane <jane@acme.example>, Me <Me+KW-tue@example.com>",
+        Cc="me+followup-2026-13-40@example.com", Bcc="me+followup-3d-always@example.com"))
+    harness.add_received(message(1, To="Jane <jane@acme.example>"))
+    got = mails(fetch(harness)[0])
+    assert [m.message_id for m in got if not m.received] == ["m1@example.com"]
+    (m,) = [m for m in got if not m.received]
+    assert [a.email for a in m.to] == ["jane@acme.example", "me+kw-tue@example.com"]
+    assert [a.email for a in m.cc] == ["me+followup-2026-13-40@example.com"]
+    assert [a.email for a in m.bcc] == ["me+followup-3d-always@example.com"]
+    assert all(c.message_id == "m1@example.com" for c in got)
+
+
 def headers(**fields: str) -> bytes:
     return ("".join(f"{k.replace('_', '-')}: {v}\n" for k, v in fields.items())
             + "\nbody\n").encode()
