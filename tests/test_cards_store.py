@@ -283,7 +283,7 @@ def test_schema_5_upgrades_with_its_merges_kept_as_the_users(tmp_path: Path) -> 
     db.execute("INSERT INTO cursors VALUES ('mail', '{\"n\": 3}')")
     db.close()
     store = Store(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 6
     assert store.steering().contacts["ann@x.org"].addresses == {"ann@home.example"}
     assert store.cursor("mail") == {"n": 3} and store.card_cursor("mail") is None
     # a card joining bo and ann's second address: ann, the user's merge, keeps her key
