@@ -1,5 +1,6 @@
-"""keepwarm reads the headers of the mail you sent and the meetings in your calendars, and
-puts a follow-up reminder into your own calendar when someone is due.
+"""keepwarm reads the headers of your mail, the meetings in your calendars and your address
+books, and puts reminders into your own calendar: when someone is due, when a message of
+yours got no reply, for a promise you made, and for birthdays.
 
 Exit codes: 0 fine, 1 an account or calendar failed, 2 bad config or usage, 130 interrupted.
 """
