@@ -43,9 +43,10 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNA
 ENV["PYTHONPATH"] = str(ROOT)
 PEOPLE = 300
 KILLS = 30
-WAVE_GAP = 4  # runs between two waves of late mail
-# the first late mail arrives by this run even if the reminders are unwritten; late enough for
-# the reminders to be written first on a loaded machine, early enough for all three waves
+WAVE_GAP = 3  # runs between two waves of late mail
+# the first late mail arrives by this run even if the reminders are unwritten: late enough for
+# the reminders to be written first on a loaded machine (22 runs), early enough for all three
+# waves to arrive before the last run (22, 25, 28)
 LAST_WAVE = KILLS - 2 * WAVE_GAP - 2
 REMINDERS = "keepwarm"  # the caldav connector's default reminders calendar name
 # What the store holds, table by table: no column that records when keepwarm did something,
@@ -331,7 +332,7 @@ def wait_to_kill(home: Home, proc: subprocess.Popen[bytes], log: Path, rng: rand
 def crash_repeatedly(home: Home, mail: Mail) -> tuple[list[str], dict[str, str]]:
     """Start `keepwarm run` and SIGKILL it at a random moment (``wait_to_kill``), KILLS
     times. A wave of late mail arrives whenever the reminders are all written, three times
-    (from run LAST_WAVE on, every fourth run whatever the calendar holds). Returns what each
+    (from run LAST_WAVE on, every WAVE_GAP runs whatever the calendar holds). Returns what each
     kill cut, as the store and the calendar show it afterwards, and the calendar's objects
     (href -> ETag) when the first late mail arrived ({} if the first reminders were not all
     written by then)."""
