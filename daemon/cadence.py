@@ -68,8 +68,9 @@ def chosen(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     if learned is not None and kind != "set":
         suggested = rhythm.learned_interval(learned[0], settings.learn_floor_days)
         if suggested < days:
+            source = (f"learned: you usually write every {learned[0]} days; {source} would "
+                      f"be {days}")
             days, kind = suggested, "learned"
-            source = f"learned (you usually write every {learned[0]} days; {source} {days})"
     two_way = facts.received > 0 or facts.meetings > 0
     last = local_date(facts.last_touch, settings.tz)
     return Status(facts, False, "", days, source, last, last, 0,
