@@ -24,7 +24,7 @@ HALF_LIFE = 90.0
 MESSAGE_WEIGHT = 1.0  # a day with sent mail only
 MEETING_WEIGHT = 3.0  # a day with a meeting: an hour together is worth several messages
 ONE_WAY_FACTOR = 0.5  # a contact who never wrote back nor met the user: half as close
-# the weighted sum at which strength reaches 63 (1 - 1/e): about weekly mail for a year
+# the weighted sum at which strength reaches 63 (1 - 1/e): mail every 13 days, kept up
 SCALE = 10.0
 
 # (epoch seconds UTC, whether it was a meeting): one touchpoint, as the store gives it
