@@ -331,4 +331,4 @@ def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[st
         anniversary=card.anniversary if card else None,
         birthday_text=card.birthday_text if card else "",
         card_notes=card.notes if card else (),
-        touches=tuple(sorted((at, ch == "meeting") for (ch, _), at in touches.items())))
+        touches=touches)

@@ -340,9 +340,10 @@ class ContactFacts:
     anniversary: PartialDate | None = None
     birthday_text: str = ""
     card_notes: tuple[str, ...] = ()
-    # every touchpoint as (epoch seconds UTC, a meeting?), oldest first: the rhythm and the
-    # strength are read from their days (``daemon.rhythm``)
-    touches: tuple[tuple[int, bool], ...] = ()
+    # every touchpoint, (channel, message or meeting id) -> epoch seconds UTC, as the store
+    # reads it (no copy: 200,000 of them cost nothing more); the rhythm and the strength are
+    # read from their days (``daemon.rhythm``). Derived data: not compared, not hashed.
+    touches: Mapping[tuple[str, str], int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

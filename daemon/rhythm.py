@@ -27,17 +27,18 @@ ONE_WAY_FACTOR = 0.5  # a contact who never wrote back nor met the user: half as
 # the weighted sum at which strength reaches 63 (1 - 1/e): mail every 13 days, kept up
 SCALE = 10.0
 
-# (epoch seconds UTC, whether it was a meeting): one touchpoint, as the store gives it
-Touch = tuple[int, bool]
+MEETING = "meeting"  # the channel of a meeting's touchpoints (``ContactFacts.touches``)
 
 
-def touch_days(touches: Iterable[Touch], tz: tzinfo, until: date) -> dict[date, bool]:
-    """Each local day with a touchpoint up to ``until`` -> whether a meeting was among them."""
+def touch_days(touches: Mapping[tuple[str, str], int], tz: tzinfo,
+               until: date) -> dict[date, bool]:
+    """Each local day with a touchpoint up to ``until`` -> whether a meeting was among them.
+    ``touches``: (channel, message or meeting id) -> epoch seconds, as in ``ContactFacts``."""
     days: dict[date, bool] = {}
-    for at, met in touches:
+    for (channel, _), at in touches.items():
         day = datetime.fromtimestamp(at, tz).date()
         if day <= until:
-            days[day] = days.get(day, False) or met
+            days[day] = days.get(day, False) or channel == MEETING
     return days
 
 

@@ -29,7 +29,7 @@ def facts(days_ago: list[int], email: str = "a@x.org", received: int = 1,
     return ContactFacts(key=email, emails=(email,), name=email, touchpoints=len(times),
                         meetings=0, last_touch=datetime.fromtimestamp(times[-1], UTC),
                         last_channel="email", received=received,
-                        touches=tuple((t, False) for t in times),
+                        touches={("email", f"m{i}"): t for i, t in enumerate(times)},
                         **kw)  # type: ignore[arg-type]
 
 

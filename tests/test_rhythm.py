@@ -49,8 +49,8 @@ def test_touch_days_are_local_days_and_a_meeting_marks_its_day() -> None:
     late = int(datetime(2026, 1, 10, 23, 30, tzinfo=UTC).timestamp())  # Jan 11 in Berlin
     noon = int(datetime(2026, 1, 11, 12, tzinfo=UTC).timestamp())
     after = int(datetime(2026, 7, 1, tzinfo=UTC).timestamp())
-    assert rhythm.touch_days([(late, False), (noon, True), (after, False)], BERLIN,
-                             AS_OF) == {date(2026, 1, 11): True}
+    touches = {("email", "m1"): late, ("meeting", "g1"): noon, ("email", "m2"): after}
+    assert rhythm.touch_days(touches, BERLIN, AS_OF) == {date(2026, 1, 11): True}
 
 
 def test_strength_literal_values() -> None:
@@ -119,17 +119,18 @@ def test_a_newer_touch_never_weakens(h: dict[int, bool], two_way: bool, age: int
 @given(st.lists(st.tuples(st.integers(min_value=1_700_000_000, max_value=1_780_000_000),
                           st.booleans()), min_size=1, max_size=40), st.data())
 def test_a_touch_on_a_day_already_touched_changes_nothing(
-        touches: list[tuple[int, bool]], data: st.DataObject) -> None:
+        times: list[tuple[int, bool]], data: st.DataObject) -> None:
     """Another message on a day with a touch, or another meeting on a day with a meeting:
     the same days, so the same rhythm and the same strength."""
-    at, met = data.draw(st.sampled_from(touches))
-    extra = (at + data.draw(st.integers(min_value=-30, max_value=30)), met)
-    if datetime.fromtimestamp(extra[0], BERLIN).date() != datetime.fromtimestamp(
+    touches = {("meeting" if met else "email", str(i)): at for i, (at, met) in enumerate(times)}
+    (channel, _), at = data.draw(st.sampled_from(sorted(touches.items())))
+    extra = at + data.draw(st.integers(min_value=-30, max_value=30))
+    if datetime.fromtimestamp(extra, BERLIN).date() != datetime.fromtimestamp(
             at, BERLIN).date():
         return
     as_of = date(2026, 6, 1)
     before = rhythm.touch_days(touches, BERLIN, as_of)
-    after = rhythm.touch_days([*touches, extra], BERLIN, as_of)
+    after = rhythm.touch_days(touches | {(channel, "another"): extra}, BERLIN, as_of)
     assert after == before
     since = rhythm.window_start(as_of, 3 * 365)
     assert rhythm.learned(after, since) == rhythm.learned(before, since)
