@@ -68,8 +68,8 @@ def chosen(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     if learned is not None and kind != "set":
         suggested = rhythm.learned_interval(learned[0], settings.learn_floor_days)
         if suggested < days:
-            source = (f"learned: you usually write every {learned[0]} days; {source} would "
-                      f"be {days}")
+            source = (f"learned: {rhythm.SLACK:g} x your usual {learned[0]} days; {source} "
+                      f"would be {days}")
             days, kind = suggested, "learned"
     two_way = facts.received > 0 or facts.meetings > 0
     last = local_date(facts.last_touch, settings.tz)

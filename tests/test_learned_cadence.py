@@ -40,8 +40,7 @@ def test_every_two_weeks_is_due_after_three_quiet_weeks_under_a_90_day_default()
     s = status(facts(FORTNIGHTLY), S, AS_OF)
     assert (s.learned_days, s.gaps, s.interval_days, s.interval_kind) == (14, 9, 21, "learned")
     assert s.due == AS_OF - timedelta(days=2) + timedelta(days=21)
-    assert s.interval_source == ("learned: you usually write every 14 days; default would "
-                                 "be 90")
+    assert s.interval_source == "learned: 1.5 x your usual 14 days; default would be 90"
 
 
 def test_an_explicit_cadence_always_wins() -> None:
@@ -133,7 +132,7 @@ def test_show_explains_the_rhythm(people: Home, capsys: pytest.CaptureFixture[st
     assert people.run("show", "ann@example.org") == 0
     out = capsys.readouterr().out
     assert "you usually write every 14 days, from 7 gaps; due after 21 days of quiet" in out
-    assert "cadence every 21 days: learned: you usually write every 14 days" in out
+    assert "cadence every 21 days: learned: 1.5 x your usual 14 days; default would be 90" in out
 
 
 def test_keepwarm_cadence_wins_and_learn_false_turns_it_off(
