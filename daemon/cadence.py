@@ -57,7 +57,7 @@ def _configured(facts: ContactFacts, settings: Settings) -> tuple[int, str, str]
     return settings.default_days, "default", "default"
 
 
-def chosen(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
+def _chosen(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     """A status with only the interval filled in: the configured one, or ``SLACK`` times
     the learned rhythm when that is shorter (never below ``learn_floor``); the user's own
     `keepwarm cadence` always wins. The strength comes along, read from the same days."""
@@ -84,7 +84,7 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     ``two_way`` a contact is tracked only once they wrote to the user or met them: cold
     outreach and a vendor written to once get follow-ups, never a cadence. Someone in the
     user's address book is known: tracked from the first touchpoint, two-way or not."""
-    base = chosen(facts, settings, as_of)
+    base = _chosen(facts, settings, as_of)
     days, last = base.interval_days, base.last_date
     due = last + timedelta(days=days)
     if facts.snooze_until is not None and facts.snooze_until > due:
