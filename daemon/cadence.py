@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date, datetime, timedelta, tzinfo
 
+from daemon import rhythm
 from daemon.model import CadenceRule, ContactFacts, Settings, Status
 
 ORDINALS = ("1st", "2nd", "3rd")
@@ -35,17 +37,46 @@ def rule_matches(rule: CadenceRule, emails: Iterable[str], tags: frozenset[str])
 
 
 def interval(facts: ContactFacts, settings: Settings) -> tuple[int, str]:
-    """The contact's interval in days and where it comes from."""
+    """The contact's configured interval in days and where it comes from."""
+    days, source, _ = _configured(facts, settings)
+    return days, source
+
+
+def _configured(facts: ContactFacts, settings: Settings) -> tuple[int, str, str]:
+    """The configured interval, where it comes from in words, and as one word (``kind``)."""
     if facts.cadence_days is not None:
-        return facts.cadence_days, "set for this contact"
+        return facts.cadence_days, "set for this contact", "set"
     for rule in settings.rules:
         if rule.every_days is not None and rule_matches(rule, facts.emails, facts.tags):
-            return rule.every_days, f"rule {rule.match}"
+            return rule.every_days, f"rule {rule.match}", "rule"
     n = facts.touchpoints
     if 1 <= n <= len(settings.new_relationship_days):
         label = ORDINALS[n - 1] if n <= len(ORDINALS) else f"{n}th"
-        return settings.new_relationship_days[n - 1], f"new relationship ({label} touchpoint)"
-    return settings.default_days, "default"
+        return (settings.new_relationship_days[n - 1], f"new relationship ({label} touchpoint)",
+                "new_relationship")
+    return settings.default_days, "default", "default"
+
+
+def _chosen(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
+    """A status with only the interval filled in: the configured one, or ``SLACK`` times
+    the learned rhythm when that is shorter (never below ``learn_floor``); the user's own
+    `keepwarm cadence` always wins. The strength comes along, read from the same days."""
+    days, source, kind = _configured(facts, settings)
+    touched = rhythm.touch_days(facts.touches, settings.tz, as_of)
+    learned = rhythm.learned(touched, rhythm.window_start(as_of, settings.forget_after_days)
+                             ) if settings.learn else None
+    if learned is not None and kind != "set":
+        suggested = rhythm.learned_interval(learned[0], settings.learn_floor_days)
+        if suggested < days:
+            source = (f"learned: {rhythm.SLACK:g} x your usual {learned[0]} days; {source} "
+                      f"would be {days}")
+            days, kind = suggested, "learned"
+    two_way = facts.received > 0 or facts.meetings > 0
+    last = local_date(facts.last_touch, settings.tz)
+    return Status(facts, False, "", days, source, last, last, 0,
+                  learned_days=learned[0] if learned else None,
+                  gaps=learned[1] if learned else 0,
+                  strength=rhythm.strength(touched, two_way, as_of), interval_kind=kind)
 
 
 def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
@@ -53,8 +84,8 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     ``two_way`` a contact is tracked only once they wrote to the user or met them: cold
     outreach and a vendor written to once get follow-ups, never a cadence. Someone in the
     user's address book is known: tracked from the first touchpoint, two-way or not."""
-    days, source = interval(facts, settings)
-    last = local_date(facts.last_touch, settings.tz)
+    base = _chosen(facts, settings, as_of)
+    days, last = base.interval_days, base.last_date
     due = last + timedelta(days=days)
     if facts.snooze_until is not None and facts.snooze_until > due:
         due = facts.snooze_until
@@ -76,14 +107,19 @@ def status(facts: ContactFacts, settings: Settings, as_of: date) -> Status:
     else:
         tracked, why = False, (f"fewer than {settings.min_touchpoints} touchpoints and no "
                                "meeting")
-    return Status(facts, tracked, why, days, source, last, due, (as_of - due).days)
+    return replace(base, tracked=tracked, why=why, due=due, overdue_days=(as_of - due).days)
 
 
 def statuses(contacts: Iterable[ContactFacts], settings: Settings, as_of: date) -> list[Status]:
     return [status(c, settings, as_of) for c in contacts]
 
 
-def lapsed(all_statuses: Iterable[Status]) -> list[Status]:
-    """Lapsed contacts, most overdue first (then by name, for a stable order)."""
-    return sorted((s for s in all_statuses if s.lapsed),
-                  key=lambda s: (-s.overdue_days, s.facts.name.lower(), s.facts.key))
+def lapsed(all_statuses: Iterable[Status], by: str = "priority") -> list[Status]:
+    """Lapsed contacts, by ``priority`` (intervals overdue times strength: a close contact
+    slightly overdue before a faint one long overdue) or ``overdue`` (most days first);
+    then the most overdue, then by name, for a stable order."""
+    def key(s: Status) -> tuple[float, int, str, str]:
+        first = (rhythm.priority(s.overdue_days, s.interval_days, s.strength)
+                 if by == "priority" else 0)
+        return -first, -s.overdue_days, s.facts.name.lower(), s.facts.key
+    return sorted((s for s in all_statuses if s.lapsed), key=key)

@@ -298,6 +298,8 @@ class Settings:
     min_touchpoints: int = 2
     forget_after_days: int = 3 * 365
     two_way: bool = False  # track only contacts who wrote back or met the user
+    learn: bool = True  # learn each contact's rhythm from their touch days (``daemon.rhythm``)
+    learn_floor_days: int = 7  # a learned interval is never shorter
     rules: tuple[CadenceRule, ...] = ()
     reminders_calendar: str = ""
     reminder_time: time = time(9, 30)
@@ -338,6 +340,10 @@ class ContactFacts:
     anniversary: PartialDate | None = None
     birthday_text: str = ""
     card_notes: tuple[str, ...] = ()
+    # every touchpoint, (channel, message or meeting id) -> epoch seconds UTC, as the store
+    # reads it (no copy: 200,000 of them cost nothing more); the rhythm and the strength are
+    # read from their days (``daemon.rhythm``). Derived data: not compared, not hashed.
+    touches: Mapping[tuple[str, str], int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +356,13 @@ class Status:
     last_date: date
     due: date
     overdue_days: int
+    # the contact's learned rhythm in days and how many gaps it is read from (None, 0: none)
+    learned_days: int | None = None
+    gaps: int = 0
+    strength: int = 0  # 0-100, how close (``rhythm.strength``)
+    # which setting chose the interval, as a word for programs: set, rule,
+    # new_relationship, default or learned
+    interval_kind: str = "default"
 
     @property
     def lapsed(self) -> bool:

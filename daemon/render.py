@@ -42,7 +42,8 @@ from daemon.words import plural
 STATUS_KEYS = ("email", "emails", "name", "last_touch", "last_channel", "due", "cadence_days",
                "cadence_source", "overdue_days", "touchpoints", "meetings", "tracked", "lapsed",
                "tags", "ignored", "snooze_until", "received", "last_received", "why",
-               "carded", "birthday", "anniversary", "birthday_text", "card_notes")
+               "carded", "birthday", "anniversary", "birthday_text", "card_notes",
+               "learned_days", "interval_source", "strength")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 
@@ -75,6 +76,9 @@ def status_json(s: Status, tz: tzinfo) -> dict[str, Any]:
         "anniversary": date_text(f.anniversary),
         "birthday_text": f.birthday_text or None,
         "card_notes": list(f.card_notes),
+        "learned_days": s.learned_days,
+        "interval_source": s.interval_kind,
+        "strength": s.strength,
     }
 
 
@@ -125,10 +129,12 @@ def _overdue_style(s: Status) -> str:
 def lapsed_grid(items: Sequence[Status], title: str) -> Grid:
     g = Grid(title, (Column("Name", fold=True), Column("Email"),
                      Column("Last touch", drop=2), Column("Cadence", drop=1, right=True),
-                     Column("Due", drop=3), Column("Overdue", right=True)))
+                     Column("Due", drop=3), Column("Overdue", right=True),
+                     Column("Strength", drop=4, right=True)))
     for s in items:
         g.add(s.facts.name, s.facts.key, f"{s.last_date} ({s.facts.last_channel})",
-              f"{s.interval_days}d", s.due.isoformat(), f"{s.overdue_days}d",
+              f"{s.interval_days}d",
+              s.due.isoformat(), f"{s.overdue_days}d", str(s.strength),
               style=_overdue_style(s))
     return g
 

@@ -39,7 +39,7 @@ def _statuses(cfg: Config, store: Store, now: datetime) -> list[Status]:
 def cmd_lapsed(args: argparse.Namespace) -> int:
     cfg, store = open_all(args)
     now = as_of(args, cfg)
-    items = cadence.lapsed(_statuses(cfg, store, now))
+    items = cadence.lapsed(_statuses(cfg, store, now), args.sort)
     if args.json:
         emit_json(render.statuses_json(items, cfg.settings.tz))
     elif not items and not store.account_states() and not store.stored_by_account():
@@ -152,6 +152,12 @@ def _about(s: Status, today: date, tz: tzinfo,
     lines = [f"{plural(f.touchpoints, 'touchpoint')} ({plural(f.meetings, 'meeting')}), "
              f"last {s.last_date} by {f.last_channel}",
              f"cadence every {plural(s.interval_days, 'day')}: {s.interval_source}"]
+    if s.learned_days is not None:
+        lines.insert(1, f"you usually write every {plural(s.learned_days, 'day')}, from "
+                        f"{plural(s.gaps, 'gap')}; due after {plural(s.interval_days, 'day')}"
+                        f" of quiet; strength {s.strength}/100")
+    else:
+        lines.insert(1, f"strength {s.strength}/100")
     if f.last_received is not None:  # received mail: never a touchpoint, shown apart
         lines.insert(1, f"wrote to you {plural(f.received, 'time')}, last "
                         f"{f.last_received.astimezone(tz).date()}")
@@ -200,11 +206,17 @@ AS_OF_HELP = "the day to look from, as if it were today (default: today)"
 
 
 def register(add: Add) -> None:
-    for name, text, func in (("lapsed", "who is overdue, most overdue first", cmd_lapsed),
+    for name, text, func in (("lapsed", "who is overdue, the closest and most overdue first",
+                              cmd_lapsed),
                              ("contacts", "every contact and its cadence", cmd_contacts)):
         sp = add(name, text, func)
         sp.add_argument("--as-of", metavar="YYYY-MM-DD", help=AS_OF_HELP)
         sp.add_argument("--json", action="store_true", help=JSON_HELP)
+        if name == "lapsed":
+            sp.add_argument("--sort", choices=("priority", "overdue"), default="priority",
+                            help="priority (default): intervals overdue times strength, so a "
+                                 "close contact comes before a faint one; overdue: most days "
+                                 "overdue first")
     s = add("show", "one contact's timeline, and why it is (not) due", cmd_show)
     s.add_argument("address", help="any of the contact's addresses, as pasted "
                                    "(Name <addr>, <addr>, mailto:addr)")

@@ -97,7 +97,7 @@ def home(tmp_path: Path) -> Home:
 
 def lapsed(home: Home, capsys: pytest.CaptureFixture[str]) -> list[dict[str, object]]:
     capsys.readouterr()
-    assert home.run("lapsed", "--json") == 0
+    assert home.run("lapsed", "--json", "--sort", "overdue") == 0
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 

@@ -200,7 +200,7 @@ def test_lapsed_and_contacts_json_keep_their_keys(
 # -- piped: tab-separated ----------------------------------------------------------------
 
 @pytest.mark.parametrize(("args", "header"), [
-    (("lapsed",), "name\temail\tlast_touch\tcadence\tdue\toverdue"),
+    (("lapsed",), "name\temail\tlast_touch\tcadence\tdue\toverdue\tstrength"),
     (("contacts",), "name\temail\ttouchpoints\tlast_touch\tcadence\tdue\tstate"),
     (("plan",), "action\twhen\ttitle"),
 ])

@@ -28,6 +28,8 @@ SAM_WORK = "sam.carter@harbor-logistics.example"
 SAM_HOME = "sam.carter@postbox.example"
 JANE = "jane.doe@northwind-legal.example"
 JUERGEN = "juergen.mueller@brandt-maschinenbau.example"
+TOM = "tom.becker@bigclient.example"
+SOFIA = "sofia.lind@bigclient.example"
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +51,37 @@ def run_json(folder: Path, capsys: pytest.CaptureFixture[str], *args: str) -> ob
 def test_lapsed_matches_the_hand_computed_table(demo: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     got = run_json(demo, capsys, "lapsed")
-    assert [(x["email"], x["overdue_days"], x["cadence_days"], x["touchpoints"], x["due"])
-            for x in got] == [  # type: ignore[attr-defined]
-        ("priya@lumen-analytics.example", 78, 90, 6, "2025-12-14"),
-        (JUERGEN, 52, 60, 5, "2026-01-09"),  # a client: the rule for tag:group:Clients
-        ("marco@rossi-design.example", 11, 30, 2, "2026-02-19"),
-        ("tom.becker@bigclient.example", 5, 30, 17, "2026-02-25"),
-        ("yuki.tanaka@kumo-ventures.example", 4, 14, 1, "2026-02-26"),
+    assert [(x["email"], x["overdue_days"], x["cadence_days"], x["touchpoints"], x["due"],
+             x["strength"]) for x in got] == [  # type: ignore[attr-defined]
+        # by priority, intervals overdue x strength: the weekly sync's people first
+        (TOM, 25, 10, 17, "2026-02-05", 89),  # learned: every 7 days, so 10 not 30
+        (SOFIA, 2, 10, 16, "2026-02-28", 89),
+        ("priya@lumen-analytics.example", 86, 82, 6, "2025-12-06", 9),  # learned: 55 -> 82
+        (JUERGEN, 52, 60, 5, "2026-01-09", 9),  # a client: the rule for tag:group:Clients
+        ("yuki.tanaka@kumo-ventures.example", 4, 14, 1, "2026-02-26", 22),
+        ("marco@rossi-design.example", 11, 30, 2, "2026-02-19", 13),
     ]
+    plain = run_json(demo, capsys, "lapsed", "--sort", "overdue")
+    assert [x["overdue_days"] for x in plain] == [86, 52, 25, 11, 4, 2]  # type: ignore[attr-defined]
     names = {x["email"]: x["name"] for x in got}  # type: ignore[attr-defined]
     assert names[JUERGEN] == "Jürgen Müller"
+
+
+def test_learned_rhythms(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """EXPECTED.md, Learned rhythm: five touch days or more give a rhythm; it decides only
+    where 1.5 times it is shorter than the configured interval."""
+    emails = {x["email"]: x for x in run_json(demo, capsys, "contacts")}  # type: ignore[attr-defined]
+    assert {e: (x["learned_days"], x["cadence_days"], x["interval_source"])
+            for e, x in emails.items() if x["learned_days"] is not None} == {
+        TOM: (7, 10, "learned"), SOFIA: (7, 10, "learned"),
+        "priya@lumen-analytics.example": (55, 82, "learned"),
+        JUERGEN: (63, 60, "rule"), JANE: (69, 60, "rule"), SAM_WORK: (70, 90, "default"),
+        "oliver.grant@grant-partners.example": (70, 90, "default")}
+    capsys.readouterr()
+    assert main(["--config", str(demo / "config.toml"), "show", TOM, "--as-of",
+                 "2026-03-02"]) == 0
+    assert ("you usually write every 7 days, from 16 gaps; due after 10 days of quiet"
+            in capsys.readouterr().out)
 
 
 def test_contacts_and_the_learned_alias(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -210,11 +233,12 @@ def test_reminders_file(demo: Path) -> None:
     text = unfolded((demo / "followups.ics").read_text())
     starts = sorted(re.findall(r"SUMMARY:Follow up: ([^\r\n]+)\r?\nDTSTART:(\d{8}T\d{6}Z)",
                                text), key=lambda x: (x[1], x[0]))
-    assert starts == [  # 09:30 Berlin, five a day, the most overdue first; Sunday -> Monday
+    assert starts == [  # 09:30 Berlin, five a day, the earliest due first; Sunday -> Monday
         ("Jürgen Müller", "20260302T083000Z"), ("Marco Rossi", "20260302T083000Z"),
         ("Priya Raman", "20260302T083000Z"), ("Tom Becker", "20260302T083000Z"),
         ("Yuki Tanaka", "20260302T083000Z"),
         ('Nadia Haddad — no reply to "Proposal: store review"', "20260303T083000Z"),
+        ("Sofia Lind", "20260303T083000Z"),  # due 02-28, the sixth: Monday is full
         ('Victor Almeida — no reply to "Re: Freight audit"', "20260304T083000Z"),
         ("Daniel Okafor", "20260309T083000Z"),
     ]

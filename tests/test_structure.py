@@ -18,6 +18,7 @@ PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminder
         "daemon.durations", "daemon.words", "daemon.replytimes", "daemon.followups",
         "daemon.birthdays", "daemon.grouping", "daemon.promises", "daemon.when",
         "daemon.promisetext", "daemon.timephrase"}
+PURE |= {"daemon.rhythm"}  # issue 16: the learned rhythm and the strength
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
              "daemon.reminderstore", "daemon.promisestore"}
