@@ -240,8 +240,8 @@ def _attendees(value: Any) -> Iterator[Attendee]:
 # -- keepwarm's reminder events ----------------------------------------------------
 def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
     """keepwarm's VEVENT for ``reminder``: UTC times (an all-day one: its dates, as
-    ``VALUE=DATE``), shown as free, never an attendee, organizer or alarm, so no calendar
-    ever sends an invitation or rings for it."""
+    ``VALUE=DATE``), shown as free, never an attendee or organizer, so no calendar ever
+    sends an invitation for it; a display alarm only when ``[reminders] alarm`` asks."""
     event = icalendar.Event()
     event.add("UID", clean_text(reminder.uid))
     event.add("DTSTAMP", now.astimezone(UTC))
@@ -255,7 +255,24 @@ def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
     event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
     event.add("TRANSP", "TRANSPARENT")
     event.add(KEEPWARM_PROPERTY, clean_text(reminder.rid.marker))
+    if reminder.alarm is not None:
+        alarm = icalendar.Alarm()
+        alarm.add("ACTION", "DISPLAY")  # RFC 5545 3.6.6: DISPLAY needs a DESCRIPTION
+        alarm.add("DESCRIPTION", clean_text(reminder.title))
+        alarm.add("TRIGGER", -reminder.alarm)
+        event.add_component(alarm)
     return event
+
+
+def alarm_of(event: icalendar.Component) -> timedelta | None:
+    """How long before its start the event's first display alarm rings; None when it has
+    none that keepwarm writes (a relative trigger before the start)."""
+    for alarm in event.walk("VALARM"):
+        trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
+        if (str(alarm.get("ACTION", "")).upper() == "DISPLAY"
+                and isinstance(trigger, timedelta) and trigger <= timedelta(0)):
+            return -trigger
+    return None
 
 
 def render_event(reminder: Reminder, now: datetime) -> bytes:
@@ -281,6 +298,7 @@ def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: 
         description=str(event.get("DESCRIPTION", "")),
         end=end,
         all_day=not isinstance(raw_start, datetime),
+        alarm=alarm_of(event),
     )
 
 

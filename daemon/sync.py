@@ -270,7 +270,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     promising = {s.promise.message_id for s in promised}
     waiting = [a for a in awaiting(config, store, now, facts)
                if promising.isdisjoint(a.message_ids)]
-    wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
+    wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz,
+                                 config.settings.include_subject)
               + reminders.promises(promised, as_of, config.settings.tz)
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
@@ -292,8 +293,9 @@ def reconcile(config: Config, store: Store, statuses: list[Status], now: datetim
         previous = store.reminder_records()
         p = make_plan(config, store, statuses, now, writer, needs_signin, previous)
         reminder_state.save_intent(store, p.records, p.dismissals)
-        applied = writer.apply(p.changes)
-        reminder_state.confirm(store, applied, now, previous, p.changes)
+        changes = reminders.with_alarm(p.changes, config.settings.reminder_alarm)
+        applied = writer.apply(changes)
+        reminder_state.confirm(store, applied, now, previous, changes)
         for a in applied:
             if isinstance(a.change, Create):
                 report.created += 1
