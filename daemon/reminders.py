@@ -28,11 +28,14 @@ from daemon.model import (
     Reminder,
     ReminderId,
     ReminderRecord,
+    RemoteReminder,
     Settings,
     Status,
     Update,
     Wish,
+    change_rid,
 )
+from daemon.planner import Plan
 from daemon.when import in_words, short
 from daemon.words import plural
 
@@ -90,15 +93,29 @@ def cadence(statuses: Iterable[Status], subjects: bool = True) -> list[Wish]:
             for s in statuses if s.tracked]
 
 
-def with_alarm(changes: Iterable[Change], alarm: timedelta | None) -> list[Change]:
-    """The changes with ``[reminders] alarm`` on every reminder they write that has a time
-    (an all-day one would ring the evening before: a birthday gets none)."""
+def with_alarm(p: Plan, held: Sequence[RemoteReminder], alarm: timedelta | None) -> Plan:
+    """The plan with ``[reminders] alarm`` on every reminder with a time (an all-day one
+    would ring the evening before: a birthday gets none): on those it writes, and on those
+    the calendar ``held`` unchanged but with another alarm (the setting changed), which it
+    now updates. An unchanged reminder whose alarm is right is never written."""
     def alarmed(r: Reminder) -> Reminder:
         return r if r.all_day or r.alarm == alarm else replace(r, alarm=alarm)
 
-    return [Create(alarmed(c.reminder)) if isinstance(c, Create)
-            else Update(c.remote, alarmed(c.reminder)) if isinstance(c, Update) else c
-            for c in changes]
+    changes: list[Change] = [
+        Create(alarmed(c.reminder)) if isinstance(c, Create)
+        else Update(c.remote, alarmed(c.reminder)) if isinstance(c, Update) else c
+        for c in p.changes]
+    changing = {change_rid(c) for c in changes}
+    records = dict(p.records)
+    for event in held:
+        want = p.reminders.get(event.rid)
+        if (want is not None and event.rid not in changing and event.uid == want.uid
+                and alarmed(want).alarm != event.alarm):
+            changing.add(event.rid)
+            changes.append(Update(event, alarmed(want)))
+            records[event.rid] = replace(records[event.rid], confirmed=False)
+    return replace(p, changes=changes, records=records,
+                   reminders={rid: alarmed(r) for rid, r in p.reminders.items()})
 
 
 def signin_notices(accounts: Iterable[str], records: Mapping[ReminderId, ReminderRecord],

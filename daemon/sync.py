@@ -276,8 +276,10 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))
-    return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
-                        config.settings, now, writer.user_editable)
+    held = writer.list_reminders()
+    return reminders.with_alarm(
+        planner.plan(wishes, held, records, store.dismissals(), config.settings, now,
+                     writer.user_editable), held, config.settings.reminder_alarm)
 
 
 def reconcile(config: Config, store: Store, statuses: list[Status], now: datetime,
@@ -293,9 +295,8 @@ def reconcile(config: Config, store: Store, statuses: list[Status], now: datetim
         previous = store.reminder_records()
         p = make_plan(config, store, statuses, now, writer, needs_signin, previous)
         reminder_state.save_intent(store, p.records, p.dismissals)
-        changes = reminders.with_alarm(p.changes, config.settings.reminder_alarm)
-        applied = writer.apply(changes)
-        reminder_state.confirm(store, applied, now, previous, changes)
+        applied = writer.apply(p.changes)
+        reminder_state.confirm(store, applied, now, previous, p.changes)
         for a in applied:
             if isinstance(a.change, Create):
                 report.created += 1

@@ -122,6 +122,23 @@ def test_an_unchanged_contact_keeps_its_event_untouched(tmp_path: Path) -> None:
     assert home.reminder() == first
 
 
+def test_a_new_alarm_setting_reaches_the_reminders_already_written_once(
+        tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    lapsed_jane(home)
+    assert home.run("sync") == 0
+    before = home.reminder()
+    assert before.alarm is None
+    home.config.write_text(home.config.read_text().replace(
+        'calendar = "mail"', 'calendar = "mail"\nalarm = "15min"'))
+    assert home.run("sync") == 0
+    after = home.reminder()
+    assert after.alarm == timedelta(minutes=15) and after.uid == before.uid
+    assert (after.start, after.description) == (before.start, before.description)
+    assert home.run("sync") == 0
+    assert home.reminder() == after
+
+
 def test_include_subject_false_leaves_subjects_out_but_keeps_the_links(
         tmp_path: Path) -> None:
     home = Home(tmp_path, "include_subject = false")

@@ -140,9 +140,12 @@ def test_an_alarm_is_written_read_back_and_left_alone_while_unchanged(
     record = ReminderRecord(rings.rid, rings.uid, rings.start, date(2026, 3, 2),
                             confirmed=True, remote_id=got["p1@example.org"].remote_id,
                             etag=got["p1@example.org"].etag)
-    again = plan([wish], [got["p1@example.org"]], {rings.rid: record}, {}, settings,
-                 T0 - timedelta(hours=1), w.user_editable)
-    assert with_alarm(again.changes, ten) == []
+    held = [got["p1@example.org"]]
+    again = plan([wish], held, {rings.rid: record}, {}, settings, T0 - timedelta(hours=1),
+                 w.user_editable)
+    assert with_alarm(again, held, ten).changes == []
+    [louder] = with_alarm(again, held, timedelta(minutes=30)).changes
+    assert isinstance(louder, Update) and louder.reminder.alarm == timedelta(minutes=30)
     w.apply([Update(got["p1@example.org"], reminder(1, day=1))])
     assert by_contact(w)["p1@example.org"].alarm is None
 
