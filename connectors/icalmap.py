@@ -34,6 +34,9 @@ from daemon.model import (
 
 log = logging.getLogger(__name__)
 
+# marks the VALARM keepwarm writes (RFC 5545 allows x-properties in a VALARM)
+KEEPWARM_ALARM = "X-KEEPWARM-ALARM"
+
 _STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
     "CANCELLED": "cancelled",
     "TENTATIVE": "tentative",
@@ -260,19 +263,21 @@ def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
         alarm.add("ACTION", "DISPLAY")  # RFC 5545 3.6.6: DISPLAY needs a DESCRIPTION
         alarm.add("DESCRIPTION", clean_text(reminder.title))
         alarm.add("TRIGGER", -reminder.alarm)
+        alarm.add(KEEPWARM_ALARM, "1")
         event.add_component(alarm)
     return event
 
 
 def alarm_of(event: icalendar.Component) -> timedelta | None:
-    """How long before its start the event's first display alarm rings; None when it has
-    none that keepwarm writes (a relative trigger before the start)."""
+    """How long before its start keepwarm's display alarm rings; None when it has none. One
+    a server or client added (a default alarm) is not keepwarm's: were it read as the
+    reminder's alarm, each sync would take it away and the server add it back."""
     for alarm in event.walk("VALARM"):
         trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
-        if (str(alarm.get("ACTION", "")).upper() == "DISPLAY"
-                and isinstance(trigger, timedelta) and trigger <= timedelta(0)):
+        if KEEPWARM_ALARM in alarm and isinstance(trigger, timedelta):
             return -trigger
     return None
+
 
 
 def render_event(reminder: Reminder, now: datetime) -> bytes:

@@ -168,6 +168,25 @@ def test_an_ics_reminder_gets_a_display_alarm_and_is_not_rewritten(
     assert home.reminders.read_bytes() == first
 
 
+def test_an_alarm_a_server_adds_is_not_keepwarms_to_take_away(tmp_path: Path) -> None:
+    """A calendar that adds its default alarm to every event must not make keepwarm
+    rewrite its reminders on each sync, with or without an alarm of its own."""
+    home = FileHome(tmp_path)
+    for d in (400, 300, 120):
+        home.send(d, "Ann Lee <ann@example.org>")
+    plain = home.config.read_text()
+    for setting in ("none", "1h"):
+        home.config.write_text(plain.replace('horizon = "14d"',
+                                             f'horizon = "14d"\nalarm = "{setting}"'))
+        assert home.run("sync") == 0
+        added = home.reminders.read_bytes().replace(
+            b"END:VEVENT", b"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:default\r\n"
+                           b"TRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT")
+        home.reminders.write_bytes(added)
+        assert home.run("sync") == 0
+        assert home.reminders.read_bytes() == added
+
+
 @pytest.mark.parametrize(("value", "problem"), [
     ('"soon"', "reminders.alarm: 'soon' is not a duration"),
     ('"90s"', "reminders.alarm: must be whole minutes"),
