@@ -279,7 +279,6 @@ def alarm_of(event: icalendar.Component) -> timedelta | None:
     return None
 
 
-
 def render_event(reminder: Reminder, now: datetime) -> bytes:
     """The serialised VEVENT (see ``reminder_event``)."""
     return bytes(reminder_event(reminder, now).to_ical())

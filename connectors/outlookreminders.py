@@ -181,9 +181,9 @@ def transaction_id(change: Create) -> str:
 
 def event_body(reminder: Reminder) -> dict[str, Any]:
     """keepwarm's event: UTC times, free, no attendees, marked as its own, with no alarm but
-    the one ``[reminders] alarm`` asks for. An
-    all-day one is midnight to midnight in the user's zone (Graph wants midnights, and
-    Outlook shows an all-day event on the days of the zone it was written in)."""
+    the one ``[reminders] alarm`` asks for. An all-day one is midnight to midnight in the
+    user's zone (Graph wants midnights, and Outlook shows an all-day event on the days of
+    the zone it was written in)."""
     zone = getattr(reminder.start.tzinfo, "key", "UTC") if reminder.all_day else "UTC"
 
     def when(t: datetime) -> dict[str, str]:
