@@ -293,12 +293,18 @@ def _promise_text(p: Promise, tz: tzinfo) -> str:
     return "\n".join(lines)
 
 
-def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo) -> list[Wish]:
+def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo,
+             subjects: bool = True) -> list[Wish]:
     """A reminder per open promise, fixed on its day at ``reminders.time`` (no budget moves
     a promised day; it still counts against that day's), and once overdue on today, as an
     overdue cadence reminder is, until a touchpoint or ``keepwarm done`` ends it. Kept and
-    dropped ones want none, so the next sync removes theirs."""
-    return [Wish(promise_id(s.promise), s.promise.due, promise_title(s.promise, tz),
-                 _promise_text(s.promise, tz), earliest=max(s.promise.due, as_of),
-                 fixed=True, name=s.promise.name)
-            for s in statuses if s.state == "open"]
+    dropped ones want none, so the next sync removes theirs. ``subjects`` False: no note
+    (a subject or a sentence of the user's) in it."""
+    wishes = []
+    for s in statuses:
+        if s.state == "open":
+            p = s.promise if subjects else replace(s.promise, note="")
+            wishes.append(Wish(promise_id(p), p.due, promise_title(p, tz),
+                               _promise_text(p, tz), earliest=max(p.due, as_of), fixed=True,
+                               name=p.name))
+    return wishes

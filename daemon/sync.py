@@ -272,7 +272,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
                if promising.isdisjoint(a.message_ids)]
     wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz,
                                  config.settings.include_subject)
-              + reminders.promises(promised, as_of, config.settings.tz)
+              + reminders.promises(promised, as_of, config.settings.tz,
+                                   config.settings.include_subject)
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))

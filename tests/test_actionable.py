@@ -21,10 +21,12 @@ from daemon.model import (
     ContactFacts,
     Mail,
     Meeting,
+    Promise,
+    PromiseStatus,
     RemoteReminder,
     Status,
 )
-from daemon.reminders import contacts, describe
+from daemon.reminders import contacts, describe, promises
 from tests.test_cli import Home as FileHome
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -240,3 +242,15 @@ def test_a_private_follow_up_names_no_subject_and_no_subject_in_its_link() -> No
     assert private.title == "Follow up: Jane Doe — no reply to your message of 2026-02-20"
     assert f"Open: mailto:{JANE}" in private.description
     assert private.rid == shown.rid and private.due == shown.due
+
+
+def test_a_private_promise_keeps_its_words_out_of_the_calendar() -> None:
+    made = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    p = Promise(email=JANE, name="Jane Doe", due=date(2026, 3, 5), made=made,
+                source="detected", key="m7", message_id="m7",
+                note="I'll send the salary figures on Thursday")
+    [shown] = promises([PromiseStatus(p, "open")], date(2026, 3, 2), UTC)
+    [private] = promises([PromiseStatus(p, "open")], date(2026, 3, 2), UTC, subjects=False)
+    assert "salary" in shown.title + shown.description
+    assert "salary" not in private.title + private.description
+    assert private.title == "Promised: Jane Doe (2 Mar)" and private.rid == shown.rid
