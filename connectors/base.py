@@ -20,7 +20,7 @@ import builtins
 import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -236,3 +236,8 @@ KEEPWARM_PROPERTY = "X-KEEPWARM-CONTACT"
 def day_start(d: date, tz: tzinfo) -> datetime:
     """Midnight of ``d`` in ``tz`` (all-day events and date-only values)."""
     return datetime(d.year, d.month, d.day, tzinfo=tz)
+
+
+def alarm_minutes(alarm: timedelta) -> int:
+    """A reminder's alarm in whole minutes before its start, as Google and Graph count it."""
+    return int(alarm.total_seconds() // 60)

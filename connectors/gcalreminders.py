@@ -21,11 +21,11 @@ import base64
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from connectors import retry
-from connectors.base import day_start
+from connectors.base import alarm_minutes, day_start
 from connectors.gcal import PAGE, find_calendars, rfc3339
 from connectors.gmail import DEFAULT_REMINDERS_CALENDAR
 from connectors.googleauth import GoogleSession, HttpStatus
@@ -54,7 +54,9 @@ def event_id(uid: str) -> str:
 
 def event_body(reminder: Reminder) -> dict[str, Any]:
     """keepwarm's event: UTC times, or dates for an all-day one (``end`` the day after, as
-    Google counts it), free, no attendees, no notification, marked as its own."""
+    Google counts it), free, no attendees, marked as its own; no notification but the
+    pop-up ``[reminders] alarm`` asks for (``overrides`` always given: a patch keeps what
+    it leaves out)."""
     def when(t: datetime) -> dict[str, str]:
         return {"date": t.date().isoformat()} if reminder.all_day else {"dateTime": rfc3339(t)}
 
@@ -64,11 +66,20 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
         "start": when(reminder.start),
         "end": when(reminder.end),
         "transparency": "transparent",
-        "reminders": {"useDefault": False},
+        "reminders": {"useDefault": False, "overrides": [] if reminder.alarm is None else [
+            {"method": "popup", "minutes": alarm_minutes(reminder.alarm)}]},
         "extendedProperties": {"private": {"keepwarm": clean_text(reminder.rid.marker),
                                            "keepwarmuid": clean_text(reminder.uid),
                                            APP_TAG[0]: APP_TAG[1]}},
     }
+
+
+def _alarm(item: dict[str, Any]) -> timedelta | None:
+    """The event's pop-up notification (its first), as keepwarm writes it; None if none."""
+    for o in (item.get("reminders") or {}).get("overrides") or []:
+        if isinstance(o, dict) and o.get("method") == "popup":
+            return timedelta(minutes=int(o.get("minutes") or 0))
+    return None
 
 
 def is_ours(event: dict[str, Any]) -> bool:
@@ -254,7 +265,7 @@ def _remote(item: dict[str, Any]) -> RemoteReminder | None:
                           remote_id=str(item["id"]), etag=str(item.get("etag", "")),
                           title=str(item.get("summary", "")),
                           description=str(item.get("description", "")), end=end,
-                          all_day=all_day)
+                          all_day=all_day, alarm=_alarm(item))
 
 
 def _when(value: dict[str, Any]) -> datetime:

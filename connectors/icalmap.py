@@ -34,6 +34,9 @@ from daemon.model import (
 
 log = logging.getLogger(__name__)
 
+# marks the VALARM keepwarm writes (RFC 5545 allows x-properties in a VALARM)
+KEEPWARM_ALARM = "X-KEEPWARM-ALARM"
+
 _STATUS: dict[str, Literal["confirmed", "tentative", "cancelled"]] = {
     "CANCELLED": "cancelled",
     "TENTATIVE": "tentative",
@@ -240,8 +243,8 @@ def _attendees(value: Any) -> Iterator[Attendee]:
 # -- keepwarm's reminder events ----------------------------------------------------
 def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
     """keepwarm's VEVENT for ``reminder``: UTC times (an all-day one: its dates, as
-    ``VALUE=DATE``), shown as free, never an attendee, organizer or alarm, so no calendar
-    ever sends an invitation or rings for it."""
+    ``VALUE=DATE``), shown as free, never an attendee or organizer, so no calendar ever
+    sends an invitation for it; a display alarm only when ``[reminders] alarm`` asks."""
     event = icalendar.Event()
     event.add("UID", clean_text(reminder.uid))
     event.add("DTSTAMP", now.astimezone(UTC))
@@ -255,7 +258,25 @@ def reminder_event(reminder: Reminder, now: datetime) -> icalendar.Event:
     event.add("DESCRIPTION", clean_text(reminder.description, keep_newlines=True))
     event.add("TRANSP", "TRANSPARENT")
     event.add(KEEPWARM_PROPERTY, clean_text(reminder.rid.marker))
+    if reminder.alarm is not None:
+        alarm = icalendar.Alarm()
+        alarm.add("ACTION", "DISPLAY")  # RFC 5545 3.6.6: DISPLAY needs a DESCRIPTION
+        alarm.add("DESCRIPTION", clean_text(reminder.title))
+        alarm.add("TRIGGER", -reminder.alarm)
+        alarm.add(KEEPWARM_ALARM, "1")
+        event.add_component(alarm)
     return event
+
+
+def alarm_of(event: icalendar.Component) -> timedelta | None:
+    """How long before its start keepwarm's display alarm rings; None when it has none. One
+    a server or client added (a default alarm) is not keepwarm's: were it read as the
+    reminder's alarm, each sync would take it away and the server add it back."""
+    for alarm in event.walk("VALARM"):
+        trigger = alarm.decoded("TRIGGER") if "TRIGGER" in alarm else None
+        if KEEPWARM_ALARM in alarm and isinstance(trigger, timedelta):
+            return -trigger
+    return None
 
 
 def render_event(reminder: Reminder, now: datetime) -> bytes:
@@ -281,6 +302,7 @@ def remote_reminder(event: icalendar.Component, uid: str, remote_id: str, etag: 
         description=str(event.get("DESCRIPTION", "")),
         end=end,
         all_day=not isinstance(raw_start, datetime),
+        alarm=alarm_of(event),
     )
 
 

@@ -142,7 +142,7 @@ class MemoryConnector(CalendarConnector):
             if isinstance(change, Create):
                 r = change.reminder
                 remote = RemoteReminder(r.uid, r.rid, r.start, r.uid, str(next(self._etags)),
-                                        r.title, r.description, r.end, r.all_day)
+                                        r.title, r.description, r.end, r.all_day, r.alarm)
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))
             elif isinstance(change, Update):
@@ -152,7 +152,7 @@ class MemoryConnector(CalendarConnector):
                 r = change.reminder
                 remote = replace(current, start=r.start, end=r.end, title=r.title,
                                  description=r.description, all_day=r.all_day,
-                                 etag=str(next(self._etags)))
+                                 alarm=r.alarm, etag=str(next(self._etags)))
                 self.data.reminders[remote.remote_id] = remote
                 out.append(Applied(change, remote.remote_id, remote.etag))
             else:

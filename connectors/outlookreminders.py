@@ -18,11 +18,11 @@ import logging
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from connectors.base import day_start
+from connectors.base import alarm_minutes, day_start
 from connectors.calendarlist import CalendarList
 from connectors.graph import MAX_IN_FLIGHT, Graph, GraphError
 from connectors.outlookcal import (
@@ -54,7 +54,7 @@ _LISTING = {
                "and ep/value ne '')",
     "$expand": f"singleValueExtendedProperties($filter=id eq '{CONTACT_PROPERTY}' "
                f"or id eq '{UID_PROPERTY}')",
-    "$select": "subject,body,start,end,isAllDay",
+    "$select": "subject,body,start,end,isAllDay,isReminderOn,reminderMinutesBeforeStart",
     "$top": "500",
 }
 _TEXT_UTC = {"Prefer": f'outlook.body-content-type="text", {UTC_TIMES}'}
@@ -180,9 +180,10 @@ def transaction_id(change: Create) -> str:
 
 
 def event_body(reminder: Reminder) -> dict[str, Any]:
-    """keepwarm's event: UTC times, free, no attendees and no alarm, marked as its own. An
-    all-day one is midnight to midnight in the user's zone (Graph wants midnights, and
-    Outlook shows an all-day event on the days of the zone it was written in)."""
+    """keepwarm's event: UTC times, free, no attendees, marked as its own, with no alarm but
+    the one ``[reminders] alarm`` asks for. An all-day one is midnight to midnight in the
+    user's zone (Graph wants midnights, and Outlook shows an all-day event on the days of
+    the zone it was written in)."""
     zone = getattr(reminder.start.tzinfo, "key", "UTC") if reminder.all_day else "UTC"
 
     def when(t: datetime) -> dict[str, str]:
@@ -198,7 +199,9 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
         "end": when(reminder.end),
         "isAllDay": reminder.all_day,
         "showAs": "free",
-        "isReminderOn": False,
+        "isReminderOn": reminder.alarm is not None,
+        **({} if reminder.alarm is None else
+           {"reminderMinutesBeforeStart": alarm_minutes(reminder.alarm)}),
         "responseRequested": False,
         "attendees": [],
         "singleValueExtendedProperties": [
@@ -214,9 +217,9 @@ def _same(current: RemoteReminder, want: Reminder) -> bool:
     if want.all_day:  # read back as midnight UTC of its dates
         start, end = day_start(start.date(), UTC), day_start(end.date(), UTC)
     return (current.uid, current.rid, current.start, current.end, current.title,
-            current.description, current.all_day) == (
+            current.description, current.all_day, current.alarm) == (
         clean_text(want.uid), want.rid, start, end, clean_text(want.title),
-        clean_text(want.description, keep_newlines=True).rstrip(), want.all_day)
+        clean_text(want.description, keep_newlines=True).rstrip(), want.all_day, want.alarm)
 
 
 def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
@@ -239,4 +242,6 @@ def remote_reminder(event: dict[str, Any]) -> RemoteReminder | None:
         title=clean_text(str(event.get("subject") or "")),
         description=clean_text(str((event.get("body") or {}).get("content") or ""),
                                keep_newlines=True).rstrip(),
-        end=end, all_day=all_day)
+        end=end, all_day=all_day,
+        alarm=timedelta(minutes=int(event.get("reminderMinutesBeforeStart") or 0))
+        if event.get("isReminderOn") else None)

@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,7 +117,8 @@ TABLES = {
     "filters": {"ignore", "max_recipients", "max_meeting_attendees"},
     "cadence": {"default", "new_relationship", "min_touchpoints", "forget_after", "rules",
                 "two_way", "learn", "learn_floor"},
-    "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon"},
+    "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon",
+                  "include_subject", "alarm"},
     "daemon": {"max_backoff"},
     "followup": {"after", "window", "max_recipients", "replies"},
     "birthdays": {"enabled", "lead", "anniversaries"},
@@ -183,9 +184,28 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
         working_days=chk.get(rem, "reminders", "working_days", list,
                              ["mon", "tue", "wed", "thu", "fri"], weekdays),
         horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", days),
+        include_subject=chk.get(rem, "reminders", "include_subject", bool, True),
+        reminder_alarm=chk.get(rem, "reminders", "alarm", str, "none", alarm),
         **_followup(t["followup"], chk),
         **_birthdays(t["birthdays"], chk),
     )
+
+
+def alarm(text: str) -> timedelta | None:
+    """``[reminders] alarm``: "none" (no alarm), or how long before the reminder a calendar
+    pops it up, at most a day ("10min")."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = _ALARM_LIMIT(text)
+    except ValueError as exc:
+        raise ValueError(f'{exc}; or "none" for no alarm') from None
+    if value % timedelta(minutes=1):
+        raise ValueError(f"must be whole minutes (calendars count no seconds), not {text!r}")
+    return value
+
+
+_ALARM_LIMIT = duration_up_to("1d")
 
 
 def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:

@@ -146,10 +146,48 @@ class ContactTables(CardTables, PromiseTables):
         tags = self._tags()
         received = self._received(limit)
         cards = self.card_persons()
-        return [_facts(contact, touches, emails.get(contact, []), names.get(contact, ""),
-                       settings.get(contact, (None, None, 0)), tags.get(contact, set()),
-                       received.get(contact, (0, None)), cards.get(contact))
-                for contact, touches in per.items()]
+        words = self._last_words(per)
+        out = []
+        for contact, touches in per.items():
+            facts = _facts(contact, touches, emails.get(contact, []), names.get(contact, ""),
+                           settings.get(contact, (None, None, 0)), tags.get(contact, set()),
+                           received.get(contact, (0, None)), cards.get(contact))
+            subject, meeting, link = words.get(contact, ("", "", ""))
+            out.append(replace(facts, last_subject=subject, last_meeting=meeting,
+                               last_link=link))
+        return out
+
+    def _last_words(self, per: Mapping[str, Mapping[tuple[str, str], int]]
+                    ) -> dict[str, tuple[str, str, str]]:
+        """contact -> (the subject of its latest message, the summary of its latest meeting,
+        the latest message's link), read for those alone: one row per contact and channel,
+        whatever the history's length."""
+        latest: dict[str, dict[str, str]] = {"email": {}, "meeting": {}}
+        for contact, touches in per.items():
+            for channel, mine in latest.items():
+                times = [(at, src) for (ch, src), at in touches.items() if ch == channel]
+                if times:
+                    mine[contact] = max(times)[1]
+        mails = self._rows("SELECT message_id, subject, link FROM messages WHERE message_id",
+                           latest["email"].values())
+        meets = self._rows("SELECT meeting_id, summary, '' FROM meetings WHERE meeting_id",
+                           latest["meeting"].values())
+        words = {}
+        for contact in latest["email"].keys() | latest["meeting"].keys():
+            subject, link = mails.get(latest["email"].get(contact, ""), ("", ""))
+            meeting = meets.get(latest["meeting"].get(contact, ""), ("", ""))[0]
+            words[contact] = (subject, meeting, link)
+        return words
+
+    def _rows(self, select: str, ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """id -> the two columns after it of ``select ... IN (ids)``, in chunks that stay
+        under SQLite's limit of bound parameters."""
+        wanted, out = sorted(set(ids)), dict[str, tuple[str, str]]()
+        for i in range(0, len(wanted), _CHUNK):
+            chunk = wanted[i:i + _CHUNK]
+            out.update((str(r[0]), (str(r[1]), str(r[2]))) for r in self.db.execute(
+                f"{select} IN ({','.join('?' * len(chunk))})", chunk))
+        return out
 
     def card_people(self, own: Collection[str] = ()) -> list[CardPerson]:
         """Every person the address books know, whether or not they were ever in touch
@@ -274,6 +312,7 @@ class ContactTables(CardTables, PromiseTables):
         self._set_meta("steering", digest)
 
 
+_CHUNK = 900  # bound parameters per query: SQLite before 3.32 allows 999
 # what `keepwarm show` says of a received message from a person: not a touchpoint
 RECEIVED_NOTE = "received (never a touchpoint)"
 # (email, name, channel, how many messages or meetings, the latest one's time)

@@ -314,6 +314,8 @@ class Settings:
     birthdays: bool = True  # [birthdays] enabled
     birthday_lead_days: int = 0  # remind this many days ahead (rules and tags may override)
     anniversaries: bool = True
+    include_subject: bool = True  # [reminders]: subjects in reminders (false: shared calendar)
+    reminder_alarm: timedelta | None = None  # a display alarm this long before; None: none
 
 
 # -- contacts ---------------------------------------------------------------------------------
@@ -344,6 +346,12 @@ class ContactFacts:
     # reads it (no copy: 200,000 of them cost nothing more); the rhythm and the strength are
     # read from their days (``daemon.rhythm``). Derived data: not compared, not hashed.
     touches: Mapping[tuple[str, str], int] = field(default_factory=dict, compare=False)
+    # the latest touchpoints' own words, for a reminder one can act on: the subject of the
+    # latest message, the summary of the latest meeting, and the web link that opens that
+    # message's conversation where its source has one (Gmail, Graph's webLink), else ''
+    last_subject: str = ""
+    last_meeting: str = ""
+    last_link: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,6 +487,7 @@ class Reminder:
     # an all-day event: ``start`` and ``end`` are midnights in the user's zone, and a writer
     # writes their dates (``start.date()``), never a time
     all_day: bool = False
+    alarm: timedelta | None = None  # a display alarm this long before ``start``; None: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,6 +505,7 @@ class RemoteReminder:
     description: str = ""
     end: datetime | None = None
     all_day: bool = False
+    alarm: timedelta | None = None  # the display alarm as the calendar has it
 
 
 @dataclass(frozen=True, slots=True)

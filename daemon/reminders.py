@@ -11,7 +11,9 @@ go; the planner decides where it does go, under one budget for all kinds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, timedelta, tzinfo
+from urllib.parse import quote
 
 from daemon.birthdays import BIRTHDAY, Occurrence, lead_days, occurrences, spoken, written
 from daemon.model import (
@@ -19,14 +21,21 @@ from daemon.model import (
     NOTICE,
     Awaiting,
     CardPerson,
+    Change,
+    Create,
     Promise,
     PromiseStatus,
+    Reminder,
     ReminderId,
     ReminderRecord,
+    RemoteReminder,
     Settings,
     Status,
+    Update,
     Wish,
+    change_rid,
 )
+from daemon.planner import Plan
 from daemon.when import in_words, short
 from daemon.words import plural
 
@@ -42,11 +51,12 @@ def signin_id(account: str) -> ReminderId:
     return ReminderId(NOTICE, "", f"signin:{account}")
 
 
-def describe(s: Status) -> tuple[str, str]:
+def describe(s: Status, subjects: bool = True) -> tuple[str, str]:
     """Title and description of a follow-up; nothing relative to today, so an unchanged
-    contact's event never needs rewriting."""
+    contact's event never needs rewriting. ``subjects`` False (a shared calendar) leaves out
+    what the messages and meetings were about."""
     lines = [
-        *_cadence_lines(s),
+        *_cadence_lines(s, subjects),
         "",
         "Created by keepwarm. It moves or removes this event as soon as you get in touch.",
         f"Why: keepwarm show {s.facts.key}",
@@ -54,23 +64,58 @@ def describe(s: Status) -> tuple[str, str]:
     return f"Follow up: {s.facts.name}", "\n".join(lines)
 
 
-def _cadence_lines(s: Status) -> list[str]:
+def _cadence_lines(s: Status, subjects: bool) -> list[str]:
     f = s.facts
     channel = "a meeting" if f.last_channel == "meeting" else "e-mail"
+    said = [f'Last message: "{f.last_subject}"'] if f.last_subject else []
+    said += [f'Last meeting: "{f.last_meeting}"'] if f.last_meeting else []
     return [
         f"Last touch: {s.last_date.isoformat()} by {channel}",
+        *(said if subjects else []),
         f"Cadence: every {plural(s.interval_days, 'day')} ({s.interval_source})",
         f"Due: {s.due.isoformat()}",
         f"Addresses: {', '.join(f.emails)}",
+        *([f"Open: {f.last_link}"] if f.last_link else []),
+        f"Write: {mailto(f.emails[0] if f.emails else f.key)}",
     ]
 
 
-def cadence(statuses: Iterable[Status]) -> list[Wish]:
+def mailto(email: str) -> str:
+    """A link that starts a message to ``email`` (RFC 6068: what a URL cannot hold escaped)."""
+    return "mailto:" + quote(email, safe="@")
+
+
+def cadence(statuses: Iterable[Status], subjects: bool = True) -> list[Wish]:
     """A follow-up for every tracked contact, from its due date on (the planner leaves out
     those it finds no room for within the horizon)."""
-    return [Wish(cadence_id(s.facts.key), s.due, *describe(s), earliest=s.due,
+    return [Wish(cadence_id(s.facts.key), s.due, *describe(s, subjects), earliest=s.due,
                  name=s.facts.name)
             for s in statuses if s.tracked]
+
+
+def with_alarm(p: Plan, held: Sequence[RemoteReminder], alarm: timedelta | None) -> Plan:
+    """The plan with ``[reminders] alarm`` on every reminder with a time (an all-day one
+    would ring the evening before: a birthday gets none): on those it writes, and on those
+    the calendar ``held`` unchanged but with another alarm (the setting changed), which it
+    now updates. An unchanged reminder whose alarm is right is never written."""
+    def alarmed(r: Reminder) -> Reminder:
+        return r if r.all_day or r.alarm == alarm else replace(r, alarm=alarm)
+
+    changes: list[Change] = [
+        Create(alarmed(c.reminder)) if isinstance(c, Create)
+        else Update(c.remote, alarmed(c.reminder)) if isinstance(c, Update) else c
+        for c in p.changes]
+    changing = {change_rid(c) for c in changes}
+    records = dict(p.records)
+    for event in held:
+        want = p.reminders.get(event.rid)
+        if (want is not None and event.rid not in changing and event.uid == want.uid
+                and alarmed(want).alarm != event.alarm):
+            changing.add(event.rid)
+            changes.append(Update(event, alarmed(want)))
+            records[event.rid] = replace(records[event.rid], confirmed=False)
+    return replace(p, changes=changes, records=records,
+                   reminders={rid: alarmed(r) for rid, r in p.reminders.items()})
 
 
 def signin_notices(accounts: Iterable[str], records: Mapping[ReminderId, ReminderRecord],
@@ -94,28 +139,34 @@ def followup_id(a: Awaiting) -> ReminderId:
     return ReminderId(FOLLOWUP, a.contact or a.email, a.thread)
 
 
-def _subject(a: Awaiting) -> str:
+def _subject(a: Awaiting, tz: tzinfo, subjects: bool) -> str:
+    """What the thread is called: its subject, or (``subjects`` False) the day it began."""
+    if not subjects:
+        return f"your message of {a.sent[0].astimezone(tz).date().isoformat()}"
     return f'"{a.subject}"' if a.subject else "(no subject)"
 
 
-def _followup_lines(a: Awaiting, tz: tzinfo) -> list[str]:
+def _followup_lines(a: Awaiting, tz: tzinfo, subjects: bool) -> list[str]:
     sent = ", ".join(d.astimezone(tz).date().isoformat() for d in a.sent)
-    return [f"No reply from {a.name} <{a.email}> to {_subject(a)}",
+    # a reply by mailto: names the subject in its link
+    link = a.link if subjects or not a.link.startswith("mailto:") else mailto(a.email)
+    return [f"No reply from {a.name} <{a.email}> to {_subject(a, tz, subjects)}",
             f"Sent: {sent} (attempt {a.attempt})",
             f"Follow up on: {a.next_followup}",
-            f"Open: {a.link}"]
+            f"Open: {link}",
+            *([] if link.startswith("mailto:") else [f"Write: {mailto(a.email)}"])]
 
 
 def describe_followups(items: Sequence[Awaiting], with_cadence: Status | None,
-                       tz: tzinfo) -> tuple[str, str]:
+                       tz: tzinfo, subjects: bool = True) -> tuple[str, str]:
     """One reminder for a person's threads due the same day, and for their cadence too when
     it is due that day: the title says both, the description each."""
     title = (f"Follow up: {items[0].name} — no reply to "
-             + ", ".join(_subject(a) for a in items))
-    blocks = [_followup_lines(a, tz) for a in items]
+             + ", ".join(_subject(a, tz, subjects) for a in items))
+    blocks = [_followup_lines(a, tz, subjects) for a in items]
     if with_cadence is not None:
         title += " (also due to keep in touch)"
-        blocks.append(["Also due to keep in touch:", *_cadence_lines(with_cadence)])
+        blocks.append(["Also due to keep in touch:", *_cadence_lines(with_cadence, subjects)])
     done = items[0].email
     footer = ["Created by keepwarm. It removes this event when they answer or write to you, "
               f"or after: keepwarm done {done}", "Why: keepwarm awaiting"]
@@ -123,10 +174,11 @@ def describe_followups(items: Sequence[Awaiting], with_cadence: Status | None,
 
 
 def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: date,
-             tz: tzinfo) -> list[Wish]:
+             tz: tzinfo, subjects: bool = True) -> list[Wish]:
     """The cadence and follow-up wishes together, at most one per person per day (from
     ``as_of`` on, when each would show): a follow-up due the day a cadence reminder is
-    replaces it and says both, and threads with one person due the same day share one."""
+    replaces it and says both, and threads with one person due the same day share one.
+    ``subjects``: ``[reminders] include_subject``."""
     statuses = list(statuses)
     tracked = {s.facts.key: s for s in statuses if s.tracked}
     snoozed = {s.facts.key: s.facts.snooze_until for s in statuses if s.facts.snooze_until}
@@ -145,9 +197,9 @@ def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: dat
         first = items[0]
         earliest = max(first.next_followup or day, snoozed.get(contact, date.min))
         wishes.append(Wish(followup_id(first), first.next_followup or day,
-                           *describe_followups(items, both, tz), earliest=earliest,
-                           name=first.name))
-    return wishes + cadence(s for k, s in tracked.items() if k not in merged)
+                           *describe_followups(items, both, tz, subjects),
+                           earliest=earliest, name=first.name))
+    return wishes + cadence((s for k, s in tracked.items() if k not in merged), subjects)
 
 
 def birthday_title(o: Occurrence, lead: int) -> str:
@@ -241,12 +293,18 @@ def _promise_text(p: Promise, tz: tzinfo) -> str:
     return "\n".join(lines)
 
 
-def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo) -> list[Wish]:
+def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo,
+             subjects: bool = True) -> list[Wish]:
     """A reminder per open promise, fixed on its day at ``reminders.time`` (no budget moves
     a promised day; it still counts against that day's), and once overdue on today, as an
     overdue cadence reminder is, until a touchpoint or ``keepwarm done`` ends it. Kept and
-    dropped ones want none, so the next sync removes theirs."""
-    return [Wish(promise_id(s.promise), s.promise.due, promise_title(s.promise, tz),
-                 _promise_text(s.promise, tz), earliest=max(s.promise.due, as_of),
-                 fixed=True, name=s.promise.name)
-            for s in statuses if s.state == "open"]
+    dropped ones want none, so the next sync removes theirs. ``subjects`` False: no note
+    (a subject or a sentence of the user's) in it."""
+    wishes = []
+    for s in statuses:
+        if s.state == "open":
+            p = s.promise if subjects else replace(s.promise, note="")
+            wishes.append(Wish(promise_id(p), p.due, promise_title(p, tz),
+                               _promise_text(p, tz), earliest=max(p.due, as_of), fixed=True,
+                               name=p.name))
+    return wishes

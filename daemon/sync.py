@@ -270,13 +270,17 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     promising = {s.promise.message_id for s in promised}
     waiting = [a for a in awaiting(config, store, now, facts)
                if promising.isdisjoint(a.message_ids)]
-    wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz)
-              + reminders.promises(promised, as_of, config.settings.tz)
+    wishes = (reminders.contacts(statuses, waiting, as_of, config.settings.tz,
+                                 config.settings.include_subject)
+              + reminders.promises(promised, as_of, config.settings.tz,
+                                   config.settings.include_subject)
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of))
-    return planner.plan(wishes, writer.list_reminders(), records, store.dismissals(),
-                        config.settings, now, writer.user_editable)
+    held = writer.list_reminders()
+    return reminders.with_alarm(
+        planner.plan(wishes, held, records, store.dismissals(), config.settings, now,
+                     writer.user_editable), held, config.settings.reminder_alarm)
 
 
 def reconcile(config: Config, store: Store, statuses: list[Status], now: datetime,

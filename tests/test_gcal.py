@@ -166,7 +166,7 @@ def test_reminder_events_are_tagged_free_and_invite_nobody(google_user: User,
         "keepwarm": cadence_id("p1@example.org").marker, "keepwarmuid": "keepwarm-test-1",
         "keepwarmapp": "1"}
     assert stored["transparency"] == "transparent" and "attendees" not in stored
-    assert stored["reminders"] == {"useDefault": False}
+    assert stored["reminders"] == {"useDefault": False, "overrides": []}
     cal = google_user.calendars[next(i for i, c in google_user.calendars.items()
                                      if c.summary == "keepwarm")]
     assert cal.created_by == google_user.client_id  # made by keepwarm: app.created suffices

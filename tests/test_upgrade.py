@@ -1,5 +1,6 @@
 """Upgrading a store and a calendar written before reminder kinds: the schema migration
-carries every reminder and dismissal over, and the events are adopted, none rewritten."""
+carries every reminder and dismissal over, and the events are adopted, none rewritten but
+for what later releases say in them."""
 
 from __future__ import annotations
 
@@ -33,7 +34,12 @@ BIRTHDAYS = {ReminderId("birthday", "card:contacts/eva-morgan", "2026-03-07"),
              ReminderId("anniversary", "sam.carter@harbor-logistics.example", "2026-03-12")}
 CARD_GONE = {"sam.carter@harbor-logistics.example", "sam.carter@postbox.example"}
 CARD_MOVED = {"juergen.mueller@brandt-maschinenbau.example", "yuki.tanaka@kumo-ventures.example"}
-CARD_CHANGES = (len(FOLLOWUPS) + len(BIRTHDAYS), len(CARD_MOVED), len(CARD_GONE))
+# ... and since issue 16 a cadence reminder says the last message's subject, the last
+# meeting and links to act on: the other four are rewritten once, in place (UID and time kept)
+ACTIONABLE = {"priya@lumen-analytics.example", "marco@rossi-design.example",
+              "tom.becker@bigclient.example", "daniel.okafor@northwind-legal.example"}
+CARD_CHANGES = (len(FOLLOWUPS) + len(BIRTHDAYS), len(CARD_MOVED) + len(ACTIONABLE),
+                len(CARD_GONE))
 
 
 @pytest.fixture
@@ -80,7 +86,9 @@ def test_the_old_calendar_is_adopted_and_nothing_is_rewritten(
     assert report.ok and report.accounts[0].messages == LATER_MAIL  # v1 held the rest
     assert reconcile(cfg, store, ["mail"]) == CARD_CHANGES
     changed = events(before) - events(calendar.read_bytes())
-    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED
+    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED | ACTIONABLE
+    assert {placed(e) for e in changed if contact_of(e) in ACTIONABLE} <= {
+        placed(e) for e in events(calendar.read_bytes())}
     # the old sign-in notice is recognised as one: signed in again, it goes, and only it
     assert reconcile(cfg, store, []) == (0, 0, 1)
     assert b"keepwarm:signin:mail" not in calendar.read_bytes()
@@ -95,6 +103,11 @@ def contact_of(event: bytes) -> str:
     return marker.group(1).decode()
 
 
+def placed(event: bytes) -> tuple[bytes, ...]:
+    """An event's UID and DTSTART lines."""
+    return tuple(sorted(re.findall(rb"^(?:UID|DTSTART)[;:].*?\r\n", event, re.MULTILINE)))
+
+
 def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path]) -> None:
     cfg, calendar = upgraded
     before = calendar.read_bytes()
@@ -103,7 +116,7 @@ def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path])
     assert sync.sync(cfg, store, demo.DEMO_NOW, write=False).ok
     assert reconcile(cfg, store, ["mail"]) == CARD_CHANGES
     changed = events(before) - events(calendar.read_bytes())
-    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED
+    assert {contact_of(e) for e in changed} == CARD_GONE | CARD_MOVED | ACTIONABLE
     records = set(store.reminder_records())
     assert {r.contact for r in records if r.kind == FOLLOWUP} == FOLLOWUPS
     assert {r for r in records if r.kind != FOLLOWUP} == {signin_id("mail")} | BIRTHDAYS | {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,11 +19,14 @@ from daemon.model import (
     Delete,
     Reminder,
     ReminderId,
+    ReminderRecord,
     RemoteReminder,
+    Settings,
     Update,
+    Wish,
 )
-from daemon.planner import local_days, midnight
-from daemon.reminders import cadence_id, signin_id
+from daemon.planner import local_days, midnight, plan
+from daemon.reminders import cadence_id, signin_id, with_alarm
 
 T0 = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
 
@@ -115,6 +119,35 @@ def test_reminders_written_before_kinds_are_found_and_kept_by_their_ids(
     (now,) = w.list_reminders()
     assert (now.uid, now.rid, now.start) == (old.uid, old.rid, moved.start)
     assert list(calendar_harness.user_events()) == ["user-1"]
+
+
+def test_an_alarm_is_written_read_back_and_left_alone_while_unchanged(
+        calendar_harness: Any) -> None:
+    """``[reminders] alarm``: every calendar writes a reminder's display alarm and lists it
+    back as written, so a plan against it wants no change; an update without one removes
+    it, and an all-day reminder next to it has none."""
+    tz = ZoneInfo("Europe/Berlin")
+    w = writer(calendar_harness)
+    ten = timedelta(minutes=10)
+    rings = replace(reminder(1), alarm=ten)
+    w.apply([Create(rings), Create(reminder(2)), Create(birthday(3, date(2026, 3, 4), tz))])
+    got = by_contact(w)
+    assert {c: r.alarm for c, r in got.items()} == {
+        "p1@example.org": ten, "p2@example.org": None, "p3@example.org": None}
+    wish = Wish(rings.rid, date(2026, 3, 2), rings.title, rings.description,
+                earliest=date(2026, 3, 2), fixed=True, name="P1")
+    settings = Settings(tz=UTC, reminder_time=time(8, 30))
+    record = ReminderRecord(rings.rid, rings.uid, rings.start, date(2026, 3, 2),
+                            confirmed=True, remote_id=got["p1@example.org"].remote_id,
+                            etag=got["p1@example.org"].etag)
+    held = [got["p1@example.org"]]
+    again = plan([wish], held, {rings.rid: record}, {}, settings, T0 - timedelta(hours=1),
+                 w.user_editable)
+    assert with_alarm(again, held, ten).changes == []
+    [louder] = with_alarm(again, held, timedelta(minutes=30)).changes
+    assert isinstance(louder, Update) and louder.reminder.alarm == timedelta(minutes=30)
+    w.apply([Update(got["p1@example.org"], reminder(1, day=1))])
+    assert by_contact(w)["p1@example.org"].alarm is None
 
 
 def test_empty_change_list_changes_nothing(calendar_harness: Any) -> None:
