@@ -250,3 +250,27 @@ def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo) -> list
                  _promise_text(s.promise, tz), earliest=max(s.promise.due, as_of),
                  fixed=True, name=s.promise.name)
             for s in statuses if s.state == "open"]
+
+
+DIGEST = "digest"  # [reminders] style = "digest": one event a day lists those due; key: the day
+
+
+def digest_id(day: date) -> ReminderId:
+    return ReminderId(DIGEST, "", day.isoformat())
+
+
+def digest(day: date, members: Sequence[Wish]) -> Wish:
+    """The day's one event listing everyone due on it: each person's own reminder (title,
+    then its lines, which say why they are due and how to reach them) without the line on
+    what keepwarm does with that event, said once for the whole list instead."""
+    sections = []
+    for n, w in enumerate(members, 1):
+        lines = [line for line in w.description.splitlines()
+                 if not line.startswith("Created by keepwarm")]
+        while lines and not lines[-1]:
+            lines.pop()
+        sections.append("\n".join([f"{n}. {w.title}", *lines]))
+    footer = ("Created by keepwarm. A person leaves this list once you are in touch; "
+              "deleting this event dismisses everyone on it until they are due again.")
+    return Wish(digest_id(day), day, f"Keep in touch: {plural(len(members), 'person', 'people')}",
+                "\n\n".join([*sections, footer]), earliest=day, name="")
