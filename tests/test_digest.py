@@ -1,0 +1,189 @@
+"""[reminders] style = "digest": one event a day lists everyone due, reconciled like any."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+
+from daemon.model import Create, Delete, ReminderId, Settings, Status, Update, Wish
+from daemon.planner import Plan
+from daemon.reminders import DIGEST, cadence, digest_id
+from tests.test_planner import BERLIN, MON_8, Calendar, at, st
+from tests.test_sync import World
+
+D = Settings(tz=BERLIN, reminder_style="digest")
+MON = MON_8.date()
+TUE = MON + timedelta(days=1)
+
+
+def due(n: int, day: date = MON - timedelta(days=3)) -> list[Status]:
+    return [st(f"p{i}@x.org", day, name=f"Person {i}") for i in range(n)]
+
+
+def digests(cal: Calendar) -> dict[date, str]:
+    """Each digest event's day and title."""
+    return {e.start.date(): e.title for e in cal.events.values() if e.rid.kind == DIGEST}
+
+
+def test_the_day_s_reminders_become_one_event_listing_each_person() -> None:
+    cal = Calendar()
+    p = cal.run(due(3), MON_8, D)
+    assert [type(c) for c in p.changes] == [Create]
+    r = p.changes[0].reminder  # type: ignore[union-attr]
+    assert (r.rid, r.title, r.start) == (digest_id(MON), "Keep in touch: 3 people", at(MON))
+    for i in range(3):  # each person's own lines: why due, how to reach them
+        assert f"{i + 1}. Follow up: Person {i}\n" in r.description
+        assert f"Addresses: p{i}@x.org" in r.description
+        assert f"Why: keepwarm show p{i}@x.org" in r.description
+    assert r.description.count("Created by keepwarm") == 1
+    # every member has its own record, sharing the digest's UID
+    assert {rec.uid for rec in p.records.values()} == {r.uid}
+    assert set(p.records) == {digest_id(MON), *(ReminderId("cadence", f"p{i}@x.org")
+                                                 for i in range(3))}
+    assert cal.run(due(3), MON_8, D).changes == []
+
+
+def test_one_person_reads_person_and_the_budget_spills_to_the_next_digest() -> None:
+    cal = Calendar()
+    cal.run(due(1), MON_8, D)
+    assert digests(cal) == {MON: "Keep in touch: 1 person"}
+    cal.run(due(7), MON_8, D)
+    assert digests(cal) == {MON: "Keep in touch: 5 people", TUE: "Keep in touch: 2 people"}
+
+
+def test_someone_in_touch_leaves_the_list() -> None:
+    cal = Calendar()
+    cal.run(due(3), MON_8, D)
+    p = cal.run(due(3)[1:], MON_8, D)
+    assert [type(c) for c in p.changes] == [Update]
+    assert digests(cal) == {MON: "Keep in touch: 2 people"}
+    assert "Person 0" not in next(iter(cal.events.values())).description
+    cal.run([], MON_8, D)
+    assert cal.events == {}
+
+
+def test_deleting_a_digest_dismisses_its_people_until_they_are_due_again() -> None:
+    cal = Calendar()
+    cal.run(due(2), MON_8, D)
+    cal.events.clear()  # the user deletes the digest
+    p = cal.run(due(2), MON_8, D)
+    assert p.changes == [] and cal.events == {}
+    assert set(p.dismissals) == {digest_id(MON), *(ReminderId("cadence", f"p{i}@x.org")
+                                                   for i in range(2))}
+    # the next day still nothing for them; someone newly due today waits for tomorrow
+    cal.run([*due(2), st("new@x.org", MON)], MON_8, D)
+    assert digests(cal) == {TUE: "Keep in touch: 1 person"}
+    assert "new@x.org" in next(iter(cal.events.values())).description
+    # a new due date is a new cycle: they are back
+    later = [replace(s, due=MON + timedelta(days=2)) for s in due(2)]
+    cal.run(later, MON_8, D)
+    assert digests(cal)[MON + timedelta(days=2)] == "Keep in touch: 2 people"
+
+
+def test_a_digest_the_user_moved_keeps_its_time() -> None:
+    cal = Calendar()
+    cal.run(due(2), MON_8, D)
+    uid = next(iter(cal.events))
+    cal.events[uid] = replace(cal.events[uid], start=at(MON, 16, 0), end=at(MON, 16, 15))
+    p = cal.run(due(3), MON_8, D)
+    assert [type(c) for c in p.changes] == [Update]
+    assert digests(cal) == {MON: "Keep in touch: 3 people"}
+    assert next(iter(cal.events.values())).start == at(MON, 16, 0)
+
+
+def test_a_digest_steps_around_a_meeting_like_a_single_reminder() -> None:
+    cal = Calendar()
+    busy = [(at(MON, 9, 0), at(MON, 10, 30))]
+    cal.run(due(2), MON_8, D, busy)
+    assert [e.start for e in cal.events.values()] == [at(MON, 10, 30)]
+
+
+def fixed(kind: str, name: str, all_day: bool = False, budgeted: bool = True) -> Wish:
+    return Wish(ReminderId(kind, f"{name}@x.org", "k"), MON, f"{kind}: {name}", "text",
+                earliest=MON, fixed=True, budgeted=budgeted, name=name, all_day=all_day)
+
+
+def test_promises_birthdays_and_notices_keep_their_own_events() -> None:
+    cal = Calendar()
+    own = [fixed("promise", "Pat"), fixed("birthday", "Bea", all_day=True, budgeted=False),
+           Wish(ReminderId("notice", "", "signin:x"), MON, "sign in", "t", earliest=MON,
+                budgeted=False)]
+    p = cal.play(cadence(due(2)) + own, MON_8, D)
+    titles = sorted(c.reminder.title for c in p.changes if isinstance(c, Create))
+    assert titles == ["Keep in touch: 2 people", "birthday: Bea", "promise: Pat", "sign in"]
+    # the promise still counts against the day's budget: four people fit beside it
+    cal.play(cadence(due(6)) + own, MON_8, D)
+    assert digests(cal) == {MON: "Keep in touch: 4 people", TUE: "Keep in touch: 2 people"}
+
+
+def test_switching_style_replaces_events_with_fresh_uids_both_ways() -> None:
+    cal = Calendar()
+    each = Settings(tz=BERLIN)
+    cal.run(due(2), MON_8, each)
+    singles = set(cal.events)
+    p = cal.run(due(2), MON_8, D)
+    assert sorted(type(c).__name__ for c in p.changes) == ["Create", "Delete", "Delete"]
+    digest_uid = next(iter(cal.events))
+    p = cal.run(due(2), MON_8, each)
+    assert sorted(type(c).__name__ for c in p.changes) == ["Create", "Create", "Delete"]
+    assert digest_uid not in cal.events and len(cal.events) == 2
+    assert set(cal.events) == singles  # each reminder's own UID for its due date
+    assert cal.run(due(2), MON_8, each).changes == []
+
+
+def flaky_run(cal: Calendar, statuses: list[Status], applied: int) -> Plan:
+    """A sync that crashed after ``applied`` changes: the records stay unconfirmed."""
+    before = dict(cal.events)
+    p = cal.run(statuses, MON_8, D)
+    for c in p.changes[applied:]:  # undo what the crash prevented
+        if isinstance(c, Create):
+            cal.events.pop(c.reminder.uid, None)
+        elif isinstance(c, Update | Delete):
+            cal.events[c.remote.uid] = before[c.remote.uid]
+    cal.records = {k: replace(r, confirmed=False) for k, r in p.records.items()}
+    return p
+
+
+@settings(max_examples=80, deadline=None)
+@given(hst.lists(hst.tuples(hst.integers(0, 11), hst.integers(-20, 6)), max_size=12),
+       hst.lists(hst.integers(0, 11), max_size=6), hst.integers(0, 3), hst.booleans())
+def test_digests_converge_after_a_crash_and_user_deletes(
+        spec: list[tuple[int, int]], touched: list[int], applied: int,
+        delete_first: bool) -> None:
+    people = {i: st(f"p{i}@x.org", MON + timedelta(days=d)) for i, d in spec}
+    cal = Calendar()
+    cal.run(list(people.values()), MON_8, D)
+    if delete_first and cal.events:
+        del cal.events[min(cal.events)]
+    rest = [s for i, s in people.items() if i not in touched]
+    flaky_run(cal, rest, applied)
+    cal.run(rest, MON_8, D)
+    assert cal.run(rest, MON_8, D).changes == []
+    # one digest a day at most, each listing people who are still due
+    days = [e.start.date() for e in cal.events.values()]
+    assert len(days) == len(set(days))
+    keys = {s.facts.key for s in rest}
+    for e in cal.events.values():
+        assert e.rid.kind == DIGEST and e.start.timetz() == time(9, 30, tzinfo=BERLIN)
+        assert all(k in keys for k in e.description.split()
+                   if k.endswith("@x.org"))
+        assert e.title.startswith("Keep in touch: ")
+
+
+def test_sync_writes_a_digest_and_a_deleted_one_dismisses(tmp_path: Path) -> None:
+    world = World(tmp_path, reminders={"calendar": "cal", "style": "digest"})
+    for who in ("bo", "cy"):
+        world.send("work", f"{who}0", 60, f"{who}@x.org")
+        world.send("work", f"{who}1", 40, f"{who}@x.org")
+    world.sync()
+    events = list(world.data["cal"].reminders.values())
+    assert [(e.title, e.start) for e in events] == [
+        ("Keep in touch: 2 people", datetime(2026, 3, 2, 9, 30, tzinfo=BERLIN))]
+    world.data["cal"].reminders.clear()
+    world.sync()
+    assert world.data["cal"].reminders == {}
+    assert world.sync(MON_8 + timedelta(days=1)).reminders.created == 0  # type: ignore[union-attr]
