@@ -262,13 +262,12 @@ def digest_id(day: date) -> ReminderId:
 def digest(day: date, members: Sequence[Wish]) -> Wish:
     """The day's one event listing everyone due on it: each person's own reminder (title,
     then its lines, which say why they are due and how to reach them) without the line on
-    what keepwarm does with that event, said once for the whole list instead."""
+    what keepwarm does with that event, said once for the whole list instead; a blank line
+    parts one person from the next, none is left within."""
     sections = []
     for n, w in enumerate(members, 1):
         lines = [line for line in w.description.splitlines()
-                 if not line.startswith("Created by keepwarm")]
-        while lines and not lines[-1]:
-            lines.pop()
+                 if line and not line.startswith("Created by keepwarm")]
         sections.append("\n".join([f"{n}. {w.title}", *lines]))
     footer = ("Created by keepwarm. A person leaves this list once you are in touch; "
               "deleting this event dismisses everyone on it until they are due again.")

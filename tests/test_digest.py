@@ -38,7 +38,7 @@ def test_the_day_s_reminders_become_one_event_listing_each_person() -> None:
     for i in range(3):  # each person's own lines: why due, how to reach them
         assert f"{i + 1}. Follow up: Person {i}\n" in r.description
         assert f"Addresses: p{i}@x.org" in r.description
-        assert f"Why: keepwarm show p{i}@x.org" in r.description
+        assert f"Addresses: p{i}@x.org\nWhy: keepwarm show p{i}@x.org" in r.description
     assert r.description.count("Created by keepwarm") == 1
     # every member has its own record, sharing the digest's UID
     assert {rec.uid for rec in p.records.values()} == {r.uid}
@@ -112,9 +112,16 @@ def test_promises_birthdays_and_notices_keep_their_own_events() -> None:
     own = [fixed("promise", "Pat"), fixed("birthday", "Bea", all_day=True, budgeted=False),
            Wish(ReminderId("notice", "", "signin:x"), MON, "sign in", "t", earliest=MON,
                 budgeted=False)]
-    p = cal.play(cadence(due(2)) + own, MON_8, D)
-    titles = sorted(c.reminder.title for c in p.changes if isinstance(c, Create))
-    assert titles == ["Keep in touch: 2 people", "birthday: Bea", "promise: Pat", "sign in"]
+    thread = Wish(ReminderId("followup", "fay@x.org", "t1"), MON, "Follow up: Fay — no reply",
+                  "No reply from Fay\n\nCreated by keepwarm. It removes this event.",
+                  earliest=MON, name="Fay")
+    p = cal.play([*cadence(due(1)), thread, *own], MON_8, D)
+    made = {c.reminder.title: c.reminder for c in p.changes if isinstance(c, Create)}
+    assert sorted(made) == ["Keep in touch: 2 people", "birthday: Bea", "promise: Pat",
+                            "sign in"]
+    assert "2. Follow up: Fay — no reply\nNo reply from Fay\n\nCreated by keepwarm. A" in (
+        made["Keep in touch: 2 people"].description)
+    assert made["birthday: Bea"].all_day
     # the promise still counts against the day's budget: four people fit beside it
     cal.play(cadence(due(6)) + own, MON_8, D)
     assert digests(cal) == {MON: "Keep in touch: 4 people", TUE: "Keep in touch: 2 people"}
