@@ -5,13 +5,32 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
+import icalendar
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from daemon.model import Create, Delete, ReminderId, Settings, Status, Update, Wish
+from connectors.base import KEEPWARM_PROPERTY
+from daemon.model import (
+    Address,
+    Attendee,
+    Create,
+    Delete,
+    Meeting,
+    ReminderId,
+    Settings,
+    Status,
+    Update,
+    Wish,
+)
 from daemon.planner import Plan
 from daemon.reminders import DIGEST, cadence, digest_id
+from tests.servers.faultproxy import FaultProxy
+from tests.servers.radicale import User, shared
+from tests.test_caldav import NOW as CALDAV_NOW
+from tests.test_caldav import World as CalDavWorld
+from tests.test_faults import scenario
 from tests.test_planner import BERLIN, MON_8, Calendar, at, st
 from tests.test_sync import World
 
@@ -194,3 +213,50 @@ def test_sync_writes_a_digest_and_a_deleted_one_dismisses(tmp_path: Path) -> Non
     world.sync()
     assert world.data["cal"].reminders == {}
     assert world.sync(MON_8 + timedelta(days=1)).reminders.created == 0  # type: ignore[union-attr]
+
+
+def digest_world(folder: Path, user: User, **options: Any) -> CalDavWorld:
+    """test_faults' CalDAV world with style = "digest" and a busy hour at 09:00 on
+    alternate days of the scenario, so both the digest and the free slot are exercised."""
+    world = CalDavWorld(folder, user, **options)
+    world.config = replace(world.config, settings=replace(world.config.settings,
+                                                          reminder_style="digest"))
+    spans = [(datetime.combine(CALDAV_NOW.date() + timedelta(days=day), time(9),
+                               tzinfo=BERLIN), timedelta(hours=1)) for day in range(0, 14, 2)]
+    # the last day the first sync's window reaches (it reads the meetings once)
+    spans.append((datetime(2026, 3, 16, 7, 30, tzinfo=BERLIN), timedelta(hours=2.5)))
+    for n, (start, length) in enumerate(spans):
+        world.mail.meetings[f"m{n}"] = Meeting(
+            f"m{n}", start, start + length, Address("me@work.example"),
+            (Attendee(Address("team@y.org"), "accepted"),))
+    return world
+
+
+def server_digests(world: CalDavWorld) -> list[tuple[str, ...]]:
+    out = []
+    for data in world.user.objects(world.calendar_url()).values():
+        for event in icalendar.Calendar.from_ical(data).walk("VEVENT"):
+            if KEEPWARM_PROPERTY in event:
+                out.append((str(event[KEEPWARM_PROPERTY]), str(event["SUMMARY"]),
+                            str(event["DESCRIPTION"]), event["DTSTART"].dt.isoformat()))
+    return sorted(out)
+
+
+def test_digests_through_caldav_resets_stalls_and_drops_end_as_a_clean_run(
+        tmp_path: Path) -> None:
+    clean = digest_world(tmp_path / "clean", shared().add_user())
+    scenario(clean, retry_until_ok=False)
+    want = server_digests(clean)
+    assert len(want) >= 3 and all(m.startswith("digest::") for m, *_ in want)
+    starts = {m: datetime.fromisoformat(start) for m, *_, start in want}
+    assert starts["digest::2026-03-16"] == datetime(2026, 3, 16, 10, tzinfo=BERLIN), starts
+    server = shared()
+    user = server.add_user()
+    port = int(server.url.rsplit(":", 1)[1].strip("/"))
+    with FaultProxy(port, fault_rate=0.2, seed=5) as proxy:
+        proxied = User(user.name, user.password, f"http://127.0.0.1:{proxy.port}/", server)
+        faulty = digest_world(tmp_path / "faulty", proxied, timeout=1, retries=1)
+        faulty.user = user  # inspect the server directly, not through the faults
+        scenario(faulty, retry_until_ok=True)
+    assert sum(n for kind, n in proxy.faults.items() if kind != "none") >= 5, proxy.faults
+    assert server_digests(faulty) == want
