@@ -30,9 +30,6 @@ class Busy:
         # whether any of them reaches past a given moment
         self.reach = list(accumulate((e for _, e in utc), max))
 
-    def __bool__(self) -> bool:
-        return bool(self.starts)
-
     def free(self, start: datetime, end: datetime) -> bool:
         """Whether no busy span overlaps [start, end); touching ends do not overlap."""
         before = bisect_left(self.starts, end.astimezone(UTC))
