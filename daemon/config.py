@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta, tzinfo
+from datetime import time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -118,7 +118,7 @@ TABLES = {
     "cadence": {"default", "new_relationship", "min_touchpoints", "forget_after", "rules",
                 "two_way", "learn", "learn_floor"},
     "reminders": {"calendar", "time", "duration", "max_per_day", "working_days", "horizon",
-                  "include_subject", "alarm"},
+                  "include_subject", "alarm", "hours", "style"},
     "daemon": {"max_backoff"},
     "followup": {"after", "window", "max_recipients", "replies"},
     "birthdays": {"enabled", "lead", "anniversaries"},
@@ -186,6 +186,8 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
         horizon_days=chk.get(rem, "reminders", "horizon", str, "14d", days),
         include_subject=chk.get(rem, "reminders", "include_subject", bool, True),
         reminder_alarm=chk.get(rem, "reminders", "alarm", str, "none", alarm),
+        reminder_hours=chk.get(rem, "reminders", "hours", str, "09:00-17:00", hours),
+        reminder_style=chk.get(rem, "reminders", "style", str, "each", style),
         **_followup(t["followup"], chk),
         **_birthdays(t["birthdays"], chk),
     )
@@ -206,6 +208,25 @@ def alarm(text: str) -> timedelta | None:
 
 
 _ALARM_LIMIT = duration_up_to("1d")
+
+
+def hours(text: str) -> tuple[time, time]:
+    """``"09:00-17:00"``: the part of a working day a reminder may move into when a meeting
+    is at ``time``; the end is later than the start (no day spans midnight)."""
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise ValueError(f"{text!r} is not a span of hours like '09:00-17:00'")
+    first, last = time_of_day(start.strip()), time_of_day(end.strip())
+    if last <= first:
+        raise ValueError(f"{text!r} ends before it starts; write it like '09:00-17:00'")
+    return first, last
+
+
+def style(text: str) -> str:
+    """``each`` (an event per reminder) or ``digest`` (one a day)."""
+    if text not in ("each", "digest"):
+        raise ValueError(f"{text!r} is not a style; use \"each\" or \"digest\"")
+    return text
 
 
 def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:

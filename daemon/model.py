@@ -307,6 +307,8 @@ class Settings:
     max_per_day: int = 5
     working_days: frozenset[int] = frozenset(range(5))  # Monday = 0
     horizon_days: int = 14
+    reminder_hours: tuple[time, time] = (time(9), time(17))  # a reminder moved off a meeting
+    reminder_style: str = "each"  # "digest": one event a day lists the people due
     followup_after: tuple[int, ...] = (3, 7, 14)  # working days after the n-th unanswered one
     followup_window_days: int = 60  # an unanswered message older than this is let go
     followup_max_recipients: int = 3  # more people than this: a broadcast, nobody owes a reply

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from daemon import digest
 from daemon.model import (
     Change,
     Create,
@@ -27,6 +28,7 @@ from daemon.model import (
     Update,
     Wish,
 )
+from daemon.slots import Busy, Span, free_start
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,10 @@ def next_working_day(day: date, working_days: frozenset[int]) -> date:
 
 def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
          records: Mapping[ReminderId, ReminderRecord], dismissals: Mapping[ReminderId, date],
-         settings: Settings, now: datetime, user_editable: bool) -> Plan:
-    """Compare what should be with what is; see the module docstring."""
+         settings: Settings, now: datetime, user_editable: bool,
+         busy: Iterable[Span] = ()) -> Plan:
+    """Compare what should be with what is; see the module docstring. ``busy``: the spans
+    of the user's meetings that a reminder steps around (``daemon.slots``)."""
     as_of = now.astimezone(settings.tz).date()
     wanted = {w.rid: w for w in wishes}
     found, changes = collapse([local_days(e, settings.tz) for e in remote], records)
@@ -69,16 +73,25 @@ def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
                   key=lambda w: (w.due, w.name.lower(), w.rid))
     pins = {w.rid: user.pinned[w.rid] for w in live
             if w.rid in user.pinned and records[w.rid].due == w.due}
-    placed = place(live, pins, settings, as_of)
+    starts = Starts(settings, Busy(busy))
+    digests = settings.reminder_style == "digest"
+    placed = place(live, pins, settings, as_of, starts,
+                   digest.closed_days(user.dismissed) if digests else frozenset())
+    folded = (digest.fold(live, placed, user.pinned, records, starts) if digests
+              else digest.unfolded(live, placed))
+    shared = digest.shared_uids(records)
     reminders, new_records = {}, {}
-    for rid, start in placed.items():
-        want, record, change = write(wanted[rid], start, found.get(rid), records.get(rid),
-                                     rid in user.pinned, settings)
+    for rid, (wish, start) in folded.events.items():
+        want, record, change = write(wish, start, found.get(rid), records.get(rid),
+                                     rid in user.pinned, settings, shared)
         reminders[rid], new_records[rid] = want, record
         if change is not None:
             changes.append(change)
-    changes += [Delete(e) for rid, e in found.items() if rid not in placed]
-    return Plan(changes, new_records, kept_dismissals(user.dismissed, wanted, settings, as_of),
+    for member, held_by in folded.members.items():
+        new_records[member] = digest.member_record(wanted[member], new_records[held_by])
+    changes += [Delete(e) for rid, e in found.items() if rid not in folded.events]
+    return Plan(changes, new_records,
+                digest.kept(kept_dismissals(user.dismissed, wanted, settings, as_of), as_of),
                 reminders)
 
 
@@ -115,30 +128,36 @@ def user_actions(records: Mapping[ReminderId, ReminderRecord],
                  dismissals: Mapping[ReminderId, date], user_editable: bool) -> UserActions:
     """A confirmed reminder that is gone was deleted by the user; one that is elsewhere than
     keepwarm put it was moved by the user. Unconfirmed records are intents a crash cut off,
-    and a calendar the user does not edit (a local file) tells nothing."""
+    and a calendar the user does not edit (a local file) tells nothing. A digest's member
+    stands or falls with the digest: its record has the digest's UID, and no event of its own."""
     dismissed = dict(dismissals)
     pinned: dict[ReminderId, datetime] = {}
+    held = {e.uid for e in found.values()}  # a digest's members share its UID
+    sure = {r.uid for r in records.values() if r.confirmed}
     for rid, record in records.items():
         event = found.get(rid)
-        if not user_editable or not record.confirmed:
+        if not user_editable or record.uid not in sure:
             continue
         if event is None:
-            dismissed[rid] = record.due
+            if record.uid not in held:
+                dismissed[rid] = record.due
         elif record.pinned or event.start not in (record.start, record.prev_start):
             pinned[rid] = event.start
     return UserActions(dismissed, pinned)
 
 
 def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: Settings,
-          as_of: date) -> dict[ReminderId, datetime]:
+          as_of: date, starts: Starts, closed: frozenset[date] = frozenset()
+          ) -> dict[ReminderId, datetime]:
     """Where each wish goes. Canonical: the same inputs give the same calendar whatever
     happened before, so a sync interrupted halfway converges to what an uninterrupted one
     writes; only a time the user chose stays where it is.
 
     Fixed wishes go on their day and pinned ones where the user put them, both counting
     against that day's budget without being moved by it; the rest, in ``live`` order, go on
-    the first working day on or after max(earliest, today) with room, and on none that
-    already holds a reminder about the same person. A budgeted wish that
+    the first working day on or after max(earliest, today) with room and a free slot
+    (``Starts``), and on none that already holds a reminder about the same person, nor on a
+    ``closed`` day (its digest deleted) if they would join a digest. A budgeted wish that
     finds no room within the horizon waits (``keepwarm lapsed`` lists it) rather than a
     backlog filling the calendar for months, where every reminder written would move again
     each time one ahead of it is done. An overdue reminder goes on today's slot even once its
@@ -157,15 +176,17 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
                 person_days.add((wish.rid.contact, start.astimezone(tz).date()))
 
     def full(wish: Wish, day: date) -> bool:
-        return wish.budgeted and (per_day[day] >= settings.max_per_day
-                                  or (wish.rid.contact, day) in person_days)
+        return ((wish.budgeted and (per_day[day] >= settings.max_per_day
+                                   or (wish.rid.contact, day) in person_days))
+                or (day <= horizon and starts.free(day) is None)
+                or (day in closed and digest.joins(wish)))
 
     for wish in live:
         if wish.rid in pins:
             take(wish, pins[wish.rid])
         elif wish.fixed and wish.earliest <= horizon:
             take(wish, midnight(wish.earliest, tz) if wish.all_day
-                 else slot(wish.earliest, settings))
+                 else starts.of(wish.earliest))
     for wish in live:
         if wish.rid in placed or wish.fixed:
             continue
@@ -174,24 +195,46 @@ def place(live: Sequence[Wish], pins: Mapping[ReminderId, datetime], settings: S
             day = next_working_day(day + timedelta(days=1), settings.working_days)
         if wish.budgeted and day > horizon:
             continue
-        take(wish, slot(day, settings))
+        take(wish, starts.of(day))
     return placed
 
 
-def slot(day: date, settings: Settings) -> datetime:
-    return datetime.combine(day, settings.reminder_time, tzinfo=settings.tz)
+class Starts:
+    """A day's start for its reminders: ``time``, or the first free slot after a meeting
+    there (``daemon.slots``), worked out once a day."""
+
+    def __init__(self, settings: Settings, busy: Busy) -> None:
+        self.settings, self.busy = settings, busy
+        self.known: dict[date, datetime | None] = {}
+
+    def free(self, day: date) -> datetime | None:
+        """The day's free start, or None when meetings fill its hours."""
+        if day not in self.known:
+            self.known[day] = free_start(day, self.settings, self.busy)
+        return self.known[day]
+
+    def of(self, day: date) -> datetime:
+        """Where a reminder on ``day`` goes: a full day (one a fixed reminder must be on, or
+        past the horizon) still has ``time``."""
+        return self.free(day) or datetime.combine(day, self.settings.reminder_time,
+                                                  tzinfo=self.settings.tz)
+
+    def day(self, start: datetime) -> date:
+        return start.astimezone(self.settings.tz).date()
 
 
 def write(wish: Wish, start: datetime, event: RemoteReminder | None,
-          record: ReminderRecord | None, moved: bool, settings: Settings
-          ) -> tuple[Reminder, ReminderRecord, Change | None]:
+          record: ReminderRecord | None, moved: bool, settings: Settings,
+          shared: frozenset[str] = frozenset()) -> tuple[Reminder, ReminderRecord, Change | None]:
     """The event a placed wish should be, its new record, and the change that gets it there.
 
     A reminder keeps the UID it was first written with when it moves, so a client's alarm or
     note on it survives; a new due cycle without an event gets a new UID. One the user
     ``moved`` keeps the length they gave it, and whether it is all-day: a birthday the user
-    gave a time keeps that time."""
-    uid = (event.uid if event else record.uid if record and record.due == wish.due
+    gave a time keeps that time. A UID in ``shared`` is a digest's, never one of its
+    members' own (style switched from digest to each)."""
+    uid = (event.uid if event else record.uid
+           if record and record.due == wish.due and record.uid not in shared
            else reminder_uid(wish.rid, wish.due))
     mine = event if moved else None  # the user's version of it
     all_day = mine.all_day if mine else wish.all_day

@@ -308,3 +308,26 @@ def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo,
                                _promise_text(p, tz), earliest=max(p.due, as_of), fixed=True,
                                name=p.name))
     return wishes
+
+
+DIGEST = "digest"  # [reminders] style = "digest": one event a day lists those due; key: the day
+
+
+def digest_id(day: date) -> ReminderId:
+    return ReminderId(DIGEST, "", day.isoformat())
+
+
+def digest(day: date, members: Sequence[Wish]) -> Wish:
+    """The day's one event listing everyone due on it: each person's own reminder (title,
+    then its lines, which say why they are due and how to reach them) without the line on
+    what keepwarm does with that event, said once for the whole list instead; a blank line
+    parts one person from the next, none is left within."""
+    sections = []
+    for n, w in enumerate(members, 1):
+        lines = [line for line in w.description.splitlines()
+                 if line and not line.startswith("Created by keepwarm")]
+        sections.append("\n".join([f"{n}. {w.title}", *lines]))
+    footer = ("Created by keepwarm. A person leaves this list once you are in touch; "
+              "deleting this event dismisses everyone on it until they are due again.")
+    return Wish(digest_id(day), day, f"Keep in touch: {plural(len(members), 'person', 'people')}",
+                "\n\n".join([*sections, footer]), earliest=day, name="")

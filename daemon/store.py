@@ -382,6 +382,17 @@ class Store(ContactTables):
             yield Meeting(mid, from_epoch(start), from_epoch(end), organizer, attendees,
                           cast(MeetingStatus, status), bool(all_day))
 
+    def busy_spans(self, start: datetime, end: datetime, own_rule: str
+                   ) -> list[tuple[datetime, datetime]]:
+        """The timed meetings overlapping [start, end) the user is busy in: not cancelled,
+        not declined by the user (whose own row's rule is ``own_rule``); for placing
+        reminders around them. A scan of one table, and the participants' key."""
+        return [(from_epoch(s), from_epoch(e)) for s, e in self.db.execute(
+            "SELECT start, end FROM meetings m WHERE all_day=0 AND status!='cancelled' "
+            "AND end>? AND start<? AND NOT EXISTS (SELECT 1 FROM participants p WHERE "
+            "p.channel='meeting' AND p.source_id=m.meeting_id AND p.rule=? "
+            "AND p.status='declined') ORDER BY start", (epoch(start), epoch(end), own_rule))]
+
     def update_verdicts(self, updates: Sequence[Rejudged]) -> None:
         """Verdicts judged again; an address that became a touchpoint gets a contact."""
         with self.transaction():

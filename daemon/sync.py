@@ -16,6 +16,7 @@ from connectors.base import Connector
 from daemon import (
     cadence,
     followups,
+    inference,
     ingest,
     planner,
     promisestate,
@@ -280,7 +281,17 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
     held = writer.list_reminders()
     return reminders.with_alarm(
         planner.plan(wishes, held, records, store.dismissals(), config.settings, now,
-                     writer.user_editable), held, config.settings.reminder_alarm)
+                     writer.user_editable, busy(store, config, now)),
+        held, config.settings.reminder_alarm)
+
+
+def busy(store: Store, config: Config, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The meetings a reminder steps around, from today to a week past the horizon (a
+    reminder that finds no free slot by then is not written yet anyway)."""
+    today = datetime.combine(now.astimezone(config.settings.tz).date(), datetime.min.time(),
+                             tzinfo=config.settings.tz)
+    return store.busy_spans(today, today + timedelta(days=config.settings.horizon_days + 8),
+                            inference.OWN_ADDRESS)
 
 
 def reconcile(config: Config, store: Store, statuses: list[Status], now: datetime,

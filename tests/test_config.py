@@ -35,7 +35,8 @@ def test_example_config_is_valid_and_documents_every_key(tmp_path: Path) -> None
     for key in ("addresses", "timezone", "path", "state_dir", "ignore", "max_recipients",
                 "max_meeting_attendees", "default", "new_relationship", "min_touchpoints",
                 "forget_after", "[[cadence.rules]]", "match", "every", "calendar", "time",
-                "duration", "max_per_day", "working_days", "horizon", "poll_interval"):
+                "duration", "max_per_day", "working_days", "horizon", "poll_interval",
+                'hours = "09:00-17:00"', 'style = "each"'):
         assert key in text, key
 
 

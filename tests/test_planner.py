@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -49,9 +50,15 @@ class Calendar:
         self.dismissals: dict[ReminderId, date] = {}
         self.editable = editable
 
-    def run(self, statuses: list[Status], now: datetime = MON_8, settings: Settings = S) -> Plan:
-        p = plan(cadence(statuses), list(self.events.values()), self.records, self.dismissals,
-                 settings, now, self.editable)
+    def run(self, statuses: list[Status], now: datetime = MON_8, settings: Settings = S,
+            busy: Sequence[tuple[datetime, datetime]] = ()) -> Plan:
+        return self.play(cadence(statuses), now, settings, busy)
+
+    def play(self, wishes: list[Wish], now: datetime = MON_8, settings: Settings = S,
+             busy: Sequence[tuple[datetime, datetime]] = ()) -> Plan:
+        """Plan ``wishes`` and apply the changes as a calendar would."""
+        p = plan(wishes, list(self.events.values()), self.records, self.dismissals,
+                 settings, now, self.editable, busy)
         for c in p.changes:
             if isinstance(c, Create | Update):
                 r = c.reminder

@@ -17,7 +17,7 @@ LEAVES = {"daemon.model", "daemon.errors"}
 PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminders",
         "daemon.durations", "daemon.words", "daemon.replytimes", "daemon.followups",
         "daemon.birthdays", "daemon.grouping", "daemon.promises", "daemon.when",
-        "daemon.promisetext", "daemon.timephrase"}
+        "daemon.promisetext", "daemon.timephrase", "daemon.slots", "daemon.digest"}
 PURE |= {"daemon.rhythm"}  # issue 16: the learned rhythm and the strength
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
