@@ -28,7 +28,8 @@ SATURATION = 10.0  # a score this high is strength 63: a handful of recent touch
 # the edges of the interval histogram's buckets, in days: "up to 7", "8-14", ...
 INTERVAL_EDGES = (7, 14, 30, 60, 90, 180, 365)
 
-Touch = tuple[str, str, datetime]  # (contact key, channel: email | meeting, when)
+# (contact key, channel: email | meeting, the message's or meeting's id, when)
+Touch = tuple[str, str, str, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +104,12 @@ def build(statuses: Sequence[Status], touches: Iterable[Touch], awaiting: Sequen
     """The report as of ``now``; ``touches`` from ``since(now)`` to ``now``."""
     today = now.astimezone(tz).date()
     shown = [s for s in statuses if not s.facts.ignored]
+    touches = list(touches)
     by_contact: dict[str, list[tuple[str, datetime]]] = {}
-    for key, channel, at in touches:
+    for key, channel, _, at in touches:
         by_contact.setdefault(key, []).append((channel, at))
     months = month_starts(today)
-    weeks, mail, meetings = weekly((t for ts in by_contact.values() for t in ts), today, tz)
+    weeks, mail, meetings = weekly(touches, today, tz)
     due, more = due_soon(shown, awaiting, today)
     return Report(
         today=today, contacts=len(shown), tracked=sum(s.tracked for s in shown),
@@ -152,15 +154,15 @@ def due_soon(statuses: Sequence[Status], awaiting: Sequence[Awaiting],
                  for s in due[:DUE_SHOWN]), max(0, len(due) - DUE_SHOWN)
 
 
-def weekly(touches: Iterable[tuple[str, datetime]], today: date, tz: tzinfo
+def weekly(touches: Iterable[Touch], today: date, tz: tzinfo
            ) -> tuple[tuple[date, ...], tuple[int, ...], tuple[int, ...]]:
-    """Touches per week (Monday to Sunday) over the last ``WEEKS`` weeks, mail and
-    meetings apart."""
+    """Messages and meetings per week (Monday to Sunday) over the last ``WEEKS`` weeks,
+    each once however many contacts it reached."""
     last = today - timedelta(days=today.weekday())
     weeks = tuple(last - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS))
     first = weeks[0]
     mail, meetings = [0] * WEEKS, [0] * WEEKS
-    for channel, at in touches:
+    for channel, _, at in {(channel, source, at) for _, channel, source, at in touches}:
         i = (at.astimezone(tz).date() - first).days // 7
         if 0 <= i < WEEKS:
             (meetings if channel == "meeting" else mail)[i] += 1
