@@ -218,14 +218,13 @@ class ContactTables(CardTables, PromiseTables):
     def touches(self, since: datetime, until: datetime) -> list[tuple[str, str, str, datetime]]:
         """(contact, channel, message or meeting id, time) of every counted message and
         meeting in [since, until], once per contact however many of its addresses it reached
-        (``keepwarm report``)."""
+        (``keepwarm report``). A set in Python, not SQL's DISTINCT: half the time."""
         with bulk_read():
-            rows = self.db.execute(
-                "SELECT a.contact, p.channel, p.source_id, max(p.at) FROM participants p "
+            rows = set(self.db.execute(
+                "SELECT a.contact, p.channel, p.source_id, p.at FROM participants p "
                 "JOIN addresses a ON a.email = p.email WHERE p.rule IS NULL AND p.role != ? "
-                "AND p.at BETWEEN ? AND ? GROUP BY a.contact, p.channel, p.source_id",
-                (FROM, epoch(since), epoch(until)))
-            return [(str(c), str(ch), str(src), from_epoch(at)) for c, ch, src, at in rows]
+                "AND p.at BETWEEN ? AND ?", (FROM, epoch(since), epoch(until))))
+            return [(c, ch, src, from_epoch(at)) for c, ch, src, at in rows]
 
     # -- the user's steering -----------------------------------------------------------
     def steering(self) -> Steering:

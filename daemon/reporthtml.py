@@ -134,7 +134,8 @@ def heatmap(r: Report) -> str:
     rows = "\n".join(heat_row(row, r.months, top) for row in r.rows)
     return (f"<section id=\"strongest\"><h2>The {len(r.rows)} strongest relationships</h2>"
             "<p class=\"note\">Messages and meetings per month over the last "
-            f"{len(r.months)} months, each cell showing its count; the darker, the more. "
+            f"{len(r.months)} months, each cell showing its count; the deeper the colour, "
+            "the more. "
             "Strength (0-100) weighs recent touches more, a meeting twice a message. "
             "<span class=\"badge\">lapsed</span> marks someone past due.</p>"
             "<div class=\"scroll\"><table class=\"heat\"><caption>Touches per month, "
