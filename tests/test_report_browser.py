@@ -122,3 +122,14 @@ def test_the_page_prints(page: Path, tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+
+
+def test_the_committed_screenshot_is_a_drawn_page() -> None:
+    """docs/report-demo.png, which the README shows: made by Chromium from the demo's page
+    (`chromium --headless --window-size=1200,2480 --screenshot=docs/report-demo.png
+    file://DEMO/report.html`), not an empty frame."""
+    shot = Path(__file__).resolve().parent.parent / "docs" / "report-demo.png"
+    width, _, colours = pixels(shot)
+    counts = Counter(colours)
+    assert width == 1200 and len(counts) > 50
+    assert counts.most_common(1)[0][1] < 0.95 * len(colours)
