@@ -71,8 +71,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     write(path, page)
     say(str(path))
     if args.open and not opened(path):
-        complain(f"keepwarm: no web browser found to open the report; open {path} yourself "
-                 "(or set $BROWSER)")
+        complain(f"keepwarm: no web browser could open the report; open {path} yourself, "
+                 "or set $BROWSER to one")
         return 1
     return 0
 

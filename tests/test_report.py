@@ -212,6 +212,21 @@ def test_open_hands_the_file_to_the_browser(demo: Path, tmp_path: Path) -> None:
     assert seen.read_text(encoding="utf-8").strip() == out.as_uri()
 
 
+def test_open_without_a_browser_says_so_and_exits_1_with_the_page_written(
+        demo: Path, tmp_path: Path) -> None:
+    """No browser on the PATH (the standard ones are looked up there) and a $BROWSER that
+    does not run."""
+    out = tmp_path / "r.html"
+    env = {**os.environ, "BROWSER": str(tmp_path / "no-such-browser"), "PATH": str(tmp_path),
+           "DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    done = subprocess.run([sys.executable, "-m", "daemon.cli", "--config",
+                           str(demo / "config.toml"), "report", "--out", str(out), "--open"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stdout == f"{out}\n" and out.exists()
+    assert done.stderr.count("\n") == 1 and "no web browser could open" in done.stderr
+
+
 def test_an_empty_store_gives_a_page_that_says_so(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config.toml"
