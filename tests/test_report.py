@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -18,10 +19,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from daemon import reportdata
+from daemon import reportdata, reporthtml
 from daemon.cli import main
 from daemon.demo import run_demo
-from daemon.model import ContactFacts, Status
+from daemon.model import Awaiting, ContactFacts, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-03-02"
@@ -285,3 +286,19 @@ def test_interval_buckets_take_their_edges() -> None:
     got = dict(reportdata.interval_histogram([7, 8, 14, 90, 365, 366, 3650]))
     assert got["1-7 days"] == 1 and got["8-14 days"] == 2 and got["61-90 days"] == 1
     assert got["181-365 days"] == 1 and got["over 365 days"] == 2
+
+
+def test_names_and_subjects_from_mail_are_text_and_only_web_or_mail_links_link() -> None:
+    """A name or subject is whatever a sender wrote: never markup; a link that is not
+    http(s) or mailto (``javascript:``) is not made one."""
+    plain = status("x@evil.example", NOW.date())
+    evil = dataclasses.replace(plain, facts=dataclasses.replace(
+        plain.facts, name="<script>alert(1)</script>"))
+    thread = Awaiting("x@evil.example", "<b>X</b>", "<img src=x onerror=alert(1)>", "m1",
+                      "t1", (NOW,), 1, NOW.date(), "waiting", "javascript:alert(1)",
+                      contact="x@evil.example")
+    html = reporthtml.page(reportdata.build([evil], [], [thread], [], NOW, UTC))
+    cells = parsed(html)
+    assert not cells.tags & {"script", "img", "b"}
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not [u for u in cells.links if u.startswith("javascript")]
