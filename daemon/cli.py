@@ -26,6 +26,7 @@ from daemon import (
     logsetup,
     promisecmds,
     render,
+    reportcmds,
     runtime,
     service,
     shellaids,
@@ -195,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
     awaitcmds.register(add)
     promisecmds.register(add)
     birthdaycmds.register(add)
+    reportcmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",
             cmd_completion)
     s.add_argument("shell", choices=shellaids.SHELLS,

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from daemon import birthdaycmds, birthdays, cadence, render, steering, sync
+from daemon import birthdaycmds, birthdays, cadence, render, reportcmds, steering, sync
 from daemon.config import Config, load
 from daemon.store import Store
 from daemon.terminal import show
@@ -105,6 +105,10 @@ def run_demo(console: Console, folder: Path | None = None) -> int:
         show(render.lapsed_grid(cadence.lapsed(statuses), ""), console)
         show_awaiting(console, cfg, store, folder / "config.toml")
         show_birthdays(console, cfg, store, folder / "config.toml")
+        page = folder / reportcmds.REPORT_NAME
+        reportcmds.write(page, reportcmds.build(cfg, store, DEMO_NOW))
+        console.print(f"A picture of these relationships: {page} (open it in a web browser; "
+                      "`keepwarm report` writes yours).")
         console.print(f"Reminders written to {folder / 'followups.ics'} — open it in any "
                       "calendar app. The demo folder stays for you to explore.")
         console.print(f"Try: keepwarm --config {folder / 'config.toml'} show "

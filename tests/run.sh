@@ -7,13 +7,15 @@ cd "$(dirname "$0")/.."
 
 # System packages the tests run for real (never skipped): systemd-analyze checks the unit,
 # Dovecot serves the IMAP tests (tests/servers/dovecot.py starts its own, no system service),
-# zsh and fish check their completion scripts, groff the man page (tests/test_cli_shell.py).
+# zsh and fish check their completion scripts, groff the man page (tests/test_cli_shell.py),
+# Chromium draws `keepwarm report`'s page headless (tests/test_report_browser.py).
 need_apt=()
 command -v systemd-analyze >/dev/null || need_apt+=(systemd)
 [ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
 command -v zsh >/dev/null || need_apt+=(zsh)
 command -v fish >/dev/null || need_apt+=(fish)
 command -v groff >/dev/null || need_apt+=(groff-base)
+command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${need_apt[@]}"
