@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta, tzinfo
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from daemon.birthdays import BIRTHDAY, Occurrence, lead_days, occurrences, spoken, written
@@ -35,9 +36,11 @@ from daemon.model import (
     Wish,
     change_rid,
 )
-from daemon.planner import Plan
 from daemon.when import in_words, short
 from daemon.words import plural
+
+if TYPE_CHECKING:  # the planner imports the digest, which imports this module
+    from daemon.planner import Plan
 
 FOLLOWUP = "followup"  # a thread waits for a reply; key: the thread
 PROMISE = "promise"  # a day the user promised; key: the message id, or a manual promise's id
