@@ -57,7 +57,8 @@ def test_the_day_s_reminders_become_one_event_listing_each_person() -> None:
     for i in range(3):  # each person's own lines: why due, how to reach them
         assert f"{i + 1}. Follow up: Person {i}\n" in r.description
         assert f"Addresses: p{i}@x.org" in r.description
-        assert f"Addresses: p{i}@x.org\nWhy: keepwarm show p{i}@x.org" in r.description
+        assert (f"Addresses: p{i}@x.org\nWrite: mailto:p{i}@x.org\n"
+                f"Why: keepwarm show p{i}@x.org") in r.description
     assert r.description.count("Created by keepwarm") == 1
     # every member has its own record, sharing the digest's UID
     assert {rec.uid for rec in p.records.values()} == {r.uid}
@@ -195,7 +196,7 @@ def test_digests_converge_after_a_crash_and_user_deletes(
     keys = {s.facts.key for s in rest}
     for e in cal.events.values():
         assert e.rid.kind == DIGEST and e.start.timetz() == time(9, 30, tzinfo=BERLIN)
-        assert all(k in keys for k in e.description.split()
+        assert all(k.removeprefix("mailto:") in keys for k in e.description.split()
                    if k.endswith("@x.org"))
         assert e.title.startswith("Keep in touch: ")
 
