@@ -26,8 +26,9 @@ from daemon.model import Awaiting, ContactFacts, Status
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-03-02"
-LAPSED = {"Priya Raman": 78, "Jürgen Müller": 52, "Marco Rossi": 11, "Tom Becker": 5,
-          "Yuki Tanaka": 4}
+# as daemon/demo_data/EXPECTED.md has them, most overdue first (the due list's order)
+LAPSED = {"Priya Raman": 86, "Jürgen Müller": 52, "Tom Becker": 25, "Marco Rossi": 11,
+          "Yuki Tanaka": 4, "Sofia Lind": 2}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +90,7 @@ def test_the_demo_writes_the_report_and_prints_its_path(demo: Path) -> None:
 
 
 def test_the_header_counts_the_demo_contacts(page: str) -> None:
-    assert "as of 2026-03-02: 25 contacts, 10 tracked, 5 lapsed" in page
+    assert "as of 2026-03-02: 25 contacts, 10 tracked, 6 lapsed" in page
 
 
 def test_the_heatmap_marks_exactly_the_lapsed_in_words(page: str, demo: Path) -> None:
@@ -123,7 +124,7 @@ def test_the_due_list_is_the_lapsed_then_who_falls_due_within_14_days(page: str)
     rows = cells.rows[1:]
     assert [r[0] for r in rows] == [*LAPSED, "Daniel Okafor"]
     assert rows[-1][1:3] == ["2026-03-08", "in 6 days"]
-    assert rows[0][2] == "overdue 78 days"
+    assert rows[0][2] == "overdue 86 days"
     assert "mailto:priya@lumen-analytics.example" in cells.links
 
 
