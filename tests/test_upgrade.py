@@ -38,8 +38,11 @@ CARD_MOVED = {"juergen.mueller@brandt-maschinenbau.example", "yuki.tanaka@kumo-v
 # meeting and links to act on: the other four are rewritten once, in place (UID and time kept)
 ACTIONABLE = {"priya@lumen-analytics.example", "marco@rossi-design.example",
               "tom.becker@bigclient.example", "daniel.okafor@northwind-legal.example"}
-CARD_CHANGES = (len(FOLLOWUPS) + len(BIRTHDAYS), len(CARD_MOVED) + len(ACTIONABLE),
-                len(CARD_GONE))
+# ... and the learned rhythm (issue 16): Sofia Lind's weekly syncs give her a 10-day interval,
+# so she is lapsed and gets a cadence reminder of her own
+LEARNED = {"sofia.lind@bigclient.example"}
+CARD_CHANGES = (len(FOLLOWUPS) + len(BIRTHDAYS) + len(LEARNED),
+                len(CARD_MOVED) + len(ACTIONABLE), len(CARD_GONE))
 
 
 @pytest.fixture
@@ -93,7 +96,7 @@ def test_the_old_calendar_is_adopted_and_nothing_is_rewritten(
     assert reconcile(cfg, store, []) == (0, 0, 1)
     assert b"keepwarm:signin:mail" not in calendar.read_bytes()
     assert calendar.read_bytes().count(b"BEGIN:VEVENT") == (
-        8 - len(CARD_GONE) + len(FOLLOWUPS) + len(BIRTHDAYS))
+        8 - len(CARD_GONE) + len(FOLLOWUPS) + len(BIRTHDAYS) + len(LEARNED))
 
 
 def contact_of(event: bytes) -> str:
@@ -124,7 +127,7 @@ def test_a_lost_store_adopts_the_old_calendar_too(upgraded: tuple[Config, Path])
                                 "priya@lumen-analytics.example", "marco@rossi-design.example",
                                 "yuki.tanaka@kumo-ventures.example",
                                 "tom.becker@bigclient.example",
-                                "daniel.okafor@northwind-legal.example")}
+                                "daniel.okafor@northwind-legal.example", *LEARNED)}
 
 
 def test_new_reminders_carry_kind_and_key_in_their_marker(
