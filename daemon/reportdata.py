@@ -8,8 +8,6 @@ draws it. Nothing here reads a clock: ``today`` is given.
 
 from __future__ import annotations
 
-import functools
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +21,6 @@ WEEKS = 104  # touches per week over two years
 STRONGEST = 40  # the heatmap's rows
 DUE_WITHIN = 14  # days: who is due soon (the reminders' usual horizon)
 DUE_SHOWN = 100  # rows of the due list at most; the page says how many more
-HALF_LIFE_DAYS = 90.0
-MEETING_WEIGHT = 2.0  # a meeting says more of a relationship than a message
-SATURATION = 10.0  # a score this high is strength 63: a handful of recent touches is strong
 # the edges of the interval histogram's buckets, in days: "up to 7", "8-14", ...
 INTERVAL_EDGES = (7, 14, 30, 60, 90, 180, 365)
 
@@ -76,21 +71,6 @@ class Report:
     birthdays: tuple[Occurrence, ...]
 
 
-def strength(touches: Iterable[tuple[str, date]], today: date) -> int:
-    """How close a relationship is, 0-100: every touch (channel, day) counts, halving every
-    90 days of age, a meeting twice a message; the sum saturates so no one exceeds 100. A
-    stand-in with one signature until ``daemon.rhythm`` (issue 16, part L) lands: then this
-    calls it."""
-    score = sum(weight(channel == "meeting", (today - day).days) for channel, day in touches)
-    return round(100 * (1 - math.exp(-score / SATURATION)))
-
-
-@functools.cache
-def weight(meeting: bool, age_days: int) -> float:
-    """One touch's part of a strength (cached: 200,000 touches share a few hundred ages)."""
-    return (MEETING_WEIGHT if meeting else 1.0) * 0.5 ** (max(0, age_days) / HALF_LIFE_DAYS)
-
-
 def month_starts(end: date, n: int = MONTHS) -> tuple[date, ...]:
     """The first days of the ``n`` months up to and including ``end``'s, oldest first."""
     index = end.year * 12 + end.month - 1
@@ -98,8 +78,7 @@ def month_starts(end: date, n: int = MONTHS) -> tuple[date, ...]:
 
 
 def since(now: datetime) -> datetime:
-    """The oldest touch the report needs: the first day of its first month (a touch older
-    than two years adds under 0.4% of its weight to a strength)."""
+    """The oldest touch the report needs: the first day of its first month or week."""
     first = month_starts(now.date())[0]
     start = min(first, now.date() - timedelta(weeks=WEEKS))
     return datetime.combine(start, datetime.min.time(), tzinfo=now.tzinfo)
@@ -140,7 +119,7 @@ def strongest(statuses: Sequence[Status], by_contact: dict[str, list[tuple[str, 
             i = slot.get((day.year, day.month))
             if i is not None:
                 counts[i] += 1
-        rows.append(Row(s.facts.key, s.facts.name or s.facts.key, strength(mine, today),
+        rows.append(Row(s.facts.key, s.facts.name or s.facts.key, s.strength,
                         tuple(counts), s.lapsed, s.overdue_days))
     rows.sort(key=lambda r: (-r.strength, r.name.lower(), r.key))
     return tuple(rows[:STRONGEST])
