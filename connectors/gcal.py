@@ -218,7 +218,7 @@ def _meeting(item: dict[str, Any], where: str, ctx: FetchContext) -> list[Observ
                        organizer=_address(item.get("organizer") or {}), attendees=attendees,
                        status=_STATUS.get(str(item.get("status")), "confirmed"),
                        all_day=all_day, summary=clean_text(str(item.get("summary", ""))),
-                       location=where))
+                       location=where, free=item.get("transparency") == "transparent"))
     return out
 
 

@@ -202,6 +202,7 @@ def _meeting(
         all_day=all_day,
         summary=clean_text(str(event.get("SUMMARY", ""))).strip(),
         location=location,
+        free=str(event.get("TRANSP", "")).strip().upper() == "TRANSPARENT",
     )
 
 

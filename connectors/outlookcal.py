@@ -43,6 +43,8 @@ UTC_TIMES = 'outlook.timezone="UTC"'
 PROPERTY_SET = "{8653ded6-e767-503b-878d-77df8e4b8917}"
 CONTACT_PROPERTY = f"String {PROPERTY_SET} Name keepwarm-contact"
 UID_PROPERTY = f"String {PROPERTY_SET} Name keepwarm-uid"
+# Graph's showAs values that leave the user available (tentative, busy, oof: not)
+_FREE = ("free", "workingelsewhere")
 _RESPONSE: dict[str, PartStat] = {
     "accepted": "accepted",
     "organizer": "accepted",
@@ -190,7 +192,8 @@ def to_meeting(event: dict[str, Any], own: str, where: str, tz: tzinfo) -> Meeti
         meeting_id=clean_text(str(event.get("iCalUId") or "")) or f"outlook:{event.get('id')}",
         start=start, end=end, organizer=organizer, attendees=tuple(attendees.values()),
         status=status, all_day=all_day,
-        summary=clean_text(str(event.get("subject") or "")), location=location)
+        summary=clean_text(str(event.get("subject") or "")), location=location,
+        free=str(event.get("showAs") or "").lower() in _FREE)
 
 
 def graph_when(value: Any, all_day: bool, tz: tzinfo) -> datetime | None:

@@ -91,6 +91,9 @@ class Meeting:
     all_day: bool = False
     summary: str = ""
     location: str = ""  # where it came from, for logs and `keepwarm show`
+    # shown as free (TRANSP:TRANSPARENT, Google's transparency, Graph's showAs free or
+    # workingElsewhere): still a touchpoint, never in the way of a reminder's placement
+    free: bool = False
 
 
 @dataclass(frozen=True, slots=True)

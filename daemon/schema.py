@@ -207,6 +207,11 @@ MIGRATIONS: list[str] = [
         when_text TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID
     """,
+    # 8: a meeting shown as free (issue 16) is no obstacle to a reminder's placement. Meetings
+    # stored before are taken as busy until their source sends them again.
+    """
+    ALTER TABLE meetings ADD COLUMN free INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

@@ -253,13 +253,13 @@ class Store(ContactTables):
         for m, verdicts in judged:
             at = epoch(m.start)
             meetings.append((m.meeting_id, account, at, epoch(m.end), int(m.all_day), m.status,
-                             m.summary, m.location))
+                             m.summary, m.location, int(m.free)))
             rows += [("meeting", m.meeting_id, v.email, v.name, v.role, v.status, at, v.rule)
                      for v in verdicts]
         if not meetings:
             return 0
         with self.transaction():
-            self.db.executemany("INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?,?)",
+            self.db.executemany("INSERT OR REPLACE INTO meetings VALUES (?,?,?,?,?,?,?,?,?)",
                                 meetings)
             self.db.executemany("DELETE FROM participants WHERE channel='meeting' AND "
                                 "source_id=?", [(m[0],) for m in meetings])
@@ -373,22 +373,22 @@ class Store(ContactTables):
                 "SELECT source_id, email, name, role, status FROM participants "
                 "WHERE channel='meeting'"):
             people.setdefault(mid, []).append((email, name, role, status))
-        for mid, start, end, all_day, status in self.db.execute(
-                "SELECT meeting_id, start, end, all_day, status FROM meetings"):
+        for mid, start, end, all_day, status, free in self.db.execute(
+                "SELECT meeting_id, start, end, all_day, status, free FROM meetings"):
             rows = people.get(mid, [])
             organizer = next((Address(e, n) for e, n, r, _ in rows if r == "organizer"), None)
             attendees = tuple(Attendee(Address(e, n), cast(PartStat, s)) for e, n, r, s in rows
                               if r != "organizer" or s != "accepted")
             yield Meeting(mid, from_epoch(start), from_epoch(end), organizer, attendees,
-                          cast(MeetingStatus, status), bool(all_day))
+                          cast(MeetingStatus, status), bool(all_day), free=bool(free))
 
     def busy_spans(self, start: datetime, end: datetime, own_rule: str
                    ) -> list[tuple[datetime, datetime]]:
-        """The timed meetings overlapping [start, end) the user is busy in: not cancelled,
-        not declined by the user (whose own row's rule is ``own_rule``); for placing
+        """The timed meetings overlapping [start, end) the user is busy in: not shown as free,
+        not cancelled, not declined by the user (whose own row's rule is ``own_rule``); for placing
         reminders around them. A scan of one table, and the participants' key."""
         return [(from_epoch(s), from_epoch(e)) for s, e in self.db.execute(
-            "SELECT start, end FROM meetings m WHERE all_day=0 AND status!='cancelled' "
+            "SELECT start, end FROM meetings m WHERE all_day=0 AND free=0 AND status!='cancelled' "
             "AND end>? AND start<? AND NOT EXISTS (SELECT 1 FROM participants p WHERE "
             "p.channel='meeting' AND p.source_id=m.meeting_id AND p.rule=? "
             "AND p.status='declined') ORDER BY start", (epoch(start), epoch(end), own_rule))]

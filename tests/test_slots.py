@@ -148,7 +148,8 @@ def test_hours_and_style_are_checked_with_the_fix_named(tmp_path: Path) -> None:
     assert parse({}, tmp_path / "c.toml").settings.reminder_hours == (time(9), time(17))
 
 
-def test_sync_steps_around_the_meetings_it_read_but_not_declined_ones(tmp_path: Path) -> None:
+def test_sync_steps_around_the_meetings_it_read_but_not_declined_nor_free_ones(
+        tmp_path: Path) -> None:
     world = World(tmp_path)
     world.send("work", "b0", 60, "bo@x.org")
     world.send("work", "b1", 40, "bo@x.org")
@@ -162,6 +163,9 @@ def test_sync_steps_around_the_meetings_it_read_but_not_declined_ones(tmp_path: 
     world.data["home"].meetings["off"] = Meeting(
         "off", monday.replace(hour=11), monday.replace(hour=12), me, (Attendee(cy),),
         status="cancelled")
+    world.data["home"].meetings["free"] = Meeting(  # shown as free: the user is available
+        "free", monday.replace(hour=11), monday.replace(hour=12), me, (Attendee(cy),),
+        free=True)
     world.sync()
     assert world.reminders() == {"bo@x.org": monday.replace(hour=11)}
     assert world.sync().reminders.__dict__ == {  # type: ignore[union-attr]

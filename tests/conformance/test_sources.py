@@ -346,3 +346,14 @@ def test_promises_come_from_my_sent_mail_only_and_only_when_asked(mail_harness: 
     assert timedelta(days=1) <= promise.due - sent_day <= timedelta(days=7)
     if "r1@example.org" in got:
         assert got["r1@example.org"].promises == ()
+
+
+def test_a_meeting_shown_as_free_says_so(meeting_harness: Any) -> None:
+    """TRANSP:TRANSPARENT, Google's transparency, Graph's showAs: the placement of reminders
+    needs to know the user is available then (the meeting still counts as a touchpoint)."""
+    meeting_harness.add_meeting(meeting("free1@example.com", 3, free=True,
+                                        attendees=(Attendee(Address("x@example.org")),)))
+    meeting_harness.add_meeting(meeting("busy1@example.com", 2,
+                                        attendees=(Attendee(Address("x@example.org")),)))
+    got = {m.meeting_id: m.free for m in meetings(fetch(meeting_harness)[0])}
+    assert got == {"free1@example.com": True, "busy1@example.com": False}

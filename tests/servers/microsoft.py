@@ -720,6 +720,7 @@ def graph_event(meeting: Meeting, response: str = "none") -> dict[str, Any]:
     return {"iCalUId": meeting.meeting_id, "subject": meeting.summary,
             "start": when(meeting.start), "end": when(meeting.end),
             "isAllDay": meeting.all_day, "isCancelled": meeting.status == "cancelled",
+            "showAs": "free" if meeting.free else "busy",
             "organizer": person(meeting.organizer) if meeting.organizer else None,
             "attendees": [{**person(a.address), "type": "required",
                            "status": {"response": _RESPONSES[a.status], "time": None}}

@@ -28,7 +28,8 @@ def event_of(meeting: Meeting) -> dict[str, Any]:
 
     event: dict[str, Any] = {"iCalUID": meeting.meeting_id, "start": when(meeting.start),
                              "end": when(meeting.end), "summary": meeting.summary,
-                             "status": meeting.status}
+                             "status": meeting.status,
+                             "transparency": "transparent" if meeting.free else "opaque"}
     if meeting.organizer is not None:
         event["organizer"] = {"email": meeting.organizer.email,
                               "displayName": meeting.organizer.name}

@@ -63,6 +63,8 @@ def _event(meeting: Meeting) -> icalendar.Event:
         event.add("DTEND", meeting.end)
     event.add("SUMMARY", meeting.summary)
     event.add("STATUS", _STATUS[meeting.status])
+    if meeting.free:
+        event.add("TRANSP", "TRANSPARENT")
     if meeting.organizer is not None:
         organizer = icalendar.vCalAddress(f"mailto:{meeting.organizer.email}")
         if meeting.organizer.name:
