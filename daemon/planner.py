@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from daemon import digest
@@ -37,6 +37,8 @@ class Plan:
     records: dict[ReminderId, ReminderRecord]  # confirmed=False where a change is due
     dismissals: dict[ReminderId, date]  # reminder -> the due date the user dismissed
     reminders: dict[ReminderId, Reminder]  # what should be in the calendar
+    # a digest -> who it lists, in its order (contact key, name): for `keepwarm plan`
+    members: dict[ReminderId, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,14 @@ def plan(wishes: Iterable[Wish], remote: Sequence[RemoteReminder],
         reminders[rid], new_records[rid] = want, record
         if change is not None:
             changes.append(change)
+    listed: dict[ReminderId, list[tuple[str, str]]] = {}
     for member, held_by in folded.members.items():
         new_records[member] = digest.member_record(wanted[member], new_records[held_by])
+        listed.setdefault(held_by, []).append((member.contact, wanted[member].name))
     changes += [Delete(e) for rid, e in found.items() if rid not in folded.events]
     return Plan(changes, new_records,
                 digest.kept(kept_dismissals(user.dismissed, wanted, settings, as_of), as_of),
-                reminders)
+                reminders, {rid: tuple(people) for rid, people in listed.items()})
 
 
 def local_days(event: RemoteReminder, tz: tzinfo) -> RemoteReminder:

@@ -197,8 +197,11 @@ def plan_grid(plan: Plan, tz: tzinfo) -> Grid:
                                         Column("Title", fold=True)))
     for c in plan.changes:
         action, start, title, all_day = _change(c)
+        people = [name or key for key, name in plan.members.get(change_rid(c), ())
+                  ] if action != "remove" else []
         g.add(action, start.astimezone(tz).strftime("%a %Y-%m-%d " + (
-            "all day" if all_day else "%H:%M")), title)
+            "all day" if all_day else "%H:%M")), title + (
+                f" ({', '.join(people)})" if people else ""))
     return g
 
 
@@ -208,7 +211,9 @@ def plan_json(plan: Plan, tz: tzinfo) -> dict[str, Any]:
         action, start, title, _ = _change(c)
         rid = change_rid(c)
         changes.append({"action": action, "start": start.astimezone(tz).isoformat(),
-                        "title": title, "kind": rid.kind, "contact": rid.contact or None})
+                        "title": title, "kind": rid.kind, "contact": rid.contact or None,
+                        "members": [{"contact": key, "name": name} for key, name in
+                                    plan.members.get(rid, ())] if action != "remove" else []})
     return {"changes": changes, "kept": kept(plan)}
 
 

@@ -143,7 +143,8 @@ def test_plan_json_lists_changes_then_what_is_kept(
     assert isinstance(got, dict) and set(got) == {"changes", "kept"}
     assert got["kept"] == 0 and got["changes"]
     for c in got["changes"]:
-        assert set(c) == {"action", "start", "title", "kind", "contact"}
+        assert set(c) == {"action", "start", "title", "kind", "contact", "members"}
+        assert c["members"] == []  # a digest's only (style = "digest")
         assert c["action"] == "create" and c["kind"] == "cadence"
         assert date.fromisoformat(c["start"][:10]) >= TODAY
     assert {c["contact"] for c in got["changes"]} >= {JOSE, "eve@example.org"}

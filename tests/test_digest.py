@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 from connectors.base import KEEPWARM_PROPERTY
+from daemon import render
 from daemon.model import (
     Address,
     Attendee,
@@ -73,6 +74,24 @@ def test_one_person_reads_person_and_the_budget_spills_to_the_next_digest() -> N
     assert digests(cal) == {MON: "Keep in touch: 1 person"}
     cal.run(due(7), MON_8, D)
     assert digests(cal) == {MON: "Keep in touch: 5 people", TUE: "Keep in touch: 2 people"}
+
+
+def test_plan_names_whom_each_digest_it_writes_lists() -> None:
+    """`keepwarm plan` says who is in a digest, not only how many (the table and --json);
+    a digest it removes lists nobody (the event's own text says who it held)."""
+    cal = Calendar()
+    p = cal.run(due(7), MON_8, D)
+    assert p.members[digest_id(TUE)] == (("p5@x.org", "Person 5"), ("p6@x.org", "Person 6"))
+    grid = render.plan_grid(p, BERLIN)
+    assert [row[2] for row in grid.rows] == [
+        "Keep in touch: 5 people (Person 0, Person 1, Person 2, Person 3, Person 4)",
+        "Keep in touch: 2 people (Person 5, Person 6)"]
+    changes = render.plan_json(p, BERLIN)["changes"]
+    assert [len(c["members"]) for c in changes] == [5, 2]
+    assert changes[1]["members"][0] == {"contact": "p5@x.org", "name": "Person 5"}
+    gone = cal.run([], MON_8, D)  # everyone in touch: both digests go
+    assert [c["members"] for c in render.plan_json(gone, BERLIN)["changes"]] == [[], []]
+    assert all("(" not in row[2] for row in render.plan_grid(gone, BERLIN).rows)
 
 
 def test_someone_in_touch_leaves_the_list() -> None:
