@@ -173,7 +173,24 @@ def describe_followups(items: Sequence[Awaiting], with_cadence: Status | None,
     done = items[0].email
     footer = ["Created by keepwarm. It removes this event when they answer or write to you, "
               f"or after: keepwarm done {done}", "Why: keepwarm awaiting"]
-    return title, "\n\n".join("\n".join(b) for b in [*blocks, footer])
+    return title, "\n\n".join("\n".join(b) for b in [*links_once(blocks), footer])
+
+
+def links_once(blocks: Sequence[list[str]]) -> list[list[str]]:
+    """The blocks with each ``Open:`` or ``Write:`` line only where it first appears: the
+    threads of one person and their cadence share a ``Write:`` link, often an ``Open:``."""
+    seen: set[str] = set()
+    out = []
+    for block in blocks:
+        kept = []
+        for line in block:
+            if line.startswith(("Open: ", "Write: ")):
+                if line in seen:
+                    continue
+                seen.add(line)
+            kept.append(line)
+        out.append(kept)
+    return out
 
 
 def contacts(statuses: Iterable[Status], waiting: Iterable[Awaiting], as_of: date,

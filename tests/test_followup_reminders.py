@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,21 @@ def test_a_follow_up_due_on_the_cadence_day_replaces_it_and_says_both() -> None:
     assert w.title == ('Follow up: Jane Doe — no reply to "Proposal Q3" '
                        "(also due to keep in touch)")
     assert "Cadence: every 90 days (default)" in w.description
+
+
+def test_threads_and_cadence_merged_give_each_link_once() -> None:
+    """Two threads with web links (Gmail) and the cadence, in one reminder: one Write: line,
+    and the thread the cadence's last message opens is not offered twice."""
+    web = "https://mail.google.com/mail/#all/t"
+    a = replace(waiting(thread="t1"), link=web + "1")
+    b = replace(waiting(thread="t2", subject="Contract"), link=web + "2")
+    s = status()
+    s = replace(s, facts=replace(s.facts, last_link=web + "2"))
+    [w] = contacts([s], [a, b], TODAY, BERLIN)
+    lines = w.description.splitlines()
+    assert [x for x in lines if x.startswith("Write: ")] == ["Write: mailto:jane@acme.example"]
+    assert [x for x in lines if x.startswith("Open: ")] == [f"Open: {web}1", f"Open: {web}2"]
+    assert "Cadence: every 90 days (default)" in lines
 
 
 def test_an_overdue_cadence_meets_a_follow_up_due_today() -> None:
