@@ -25,6 +25,7 @@ from urllib.parse import quote
 from connectors.base import alarm_minutes, day_start
 from connectors.calendarlist import CalendarList
 from connectors.graph import MAX_IN_FLIGHT, Graph, GraphError
+from connectors.graphzones import all_day_zone
 from connectors.outlookcal import (
     CONTACT_PROPERTY,
     UID_PROPERTY,
@@ -183,8 +184,10 @@ def event_body(reminder: Reminder) -> dict[str, Any]:
     """keepwarm's event: UTC times, free, no attendees, marked as its own, with no alarm but
     the one ``[reminders] alarm`` asks for. An all-day one is midnight to midnight in the
     user's zone (Graph wants midnights, and Outlook shows an all-day event on the days of
-    the zone it was written in)."""
-    zone = getattr(reminder.start.tzinfo, "key", "UTC") if reminder.all_day else "UTC"
+    the zone it was written in), named as Graph accepts it (``graphzones``)."""
+    zone = "UTC"
+    if reminder.all_day and reminder.start.tzinfo is not None:
+        zone = all_day_zone(reminder.start.tzinfo, reminder.start.date(), reminder.end.date())
 
     def when(t: datetime) -> dict[str, str]:
         if reminder.all_day:

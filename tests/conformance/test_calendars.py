@@ -72,11 +72,14 @@ def birthday(n: int, day: date, tz: ZoneInfo) -> Reminder:
                     midnight(day, tz), midnight(day + timedelta(days=1), tz), all_day=True)
 
 
-def test_all_day_reminders_are_written_and_read_back_as_dates(calendar_harness: Any) -> None:
+@pytest.mark.parametrize("zone", ["Pacific/Auckland", "America/Toronto", "Pacific/Chatham"])
+def test_all_day_reminders_are_written_and_read_back_as_dates(calendar_harness: Any,
+                                                              zone: str) -> None:
     """A birthday is a date, not a time: every calendar writes it as an all-day event and
     lists it back as one, on the same date however far the user's zone is from UTC (in
-    Auckland, midnight is the previous day in UTC), next to timed reminders."""
-    tz = ZoneInfo("Pacific/Auckland")
+    Auckland, midnight is the previous day in UTC), next to timed reminders; in a zone a
+    calendar does not name (Graph: Toronto, Chatham's +13:45) too."""
+    tz = ZoneInfo(zone)
     day = date(2026, 3, 4)
     w = writer(calendar_harness)
     w.apply([Create(birthday(1, day, tz)), Create(reminder(2))])

@@ -56,6 +56,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from connectors.graphzones import GRAPH_IANA
 from connectors.outlook import OutlookConnector
 from daemon.model import AccountConfig, Address, Meeting
 from tests.servers.faultplan import FaultPlan, digest, reset
@@ -629,6 +630,9 @@ class MicrosoftServer:
         if cid not in self.state.calendars:
             return 404, {"error": {"code": "ErrorItemNotFound"}}, {}
         if method == "POST":
+            refused = _times_refused(body)
+            if refused:
+                return 400, refused, {}
             tid = body.get("transactionId")
             for it in self.state.events.values():
                 if tid and not it.deleted and it.data.get("transactionId") == tid:
@@ -674,10 +678,35 @@ class MicrosoftServer:
         if method == "DELETE":
             self.delete_event(eid)
             return 204, None, {}
+        refused = _times_refused(body)
+        if refused:
+            return 400, refused, {}
         props = {p["id"]: p for p in it.data.get("singleValueExtendedProperties") or []}
         props.update({p["id"]: p for p in body.pop("singleValueExtendedProperties", [])})
         self.edit_event(eid, **body, singleValueExtendedProperties=list(props.values()))
         return 200, self._render(it, set()), {}
+
+
+def _times_refused(body: Any) -> dict[str, Any] | None:
+    """Graph's answer to a create or update whose times it refuses: a time zone that is
+    neither Windows' (``... Standard Time``), UTC, nor one of the IANA names the
+    documentation lists; an all-day event not from midnight to midnight. An all-day event it
+    takes is kept as Exchange lists it: midnight of its dates, labelled UTC."""
+    for key in ("start", "end"):
+        when = body.get(key) if isinstance(body, dict) else None
+        if not isinstance(when, dict):
+            continue
+        zone = str(when.get("timeZone") or "")
+        if zone != "UTC" and zone not in GRAPH_IANA and not zone.endswith(" Standard Time"):
+            return {"error": {"code": "TimeZoneNotSupportedException", "message":
+                              "A valid TimeZone value must be specified. The following "
+                              f"TimeZone value is not supported: '{zone}'."}}
+        if body.get("isAllDay"):
+            if str(when.get("dateTime", ""))[10:19] != "T00:00:00":
+                return {"error": {"code": "ErrorPropertyValidationFailure", "message":
+                                  "If isAllDay is true, start and end must be at midnight."}}
+            when.update(dateTime=when["dateTime"][:10] + "T00:00:00.0000000", timeZone="UTC")
+    return None
 
 
 _RESPONSES = {"accepted": "accepted", "declined": "declined",
