@@ -125,10 +125,11 @@ def positive(value: int) -> int:
 def duration_up_to(longest: str) -> Callable[[str], timedelta]:
     """A check of a config duration: longer than zero and at most ``longest``."""
     limit = parse_duration(longest)
+    example = "'30d'" if limit > timedelta(days=1) else "'15min'"  # what this key would take
 
     def check(text: str) -> timedelta:
         if isinstance(text, str) and _NOT_POSITIVE.match(text):
-            raise ValueError(f"must be longer than zero, like '30d', not {text!r}")
+            raise ValueError(f"must be longer than zero, like {example}, not {text!r}")
         try:
             value = parse_duration(text)
         except OverflowError:  # more seconds than timedelta holds

@@ -193,6 +193,7 @@ def test_an_alarm_a_server_adds_is_not_keepwarms_to_take_away(tmp_path: Path) ->
     ('"soon"', "reminders.alarm: 'soon' is not a duration"),
     ('"90s"', "reminders.alarm: must be whole minutes"),
     ('"2d"', "reminders.alarm: must be at most 1d"),
+    ('"-5min"', "reminders.alarm: must be longer than zero, like '15min', not '-5min'"),
     ("10", "reminders.alarm: must be a string, not an integer 10"),
 ])
 def test_a_bad_alarm_is_one_line_naming_the_key(
