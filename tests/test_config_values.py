@@ -141,18 +141,19 @@ DURATION_KEYS = [  # the TOML, its key, the longest it may be
 
 @pytest.mark.parametrize("toml, key, longest", DURATION_KEYS)
 @pytest.mark.parametrize("value, problem", [
-    ("0d", "must be longer than zero, like '30d', not '0d'"),
-    ("-3d", "must be longer than zero, like '30d', not '-3d'"),
-    ("0", "must be longer than zero, like '30d', not '0'"),
-    ("11y", "must be at most {}, not '11y'"),
-    ("99999999999999999999y", "must be at most {}, not '99999999999999999999y'"),
+    ("0d", "must be longer than zero, like {example}, not '0d'"),
+    ("-3d", "must be longer than zero, like {example}, not '-3d'"),
+    ("0", "must be longer than zero, like {example}, not '0'"),
+    ("11y", "must be at most {longest}, not '11y'"),
+    ("99999999999999999999y", "must be at most {longest}, not '99999999999999999999y'"),
     ("3 days", "'3 days' is not a duration like '30d', '2w', '15min' (units: s min h d w y)"),
 ])
 def test_every_duration_must_be_longer_than_zero_and_not_absurdly_long(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, key: str, longest: str,
         value: str, problem: str) -> None:
+    example = "'15min'" if longest == "1d" else "'30d'"  # an example this key would take
     assert keepwarm(tmp_path, capsys, toml.format(value)) == (
-        2, [f" {key}: {problem.format(longest)}"])
+        2, [f" {key}: {problem.format(longest=longest, example=example)}"])
 
 
 @pytest.mark.parametrize("toml, problem", [
