@@ -8,7 +8,8 @@ Pareto law so a few are written to often and most rarely (as in a real mailbox),
 meetings of two people. Every message and meeting is a touchpoint (nothing to filter).
 
 Chromium's figure is the time of a headless screenshot of the report less that of a blank
-page (the browser's start), each the median of 3 runs.
+page (the browser's start), each the median of 3 runs. Last, what learning the rhythms costs:
+``cadence.statuses`` over the store's facts with ``[cadence] learn`` on and off.
 
 Benchmarks measure; they assert nothing. Usage:
 python bench/report.py [--contacts 10000] [--touchpoints 200000] [--dir /tmp/kwbench-report]
@@ -17,6 +18,7 @@ python bench/report.py [--contacts 10000] [--touchpoints 200000] [--dir /tmp/kwb
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import shutil
 import statistics
@@ -28,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from daemon import ingest
+from daemon import cadence, ingest
 from daemon.config import load
 from daemon.model import Address, Attendee, Batch, Mail, Meeting, Observation
 from daemon.store import Store
@@ -109,6 +111,25 @@ def chromium_s(page: Path, folder: Path) -> float:
          f"--screenshot={folder / 'shot.png'}", page.as_uri()]) for _ in range(3))
 
 
+def statuses_ms(config: Path) -> dict[bool, float]:
+    """Median milliseconds of ``cadence.statuses`` over the store's facts, with
+    ``[cadence] learn`` on and off: what learning the rhythms costs."""
+    cfg = load(config)
+    store = Store(cfg.store_path)
+    facts = list(store.contact_facts(until=NOW))
+    store.close()
+    out = {}
+    for learn in (True, False):
+        settings = dataclasses.replace(cfg.settings, learn=learn)
+        runs = []
+        for _ in range(5):
+            start = time.perf_counter()
+            cadence.statuses(facts, settings, NOW.date())
+            runs.append(time.perf_counter() - start)
+        out[learn] = 1000 * statistics.median(runs)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--contacts", type=int, default=10_000)
@@ -129,6 +150,9 @@ def main() -> int:
     print(f"report.html: {page.stat().st_size / 1024:.0f} KiB")
     print(f"chromium screenshot: {draw_s:.2f} s, of a blank page {blank_s:.2f} s: "
           f"the report draws in {max(0.0, draw_s - blank_s):.2f} s")
+    ms = statuses_ms(config)
+    print(f"cadence.statuses (median of 5): {ms[True]:.0f} ms learning rhythms, "
+          f"{ms[False]:.0f} ms with learn = false")
     return 0
 
 
