@@ -145,6 +145,9 @@ class Card:
     birthday_text: str = ""  # a birthday written as words, not a date: kept, never guessed
     notes: tuple[str, ...] = ()  # what could not be used, e.g. a malformed BDAY (for `show`)
     location: str = ""  # where it came from, for logs and `keepwarm show`
+    # the first postal address (ADR, Google's addresses, Outlook's homeAddress...), its lines
+    # joined by newlines, for `keepwarm export` (holiday cards); '' if none
+    postal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +402,28 @@ class ContactSteering:
                     or self.tags or self.addresses or self.unmerged)
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A dated note the user typed about someone (`keepwarm note`): the user's words, so the
+    steering file keeps it as well as the store. ``email`` is the address it was written
+    for (it follows that address into whatever contact holds it)."""
+
+    email: str
+    made: datetime  # when it was typed (aware); orders a person's notes, oldest first
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Referral:
+    """``source`` referred ``referred`` to the user on ``day`` (`keepwarm referred`);
+    ``thank``: the source is owed a thank-you reminder (not with ``--no-thanks``)."""
+
+    source: str  # an address
+    referred: str  # an address
+    day: date
+    thank: bool = True
+
+
 @dataclass(frozen=True)
 class Steering:
     """Every contact's steering, the reminders the user deleted (kind -> due date), the
@@ -409,6 +434,8 @@ class Steering:
     dismissals: Mapping[ReminderId, date] = field(default_factory=dict)
     followups_done: Mapping[str, datetime] = field(default_factory=dict)
     promises: tuple[Promise, ...] = ()  # made with `keepwarm remind` (its own word: no source)
+    notes: tuple[Note, ...] = ()  # `keepwarm note`
+    referrals: tuple[Referral, ...] = ()  # `keepwarm referred`
 
 
 # -- reminders ----------------------------------------------------------------------------------

@@ -212,6 +212,26 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE meetings ADD COLUMN free INTEGER NOT NULL DEFAULT 0
     """,
+    # 9: what issue 17 keeps. `notes`: what the user typed about someone (`keepwarm note`),
+    # by the address it was written for, also in the steering file. `referrals`: who
+    # referred whom and when (`keepwarm referred`), also in the steering file. `cards.postal`:
+    # a card's first postal address (its lines joined by newlines), for `keepwarm export`.
+    """
+    CREATE TABLE notes (
+        email TEXT NOT NULL,
+        made TEXT NOT NULL,               -- ISO time, UTC, to the microsecond
+        text TEXT NOT NULL,
+        PRIMARY KEY (email, made)
+    ) WITHOUT ROWID;
+    CREATE TABLE referrals (
+        source TEXT NOT NULL,
+        referred TEXT NOT NULL,
+        day TEXT NOT NULL,                -- YYYY-MM-DD
+        thank INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (source, referred)
+    ) WITHOUT ROWID;
+    ALTER TABLE cards ADD COLUMN postal TEXT NOT NULL DEFAULT ''
+    """,
 ]
 
 
