@@ -175,7 +175,7 @@ def test_a_store_of_schema_6_upgrades_and_its_tagged_mail_makes_promises(
                    [("jane@x.example", "to", at, None), (TAG.email, "bcc", at, "own address")])
     db.close()
     store = Store(path)
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 7
     [s] = promisestate.judged(store, SETTINGS, NOW).statuses
     assert (s.promise.key, s.promise.email, s.promise.due, s.state) == (
         "m1", "jane@x.example", date(2026, 12, 4), "open")
