@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,15 +21,18 @@ from daemon.configcheck import Checker as _Checker  # named as before the split
 from daemon.configcheck import (
     address,
     address_list,
+    alarm,
     days,
     days_ahead,
     days_list,
     did_you_mean,
     duration,
     duration_up_to,
+    hours,
     option_check,
     positive,
     str_list,
+    style,
     time_of_day,
     timezone,
     weekdays,
@@ -193,42 +196,6 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
         **_birthdays(t["birthdays"], chk),
         **_thanks(t["thanks"], chk),
     )
-
-
-def alarm(text: str) -> timedelta | None:
-    """``[reminders] alarm``: "none" (no alarm), or how long before the reminder a calendar
-    pops it up, at most a day ("10min")."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = _ALARM_LIMIT(text)
-    except ValueError as exc:
-        raise ValueError(f'{exc}; or "none" for no alarm') from None
-    if value % timedelta(minutes=1):
-        raise ValueError(f"must be whole minutes (calendars count no seconds), not {text!r}")
-    return value
-
-
-_ALARM_LIMIT = duration_up_to("1d")
-
-
-def hours(text: str) -> tuple[time, time]:
-    """``"09:00-17:00"``: the part of a working day a reminder may move into when a meeting
-    is at ``time``; the end is later than the start (no day spans midnight)."""
-    start, dash, end = text.partition("-")
-    if not dash:
-        raise ValueError(f"{text!r} is not a span of hours like '09:00-17:00'")
-    first, last = time_of_day(start.strip()), time_of_day(end.strip())
-    if last <= first:
-        raise ValueError(f"{text!r} ends before it starts; write it like '09:00-17:00'")
-    return first, last
-
-
-def style(text: str) -> str:
-    """``each`` (an event per reminder) or ``digest`` (one a day)."""
-    if text not in ("each", "digest"):
-        raise ValueError(f"{text!r} is not a style; use \"each\" or \"digest\"")
-    return text
 
 
 def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:

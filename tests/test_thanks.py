@@ -229,7 +229,8 @@ def test_sync_writes_thank_yous_once_and_removes_them(world: World) -> None:
     [event] = [r for r in data.reminders.values() if r.rid.kind == "thanks"]
     assert event.start == datetime(2026, 3, 2, 9, 30, tzinfo=BERLIN)
     before = dict(data.reminders)
-    world.sync()  # planning again changes nothing
+    again = world.sync().reminders  # planning again changes nothing
+    assert again is not None and (again.created, again.moved, again.deleted) == (0, 0, 0)
     assert data.reminders == before
     world.send("work", "thx", -0.01, "ann@x.org")  # the user writes: it goes
     world.sync(NOW + timedelta(hours=1))
@@ -244,6 +245,16 @@ def test_sync_drops_one_not_written_within_and_thanks_a_series_once(world: World
     met(world, "weekly/20260306T070000Z", "bea@x.org", start=FRI + timedelta(days=7))
     world.sync(later)
     assert thank_titles(world) == []
+
+
+def test_the_store_gives_recent_meetings_and_the_first_of_their_series(world: World) -> None:
+    for mid, days_ago in (("s/1", 300), ("s/2", 5), ("s/3", 1), ("s.x/0", 400), ("s0", 400),
+                          ("t/1", 30), ("lone", 2), ("old", 30)):
+        met(world, mid, "ann@x.org", start=NOW - timedelta(days=days_ago))
+    world.sync()
+    got = world.store.ended_meetings(NOW - timedelta(days=6), NOW)
+    assert sorted(m.meeting_id for m in got) == ["lone", "s/1", "s/2", "s/3"]
+    assert {m.summary for m in got} >= {"About lone"}
 
 
 def test_plan_shows_the_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
