@@ -290,10 +290,11 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
 
 def thank_yous(config: Config, store: Store, facts: Sequence[ContactFacts],
                now: datetime) -> list[Wish]:
-    """The thank-yous after meetings that ended within ``[thanks] within`` (a day more: the
-    kind judges the days) and to the sources of referrals."""
+    """The thank-yous after meetings that ended within ``[thanks] within``, or a week (a
+    thank-you goes on its first working day even past ``within``), and a day more (the kind
+    judges the days), and to the sources of referrals."""
     s = config.settings
-    since = now - timedelta(days=s.thanks_within_days + 1)
+    since = now - timedelta(days=max(s.thanks_within_days, 7) + 1)
     as_of = now.astimezone(s.tz).date()
     return (thanks.after_meetings(store.ended_meetings(since, now), facts,
                                   s.own_addresses | store.aliases(), s, as_of,

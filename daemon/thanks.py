@@ -94,11 +94,11 @@ def after_meetings(meetings: Sequence[Meeting], facts: Iterable[ContactFacts],
     colleague, the user wrote to them since it ended, or ``within`` has passed.
     ``subjects``: ``[reminders] include_subject`` (False: the meeting's date, not its name)."""
     later = later_occurrences(meetings)
-    recent = [m for m in meetings if m.meeting_id not in later]
+    recent = [(("meeting", m.meeting_id), m) for m in meetings if m.meeting_id not in later]
     wishes = []
     for f in facts:
-        for m in recent:
-            if (("meeting", m.meeting_id) not in f.touches or colleague(f, own)
+        for touch, m in recent if f.meetings else ():
+            if (touch not in f.touches or colleague(f, own)
                     or not wanted(f, settings, as_of) or not first_meeting(f, m, settings)
                     or wrote_since(f, m.end.timestamp())):
                 continue

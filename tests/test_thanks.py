@@ -247,6 +247,14 @@ def test_sync_drops_one_not_written_within_and_thanks_a_series_once(world: World
     assert thank_titles(world) == []
 
 
+def test_a_thursday_meeting_in_a_four_day_week_is_thanked_on_monday(tmp_path: Path) -> None:
+    world = World(tmp_path, reminders={"calendar": "cal", "working_days": [
+        "mon", "tue", "wed", "thu"]}, thanks={"within": "1d"})
+    met(world, "thu", "ann@x.org", start=FRI - timedelta(days=1))
+    world.sync()
+    assert thank_titles(world) == ['Thank: Ann for "About thu"']
+
+
 def test_the_store_gives_recent_meetings_and_the_first_of_their_series(world: World) -> None:
     for mid, days_ago in (("s/1", 300), ("s/2", 5), ("s/3", 1), ("s.x/0", 400), ("s0", 400),
                           ("t/1", 30), ("lone", 2), ("old", 30)):
