@@ -8,7 +8,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,15 +21,18 @@ from daemon.configcheck import Checker as _Checker  # named as before the split
 from daemon.configcheck import (
     address,
     address_list,
+    alarm,
     days,
     days_ahead,
     days_list,
     did_you_mean,
     duration,
     duration_up_to,
+    hours,
     option_check,
     positive,
     str_list,
+    style,
     time_of_day,
     timezone,
     weekdays,
@@ -122,6 +125,7 @@ TABLES = {
     "daemon": {"max_backoff"},
     "followup": {"after", "window", "max_recipients", "replies"},
     "birthdays": {"enabled", "lead", "anniversaries"},
+    "thanks": {"after_meetings", "gap", "within"},
 }
 
 
@@ -190,43 +194,8 @@ def _settings(t: Mapping[str, Mapping[str, Any]], chk: _Checker,
         reminder_style=chk.get(rem, "reminders", "style", str, "each", style),
         **_followup(t["followup"], chk),
         **_birthdays(t["birthdays"], chk),
+        **_thanks(t["thanks"], chk),
     )
-
-
-def alarm(text: str) -> timedelta | None:
-    """``[reminders] alarm``: "none" (no alarm), or how long before the reminder a calendar
-    pops it up, at most a day ("10min")."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        value = _ALARM_LIMIT(text)
-    except ValueError as exc:
-        raise ValueError(f'{exc}; or "none" for no alarm') from None
-    if value % timedelta(minutes=1):
-        raise ValueError(f"must be whole minutes (calendars count no seconds), not {text!r}")
-    return value
-
-
-_ALARM_LIMIT = duration_up_to("1d")
-
-
-def hours(text: str) -> tuple[time, time]:
-    """``"09:00-17:00"``: the part of a working day a reminder may move into when a meeting
-    is at ``time``; the end is later than the start (no day spans midnight)."""
-    start, dash, end = text.partition("-")
-    if not dash:
-        raise ValueError(f"{text!r} is not a span of hours like '09:00-17:00'")
-    first, last = time_of_day(start.strip()), time_of_day(end.strip())
-    if last <= first:
-        raise ValueError(f"{text!r} ends before it starts; write it like '09:00-17:00'")
-    return first, last
-
-
-def style(text: str) -> str:
-    """``each`` (an event per reminder) or ``digest`` (one a day)."""
-    if text not in ("each", "digest"):
-        raise ValueError(f"{text!r} is not a style; use \"each\" or \"digest\"")
-    return text
 
 
 def _followup(fol: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
@@ -251,6 +220,16 @@ def _birthdays(bd: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
     }
 
 
+def _thanks(th: Mapping[str, Any], chk: _Checker) -> dict[str, Any]:
+    """[thanks]: a thank-you reminder after a first meeting (a rule's ``thanks`` wins for
+    its people), what makes a meeting a first again, and how long one waits to be written."""
+    return {
+        "thanks_after_meetings": chk.get(th, "thanks", "after_meetings", bool, True),
+        "thanks_gap_days": chk.get(th, "thanks", "gap", str, "60d", days),
+        "thanks_within_days": chk.get(th, "thanks", "within", str, "3d", days),
+    }
+
+
 def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, ...]:
     rules: list[CadenceRule] = []
     raw_rules = cad.get("rules", [])
@@ -262,21 +241,27 @@ def _cadence_rules(cad: Mapping[str, Any], chk: _Checker) -> tuple[CadenceRule, 
         if not isinstance(rule, dict):
             chk.problem(key, "must be a table with 'match' and 'every'")
             continue
-        chk.unknown(rule, key, ["match", "every", "followup", "birthday_lead"])
+        chk.unknown(rule, key, ["match", "every", *_RULE_PARTS])
         match = chk.get(rule, key, "match", str, None)
         every = chk.get(rule, key, "every", str, None, days)
         followup = chk.get(rule, key, "followup", list, None, days_list)
         lead = chk.get(rule, key, "birthday_lead", str, None, days_ahead)
-        if match is None or (every is None and followup is None and lead is None):
-            if "match" not in rule or not {"every", "followup", "birthday_lead"} & set(rule):
-                chk.problem(key, "needs 'match'" if {"followup", "birthday_lead"} & set(rule)
+        thanks = chk.get(rule, key, "thanks", bool, None)
+        if match is None or (every is None and followup is None and lead is None
+                             and thanks is None):
+            if "match" not in rule or not {"every", *_RULE_PARTS} & set(rule):
+                chk.problem(key, "needs 'match'" if _RULE_PARTS & set(rule)
                             else "needs both 'match' and 'every'")
             continue
         # a tag keeps the case it is shown in (an address book's group:Clients); it
         # matches in any case, as addresses and domains do
         shown = match if match.startswith("tag:") else match.lower()
-        rules.append(CadenceRule(shown, every, followup, lead))
+        rules.append(CadenceRule(shown, every, followup, lead, thanks))
     return tuple(rules)
+
+
+# what a rule may set besides (or instead of) ``every``
+_RULE_PARTS = {"followup", "birthday_lead", "thanks"}
 
 
 def _check_calendar(chk: _Checker, calendar: str, accounts: list[AccountConfig],

@@ -224,3 +224,39 @@ def option_check(opt: Option) -> Callable[[Any], Any]:
         return value
 
     return check
+
+
+def alarm(text: str) -> timedelta | None:
+    """``[reminders] alarm``: "none" (no alarm), or how long before the reminder a calendar
+    pops it up, at most a day ("10min")."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = _ALARM_LIMIT(text)
+    except ValueError as exc:
+        raise ValueError(f'{exc}; or "none" for no alarm') from None
+    if value % timedelta(minutes=1):
+        raise ValueError(f"must be whole minutes (calendars count no seconds), not {text!r}")
+    return value
+
+
+_ALARM_LIMIT = duration_up_to("1d")
+
+
+def hours(text: str) -> tuple[time, time]:
+    """``"09:00-17:00"``: the part of a working day a reminder may move into when a meeting
+    is at ``time``; the end is later than the start (no day spans midnight)."""
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise ValueError(f"{text!r} is not a span of hours like '09:00-17:00'")
+    first, last = time_of_day(start.strip()), time_of_day(end.strip())
+    if last <= first:
+        raise ValueError(f"{text!r} ends before it starts; write it like '09:00-17:00'")
+    return first, last
+
+
+def style(text: str) -> str:
+    """``each`` (an event per reminder) or ``digest`` (one a day)."""
+    if text not in ("each", "digest"):
+        raise ValueError(f"{text!r} is not a style; use \"each\" or \"digest\"")
+    return text

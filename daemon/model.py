@@ -288,6 +288,7 @@ class CadenceRule:
     every_days: int | None  # None: the rule sets only follow-ups
     followup: tuple[int, ...] | None = None  # working days per attempt; () off; None: [followup]
     birthday_lead: int | None = None  # days ahead of a birthday; None: [birthdays] lead
+    thanks: bool | None = None  # thank-yous after meetings; None: [thanks] after_meetings
 
 
 @dataclass(frozen=True)
@@ -324,6 +325,9 @@ class Settings:
     anniversaries: bool = True
     include_subject: bool = True  # [reminders]: subjects in reminders (false: shared calendar)
     reminder_alarm: timedelta | None = None  # a display alarm this long before; None: none
+    thanks_after_meetings: bool = True  # [thanks]: a thank-you after a first meeting
+    thanks_gap_days: int = 60  # a meeting this long after the last one is a first again
+    thanks_within_days: int = 3  # a thank-you not written by then is dropped
 
 
 # -- contacts ---------------------------------------------------------------------------------

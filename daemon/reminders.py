@@ -2,7 +2,8 @@
 ``Wish``es the planner places: ``cadence`` (a contact is due), ``followup`` (a message of the
 user's got no reply), ``birthday`` and ``anniversary`` (from the address book) and
 ``notice`` (keepwarm's own messages to the user, e.g. an account that needs signing in
-again) and ``promise`` (a day the user promised the next contact, ``daemon.promises``).
+again) and ``promise`` (a day the user promised the next contact, ``daemon.promises``);
+``thanks`` (a thank-you after a first meeting or a referral) is in ``daemon.thanks``.
 
 A kind decides what a reminder says, which due date (cycle) it belongs to and where it may
 go; the planner decides where it does go, under one budget for all kinds.

@@ -393,6 +393,20 @@ class Store(ContactTables):
             "p.channel='meeting' AND p.source_id=m.meeting_id AND p.rule=? "
             "AND p.status='declined') ORDER BY start", (epoch(start), epoch(end), own_rule))]
 
+    def ended_meetings(self, since: datetime, until: datetime) -> list[Meeting]:
+        """The meetings that ended in [since, until], and the first stored occurrence of each
+        recurring series among them (id ``UID/STAMP``), however old: what a thank-you needs
+        of them (id, times, summary; no attendees: their touchpoints say who counted)."""
+        rows = self.db.execute("SELECT meeting_id, start, end, summary FROM meetings "
+                               "WHERE end>=? AND end<=?", (epoch(since), epoch(until))).fetchall()
+        for uid in {r[0].rpartition("/")[0] for r in rows if "/" in r[0]}:
+            # "0" follows "/": the range is every id that starts with UID/, on the key's index
+            rows += self.db.execute("SELECT meeting_id, start, end, summary FROM meetings "
+                                    "WHERE meeting_id>? AND meeting_id<? ORDER BY start LIMIT 1",
+                                    (uid + "/", uid + "0")).fetchall()
+        return [Meeting(mid, from_epoch(start), from_epoch(end), summary=summary)
+                for mid, start, end, summary in dict.fromkeys(rows)]
+
     def update_verdicts(self, updates: Sequence[Rejudged]) -> None:
         """Verdicts judged again; an address that became a touchpoint gets a contact."""
         with self.transaction():

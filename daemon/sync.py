@@ -22,6 +22,7 @@ from daemon import (
     promisestate,
     reminder_state,
     reminders,
+    thanks,
 )
 from daemon.config import Config
 from daemon.errors import AuthError, KeepwarmError
@@ -39,6 +40,7 @@ from daemon.model import (
     Skipped,
     Status,
     Update,
+    Wish,
 )
 from daemon.sqlbase import bulk_read
 from daemon.store import Store
@@ -277,12 +279,27 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
                                    config.settings.include_subject)
               + reminders.birthdays(store.card_people(config.settings.own_addresses),
                                     config.settings, as_of, records)
-              + reminders.signin_notices(needs_signin, records, as_of))
+              + reminders.signin_notices(needs_signin, records, as_of)
+              + thank_yous(config, store, facts, now))
     held = writer.list_reminders()
     return reminders.with_alarm(
         planner.plan(wishes, held, records, store.dismissals(), config.settings, now,
                      writer.user_editable, busy(store, config, now)),
         held, config.settings.reminder_alarm)
+
+
+def thank_yous(config: Config, store: Store, facts: Sequence[ContactFacts],
+               now: datetime) -> list[Wish]:
+    """The thank-yous after meetings that ended within ``[thanks] within``, or a week (a
+    thank-you goes on its first working day even past ``within``), and a day more (the kind
+    judges the days), and to the sources of referrals."""
+    s = config.settings
+    since = now - timedelta(days=max(s.thanks_within_days, 7) + 1)
+    as_of = now.astimezone(s.tz).date()
+    return (thanks.after_meetings(store.ended_meetings(since, now), facts,
+                                  s.own_addresses | store.aliases(), s, as_of,
+                                  s.include_subject)
+            + thanks.referrals(store.steering().referrals, facts, s, as_of))
 
 
 def busy(store: Store, config: Config, now: datetime) -> list[tuple[datetime, datetime]]:
