@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors import vcard
+from connectors import gpeople, outlookcontacts, vcard
 from connectors.memory import MemoryConnector, MemoryData
 from daemon import export, exportread, steering, sync
 from daemon.cli import main
@@ -34,6 +34,10 @@ from daemon.model import (
     Status,
     Steering,
 )
+from tests import test_gpeople as gpeople_tests
+from tests import test_outlook_contacts as outlook_tests
+from tests.servers.google import User
+from tests.servers.microsoft import MicrosoftServer
 
 ME = "me@work.example"
 NOW = datetime.combine(datetime.now(UTC).date(), time(12), tzinfo=UTC)
@@ -370,3 +374,46 @@ def test_vcard_escapes_and_labels_the_address() -> None:
     assert "FN:A\\, B\\; C\r\n" in text
     assert 'ADR;LABEL="1 ^\'Q^\' St^nTown":;;1 "Q" St\\nTown;;;;\r\n' in text.replace(
         "\r\n ", "")
+
+
+# -- postal addresses from Google and Outlook -------------------------------------------------
+def test_google_gives_the_primary_else_the_home_address_and_an_old_cursor_lists_again(
+        google_user: User, tmp_path: Path) -> None:
+    work = {"type": "work", "formattedValue": "1 Work St\nWorktown"}
+    home = {"type": "home", "formattedValue": "2 Home Rd\nVillage\nUK"}
+    with google_user.server.lock:
+        ann = google_user.contacts.put({"names": [{"displayName": "Ann"}],
+                                        "addresses": [work, home]})
+        cy = google_user.contacts.put({"names": [{"displayName": "Cy"}], "addresses": [
+            work, {**home, "metadata": {"primary": False}},
+            {"streetAddress": "3 Pref Way", "city": "Town", "postalCode": "9",
+             "metadata": {"primary": True}}]})
+    acc = gpeople_tests.account(google_user, tmp_path)
+    batches, cursor = gpeople_tests.read(acc)
+    got = gpeople_tests.cards(batches)
+    assert (got[ann].postal, got[cy].postal) == ("2 Home Rd\nVillage\nUK", "3 Pref Way\nTown 9")
+    assert cursor["fields"] == gpeople.FIELDS and "addresses" in gpeople.FIELDS
+    assert gpeople_tests.read(acc, cursor)[0][-1].full is False
+    # a cursor from a release that asked for fewer fields: one full listing
+    again, _ = gpeople_tests.read(acc, {k: v for k, v in cursor.items() if k != "fields"})
+    assert again[-1].full and gpeople_tests.cards(again)[ann].postal
+
+
+def test_outlook_gives_the_home_else_the_business_address(
+        microsoft: MicrosoftServer, tmp_path: Path) -> None:
+    business = {"street": "1 Work St\nFloor 3", "city": "Bonn", "postalCode": "53111",
+                "countryOrRegion": "Germany"}
+    assert outlookcontacts.postal({"businessAddress": business, "homeAddress": {}}) == (
+        "1 Work St\nFloor 3\nBonn 53111\nGermany")
+    assert outlookcontacts.postal({"homeAddress": {"city": "Paris"},
+                                   "businessAddress": business}) == "Paris"
+    assert outlookcontacts.postal({"otherAddress": None}) == ""
+    acct = outlook_tests.account(microsoft, tmp_path)
+    microsoft.book.add(**outlook_tests.person("Jane", "jane@x.org", businessAddress=business))
+    batches, cursor = outlook_tests.fetch(acct)
+    assert [c.postal for b in batches for c in b.cards] == [
+        "1 Work St\nFloor 3\nBonn 53111\nGermany"]
+    # a cursor whose delta links were made for fewer fields: one full listing
+    again, _ = outlook_tests.fetch(acct, {k: v for k, v in cursor.items() if k != "select"})
+    assert again[-1].full and [c.postal for b in again for c in b.cards] == [
+        "1 Work St\nFloor 3\nBonn 53111\nGermany"]
