@@ -48,7 +48,11 @@ class _Fields:
         return "" if value is None else str(value)
 
     def address(self, key: str, default: str | None = "") -> str:
-        return self.text(key, default).strip().lower()
+        """An address, lower-cased; with no ``default`` it must be there and not empty."""
+        value = self.text(key, default).strip().lower()
+        if not value and default == "":
+            raise UsageError(f"{self.where}: {self.path}.{key}: must be an address, not \"\"")
+        return value
 
     def flag(self, key: str) -> bool:
         return bool(self._get(key, lambda v: isinstance(v, bool), "true or false", False))

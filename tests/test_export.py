@@ -302,6 +302,11 @@ def test_import_reads_stdin(home: Home, capsys: pytest.CaptureFixture[str],
      'not "30d"'),
     ('{"format": "keepwarm-export", "format_version": 1, "steering": {"notes": '
      '[{"email": "a@b.example", "text": "hi"}]}}', "steering.notes[0].made: missing"),
+    ('{"format": "keepwarm-export", "format_version": 1, "steering": {"contacts": '
+     '[{"contact": " ", "ignored": true}]}}', "steering.contacts[0].contact: must be an "
+     "address"),
+    ('{"format": "keepwarm-export", "format_version": 1, "steering": {"referrals": '
+     '{"source": "a@b.example"}}}', "steering.referrals: must be a list"),
 ])
 def test_a_file_that_is_no_export_is_refused_in_one_line(
         home: Home, capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str,
