@@ -29,7 +29,8 @@ from connectors.vcard import Group, with_groups
 from daemon.errors import ShrinkRefused
 from daemon.model import JSON, Card, CardBatch, FetchContext, Skipped
 
-VERSION = 1  # bump when cards are read differently: every account lists its cards again
+VERSION = 2  # bump when cards are read differently: every account lists its cards again
+# (2: ADR, the postal address, is read)
 BATCH = 500  # cards per CardBatch
 
 

@@ -2,14 +2,23 @@
 account with ``contacts = true`` (scope ``contacts.readonly``).
 
 Reading: ``people.connections.list(resourceName="people/me", personFields=names,
-emailAddresses,birthdays,events,memberships, pageSize=1000, requestSyncToken=true)``, its
+emailAddresses,birthdays,events,memberships,addresses, pageSize=1000,
+requestSyncToken=true)``, its
 pages by ``pageToken``; the last page's ``nextSyncToken`` is the cursor, and the next sync
 sends it as ``syncToken`` to get only the people changed since, a deleted one as a person
 with ``metadata.deleted`` (a ``gone`` card). Google lets a sync token live 7 days after the
 full listing it came from: then it answers 400 FAILED_PRECONDITION with the ErrorInfo
 reason EXPIRED_SYNC_TOKEN, and keepwarm lists everything again (``CardBatch.full``), once:
 a listing that is refused that way too is an error, never a loop. Each page is one
-``CardBatch``; only the last carries the new cursor, so an interrupted read is redone.
+``CardBatch``; only the last carries the new cursor, so an interrupted read is redone. The
+cursor keeps the ``personFields`` it was read with: a sync token serves only the fields of
+the listing it came from, so a cursor from other fields (a release that read fewer) means
+a full listing, once.
+
+The postal address (``addresses``, in the same request and scope: no cost but bytes) is the
+primary one, else the first of type home, else the first; its ``formattedValue`` as Google
+writes it for the person's country, else its parts (street, extended address, PO box,
+"city region postal code", country) as lines.
 
 Groups: a person names its groups by resource name (``memberships[].
 contactGroupMembership.contactGroupResourceName``). ``contactGroups/starred`` makes the card
@@ -40,7 +49,7 @@ from daemon.model import JSON, Card, CardBatch, FetchContext, PartialDate, Skipp
 log = logging.getLogger(__name__)
 
 PAGE = 1000  # connections.list's largest page
-FIELDS = "names,emailAddresses,birthdays,events,memberships"
+FIELDS = "names,emailAddresses,birthdays,events,memberships,addresses"
 EXPIRED = "EXPIRED_SYNC_TOKEN"
 GROUPS_MAX_AGE = timedelta(days=1)  # group names kept this long before they are listed again
 STARRED = "contactGroups/starred"
@@ -49,6 +58,9 @@ SYSTEM_GROUPS = {"contactGroups/friends": "Friends", "contactGroups/family": "Fa
                  "contactGroups/coworkers": "Coworkers"}
 NOT_GROUPS = frozenset({"contactGroups/myContacts", "contactGroups/all",
                         "contactGroups/chatBuddies", "contactGroups/blocked"})
+# the parts of an address without formattedValue, line by line
+ADDRESS_LINES = (("streetAddress",), ("extendedAddress",), ("poBox",),
+                 ("city", "region", "postalCode"), ("country",))
 NO_YEAR = (0, 1604)  # Google's "no year", and Apple's, in contacts imported from a vCard
 
 
@@ -115,6 +127,10 @@ class CardReader:
         state: dict[str, Any] = dict(cursor) if isinstance(cursor, dict) else {}
         groups = GroupNames(self.session, state, ctx.now)
         token = str(state.get("sync") or "") or None
+        if token and state.get("fields") != FIELDS:
+            log.info("%s: keepwarm now reads more of each contact; listing every contact "
+                     "again", self.session.name)
+            token = None
         if groups.stale():
             groups.refresh()
         if groups.take_renamed() and token:
@@ -152,7 +168,8 @@ class CardReader:
                             "every contact again", self.session.name)
             # a rename learnt during this read: earlier pages carried the old name
             keep = None if groups.take_renamed() else new_token
-            yield CardBatch(cards, {"sync": keep, **groups.state()}, gone, skipped,
+            yield CardBatch(cards, {"sync": keep, "fields": FIELDS, **groups.state()}, gone,
+                            skipped,
                             full=token is None, last=True)
             return
 
@@ -212,7 +229,20 @@ def card_of(person: dict[str, Any], groups: GroupNames, where: str) -> Card:
                                    for e in person.get("emailAddresses") or []),
                 groups=tuple(dict.fromkeys(g for r in resources if (g := groups.name(r)))),
                 starred=STARRED in resources, birthday=birthday, anniversary=anniversary,
-                birthday_text=text, notes=tuple(notes), location=where)
+                birthday_text=text, notes=tuple(notes), location=where,
+                postal=postal(person.get("addresses")))
+
+
+def postal(addresses: Any) -> str:
+    """The person's postal address as lines (see the module's doc); '' for none."""
+    ranked = _by_primary(addresses)
+    primary = ranked[:1] if ranked and (ranked[0].get("metadata") or {}).get("primary") else []
+    home = [a for a in ranked if str(a.get("type") or "").lower() == "home"]
+    chosen = (primary or home or ranked or [{}])[0]
+    text = str(chosen.get("formattedValue") or "").strip() or "\n".join(
+        " ".join(str(chosen.get(k) or "") for k in keys) for keys in ADDRESS_LINES)
+    lines = (clean_text(line) for line in text.replace("\r\n", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def _group_of(membership: dict[str, Any]) -> str:

@@ -23,7 +23,11 @@ every card's folder in the cursor to re-list one folder - makes every cursor as 
 address book. A fresh round refused at once is reported, never retried in a loop.
 
 Fields, from Graph's contact resource (v1.0): ``displayName`` (else given name and
-surname), ``emailAddresses``, ``categories`` (the groups), ``birthday``. Graph has no
+surname), ``emailAddresses``, ``categories`` (the groups), ``birthday``, and the postal
+address: ``homeAddress``, else ``businessAddress``, else ``otherAddress`` (a holiday card
+goes home), as lines: street (its own lines), "city state postal code", country. A delta
+link serves the ``$select`` it was made with, so the cursor keeps that too, and a cursor
+made with another (a release that read fewer fields) means one full listing. Graph has no
 anniversary (only the beta API's ``weddingAnniversary``) and no favourite flag on contacts
 (``isFavorite`` belongs to the People API's ranked ``person``), so an Outlook card has
 neither. The birthday is a timestamp meant as midnight UTC: its date is read in UTC, never
@@ -53,7 +57,10 @@ DEFAULT = "contacts"  # the default Contacts folder's key in the cursor (folders
 DEFAULT_NAME = "Contacts"
 FOLDER_REFRESH = timedelta(hours=1)
 PAGE_SIZE = 1000  # asked for; Graph answers at most 200 contacts a page
-SELECT = "displayName,givenName,surname,emailAddresses,categories,birthday"
+SELECT = ("displayName,givenName,surname,emailAddresses,categories,birthday,homeAddress,"
+          "businessAddress,otherAddress")
+# a physicalAddress's fields as the lines of a letter
+ADDRESS_LINES = (("street",), ("city", "state", "postalCode"), ("countryOrRegion",))
 PREFER = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
 NO_YEAR = 1604
 # Folders Exchange keeps under Contacts for itself (compared without case); names in braces
@@ -133,8 +140,8 @@ def _listing(graph: Graph, old: JSON | None, ctx: FetchContext) -> Iterator[Card
                                   f"{name} at once (HTTP {exc.status} {exc.code}".rstrip()
                                   + "); trying again next sync") from None
             raise
-    yield CardBatch([], {"folders": folders, "listed": ctx.now.isoformat()}, full=True,
-                    last=True)
+    yield CardBatch([], {"folders": folders, "listed": ctx.now.isoformat(), "select": SELECT},
+                    full=True, last=True)
 
 
 def list_folders(graph: Graph) -> dict[str, str]:
@@ -171,7 +178,22 @@ def to_card(contact: dict[str, Any], folder: str = DEFAULT_NAME) -> Card | Skipp
                                              _list(contact, "categories")) if g))
     birthday, notes = graph_birthday(contact.get("birthday"))
     return Card(cid, name=name, emails=emails, groups=groups, birthday=birthday, notes=notes,
-                location=location)
+                location=location, postal=postal(contact))
+
+
+def postal(contact: dict[str, Any]) -> str:
+    """The contact's postal address as lines (see the module's doc); '' for none."""
+    for key in ("homeAddress", "businessAddress", "otherAddress"):
+        value = contact.get(key)
+        if not isinstance(value, dict):
+            continue
+        text = "\n".join(" ".join(str(value.get(k) or "") for k in keys)
+                         for keys in ADDRESS_LINES)
+        lines = [line for line in (clean_text(x) for x in text.replace("\r", "").split("\n"))
+                 if line]
+        if lines:
+            return "\n".join(lines)
+    return ""
 
 
 def graph_birthday(value: Any) -> tuple[PartialDate | None, tuple[str, ...]]:
@@ -212,8 +234,11 @@ def _page(items: list[dict[str, Any]], folder: str
 
 
 def _usable(cursor: JSON | None) -> bool:
-    """True for a cursor this module wrote: every folder with a name and a link."""
+    """True for a cursor this module wrote, with these fields: every folder with a name and
+    a link."""
     if not isinstance(cursor, dict) or not isinstance(cursor.get("folders"), dict):
+        return False
+    if cursor.get("select") != SELECT:
         return False
     folders = cursor["folders"]
     return DEFAULT in folders and all(

@@ -13,7 +13,8 @@ lines. What is read:
   2.1's bare ``QUOTED-PRINTABLE``), backslash escapes;
 - ``UID``, ``FN`` (else ``N``), every ``EMAIL``, ``CATEGORIES`` (a comma list), ``BDAY``,
   ``ANNIVERSARY``, ``X-ANNIVERSARY`` (vCard 3), Apple's and Google's labelled date
-  (``itemN.X-ABDATE`` with ``itemN.X-ABLabel:_$!<Anniversary>!$_``);
+  (``itemN.X-ABDATE`` with ``itemN.X-ABLabel:_$!<Anniversary>!$_``), and ``ADR`` (the
+  postal address: which one and how it is written, ``connectors.vcardpostal``);
 - group cards: vCard 4 ``KIND:group`` with ``MEMBER``, Apple's (CardDAV servers')
   ``X-ADDRESSBOOKSERVER-KIND:group`` with ``X-ADDRESSBOOKSERVER-MEMBER``; the members are
   ``urn:uuid:`` UIDs (or ``mailto:`` addresses), and ``groups_of`` gives a card the names of
@@ -31,7 +32,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
-from connectors import vcarddates
+from connectors import vcarddates, vcardpostal
 from connectors.text import card_emails, clean_text
 from daemon.model import Card, Skipped
 
@@ -39,7 +40,7 @@ from daemon.model import Card, Skipped
 _WANTED = frozenset({
     "BEGIN", "END", "VERSION", "UID", "FN", "N", "EMAIL", "CATEGORIES", "BDAY",
     "ANNIVERSARY", "X-ANNIVERSARY", "KIND", "X-ADDRESSBOOKSERVER-KIND", "MEMBER",
-    "X-ADDRESSBOOKSERVER-MEMBER", "X-ABDATE", "X-ABLABEL"})
+    "X-ADDRESSBOOKSERVER-MEMBER", "X-ABDATE", "X-ABLABEL", "ADR"})
 _NAME = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)?")
 _ESCAPES = {"n": "\n", "N": "\n", ",": ",", ";": ";", "\\": "\\", ":": ":"}
 _ANNIVERSARY_LABEL = re.compile(r"anniversary", re.IGNORECASE)
@@ -222,8 +223,9 @@ def _split(line: str, name: str) -> _Prop | None:
         key, eq, val = piece.partition("=")
         if not eq:  # vCard 2.1: a bare TYPE value or encoding (HOME, QUOTED-PRINTABLE)
             key, val = _bare_param(key)
-        params.setdefault(key.strip().upper(), []).extend(
-            v.strip().strip('"') for v in val.split(","))
+        key = key.strip().upper()
+        values = [val] if key == "LABEL" else val.split(",")  # an address has commas
+        params.setdefault(key, []).extend(v.strip().strip('"') for v in values)
     return _Prop(group, name, params, _decoded_value(value, params))
 
 
@@ -319,10 +321,14 @@ def _build(draft: _Draft, where: str) -> Card | Group | None:
     uid = _short(unescape(first["UID"].value)) if "UID" in first else ""
     if not (name or emails or dates.birthday or dates.anniversary or dates.birthday_text):
         return None
+    postal = vcardpostal.postal([
+        vcardpostal.Adr(p.params, [split_list(c) for c in _split_raw(p.value, ";")])
+        for p in draft.props if p.name == "ADR"])
     return Card("", uid=uid, name=name, emails=emails,
                 groups=tuple(dict.fromkeys(c for c in categories if c)),
                 birthday=dates.birthday, anniversary=dates.anniversary,
-                birthday_text=dates.birthday_text, notes=dates.notes, location=where)
+                birthday_text=dates.birthday_text, notes=dates.notes, location=where,
+                postal=postal)
 
 
 def _name(first: dict[str, _Prop]) -> str:

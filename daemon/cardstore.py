@@ -16,7 +16,7 @@ from daemon.model import FROM, JSON, Card, CardPerson, PartialDate
 from daemon.reminderstore import ReminderTables
 
 CARD_COLUMNS = ("card_id, uid, name, emails, groups, starred, birthday, anniversary, "
-                "birthday_text, notes, location")
+                "birthday_text, notes, location, postal")
 STARRED = "starred"  # the tag of a starred Google contact or an Outlook favourite
 GROUP = "group:"  # the tags an address book's groups become: group:<name>
 # what ``people_facts`` hands the grouping rule: every address and its contact key now, the
@@ -67,11 +67,11 @@ class CardTables(ReminderTables):
         rows = [(account, c.card_id, c.uid, c.name, json.dumps(list(c.emails)),
                  json.dumps(list(c.groups)), int(c.starred), date_text(c.birthday),
                  date_text(c.anniversary), c.birthday_text, json.dumps(list(c.notes)),
-                 c.location) for c in cards]
+                 c.location, c.postal) for c in cards]
         after = {str(r[1]): str(r[4]) for r in rows} | dict.fromkeys(gone, "[]")
         with self.transaction():
             self.db.executemany(f"INSERT OR REPLACE INTO cards (account, {CARD_COLUMNS}) "
-                                f"VALUES ({','.join('?' * 12)})", rows)
+                                f"VALUES ({','.join('?' * 13)})", rows)
             self.db.executemany("DELETE FROM cards WHERE account=? AND card_id=?",
                                 [(account, g) for g in gone])
         return any(before.get(cid, "[]") != emails for cid, emails in after.items())
@@ -149,13 +149,15 @@ class CardTables(ReminderTables):
             if have is None:
                 people[key] = CardPerson(key, card.name, card.emails, card.birthday,
                                          card.anniversary, card.birthday_text, card_tags(card),
-                                         source=account, notes=card.notes)
+                                         source=account, notes=card.notes,
+                                         postal=card.postal)
                 continue
             people[key] = replace(
                 have, name=have.name or card.name, birthday=have.birthday or card.birthday,
                 anniversary=have.anniversary or card.anniversary,
                 birthday_text=have.birthday_text or card.birthday_text,
-                tags=have.tags | card_tags(card), notes=have.notes + card.notes)
+                tags=have.tags | card_tags(card), notes=have.notes + card.notes,
+                postal=have.postal or card.postal)
         return people
 
     # -- who is one person ----------------------------------------------------------
@@ -208,11 +210,11 @@ class _KeyOf:
 
 
 def _card(row: Sequence[object]) -> Card:
-    cid, uid, name, emails, groups, starred, bday, anniv, text, notes, location = row
+    cid, uid, name, emails, groups, starred, bday, anniv, text, notes, location, postal = row
     return Card(str(cid), str(uid), str(name), tuple(json.loads(str(emails))),
                 tuple(json.loads(str(groups))), bool(starred), parse_date(_opt(bday)),
                 parse_date(_opt(anniv)), str(text), tuple(json.loads(str(notes))),
-                str(location))
+                str(location), str(postal))
 
 
 def _opt(value: object) -> str | None:

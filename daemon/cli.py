@@ -23,6 +23,7 @@ from typing import NoReturn
 from daemon import (
     awaitcmds,
     birthdaycmds,
+    exportcmds,
     logsetup,
     promisecmds,
     render,
@@ -197,6 +198,7 @@ def parser() -> argparse.ArgumentParser:
     promisecmds.register(add)
     birthdaycmds.register(add)
     reportcmds.register(add)
+    exportcmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",
             cmd_completion)
     s.add_argument("shell", choices=shellaids.SHELLS,

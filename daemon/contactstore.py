@@ -381,4 +381,5 @@ def _facts(contact: str, touches: Mapping[tuple[str, str], int], emails: list[st
         anniversary=card.anniversary if card else None,
         birthday_text=card.birthday_text if card else "",
         card_notes=card.notes if card else (),
+        postal=card.postal if card else "",
         touches=touches)

@@ -166,6 +166,7 @@ class CardPerson:
     ignored: bool = False
     source: str = ""  # the account whose card it is
     notes: tuple[str, ...] = ()  # what its cards could not use (``Card.notes``), for `show`
+    postal: str = ""  # the first postal address of its cards (``Card.postal``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +355,7 @@ class ContactFacts:
     anniversary: PartialDate | None = None
     birthday_text: str = ""
     card_notes: tuple[str, ...] = ()
+    postal: str = ""  # the cards' postal address (``Card.postal``), for `keepwarm export`
     # every touchpoint, (channel, message or meeting id) -> epoch seconds UTC, as the store
     # reads it (no copy: 200,000 of them cost nothing more); the rhythm and the strength are
     # read from their days (``daemon.rhythm``). Derived data: not compared, not hashed.

@@ -157,7 +157,8 @@ def test_only_the_fields_used_are_asked_for_and_the_users_zone_changes_nothing(
         "Grandma Rose": ((), (), PartialDate(11, 3, 1941))}
     (first, *_) = microsoft.hits("GET", "/me/contacts/delta")
     assert first.query["$select"] == ("displayName,givenName,surname,emailAddresses,"
-                                      "categories,birthday")
+                                      "categories,birthday,homeAddress,businessAddress,"
+                                      "otherAddress")
 
 
 # -- folders --------------------------------------------------------------------------------
