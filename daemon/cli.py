@@ -24,7 +24,9 @@ from daemon import (
     awaitcmds,
     birthdaycmds,
     logsetup,
+    notecmds,
     promisecmds,
+    referralcmds,
     render,
     reportcmds,
     runtime,
@@ -195,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     steercmds.register(add)
     awaitcmds.register(add)
     promisecmds.register(add)
+    notecmds.register(add)
+    referralcmds.register(add)
     birthdaycmds.register(add)
     reportcmds.register(add)
     s = add("completion", "print the shell completion script for bash, zsh or fish",

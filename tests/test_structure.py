@@ -21,7 +21,7 @@ PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminder
 PURE |= {"daemon.rhythm"}  # issue 16: the learned rhythm and the strength
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
-             "daemon.reminderstore", "daemon.promisestore"}
+             "daemon.reminderstore", "daemon.promisestore", "daemon.notestore"}
 LONGEST_FUNCTION = 60
 
 
