@@ -334,7 +334,7 @@ def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo,
 def with_notes(wishes: Iterable[Wish], latest: Mapping[str, Note], include: bool,
                tz: tzinfo) -> list[Wish]:
     """Every wish for a person with their latest note (``keepwarm note``; ``latest``: contact
-    key -> note) as a line ``Note (2026-12-01): text`` before the "Created by keepwarm"
+    key -> note) as one line ``Note (2026-12-01): text`` before the "Created by keepwarm"
     footer: what the user wanted to remember is there when they act. Done here, once, for
     every kind; a digest lists each member's note with them. ``include`` False
     (``[reminders] include_notes``, a calendar others see): none."""
@@ -346,7 +346,8 @@ def with_notes(wishes: Iterable[Wish], latest: Mapping[str, Note], include: bool
         if note is None:
             out.append(w)
             continue
-        line = f"Note ({note.made.astimezone(tz).date().isoformat()}): {note.text.strip()}"
+        text = " ".join(note.text.split())  # one line, whatever was typed
+        line = f"Note ({note.made.astimezone(tz).date().isoformat()}): {text}"
         lines = w.description.split("\n")
         at = next((i for i, t in enumerate(lines) if t.startswith("Created by keepwarm")),
                   len(lines))
