@@ -310,8 +310,12 @@ class ContactTables(CardTables, PromiseTables, NoteTables):
                  int(s.ignored)) for c, s in steering.contacts.items()])
             self.db.executemany("INSERT INTO tags VALUES (?, ?)", [
                 (c, t) for c, s in steering.contacts.items() for t in s.tags])
+            # a note's or a referral's address was a contact when it was typed: again now
+            typed = {n.email for n in steering.notes} | {
+                e for r in steering.referrals for e in (r.source, r.referred)}
             self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
-                                [(c, c) for c in steering.contacts] + list(merged.items()))
+                                [(c, c) for c in steering.contacts] + list(merged.items())
+                                + [(e, e) for e in sorted(typed)])
             self.mark_regroup()
             self.db.execute("DELETE FROM dismissals")
             self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",

@@ -7,16 +7,19 @@ and the steering file's round trip of notes and referrals."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from daemon import steering
-from daemon.model import Note, Referral, Steering
+from daemon.errors import ConfigError
+from daemon.model import Note, Referral, ReminderId, Steering, Wish
+from daemon.reminders import with_notes
 from tests.test_actionable import JANE, Home, lapsed_jane
 from tests.test_addresses import BOB, one_line, run
 from tests.test_cli import Home as FileHome
@@ -44,7 +47,6 @@ def notes(home: FileHome | Home, capsys: Capture, address: str) -> list[dict[str
 
 
 def today(tz: str = "Europe/Berlin") -> str:
-    from zoneinfo import ZoneInfo
     return datetime.now(ZoneInfo(tz)).date().isoformat()
 
 
@@ -100,6 +102,10 @@ def test_a_note_on_an_unseen_address_needs_force(tmp_path: Path, capsys: Capture
     assert code == 2 and "--force" in one_line(err)
     assert run(home, capsys, "note", "--force", "new@else.example", "met at the fair")[0] == 0
     assert [n["text"] for n in notes(home, capsys, "new@else.example")] == ["met at the fair"]
+    for suffix in ("", "-wal", "-shm"):  # rebuilt, it is someone keepwarm knows again
+        home.root.joinpath("kw.db" + suffix).unlink(missing_ok=True)
+    assert run(home, capsys, "note", "new@else.example", "sells tea")[0] == 0
+    assert len(notes(home, capsys, "new@else.example")) == 2
 
 
 def test_notes_survive_a_deleted_store(tmp_path: Path, capsys: Capture) -> None:
@@ -192,6 +198,27 @@ def test_a_digest_lists_each_members_note(tmp_path: Path) -> None:
     assert member.startswith("1. Follow up: Jane Doe") and "Note (" in member
 
 
+def wish(contact: str, description: str) -> Wish:
+    return Wish(ReminderId("cadence", contact), date(2026, 12, 1), "t", description,
+                date(2026, 12, 1))
+
+
+def test_with_notes_puts_the_line_above_the_footer_and_only_for_its_person() -> None:
+    made = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    latest = {"a@x.example": Note("a@x.example", made, "  two\nlines  ")}
+    wishes = [wish("a@x.example", "Due: x\n\nCreated by keepwarm.\nWhy: y"),
+              wish("a@x.example", "No footer"),
+              wish("b@x.example", "Due: z\n\nCreated by keepwarm."),
+              wish("", "a notice\n\nCreated by keepwarm.")]
+    berlin = ZoneInfo("Europe/Berlin")
+    got = [w.description for w in with_notes(wishes, latest, True, berlin)]
+    assert got == ["Due: x\nNote (2026-12-01): two lines\n\nCreated by keepwarm.\nWhy: y",
+                   "No footer\nNote (2026-12-01): two lines",
+                   "Due: z\n\nCreated by keepwarm.",
+                   "a notice\n\nCreated by keepwarm."]
+    assert with_notes(wishes, latest, False, UTC) == wishes
+
+
 # -- the steering file ------------------------------------------------------------------
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1).filter(str.strip)
 EMAIL = st.from_regex(r"[a-z0-9.]{1,8}@[a-z]{1,6}\.example", fullmatch=True)
@@ -228,9 +255,9 @@ def test_render_then_parse_gives_the_same_notes_and_referrals(
      'by = "x"\n', "referrals[1].by: unknown key"),
 ])
 def test_a_bad_entry_is_one_problem_naming_file_and_key(text: str, problem: str) -> None:
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ConfigError) as caught:
         steering.parse(text, Path("steering.toml"))
-    problems = getattr(caught.value, "problems", [])
+    problems = caught.value.problems
     assert len(problems) == 1 and problems[0].startswith("steering.toml: ")
     assert problem in problems[0]
 
@@ -239,4 +266,3 @@ def test_a_hand_written_note_without_an_offset_is_utc() -> None:
     s = steering.parse('[[notes]]\nemail = "A@B.example"\nmade = 2026-01-01T09:00:00\n'
                        'text = "x"\n', Path("s.toml"))
     assert s.notes == (Note("a@b.example", datetime(2026, 1, 1, 9, tzinfo=UTC), "x"),)
-    assert s.notes[0].made - timedelta(0) == datetime(2026, 1, 1, 9, tzinfo=UTC)
