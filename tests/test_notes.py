@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from daemon import steering
@@ -227,6 +227,8 @@ MADE = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 
 
 
 @settings(max_examples=60, deadline=None)
+@example(notes=[Note("a@b.example", datetime(2026, 12, 1, 9, 0, 0, 123456, tzinfo=UTC),
+                     'said "yes", then\nno — café\t\\ ok \x7f')], referrals=[])
 @given(notes=st.lists(st.builds(Note, EMAIL, MADE, TEXT), unique_by=lambda n: (n.email, n.made),
                       max_size=5),
        referrals=st.lists(st.builds(Referral, EMAIL, EMAIL, st.dates(date(2000, 1, 1)),
