@@ -203,3 +203,22 @@ def unmerge(store: Store, address: str, force: bool = False) -> str:
         left = store.contact_of(others[0]) or others[0]
     steering.save(store)
     return left
+
+
+def addresses(store: Store, email: str) -> set[str]:
+    """``email`` and every other address of the contact holding it: whatever was noted
+    under any of them is that person's."""
+    contact = store.contact_of(email)
+    return {email, *(store.addresses_of(contact) if contact else ())}
+
+
+def who(store: Store) -> Callable[[str], tuple[str, str]]:
+    """An address -> (the key of the contact holding it, that contact's name), the address
+    standing in for either where there is none (notes and referrals name people by it)."""
+    names = store.names()
+
+    def of(email: str) -> tuple[str, str]:
+        key = store.contact_of(email) or email
+        return key, names.get(key) or key
+
+    return of

@@ -25,7 +25,9 @@ from daemon import (
     birthdaycmds,
     exportcmds,
     logsetup,
+    notecmds,
     promisecmds,
+    referralcmds,
     render,
     reportcmds,
     runtime,
@@ -196,6 +198,8 @@ def parser() -> argparse.ArgumentParser:
     steercmds.register(add)
     awaitcmds.register(add)
     promisecmds.register(add)
+    notecmds.register(add)
+    referralcmds.register(add)
     birthdaycmds.register(add)
     reportcmds.register(add)
     exportcmds.register(add)

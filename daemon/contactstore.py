@@ -18,12 +18,14 @@ from daemon.model import (
     Steering,
     TimelineEntry,
 )
+from daemon.notestore import NoteTables
 from daemon.promisestore import PromiseTables
 from daemon.sqlbase import bulk_read, epoch, from_epoch
 
 
-class ContactTables(CardTables, PromiseTables):
-    """Contacts and steering; the steering includes the dismissed reminders."""
+class ContactTables(CardTables, PromiseTables, NoteTables):
+    """Contacts and steering; the steering includes the dismissed reminders, the notes
+    and the referrals."""
 
     def contact_of(self, email: str) -> str | None:
         """The key of the contact owning ``email``, if any."""
@@ -211,6 +213,11 @@ class ContactTables(CardTables, PromiseTables):
                 for key, p in sorted(people.items())
                 if not (p.emails and set(emails.get(key, p.emails)) <= mine)]
 
+    def names(self) -> dict[str, str]:
+        """Contact key -> its name: a card's, else the one from mail (``best_name``)."""
+        return self._names(2**62) | {k: p.name for k, p in self.card_persons().items()
+                                     if p.name}
+
     def _received(self, limit: int) -> dict[str, tuple[int, int]]:
         """contact -> (messages they wrote to the user up to ``limit``, the latest one's
         time): received mail whose sender is a person (no rule), by any of their addresses."""
@@ -283,7 +290,8 @@ class ContactTables(CardTables, PromiseTables):
         done = {mid: from_epoch(at) for mid, at in self.db.execute(
             "SELECT message_id, at FROM followup_done")}
         return Steering({c: s for c, s in sorted(contacts.items()) if s}, self.dismissals(),
-                        done, tuple(self.manual_promises()))
+                        done, tuple(self.manual_promises()), tuple(self.notes()),
+                        tuple(self.referrals()))
 
     def apply_steering(self, steering: Steering) -> None:
         """Make the store's steering exactly ``steering`` (what the user's file says); who is
@@ -302,8 +310,12 @@ class ContactTables(CardTables, PromiseTables):
                  int(s.ignored)) for c, s in steering.contacts.items()])
             self.db.executemany("INSERT INTO tags VALUES (?, ?)", [
                 (c, t) for c, s in steering.contacts.items() for t in s.tags])
+            # a note's or a referral's address was a contact when it was typed: again now
+            typed = {n.email for n in steering.notes} | {
+                e for r in steering.referrals for e in (r.source, r.referred)}
             self.db.executemany("INSERT OR IGNORE INTO addresses(email, contact) VALUES (?, ?)",
-                                [(c, c) for c in steering.contacts] + list(merged.items()))
+                                [(c, c) for c in steering.contacts] + list(merged.items())
+                                + [(e, e) for e in sorted(typed)])
             self.mark_regroup()
             self.db.execute("DELETE FROM dismissals")
             self.db.executemany("INSERT INTO dismissals VALUES (?, ?, ?, ?)",
@@ -314,6 +326,8 @@ class ContactTables(CardTables, PromiseTables):
                                 [(mid, epoch(at)) for mid, at in
                                  steering.followups_done.items()])
             self.set_manual_promises(steering.promises)
+            self.set_notes(steering.notes)
+            self.set_referrals(steering.referrals)
 
     def steering_digest(self) -> str | None:
         """The digest of the steering file the store last took its steering from."""

@@ -325,6 +325,7 @@ class Settings:
     birthday_lead_days: int = 0  # remind this many days ahead (rules and tags may override)
     anniversaries: bool = True
     include_subject: bool = True  # [reminders]: subjects in reminders (false: shared calendar)
+    include_notes: bool = True  # [reminders]: a person's latest note in their reminders
     reminder_alarm: timedelta | None = None  # a display alarm this long before; None: none
     thanks_after_meetings: bool = True  # [thanks]: a thank-you after a first meeting
     thanks_gap_days: int = 60  # a meeting this long after the last one is a first again

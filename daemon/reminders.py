@@ -25,6 +25,7 @@ from daemon.model import (
     CardPerson,
     Change,
     Create,
+    Note,
     Promise,
     PromiseStatus,
     Reminder,
@@ -329,6 +330,31 @@ def promises(statuses: Iterable[PromiseStatus], as_of: date, tz: tzinfo,
                                _promise_text(p, tz), earliest=max(p.due, as_of), fixed=True,
                                name=p.name))
     return wishes
+
+
+def with_notes(wishes: Iterable[Wish], latest: Mapping[str, Note], include: bool,
+               tz: tzinfo) -> list[Wish]:
+    """Every wish for a person with their latest note (``keepwarm note``; ``latest``: contact
+    key -> note) as one line ``Note (2026-12-01): text`` before the "Created by keepwarm"
+    footer: what the user wanted to remember is there when they act. Done here, once, for
+    every kind; a digest lists each member's note with them. ``include`` False
+    (``[reminders] include_notes``, a calendar others see): none."""
+    if not include or not latest:
+        return list(wishes)
+    out = []
+    for w in wishes:
+        note = latest.get(w.rid.contact) if w.rid.contact else None
+        if note is None:
+            out.append(w)
+            continue
+        text = " ".join(note.text.split())  # one line, whatever was typed
+        line = f"Note ({note.made.astimezone(tz).date().isoformat()}): {text}"
+        lines = w.description.split("\n")
+        at = next((i for i, t in enumerate(lines) if t.startswith("Created by keepwarm")),
+                  len(lines))
+        at -= 1 if at > 0 and not lines[at - 1] else 0  # before the blank line that parts it
+        out.append(replace(w, description="\n".join([*lines[:at], line, *lines[at:]])))
+    return out
 
 
 DIGEST = "digest"  # [reminders] style = "digest": one event a day lists those due; key: the day

@@ -132,5 +132,5 @@ def register(add: Add) -> None:
         "other", help="the address to join ADDRESS's contact (as pasted)")
     steer("unmerge", "undo a merge: ADDRESS becomes a contact of its own again")
     s = add("steering", "list every cadence, tag, snooze, ignore, merge, dismissed "
-                        "reminder and follow-up marked done you set", _list)
+                        "reminder, follow-up marked done, note and referral you set", _list)
     s.add_argument("--json", action="store_true", help="print JSON (keys in the README)")

@@ -2,8 +2,9 @@
 so that a lost or damaged one loses none of it.
 
 Everything else in the store can be read again from the sources; cadences, tags, snoozes,
-ignores, merges, dismissed reminders, follow-ups and promises marked done, and promises
-made with `keepwarm remind` cannot. So every change of them is also written to
+ignores, merges, dismissed reminders, follow-ups and promises marked done, promises
+made with `keepwarm remind`, notes (`keepwarm note`) and referrals (`keepwarm referred`)
+cannot. So every change of them is also written to
 ``steering.toml`` (atomically, 0600), and the file is applied whenever the store is
 opened: it is the user's, readable, and may be edited by hand. A
 store that SQLite finds damaged is set aside by `keepwarm sync` (``keepwarm.db.corrupt-
@@ -25,17 +26,17 @@ from connectors.atomic import write_atomic
 from daemon import ingest
 from daemon.config import toml_type
 from daemon.errors import ConfigError, StoreDamaged
-from daemon.model import ContactSteering, Promise, ReminderId, Steering
+from daemon.model import ContactSteering, Note, Promise, Referral, ReminderId, Steering
 from daemon.store import Store
 
 log = logging.getLogger(__name__)
 
 HEADER = """\
 # What you told keepwarm (keepwarm cadence, tag, snooze, ignore, merge, unmerge, remind,
-# done) and the reminders you deleted from your calendar. keepwarm writes this file at every
-# change and applies it whenever it opens its store, so a lost or damaged store loses none
-# of it. You may edit it by hand (keep it valid TOML); the next keepwarm command takes it
-# over.
+# done, note, referred) and the reminders you deleted from your calendar. keepwarm writes
+# this file at every change and applies it whenever it opens its store, so a lost or
+# damaged store loses none of it. You may edit it by hand (keep it valid TOML); the next
+# keepwarm command takes it over.
 """
 
 
@@ -80,7 +81,20 @@ def render(steering: Steering) -> str:
                      f"made = {p.made.astimezone(UTC).isoformat()}\n"
                      f"when = {_str(p.when)}\n"
                      + (f"note = {_str(p.note)}\n" if p.note else ""))
+    for n in sorted(steering.notes, key=lambda n: (n.made, n.email)):
+        lines.append(f"\n[[notes]]  # keepwarm note\nemail = {_str(n.email)}\n"
+                     f"made = {_time(n.made)}\ntext = {_str(n.text)}\n")
+    for r in sorted(steering.referrals, key=lambda r: (r.source, r.referred)):
+        lines.append(f"\n[[referrals]]  # keepwarm referred\nsource = {_str(r.source)}\n"
+                     f"referred = {_str(r.referred)}\nday = {r.day.isoformat()}\n"
+                     f"thank = {'true' if r.thank else 'false'}\n")
     return "".join(lines)
+
+
+def _time(at: datetime) -> str:
+    """A note's time as TOML writes it: UTC, to the microsecond (two notes a moment
+    apart stay two)."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def lines(steering: Steering) -> list[tuple[str, str, str]]:
@@ -106,6 +120,11 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
              for mid, at in sorted(steering.followups_done.items())]
     rows += [(p.email, "remind", " ".join(filter(None, (p.due.isoformat(), p.note))))
              for p in sorted(steering.promises, key=lambda p: (p.due, p.key))]
+    rows += [(n.email, "note", f"{n.made.astimezone(UTC).date().isoformat()} {n.text}")
+             for n in sorted(steering.notes, key=lambda n: (n.email, n.made))]
+    rows += [(r.referred, "referred", f"by {r.source} on {r.day.isoformat()}"
+              + ("" if r.thank else ", no thanks"))
+             for r in sorted(steering.referrals, key=lambda r: (r.referred, r.source))]
     return rows
 
 
@@ -125,7 +144,12 @@ def as_json(steering: Steering) -> dict[str, Any]:
         "promised": [{"key": p.key, "email": p.email, "name": p.name, "due": p.due.isoformat(),
                       "made": p.made.astimezone(UTC).isoformat(), "when": p.when,
                       "note": p.note}
-                     for p in sorted(steering.promises, key=lambda p: p.key)]}
+                     for p in sorted(steering.promises, key=lambda p: p.key)],
+        "notes": [{"email": n.email, "made": _time(n.made), "text": n.text}
+                  for n in sorted(steering.notes, key=lambda n: (n.made, n.email))],
+        "referrals": [{"source": r.source, "referred": r.referred, "day": r.day.isoformat(),
+                       "thank": r.thank}
+                      for r in sorted(steering.referrals, key=lambda r: (r.source, r.referred))]}
 
 
 def _str(text: str) -> str:
@@ -161,9 +185,66 @@ def parse(text: str, path: Path) -> Steering:
             problems.append(f"{path}: done.{mid}: must be a time like 2026-03-02T09:30:00Z")
     promised = [_promise(key, table, path, problems)
                 for key, table in _table(data, "promised", path, problems).items()]
+    notes = [_note(t) for t in _entries(data, "notes", NOTE_KEYS, path, problems)]
+    referrals = [_referral(t) for t in _entries(data, "referrals", REFERRAL_KEYS, path,
+                                                  problems)]
     if problems:
         raise ConfigError(problems)
-    return Steering(contacts, dismissals, done, tuple(p for p in promised if p))
+    return Steering(contacts, dismissals, done, tuple(p for p in promised if p),
+                    tuple(notes), tuple(referrals))
+
+
+# the keys of a [[notes]] and a [[referrals]] entry: their type, and whether one is needed
+NOTE_KEYS: dict[str, tuple[type, bool]] = {"email": (str, True), "made": (datetime, True),
+                                           "text": (str, True)}
+REFERRAL_KEYS: dict[str, tuple[type, bool]] = {"source": (str, True), "referred": (str, True),
+                                               "day": (date, True), "thank": (bool, False)}
+
+
+def _entries(data: dict[str, Any], key: str, wanted: dict[str, tuple[type, bool]],
+             path: Path, problems: list[str]) -> list[dict[str, Any]]:
+    """The valid tables of the array ``key`` (``[[notes]]``), each problem of the others
+    noted as ``file: notes[2].text: problem`` (numbered from 1, as a person counts)."""
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"{path}: {key}: must be an array of tables ([[{key}]])")
+        return []
+    valid = []
+    for n, table in enumerate(value, 1):
+        where = f"{path}: {key}[{n}]"
+        if not isinstance(table, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        found = [f"{where}.{k}: unknown key" for k in sorted(set(table) - set(wanted))]
+        found += [f"{where}.{k}: missing" for k, (_, need) in wanted.items()
+                  if need and k not in table]
+        found += [f"{where}.{k}: must be {toml_type(kind)}, not {table[k]!r}"
+                  for k, (kind, _) in wanted.items() if k in table and not _is(table[k], kind)]
+        found += [f"{where}.{k}: must not be empty" for k in ("email", "text", "source",
+                                                              "referred")
+                  if isinstance(table.get(k), str) and not table[k].strip()]
+        problems += found
+        if not found:
+            valid.append(table)
+    return valid
+
+
+def _is(value: Any, kind: type) -> bool:
+    """``isinstance``, but a TOML date-time is no date, nor a boolean an integer."""
+    if kind is date and isinstance(value, datetime):
+        return False
+    return isinstance(value, kind)
+
+
+def _note(table: dict[str, Any]) -> Note:
+    made = table["made"]  # a time written without an offset is UTC
+    return Note(table["email"].strip().lower(), made if made.tzinfo else made.replace(
+        tzinfo=UTC), table["text"])
+
+
+def _referral(table: dict[str, Any]) -> Referral:
+    return Referral(table["source"].strip().lower(), table["referred"].strip().lower(),
+                    table["day"], table.get("thank", True))
 
 
 def _table(data: dict[str, Any], key: str, path: Path, problems: list[str]) -> dict[str, Any]:

@@ -281,6 +281,8 @@ def make_plan(config: Config, store: Store, statuses: list[Status], now: datetim
                                     config.settings, as_of, records)
               + reminders.signin_notices(needs_signin, records, as_of)
               + thank_yous(config, store, facts, now))
+    wishes = reminders.with_notes(wishes, store.latest_notes(), config.settings.include_notes,
+                                  config.settings.tz)
     held = writer.list_reminders()
     return reminders.with_alarm(
         planner.plan(wishes, held, records, store.dismissals(), config.settings, now,

@@ -7,10 +7,12 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 
 from daemon import (
     book,
     cadence,
+    noteview,
     promisestate,
     promiseview,
     render,
@@ -93,12 +95,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     promised = promisestate.judged(store, cfg.settings, now,
                                    [status.facts] if status else ()).of(
         status.facts.emails if status else (email,))
+    noted, noted_json = _notes_and_referrals(store, email, cfg.settings.tz)
     if args.json:
         emit_json(render.show_json(email, status, entries, counts, now.date(), cfg.settings.tz)
                   | {"awaiting": [render.awaiting_json(a, now.date(), cfg.settings.tz)
                                   for a in threads]} | render.reply_times_json(times)
                   | {"promises": [promiseview.as_json(p) for p in promised.statuses]}
-                  | {"cards": render.cards_json(cards)})
+                  | {"cards": render.cards_json(cards)} | noted_json)
         return 0
     if status is not None:
         say(f"{status.facts.name} <{', '.join(status.facts.emails)}>", style="bold", wrap=True)
@@ -106,6 +109,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             say(f"  {line}", wrap=True)
     else:
         say(f"{email}: no touchpoint counted; see why below.")
+    for line in noted:
+        say(f"  {line}", wrap=True)
     say(f"  touches per month {sparkline.labelled(counts, now.date(), ascii=not fancy())}")
     if line := render.reply_times_line(times):
         say(f"  {line}", wrap=True)
@@ -117,6 +122,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         say("")  # the timeline's tab-separated lines follow, after this blank line
     show(render.timeline_grid(entries, cfg.settings.tz))
     return 0
+
+
+def _notes_and_referrals(store: Store, email: str, tz: tzinfo
+                         ) -> tuple[list[str], dict[str, Any]]:
+    """What `show` says of a person's notes and referrals, by any of their addresses: its
+    lines, and its JSON keys ``notes``, ``referred_by`` and ``referred``."""
+    emails = book.addresses(store, email)
+    notes = store.notes(emails)
+    about = noteview.of_person(emails, store.referrals(), book.who(store))
+    return ([*noteview.note_lines(notes, tz), *noteview.referral_lines(about)],
+            {"notes": noteview.notes_json(notes, tz), **about})
 
 
 def _reply_times(cfg: Config, store: Store, now: datetime,

@@ -127,7 +127,8 @@ def test_steering_an_unknown_address_needs_force(home: Home, capsys: Capture,
                           f"has seen; did you mean {BOB}? Check the address, or add --force")
     assert one_line(err)
     assert "--force" in err
-    assert steered(home, capsys) == {"contacts": [], "dismissed": [], "done": [], "promised": []}
+    assert steered(home, capsys) == {"contacts": [], "dismissed": [], "done": [], "promised": [],
+                                     "notes": [], "referrals": []}
 
 
 def test_with_force_a_person_not_seen_yet_is_steered(home: Home, capsys: Capture) -> None:
@@ -158,7 +159,8 @@ def test_refused_with_one_line_and_nothing_changed(home: Home, capsys: Capture,
                                                    args: tuple[str, ...], says: str) -> None:
     code, _, err = run(home, capsys, *args)
     assert code == 2 and says in one_line(err)
-    assert steered(home, capsys) == {"contacts": [], "dismissed": [], "done": [], "promised": []}
+    assert steered(home, capsys) == {"contacts": [], "dismissed": [], "done": [], "promised": [],
+                                     "notes": [], "referrals": []}
 
 
 def test_a_learned_alias_is_one_of_your_own(home: Home, capsys: Capture) -> None:

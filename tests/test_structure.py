@@ -23,7 +23,7 @@ PURE |= {"daemon.thanks"}  # issue 17: thank-you reminders
 PURE |= {"daemon.export", "daemon.exportread"}  # issue 17: export and import
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
-             "daemon.reminderstore", "daemon.promisestore"}
+             "daemon.reminderstore", "daemon.promisestore", "daemon.notestore"}
 LONGEST_FUNCTION = 60
 
 
