@@ -167,3 +167,23 @@ def test_referrals_and_the_tag_survive_a_deleted_store(tmp_path: Path,
     assert home.run("sync", "--no-write") == 0
     [bob] = [c for c in as_json(home, capsys, "contacts") if c["email"] == BOB]
     assert "referral-source" in bob["tags"]
+
+
+def test_a_referral_brings_a_thank_you_with_the_sources_latest_note(
+        tmp_path: Path, capsys: Capture) -> None:
+    """The parts of issue 17 together: `referred` records it, the next sync writes
+    "Thank: Bob Baker for referring Ann Lee" into the calendar, with Bob's latest note in
+    its text; `--no-thanks` takes the reminder away again, and mail to Bob would too."""
+    home = people(tmp_path)
+    assert home.run("note", BOB, "Prefers calls after 4pm") == 0
+    assert home.run("referred", ANN, "--by", BOB) == 0
+    thanks = [c for c in as_json(home, capsys, "plan")["changes"] if c["kind"] == "thanks"]
+    assert [(c["action"], c["contact"], c["title"]) for c in thanks] == [
+        ("create", BOB, "Thank: Bob Baker for referring Ann Lee")]
+    assert home.run("sync") == 0
+    text = home.reminders.read_text(encoding="utf-8").replace("\r\n ", "")
+    assert "SUMMARY:Thank: Bob Baker for referring Ann Lee" in text
+    assert f"Note ({TODAY.isoformat()}): Prefers calls after 4pm" in text.replace("\\n", "\n")
+    assert home.run("referred", ANN, "--by", BOB, "--no-thanks") == 0
+    assert home.run("sync") == 0
+    assert "Thank: Bob Baker" not in home.reminders.read_text(encoding="utf-8")
