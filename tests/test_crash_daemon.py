@@ -234,17 +234,18 @@ class Home:
                 for r in ET.fromstring(answer).iter("{DAV:}response")
                 if not (r.findtext("{DAV:}href") or "/").endswith("/")}
 
-    def events(self) -> list[tuple[str, str, str, str, str, str]]:
-        """(href, uid, contact, start, title, description) of every event in the reminders
-        calendar, read with plain HTTP, not keepwarm's CalDAV code."""
+    def events(self) -> list[tuple[str, str, str, str, str, str, str]]:
+        """(href, uid, contact, start, title, description, marker) of every event in the
+        reminders calendar, read with plain HTTP, not keepwarm's CalDAV code (the marker,
+        kind:contact:key, tells a cadence reminder from a thank-you after a meeting)."""
         url = self.calendar_url()
         out = []
         for href, data in (self.cal.objects(url) if url else {}).items():
             for event in icalendar.Calendar.from_ical(data).walk("VEVENT"):
-                out.append((href, str(event["UID"]),
-                            ReminderId.parse(str(event.get(KEEPWARM_PROPERTY, ""))).contact,
+                marker = str(event.get(KEEPWARM_PROPERTY, ""))
+                out.append((href, str(event["UID"]), ReminderId.parse(marker).contact,
                             event.decoded("DTSTART").astimezone(UTC).isoformat(),
-                            str(event["SUMMARY"]), str(event.get("DESCRIPTION", ""))))
+                            str(event["SUMMARY"]), str(event.get("DESCRIPTION", "")), marker))
         return out
 
 
@@ -446,12 +447,15 @@ def test_sigkill_daemon_at_random_moments_loses_and_doubles_nothing(tmp_path: Pa
         assert got[table] == want[table], (table, "extra:", diff(got[table], want[table]),
                                            "missing:", diff(want[table], got[table]))
 
-    # the calendar: one reminder per due contact, where the uninterrupted run put it
+    # the calendar: one reminder per due contact (and a thank-you per recent first meeting),
+    # where the uninterrupted run put it
     events, reference = crashy.events(), clean.events()
     assert len(reference) > 80  # many writes to cut: up to 15 a day over 30 days
-    hrefs, uids, contacts = zip(*((e[0], e[1], e[2]) for e in events), strict=True)
-    assert len(set(hrefs)) == len(set(uids)) == len(set(contacts)) == len(events)
-    assert set(contacts) == due_contacts(crashy) == due_contacts(clean)
+    hrefs, uids, markers = zip(*((e[0], e[1], e[6]) for e in events), strict=True)
+    assert len(set(hrefs)) == len(set(uids)) == len(set(markers)) == len(events)
+    cadence = {e[2] for e in events if e[6].startswith("cadence:")}
+    assert len(cadence) == sum(e[6].startswith("cadence:") for e in events)
+    assert cadence == due_contacts(crashy) == due_contacts(clean)
     placed, wanted = Counter(e[2:4] for e in events), Counter(e[2:4] for e in reference)
     assert placed == wanted, ("extra:", diff(placed, wanted), "missing:", diff(wanted, placed))
     assert sorted(e[2:] for e in events) == sorted(e[2:] for e in reference)  # same texts
