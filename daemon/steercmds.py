@@ -88,12 +88,12 @@ def _steer(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     """`keepwarm steering`: aligned columns on a terminal; tab-separated lines with a
     header otherwise, for cut and awk; or JSON."""
-    _, store = open_all(args)
+    config, store = open_all(args)
     current = store.steering()
     if args.json:
         emit_json(steering.as_json(current))
         return 0
-    rows = steering.lines(current)
+    rows = steering.lines(current, config.settings.tz)
     if not rows:
         say("Nothing steered yet: keepwarm follows the config's cadences for everyone.")
         return 0

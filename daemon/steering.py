@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +97,11 @@ def _time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def lines(steering: Steering) -> list[tuple[str, str, str]]:
+def lines(steering: Steering, tz: tzinfo = UTC) -> list[tuple[str, str, str]]:
     """(contact, setting, value), one per thing the user set, named as the command that
     set it (`keepwarm steering`); a dismissed reminder's value is its kind, key and due
-    date, its contact '-' for keepwarm's own notices (so no column is ever empty)."""
+    date, its contact '-' for keepwarm's own notices (so no column is ever empty). Days of
+    times (a note's, a done mark's) are in ``tz``, as `notes` and `show` give them."""
     rows: list[tuple[str, str, str]] = []
     for contact, s in sorted(steering.contacts.items()):
         if s.cadence_days is not None:
@@ -116,11 +117,11 @@ def lines(steering: Steering) -> list[tuple[str, str, str]]:
     rows += [(rid.contact or "-", "dismissed", " ".join(
         filter(None, (rid.kind, rid.key, "due", due.isoformat()))))
         for rid, due in sorted(steering.dismissals.items())]
-    rows += [("-", "done", f"{mid} on {at.astimezone(UTC).date().isoformat()}")
+    rows += [("-", "done", f"{mid} on {at.astimezone(tz).date().isoformat()}")
              for mid, at in sorted(steering.followups_done.items())]
     rows += [(p.email, "remind", " ".join(filter(None, (p.due.isoformat(), p.note))))
              for p in sorted(steering.promises, key=lambda p: (p.due, p.key))]
-    rows += [(n.email, "note", f"{n.made.astimezone(UTC).date().isoformat()} {n.text}")
+    rows += [(n.email, "note", f"{n.made.astimezone(tz).date().isoformat()} {n.text}")
              for n in sorted(steering.notes, key=lambda n: (n.email, n.made))]
     rows += [(r.referred, "referred", f"by {r.source} on {r.day.isoformat()}"
               + ("" if r.thank else ", no thanks"))

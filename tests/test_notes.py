@@ -268,3 +268,14 @@ def test_a_hand_written_note_without_an_offset_is_utc() -> None:
     s = steering.parse('[[notes]]\nemail = "A@B.example"\nmade = 2026-01-01T09:00:00\n'
                        'text = "x"\n', Path("s.toml"))
     assert s.notes == (Note("a@b.example", datetime(2026, 1, 1, 9, tzinfo=UTC), "x"),)
+
+
+def test_steering_gives_a_notes_day_in_the_users_zone_as_notes_does() -> None:
+    """Typed at 00:30 in Berlin (23:30 UTC the day before): `steering`, `notes` and `show`
+    all say the Berlin day."""
+    typed = Steering(notes=(Note(BOB, datetime(2026, 3, 1, 23, 30, tzinfo=UTC), "call"),),
+                     followups_done={"<m1@x>": datetime(2026, 3, 1, 23, 30, tzinfo=UTC)})
+    berlin = steering.lines(typed, ZoneInfo("Europe/Berlin"))
+    assert (BOB, "note", "2026-03-02 call") in berlin
+    assert ("-", "done", "<m1@x> on 2026-03-02") in berlin
+    assert (BOB, "note", "2026-03-01 call") in steering.lines(typed)  # UTC by default
