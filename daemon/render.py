@@ -89,7 +89,7 @@ def spoken_date(d: PartialDate) -> str:
 
 def card_lines(cards: Sequence[tuple[str, Card]]) -> list[str]:
     """`show`'s lines about a contact's address-book cards: where each is, its groups, the
-    birthday and anniversary, and what could not be used of it."""
+    birthday and anniversary, the postal address, and what could not be used of it."""
     lines = []
     for account, card in cards:
         where = card.location or card.card_id
@@ -102,6 +102,8 @@ def card_lines(cards: Sequence[tuple[str, Card]]) -> list[str]:
             lines.append(f"birthday as written: {card.birthday_text!r} (not a date)")
         if card.anniversary:
             lines.append(f"anniversary {spoken_date(card.anniversary)}")
+        if card.postal:
+            lines.append("postal address: " + ", ".join(card.postal.splitlines()))
         lines += [f"note: {n}" for n in card.notes]
     return lines
 
@@ -113,7 +115,7 @@ def cards_json(cards: Sequence[tuple[str, Card]]) -> list[dict[str, Any]]:
              "name": c.name, "emails": list(c.emails), "groups": list(c.groups),
              "starred": c.starred, "birthday": date_text(c.birthday),
              "anniversary": date_text(c.anniversary), "birthday_text": c.birthday_text or None,
-             "notes": list(c.notes)} for account, c in cards]
+             "postal": c.postal or None, "notes": list(c.notes)} for account, c in cards]
 
 
 def statuses_json(items: Sequence[Status], tz: tzinfo) -> list[dict[str, Any]]:

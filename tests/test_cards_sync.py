@@ -120,7 +120,8 @@ def test_show_prints_the_card(home: Home, capsys: pytest.CaptureFixture[str]) ->
     home.send(100, "jd@work.example")
     home.data["book"].put_card(JANE)
     home.data["book"].put_card(Card("ann", name="Ann Lee", emails=("ann@x.org",),
-                                    birthday_text="early May"))
+                                    birthday_text="early May",
+                                    postal="1 Main Street\n12345 Springfield"))
     assert home.run("sync") == 0
     capsys.readouterr()
     assert home.run("show", "jd@work.example") == 0
@@ -131,13 +132,16 @@ def test_show_prints_the_card(home: Home, capsys: pytest.CaptureFixture[str]) ->
     assert "note: BDAY 1986-02-30 is not a date: ignored" in out
     assert "tagged:" not in out  # the groups are the card's, not tags the user gave
     got = home.json(capsys, "show", "jane@x.org")
-    assert [(c["account"], c["groups"], c["birthday"], c["starred"]) for c in got["cards"]] == [
-        ("book", ["Clients"], "1986-04-12", True)]
+    assert [(c["account"], c["groups"], c["birthday"], c["starred"], c["postal"])
+            for c in got["cards"]] == [("book", ["Clients"], "1986-04-12", True, None)]
     # someone only the address book knows
     capsys.readouterr()
     assert home.run("show", "ann@x.org") == 0
     out = capsys.readouterr().out
     assert "Ann Lee <ann@x.org>" in out and "birthday as written: 'early May'" in out
+    assert "postal address: 1 Main Street, 12345 Springfield" in out
+    assert home.json(capsys, "show", "ann@x.org")["cards"][0]["postal"] == (
+        "1 Main Street\n12345 Springfield")
     assert "keepwarm has seen no message or meeting with ann@x.org." in out
     # a card's name finds its address
     assert home.run("show", "Ann Lee") == 2
