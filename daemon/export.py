@@ -17,11 +17,11 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from daemon.birthdays import written
-from daemon.model import Note, PartialDate, Referral, Status, Steering
+from daemon.model import Note, PartialDate, Status
 
 FORMAT = "keepwarm-export"
 FORMAT_VERSION = 1
@@ -150,15 +150,13 @@ def fold(line: str) -> str:
 
 
 # -- JSON --------------------------------------------------------------------------------------
-def document(rows: Iterable[Row], steering: Steering, steering_json: Mapping[str, Any],
+def document(rows: Iterable[Row], steering_json: Mapping[str, Any],
              exported: datetime) -> dict[str, Any]:
     """The JSON export: its format and version, when, every contact, and the steering
-    (``steering_json``: `keepwarm steering --json`'s shape, with the notes and referrals)."""
+    (``steering_json``: `keepwarm steering --json`, notes and referrals included)."""
     return {"format": FORMAT, "format_version": FORMAT_VERSION,
             "exported": exported.isoformat(timespec="seconds"),
-            "contacts": [row_json(r) for r in rows],
-            "steering": {**steering_json, "notes": notes_json(steering.notes),
-                         "referrals": referrals_json(steering.referrals)}}
+            "contacts": [row_json(r) for r in rows], "steering": steering_json}
 
 
 def to_json(document: Mapping[str, Any]) -> str:
@@ -172,14 +170,3 @@ def row_json(r: Row) -> dict[str, Any]:
             "touchpoints": r.touchpoints, "notes": r.notes, "strength": r.strength,
             "birthday": written(r.birthday) if r.birthday else None,
             "postal": r.postal or None, "tracked": r.tracked, "ignored": r.ignored}
-
-
-def notes_json(notes: Iterable[Note]) -> list[dict[str, str]]:
-    return [{"email": n.email, "made": n.made.astimezone(UTC).isoformat(), "text": n.text}
-            for n in sorted(notes, key=lambda n: (n.email, n.made))]
-
-
-def referrals_json(referrals: Iterable[Referral]) -> list[dict[str, Any]]:
-    return [{"source": r.source, "referred": r.referred, "date": r.day.isoformat(),
-             "thank": r.thank}
-            for r in sorted(referrals, key=lambda r: (r.source, r.referred))]

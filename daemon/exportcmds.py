@@ -42,7 +42,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif fmt == "vcf":
         text = export.to_vcard(rows)
     else:
-        text = export.to_json(export.document(rows, current, steering.as_json(current), now))
+        text = export.to_json(export.document(rows, steering.as_json(current), now))
     data = text.encode("utf-8")
     if not args.out or args.out == "-":
         sys.stdout.flush()

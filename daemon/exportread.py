@@ -134,7 +134,7 @@ def steering(s: _Fields) -> Steering:
                      for p in s.items("promised"))
     notes = tuple(Note(n.address("email"), n.time("made"), n.text("text", ""))
                   for n in s.items("notes"))
-    referrals = tuple(Referral(r.address("source"), r.address("referred"), r.day("date"),
+    referrals = tuple(Referral(r.address("source"), r.address("referred"), r.day("day"),
                                "thank" not in r.value or r.flag("thank"))
                       for r in s.items("referrals"))
     return Steering(contacts, dismissed, done, promised, notes, referrals)
