@@ -301,7 +301,7 @@ def thank_yous(config: Config, store: Store, facts: Sequence[ContactFacts],
     return (thanks.after_meetings(store.ended_meetings(since, now), facts,
                                   s.own_addresses | store.aliases(), s, as_of,
                                   s.include_subject)
-            + thanks.referrals(store.steering().referrals, facts, s, as_of))
+            + thanks.referrals(store.referrals(), facts, s, as_of))
 
 
 def busy(store: Store, config: Config, now: datetime) -> list[tuple[datetime, datetime]]:
