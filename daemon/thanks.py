@@ -28,11 +28,16 @@ THANKS = "thanks"  # key: the meeting's id, or "referral:" and the address refer
 REFERRAL = "referral:"
 
 
+def held_back(f: ContactFacts, as_of: date) -> bool:
+    """Ignored or snoozed: no thank-you of either kind."""
+    return f.ignored or (f.snooze_until is not None and f.snooze_until > as_of)
+
+
 def wanted(f: ContactFacts, settings: Settings, as_of: date) -> bool:
-    """Whether a person may get a thank-you at all: not ignored, not snoozed, and (after a
-    meeting) the first ``[[cadence.rules]]`` carrying ``thanks`` that matches, else
-    ``[thanks] after_meetings``."""
-    if f.ignored or (f.snooze_until is not None and f.snooze_until > as_of):
+    """Whether a person may get a thank-you after a meeting: not ``held_back``, and the
+    first ``[[cadence.rules]]`` carrying ``thanks`` that matches, else ``[thanks]
+    after_meetings``."""
+    if held_back(f, as_of):
         return False
     for rule in settings.rules:
         if rule.thanks is not None and rule_matches(rule, f.emails, f.tags):
@@ -138,8 +143,7 @@ def referrals(made: Iterable[Referral], facts: Iterable[ContactFacts], settings:
         source = by_email.get(r.source)
         day = day_for(r.day, settings, as_of)
         if not r.thank or day is None or (source is not None and (
-                source.ignored or (source.snooze_until or date.min) > as_of
-                or wrote_since(source, _midnight(r.day, settings)))):
+                held_back(source, as_of) or wrote_since(source, _midnight(r.day, settings)))):
             continue
         referred = by_email.get(r.referred)
         name = source.name if source and source.name else r.source
