@@ -19,6 +19,12 @@ def day(note: Note, tz: tzinfo) -> str:
     return note.made.astimezone(tz).date().isoformat()
 
 
+def dated(note: Note, tz: tzinfo) -> str:
+    """``(2026-12-01): text``, the text on one line whatever was typed: how `show` and a
+    reminder's description give a note."""
+    return f"({day(note, tz)}): {' '.join(note.text.split())}"
+
+
 def notes_json(notes: Sequence[Note], tz: tzinfo) -> list[dict[str, str]]:
     """``keepwarm notes --json``, ``show --json``'s ``notes``: oldest first."""
     return [{"date": day(n, tz), "text": n.text} for n in notes]
@@ -26,8 +32,7 @@ def notes_json(notes: Sequence[Note], tz: tzinfo) -> list[dict[str, str]]:
 
 def note_lines(notes: Sequence[Note], tz: tzinfo) -> list[str]:
     """`show`'s lines of a person's notes, numbered as `keepwarm notes` numbers them."""
-    return [f"note {i} ({day(n, tz)}): {' '.join(n.text.split())}"
-            for i, n in enumerate(notes, 1)]
+    return [f"note {i} {dated(n, tz)}" for i, n in enumerate(notes, 1)]
 
 
 def _person(email: str, when: str, who: Who) -> dict[str, str]:

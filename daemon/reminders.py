@@ -17,6 +17,7 @@ from datetime import date, timedelta, tzinfo
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from daemon import noteview
 from daemon.birthdays import BIRTHDAY, Occurrence, lead_days, occurrences, spoken, written
 from daemon.model import (
     CADENCE,
@@ -347,8 +348,7 @@ def with_notes(wishes: Iterable[Wish], latest: Mapping[str, Note], include: bool
         if note is None:
             out.append(w)
             continue
-        text = " ".join(note.text.split())  # one line, whatever was typed
-        line = f"Note ({note.made.astimezone(tz).date().isoformat()}): {text}"
+        line = f"Note {noteview.dated(note, tz)}"
         lines = w.description.split("\n")
         at = next((i for i, t in enumerate(lines) if t.startswith("Created by keepwarm")),
                   len(lines))

@@ -19,7 +19,7 @@ PURE = {"daemon.inference", "daemon.cadence", "daemon.planner", "daemon.reminder
         "daemon.birthdays", "daemon.grouping", "daemon.promises", "daemon.when",
         "daemon.promisetext", "daemon.timephrase", "daemon.slots", "daemon.digest"}
 PURE |= {"daemon.rhythm"}  # issue 16: the learned rhythm and the strength
-PURE |= {"daemon.thanks"}  # issue 17: thank-you reminders
+PURE |= {"daemon.thanks", "daemon.noteview"}  # issue 17: thank-you reminders, notes shown
 PURE |= {"daemon.export", "daemon.exportread"}  # issue 17: export and import
 SQL_HOMES = {"daemon.store", "daemon.schema", "daemon.sqlbase", "daemon.contactstore",
              "daemon.cardstore",
