@@ -189,6 +189,12 @@ def _change(c: Change) -> tuple[str, datetime, str, bool]:
     return "remove", c.remote.start, c.remote.title or c.remote.uid, c.remote.all_day
 
 
+def _members(plan: Plan, c: Change, action: str) -> tuple[tuple[str, str], ...]:
+    """Whom a digest that ``c`` writes or moves lists (contact key, name); none for a
+    removal (the event's own text says whom it held) or a reminder of one person."""
+    return () if action == "remove" else plan.members.get(change_rid(c), ())
+
+
 def kept(plan: Plan) -> int:
     """How many wanted reminders are in the calendar as they should be."""
     return len(plan.reminders.keys() - {change_rid(c) for c in plan.changes})
@@ -199,8 +205,7 @@ def plan_grid(plan: Plan, tz: tzinfo) -> Grid:
                                         Column("Title", fold=True)))
     for c in plan.changes:
         action, start, title, all_day = _change(c)
-        people = [name or key for key, name in plan.members.get(change_rid(c), ())
-                  ] if action != "remove" else []
+        people = [name or key for key, name in _members(plan, c, action)]
         g.add(action, start.astimezone(tz).strftime("%a %Y-%m-%d " + (
             "all day" if all_day else "%H:%M")), title + (
                 f" ({', '.join(people)})" if people else ""))
@@ -214,8 +219,8 @@ def plan_json(plan: Plan, tz: tzinfo) -> dict[str, Any]:
         rid = change_rid(c)
         changes.append({"action": action, "start": start.astimezone(tz).isoformat(),
                         "title": title, "kind": rid.kind, "contact": rid.contact or None,
-                        "members": [{"contact": key, "name": name} for key, name in
-                                    plan.members.get(rid, ())] if action != "remove" else []})
+                        "members": [{"contact": key, "name": name}
+                                    for key, name in _members(plan, c, action)]})
     return {"changes": changes, "kept": kept(plan)}
 
 
