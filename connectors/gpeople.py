@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.googleauth import GoogleSession, HttpStatus
-from connectors.text import card_emails, clean_text
+from connectors.text import card_emails, clean_text, laid_out, text_lines
 from daemon.errors import SourceError
 from daemon.model import JSON, Card, CardBatch, FetchContext, PartialDate, Skipped
 
@@ -239,10 +239,8 @@ def postal(addresses: Any) -> str:
     primary = ranked[:1] if ranked and (ranked[0].get("metadata") or {}).get("primary") else []
     home = [a for a in ranked if str(a.get("type") or "").lower() == "home"]
     chosen = (primary or home or ranked or [{}])[0]
-    text = str(chosen.get("formattedValue") or "").strip() or "\n".join(
-        " ".join(str(chosen.get(k) or "") for k in keys) for keys in ADDRESS_LINES)
-    lines = (clean_text(line) for line in text.replace("\r\n", "\n").split("\n"))
-    return "\n".join(line for line in lines if line)
+    text = str(chosen.get("formattedValue") or "").strip() or laid_out(chosen, ADDRESS_LINES)
+    return text_lines(text)
 
 
 def _group_of(membership: dict[str, Any]) -> str:

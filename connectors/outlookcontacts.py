@@ -47,7 +47,7 @@ from urllib.parse import quote
 
 from connectors.graph import Graph, GraphError, stale_link
 from connectors.outlookmail import graph_time
-from connectors.text import card_emails, clean_text
+from connectors.text import card_emails, clean_text, laid_out, text_lines
 from daemon.errors import SourceError
 from daemon.model import JSON, Card, CardBatch, FetchContext, PartialDate, Skipped
 
@@ -187,12 +187,9 @@ def postal(contact: dict[str, Any]) -> str:
         value = contact.get(key)
         if not isinstance(value, dict):
             continue
-        text = "\n".join(" ".join(str(value.get(k) or "") for k in keys)
-                         for keys in ADDRESS_LINES)
-        lines = [line for line in (clean_text(x) for x in text.replace("\r", "").split("\n"))
-                 if line]
-        if lines:
-            return "\n".join(lines)
+        text = text_lines(laid_out(value, ADDRESS_LINES).replace("\r", ""))
+        if text:
+            return text
     return ""
 
 

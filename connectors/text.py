@@ -6,7 +6,8 @@ back equal and an unchanged reminder is never rewritten.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 _DROP = dict.fromkeys(
     [
@@ -38,6 +39,18 @@ def clean_text(s: str, keep_newlines: bool = False) -> str:
     while len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
         s = s[1:-1].strip()
     return s
+
+
+def text_lines(text: str) -> str:
+    """Text of several lines (a postal address) cleaned line by line, the empty lines left
+    out, joined by newlines."""
+    return "\n".join(line for line in clean_text(text, keep_newlines=True).split("\n") if line)
+
+
+def laid_out(fields: Mapping[str, Any], layout: Sequence[Sequence[str]]) -> str:
+    """An address given as named parts (Google's, Graph's) as the lines of a letter: one
+    line per entry of ``layout``, its parts joined by spaces (not yet cleaned)."""
+    return "\n".join(" ".join(str(fields.get(k) or "") for k in keys) for keys in layout)
 
 
 def card_emails(emails: Iterable[str]) -> tuple[str, ...]:
