@@ -198,6 +198,9 @@ def parse(text: str, path: Path) -> Steering:
 # the keys of a [[notes]] and a [[referrals]] entry: their type, and whether one is needed
 NOTE_KEYS: dict[str, tuple[type, bool]] = {"email": (str, True), "made": (datetime, True),
                                            "text": (str, True)}
+PROMISE_KEYS: dict[str, tuple[type, bool]] = {
+    "email": (str, True), "name": (str, False), "due": (date, True), "made": (datetime, True),
+    "when": (str, False), "note": (str, False)}
 REFERRAL_KEYS: dict[str, tuple[type, bool]] = {"source": (str, True), "referred": (str, True),
                                                "day": (date, True), "thank": (bool, False)}
 
@@ -216,11 +219,7 @@ def _entries(data: dict[str, Any], key: str, wanted: dict[str, tuple[type, bool]
         if not isinstance(table, dict):
             problems.append(f"{where}: must be a table")
             continue
-        found = [f"{where}.{k}: unknown key" for k in sorted(set(table) - set(wanted))]
-        found += [f"{where}.{k}: missing" for k, (_, need) in wanted.items()
-                  if need and k not in table]
-        found += [f"{where}.{k}: must be {toml_type(kind)}, not {table[k]!r}"
-                  for k, (kind, _) in wanted.items() if k in table and not _is(table[k], kind)]
+        found = _problems(table, where, wanted)
         found += [f"{where}.{k}: must not be empty" for k in ("email", "text", "source",
                                                               "referred")
                   if isinstance(table.get(k), str) and not table[k].strip()]
@@ -228,6 +227,18 @@ def _entries(data: dict[str, Any], key: str, wanted: dict[str, tuple[type, bool]
         if not found:
             valid.append(table)
     return valid
+
+
+def _problems(table: dict[str, Any], where: str, wanted: dict[str, tuple[type, bool]]
+              ) -> list[str]:
+    """What is wrong with one table of the file: keys it should not have, keys it needs
+    and lacks, values of the wrong type; one line each, ``where`` naming the table."""
+    found = [f"{where}.{k}: unknown key" for k in sorted(set(table) - set(wanted))]
+    found += [f"{where}.{k}: missing" for k, (_, need) in wanted.items()
+              if need and k not in table]
+    found += [f"{where}.{k}: must be {toml_type(kind)}, not {table[k]!r}"
+              for k, (kind, _) in wanted.items() if k in table and not _is(table[k], kind)]
+    return found
 
 
 def _is(value: Any, kind: type) -> bool:
@@ -285,17 +296,9 @@ def _promise(key: str, table: Any, path: Path, problems: list[str]) -> Promise |
     if not isinstance(table, dict):
         problems.append(f"{where}: must be a table")
         return None
-    wanted = {"email": str, "name": str, "due": date, "made": datetime, "when": str,
-              "note": str}
-    before = len(problems)
-    problems += [f"{where}.{k}: unknown key" for k in sorted(set(table) - set(wanted))]
-    problems += [f"{where}.{k}: missing" for k in ("email", "due", "made") if k not in table]
-    for k, kind in wanted.items():
-        value = table.get(k)
-        if k in table and (not isinstance(value, kind) or (
-                kind is date and isinstance(value, datetime))):
-            problems.append(f"{where}.{k}: must be {toml_type(kind)}, not {value!r}")
-    if len(problems) > before:
+    found = _problems(table, where, PROMISE_KEYS)
+    if found:
+        problems += found
         return None
     made = table["made"] if table["made"].tzinfo else table["made"].replace(tzinfo=UTC)
     email = table["email"].strip().lower()
