@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.atomic import write_atomic
-from daemon import ingest
+from daemon import ingest, noteview
 from daemon.config import toml_type
 from daemon.errors import ConfigError, StoreDamaged
 from daemon.model import ContactSteering, Note, Promise, Referral, ReminderId, Steering
@@ -121,7 +121,7 @@ def lines(steering: Steering, tz: tzinfo = UTC) -> list[tuple[str, str, str]]:
              for mid, at in sorted(steering.followups_done.items())]
     rows += [(p.email, "remind", " ".join(filter(None, (p.due.isoformat(), p.note))))
              for p in sorted(steering.promises, key=lambda p: (p.due, p.key))]
-    rows += [(n.email, "note", f"{n.made.astimezone(tz).date().isoformat()} {n.text}")
+    rows += [(n.email, "note", f"{noteview.day(n, tz)} {n.text}")
              for n in sorted(steering.notes, key=lambda n: (n.email, n.made))]
     rows += [(r.referred, "referred", f"by {r.source} on {r.day.isoformat()}"
               + ("" if r.thank else ", no thanks"))
